@@ -1,0 +1,41 @@
+# adamllm-hub developer commands. Every target works on a fresh clone: it creates .venv and installs
+# the project (pinned, see pyproject.toml) when the venv is missing or older than pyproject.toml.
+.PHONY: install quickstart test test-fast style quality clean
+
+PYTHON ?= python3
+VENV := .venv
+PY := $(VENV)/bin/python
+STAMP := $(VENV)/.install-stamp
+export HF_HUB_OFFLINE ?= 1
+export HF_HUB_DISABLE_TELEMETRY := 1
+export TOKENIZERS_PARALLELISM := false
+export ADAMLLM_TINY_CACHE ?= $(CURDIR)/.cache/tiny
+CHECK_DIRS := hub_tools tests metrics dataset_scripts spaces benchmarks
+
+$(STAMP): pyproject.toml
+	@test -x $(PY) || $(PYTHON) -m venv $(VENV)
+	$(PY) -m pip install -q --upgrade pip
+	$(PY) -m pip install -q -e ".[dev]"
+	@touch $(STAMP)
+
+install: $(STAMP)
+
+quickstart: install
+	$(VENV)/bin/adamllm quickstart --output outputs/quickstart
+
+test: install
+	$(PY) -m pytest tests -q --durations=15
+
+test-fast: install
+	$(PY) -m pytest tests -q -m "not slow"
+
+style: install
+	$(VENV)/bin/ruff format $(CHECK_DIRS)
+	$(VENV)/bin/ruff check --fix $(CHECK_DIRS)
+
+quality: install
+	$(VENV)/bin/ruff check $(CHECK_DIRS)
+	$(VENV)/bin/ruff format --check $(CHECK_DIRS)
+
+clean:
+	rm -rf .cache outputs .pytest_cache .ruff_cache

@@ -1,0 +1,74 @@
+"""The ``adamllm`` command line.
+
+Each subcommand lives in ``hub_tools/commands/<name>.py`` and exposes ``register(subparsers)``,
+which adds its parser and sets ``func``. Those modules import only ``argparse`` at top level; the
+heavy work is imported inside the command function, so ``adamllm --help`` is instant.
+"""
+
+from __future__ import annotations
+
+import argparse
+import importlib
+import sys
+
+# (command, module under hub_tools.commands, one-line help, issue that builds it)
+COMMANDS: list[tuple[str, str, str]] = [
+    ("tiny-models", "tiny_models", "Build the offline tiny models (Qwen2-VL, LLaVA-NeXT, Llama) into a folder."),
+    ("sample-data", "sample_data", "Write the bundled sample image-caption pairs (biomed + food) to a folder."),
+    ("validate-pairs", "validate_pairs", "Read image-caption pairs and report accepted / rejected counts."),
+    ("synthesize", "synthesize", "Synthesize visual instruction task triplets from image-caption pairs."),
+    ("filter", "filter", "Judge synthesized triplets for consistency (LLM checker or lexical)."),
+    ("compose", "compose", "Compose single-stage (or two-stage) training conversations."),
+    ("pipeline", "pipeline", "Run synthesize -> filter -> compose with resume."),
+    ("build-dataset", "build_dataset", "Build a Hub dataset folder (parquet + card) from a run directory."),
+    ("train", "train", "Post-train a model with the TRL SFT recipe."),
+    ("evaluate", "evaluate", "Score a model on the domain benchmarks."),
+    ("compare", "compare", "Compare two evaluation runs (table + bar chart)."),
+    ("demo", "demo", "Start the Gradio synthesizer demo."),
+    ("quickstart", "quickstart", "Run the whole method in miniature on CPU, offline."),
+]
+
+
+def _not_built(name: str):
+    def run(args: argparse.Namespace) -> int:
+        print(f"adamllm {name}: not available in this version of adamllm-hub yet.", file=sys.stderr)
+        return 2
+
+    return run
+
+
+def build_parser() -> argparse.ArgumentParser:
+    """Return the top-level parser with every subcommand registered."""
+    from hub_tools import __version__
+
+    parser = argparse.ArgumentParser(
+        prog="adamllm",
+        description="Adapt a multimodal LLM to your domain: synthesize, filter, compose, train, evaluate.",
+    )
+    parser.add_argument("--version", action="version", version=f"adamllm-hub {__version__}")
+    sub = parser.add_subparsers(dest="command", metavar="COMMAND")
+    for name, module, help_text in COMMANDS:
+        try:
+            mod = importlib.import_module(f"hub_tools.commands.{module}")
+        except ModuleNotFoundError as err:
+            if err.name != f"hub_tools.commands.{module}":
+                raise
+            p = sub.add_parser(name, help=f"[not available yet] {help_text}", description=help_text)
+            p.set_defaults(func=_not_built(name))
+            continue
+        mod.register(sub, name=name, help=help_text)
+    return parser
+
+
+def main(argv: list[str] | None = None) -> int:
+    """Entry point of the ``adamllm`` console script."""
+    parser = build_parser()
+    args = parser.parse_args(argv)
+    if not getattr(args, "func", None):
+        parser.print_help()
+        return 0
+    return int(args.func(args) or 0)
+
+
+if __name__ == "__main__":
+    sys.exit(main())

@@ -1,0 +1,39 @@
+"""Shared fixtures: offline environment and the tiny models (built once per session, cached)."""
+
+from __future__ import annotations
+
+import os
+
+os.environ.setdefault("HF_HUB_OFFLINE", "1")
+os.environ.setdefault("HF_HUB_DISABLE_TELEMETRY", "1")
+os.environ.setdefault("HF_DATASETS_OFFLINE", "1")
+os.environ.setdefault("TOKENIZERS_PARALLELISM", "false")
+
+from pathlib import Path  # noqa: E402
+
+import pytest  # noqa: E402
+
+REPO = Path(__file__).resolve().parents[1]
+
+
+@pytest.fixture(scope="session")
+def tiny_models(tmp_path_factory) -> dict[str, Path]:
+    """``{"qwen2_vl": dir, "llava_next": dir, "llama": dir}``: the offline tiny models.
+
+    Cached in ``$ADAMLLM_TINY_CACHE`` when set (the Makefile sets it to ``.cache/tiny``), else built
+    into a per-session temp folder.
+    """
+    from hub_tools.tiny import build_tiny_models
+
+    cache = os.environ.get("ADAMLLM_TINY_CACHE")
+    out = Path(cache) if cache else tmp_path_factory.mktemp("tiny")
+    return build_tiny_models(out)
+
+
+@pytest.fixture(scope="session")
+def sample_pairs(tmp_path_factory) -> Path:
+    """The bundled sample pairs written as a ShareGPT JSON file (+ images); returns the JSON path."""
+    from hub_tools.samples import write_sample_pairs
+
+    out = tmp_path_factory.mktemp("samples")
+    return write_sample_pairs(out)
