@@ -29,6 +29,7 @@ def register(subparsers, name: str, help: str) -> None:
 
 def run(args: argparse.Namespace) -> int:
     """Stream the pairs with a progress bar; print counts and the rejection reasons."""
+    import contextlib
     import json
     from collections import Counter
 
@@ -38,8 +39,8 @@ def run(args: argparse.Namespace) -> int:
 
     counts = Counter()
     reasons = Counter()
-    out = open(args.rejections, "w") if args.rejections else None
-    try:
+    with contextlib.ExitStack() as stack:
+        out = stack.enter_context(open(args.rejections, "w")) if args.rejections else None
         records = read_pairs(
             args.pairs,
             image_root=args.image_root,
@@ -56,9 +57,6 @@ def run(args: argparse.Namespace) -> int:
                     out.write(json.dumps({"id": record.id, "reason": record.reason, "source": record.source}) + "\n")
             else:
                 counts["accepted"] += 1
-    finally:
-        if out:
-            out.close()
     print(f"accepted: {counts['accepted']}  rejected: {counts['rejected']}")
     for reason, n in reasons.most_common():
         print(f"  {n:6d}  {reason}")
