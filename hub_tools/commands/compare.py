@@ -1,0 +1,29 @@
+"""``adamllm compare DIR_A DIR_B``: per-task score deltas of two evaluation runs and a bar chart."""
+
+from __future__ import annotations
+
+import argparse
+
+
+def register(subparsers, name: str, help: str) -> None:
+    """Add the ``compare`` subcommand."""
+    p = subparsers.add_parser(name, help=help, description=help)
+    p.add_argument("dir_a", metavar="DIR_A", help="baseline run folder (holds scores.json), e.g. the base model")
+    p.add_argument("dir_b", metavar="DIR_B", help="run folder to compare against it, e.g. the adapted model")
+    p.add_argument("--output", default="compare.png", help="bar chart PNG to write (default: compare.png)")
+    p.add_argument("--labels", nargs=2, metavar=("NAME_A", "NAME_B"), default=None, help="run names in the chart")
+    p.set_defaults(func=run)
+
+
+def run(args: argparse.Namespace) -> int:
+    """Print the delta table (B - A, points) and save the chart."""
+    import sys
+
+    from hub_tools.evaluation.report import compare
+
+    try:
+        compare(args.dir_a, args.dir_b, args.output, labels=tuple(args.labels) if args.labels else None)
+    except FileNotFoundError as err:
+        print(f"adamllm compare: {err}", file=sys.stderr)
+        return 2
+    return 0

@@ -1,0 +1,88 @@
+"""``adamllm evaluate``: score a chat VLM on the biomedicine / food benchmarks (resumable)."""
+
+from __future__ import annotations
+
+import argparse
+
+_EPILOG = """\
+tasks (group: biomed)  SLAKE, VQA_RAD, PathVQA (medical_vqa: OPEN recall / CLOSED accuracy),
+                       PMC-VQA (multiple_choice: accuracy)
+tasks (group: food)    Recipe1M (rouge_l), Food101 (multiple_choice over 101 classes),
+                       FoodSeg103 (multilabel F1), Nutrition5K (multilabel recall)
+data: AdaptLLM/biomed-VQA-benchmark and AdaptLLM/food-VQA-benchmark (test splits), or
+      --benchmark-dir DIR with DIR/<Task>/ holding the same columns as parquet / jsonl.
+output: DIR/predictions/<task>.jsonl, DIR/scores.json, DIR/scores.md; rerun to resume.
+"""
+
+
+def register(subparsers, name: str, help: str) -> None:
+    """Add the ``evaluate`` subcommand."""
+    p = subparsers.add_parser(
+        name,
+        help=help,
+        description=help,
+        epilog=_EPILOG,
+        formatter_class=argparse.RawDescriptionHelpFormatter,
+    )
+    p.add_argument("--model", required=True, help="Hub id or local folder of a chat VLM (AutoModelForImageTextToText)")
+    p.add_argument(
+        "--tasks", default="biomed", help="biomed, food, all, or comma-separated task names (default: biomed)"
+    )
+    p.add_argument("--output", required=True, help="output folder (reused to resume a run)")
+    p.add_argument("--limit", type=int, default=None, help="evaluate only the first N items of each task")
+    p.add_argument("--batch-size", type=int, default=8, help="questions per generate() call (default: 8)")
+    p.add_argument("--benchmark-dir", default=None, help="local benchmark folder instead of the Hub datasets")
+    p.add_argument(
+        "--max-new-tokens",
+        type=int,
+        default=None,
+        help="override every task's generation budget (1024; 256 for Food101/FoodSeg103/Nutrition5K) - smoke runs",
+    )
+    p.add_argument("--device", default=None, help="torch device (default: cuda if available, else cpu)")
+    p.add_argument(
+        "--dtype", default="auto", help="torch dtype name, e.g. bfloat16, float32 (default: bf16 on GPU, fp32 on CPU)"
+    )
+    p.add_argument(
+        "--min-pixels",
+        type=int,
+        default=224 * 224,
+        help="Qwen2-VL image resize floor (default: 224*224, as published)",
+    )
+    p.add_argument(
+        "--max-pixels",
+        type=int,
+        default=1280 * 28 * 28,
+        help="Qwen2-VL image resize cap (default: 1280*28*28, as published)",
+    )
+    p.add_argument("--no-progress", action="store_true", help="hide the progress bars")
+    p.set_defaults(func=run)
+
+
+def run(args: argparse.Namespace) -> int:
+    """Run the harness and print the score table."""
+    import sys
+
+    from hub_tools.evaluation.harness import evaluate_model
+    from hub_tools.evaluation.report import scores_markdown
+
+    try:
+        scores = evaluate_model(
+            args.model,
+            tasks=args.tasks,
+            output_dir=args.output,
+            limit=args.limit,
+            batch_size=args.batch_size,
+            benchmark_dir=args.benchmark_dir,
+            max_new_tokens=args.max_new_tokens,
+            device=args.device,
+            dtype=args.dtype,
+            min_pixels=args.min_pixels,
+            max_pixels=args.max_pixels,
+            progress=not args.no_progress,
+        )
+    except (ValueError, FileNotFoundError) as err:
+        print(f"adamllm evaluate: {err}", file=sys.stderr)
+        return 2
+    print(scores_markdown(scores))
+    print(f"written: {args.output}/scores.json, {args.output}/scores.md, {args.output}/predictions/")
+    return 0

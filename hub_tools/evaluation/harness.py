@@ -1,0 +1,360 @@
+"""Evaluation harness: run a chat vision-language model on the domain benchmarks and score it.
+
+Any Hugging Face VLM with a chat template that loads with ``AutoProcessor`` +
+``AutoModelForImageTextToText`` works (Qwen2-VL, LLaVA-NeXT, Llama-3.2-Vision / mllama). Each
+question is one user turn (the image, then the row's ``input`` text); decoding is greedy; batches are
+formed from length-sorted prompts with left padding.
+
+Output folder::
+
+    OUTPUT/
+      run.json                  model + settings; a rerun with another model is refused
+      predictions/<task>.jsonl  one line per item: id, input, label, prediction, score (+ answer_type, ...)
+      scores.json               per task: the metric's results, item counts, sources
+      scores.md                 the same as a markdown table (percent)
+
+Runs resume: items already in ``predictions/<task>.jsonl`` are skipped; lines are appended and
+flushed per batch, and a torn last line (a killed run) is dropped and redone. Task scores are always
+recomputed from the whole predictions file with the metric module, over the split in dataset order
+(so the multiple-choice fallback seed is the item's dataset index, as published). Per-item scores
+are computed with the same metric on the single item when the line is written (for multiple choice
+with the same seeded fallback), so they average to the task score; they keep the metric options of
+the run that wrote them.
+
+Published settings kept: Qwen2-VL images are resized into [224*224, 1280*28*28] pixels (the
+evaluation's ``min_pixels`` / ``max_pixels``); Llama-3 based models also stop at ``<|eot_id|>`` /
+``<|end_of_text|>``. Not reproduced: the 6144-token model length cap (prompts are not truncated).
+"""
+
+from __future__ import annotations
+
+import json
+import os
+import sys
+import time
+from pathlib import Path
+from typing import Any
+
+from hub_tools.evaluation.tasks import BenchmarkSplit, Task, dumps, load_split, resolve_tasks
+
+PUBLISHED_MIN_PIXELS = 224 * 224
+PUBLISHED_MAX_PIXELS = 1280 * 28 * 28
+QWEN_VL_TYPES = ("qwen2_vl", "qwen2_5_vl")
+EXTRA_STOP_TOKENS = ("<|eot_id|>", "<|end_of_text|>", "<|im_end|>")
+METRICS_ENV = "ADAMLLM_METRICS_DIR"
+
+
+# -- metrics -------------------------------------------------------------------------------------
+def metrics_dir() -> Path:
+    """The folder holding the metric modules (``metrics/<name>/<name>.py``).
+
+    Looked up in order: ``$ADAMLLM_METRICS_DIR``; ``hub_tools/metrics`` inside the package (for an
+    installed wheel that ships them); the repository's ``metrics/`` next to the package (a source
+    checkout or editable install); ``./metrics`` in the working directory.
+
+    TODO(lead): a regular (non-editable) install does not ship ``metrics/`` yet; ship it as package
+    data under ``hub_tools/metrics`` (or set ``$ADAMLLM_METRICS_DIR``) for that case.
+    """
+    import hub_tools
+
+    package = Path(hub_tools.__file__).resolve().parent
+    candidates = []
+    if os.environ.get(METRICS_ENV):
+        candidates.append(Path(os.environ[METRICS_ENV]))
+    candidates += [package / "metrics", package.parent / "metrics", Path.cwd() / "metrics"]
+    for path in candidates:
+        if path.is_dir() and any(path.glob("*/*.py")):
+            return path
+    tried = ", ".join(str(p) for p in candidates)
+    raise FileNotFoundError(f"metric modules not found (tried {tried}); set ${METRICS_ENV} to the metrics/ folder")
+
+
+def load_metric(name: str):
+    """``evaluate.load`` the metric module ``name`` from :func:`metrics_dir` (works offline)."""
+    import evaluate
+
+    path = metrics_dir() / name
+    if not (path / f"{name}.py").is_file():
+        raise FileNotFoundError(f"metric module {name!r} not found: {path / (name + '.py')}")
+    return evaluate.load(str(path))
+
+
+# -- predictions file ----------------------------------------------------------------------------
+def read_predictions(path: Path) -> dict[int, dict]:
+    """Read ``predictions/<task>.jsonl`` into ``{id: record}``, dropping (and truncating) a torn last line.
+
+    A damaged line anywhere else is an error: the file is not ours or was edited by hand.
+    """
+    if not path.is_file():
+        return {}
+    data = path.read_bytes()
+    lines = data.split(b"\n")
+    tail = lines.pop()  # b"" when the file ends with a newline; else a line cut short by a kill
+    records: dict[int, dict] = {}
+    for line_no, line in enumerate(lines, 1):
+        if not line.strip():
+            continue
+        try:
+            record = json.loads(line)
+        except (json.JSONDecodeError, UnicodeDecodeError):
+            raise ValueError(f"{path}: line {line_no} is not valid JSON; fix or delete the file") from None
+        if not isinstance(record, dict) or not isinstance(record.get("id"), int) or "prediction" not in record:
+            raise ValueError(f"{path}: line {line_no} is not a prediction record")
+        records[record["id"]] = record
+    if tail:
+        with open(path, "r+b") as fh:
+            fh.truncate(len(data) - len(tail))
+    return records
+
+
+# -- model ---------------------------------------------------------------------------------------
+class ChatVLM:
+    """A chat VLM loaded with ``AutoProcessor`` + ``AutoModelForImageTextToText`` for batched greedy answers."""
+
+    def __init__(
+        self,
+        model_id: str,
+        device: str | None = None,
+        dtype: str | None = None,
+        min_pixels: int | None = PUBLISHED_MIN_PIXELS,
+        max_pixels: int | None = PUBLISHED_MAX_PIXELS,
+    ):
+        import torch
+        from transformers import AutoModelForImageTextToText, AutoProcessor
+
+        self.model_id = model_id
+        self.device = device or ("cuda" if torch.cuda.is_available() else "cpu")
+        if dtype in (None, "auto"):
+            torch_dtype = torch.bfloat16 if self.device.startswith("cuda") else torch.float32
+        else:
+            torch_dtype = getattr(torch, dtype)
+        self.processor = AutoProcessor.from_pretrained(model_id)
+        self.tokenizer = getattr(self.processor, "tokenizer", None)
+        if self.tokenizer is None:
+            raise ValueError(f"{model_id}: its processor has no tokenizer")
+        self.tokenizer.padding_side = "left"
+        if self.tokenizer.pad_token is None:
+            self.tokenizer.pad_token = self.tokenizer.eos_token
+        self.chat_template = getattr(self.processor, "chat_template", None) or getattr(
+            self.tokenizer, "chat_template", None
+        )
+        if not self.chat_template:
+            raise ValueError(f"{model_id}: neither its processor nor its tokenizer has a chat template")
+        model = AutoModelForImageTextToText.from_pretrained(model_id, dtype=torch_dtype)
+        self.model = model.to(self.device).eval()
+        self.model_type = getattr(self.model.config, "model_type", "")
+        self.image_kwargs: dict[str, Any] = {}
+        if self.model_type in QWEN_VL_TYPES and (min_pixels or max_pixels):
+            size = dict(getattr(self.processor.image_processor, "size", None) or {})
+            if min_pixels:
+                size["shortest_edge"] = int(min_pixels)
+            if max_pixels:
+                size["longest_edge"] = int(max_pixels)
+            self.image_kwargs = {"size": size}
+        vocab = self.tokenizer.get_vocab()
+        eos = self.model.generation_config.eos_token_id
+        eos = [eos] if isinstance(eos, int) else list(eos or [])
+        if self.tokenizer.eos_token_id is not None:
+            eos.append(self.tokenizer.eos_token_id)
+        eos += [vocab[t] for t in EXTRA_STOP_TOKENS if t in vocab]
+        self.eos_token_ids = sorted(set(eos))
+
+    def prompt(self, text: str) -> str:
+        """The chat prompt for one question: a user turn holding the image then ``text``."""
+        messages = [{"role": "user", "content": [{"type": "image"}, {"type": "text", "text": text}]}]
+        return self.processor.apply_chat_template(
+            messages, chat_template=self.chat_template, tokenize=False, add_generation_prompt=True
+        )
+
+    def generate(self, images: list, texts: list[str], max_new_tokens: int) -> list[str]:
+        """Greedy answers for a batch of (image, question) pairs, special tokens removed."""
+        import torch
+
+        prompts = [self.prompt(t) for t in texts]
+        inputs = self.processor(
+            text=prompts,
+            images=[[image] for image in images],
+            padding=True,
+            return_tensors="pt",
+            **self.image_kwargs,
+        ).to(self.device)
+        with torch.inference_mode():
+            output = self.model.generate(
+                **inputs,
+                do_sample=False,
+                temperature=None,
+                top_p=None,
+                top_k=None,
+                max_new_tokens=max_new_tokens,
+                eos_token_id=self.eos_token_ids,
+                pad_token_id=self.tokenizer.pad_token_id,
+            )
+        new_tokens = output[:, inputs["input_ids"].shape[1] :]
+        return [t.strip() for t in self.tokenizer.batch_decode(new_tokens, skip_special_tokens=True)]
+
+
+# -- harness -------------------------------------------------------------------------------------
+def _check_run(out: Path, settings: dict) -> None:
+    path = out / "run.json"
+    if path.is_file():
+        previous = json.loads(path.read_text(encoding="utf-8"))
+        for key in ("model", "max_new_tokens", "min_pixels", "max_pixels"):
+            if previous.get(key) != settings.get(key):
+                raise ValueError(
+                    f"{out} holds a run with {key}={previous.get(key)!r}, not {settings.get(key)!r}; "
+                    "use another --output folder to keep runs apart"
+                )
+    else:
+        out.mkdir(parents=True, exist_ok=True)
+        path.write_text(json.dumps(settings, indent=2) + "\n", encoding="utf-8")
+
+
+def _check_records(path: Path, split: BenchmarkSplit, records: dict[int, dict]) -> None:
+    for item in split.items:
+        record = records.get(item.id)
+        if record is None:
+            continue
+        if record.get("input") != item.input or dumps(record.get("label")) != dumps(item.label):
+            raise ValueError(
+                f"{path}: item {item.id} does not match the benchmark row (another dataset version?); "
+                "use another --output folder or delete the file"
+            )
+
+
+def _run_task(
+    vlm_factory,
+    split: BenchmarkSplit,
+    metric,
+    path: Path,
+    batch_size: int,
+    max_new_tokens: int,
+    progress: bool,
+) -> dict[int, dict]:
+    from tqdm.auto import tqdm
+
+    from hub_tools.data import BadInput
+
+    records = read_predictions(path)
+    _check_records(path, split, records)
+    todo = [item for item in split.items if item.id not in records]
+    if not todo:
+        return records
+    vlm = vlm_factory()
+    todo.sort(key=lambda item: (-len(item.input), item.id))  # longest first: memory trouble shows early
+    bar = tqdm(total=len(todo), desc=split.task.name, unit="item", disable=not progress, file=sys.stderr)
+    with open(path, "a", encoding="utf-8") as fh:
+        for start in range(0, len(todo), batch_size):
+            batch = todo[start : start + batch_size]
+            ready, images, errors = [], [], {}
+            for item in batch:
+                try:
+                    images.append(split.image(item.id))
+                    ready.append(item)
+                except BadInput as err:
+                    errors[item.id] = f"bad image: {err.reason}"
+            answers = dict(zip((i.id for i in ready), vlm.generate(images, [i.input for i in ready], max_new_tokens)))
+            for item in batch:
+                prediction = answers.get(item.id, "")
+                scored = split.item_score(metric, item, prediction)
+                record = {"id": item.id, "input": item.input, "label": item.label, **item.extra}
+                record.update(prediction=prediction, score=scored["score"])
+                if "random_fallback" in scored:
+                    record["random_fallback"] = scored["random_fallback"]
+                if item.id in errors:
+                    record["error"] = errors[item.id]
+                fh.write(json.dumps(record, ensure_ascii=False) + "\n")
+                records[item.id] = record
+            fh.flush()
+            os.fsync(fh.fileno())
+            bar.update(len(batch))
+    bar.close()
+    return records
+
+
+def score_task(split: BenchmarkSplit, metric, records: dict[int, dict]) -> dict:
+    """Task scores from stored predictions: the metric over every item of ``split`` in dataset order."""
+    missing = [item.id for item in split.items if item.id not in records]
+    if missing:
+        raise ValueError(f"{split.task.name}: no prediction for item(s) {missing[:10]}")
+    predictions = [records[item.id]["prediction"] for item in split.items]
+    results = split.compute(metric, split.items, predictions)
+    return {
+        "metric": split.task.metric,
+        "primary": list(split.task.primary),
+        "results": {k: (float(v) if isinstance(v, float) else v) for k, v in results.items()},
+        "num_items": len(split.items),
+        "num_errors": sum(1 for item in split.items if "error" in records[item.id]),
+        "metric_options": dict(split.metric_options),
+        "source": split.source,
+        "vocabulary_source": split.vocabulary_source,
+    }
+
+
+def evaluate_model(
+    model: str,
+    tasks: str | list[str] = "biomed",
+    output_dir: str | Path = "eval",
+    limit: int | None = None,
+    batch_size: int = 8,
+    benchmark_dir: str | Path | None = None,
+    max_new_tokens: int | None = None,
+    device: str | None = None,
+    dtype: str | None = None,
+    min_pixels: int | None = PUBLISHED_MIN_PIXELS,
+    max_pixels: int | None = PUBLISHED_MAX_PIXELS,
+    metric_options: dict[str, dict[str, Any]] | None = None,
+    progress: bool = True,
+) -> dict:
+    """Evaluate ``model`` (Hub id or local folder) on ``tasks``; write predictions and scores to ``output_dir``.
+
+    ``tasks``: ``"biomed"``, ``"food"``, ``"all"`` or task names (comma-separated or a list).
+    ``limit``: first N items per task. ``max_new_tokens``: override every task's budget (smoke runs).
+    ``metric_options``: extra ``compute()`` keywords per metric module (default
+    :data:`hub_tools.evaluation.tasks.METRIC_OPTIONS`), e.g. ``{"medical_vqa": {"mode": "llava_med"}}``.
+    Returns the ``scores.json`` content. Resumes a partly finished run in the same folder.
+    """
+    from hub_tools.evaluation.report import write_scores
+
+    if batch_size < 1:
+        raise ValueError(f"batch_size must be at least 1, got {batch_size}")
+    if max_new_tokens is not None and max_new_tokens < 1:
+        raise ValueError(f"max_new_tokens must be at least 1, got {max_new_tokens}")
+    task_list: list[Task] = resolve_tasks(tasks)
+    out = Path(output_dir)
+    settings = {
+        "model": str(model),
+        "max_new_tokens": max_new_tokens,
+        "min_pixels": min_pixels,
+        "max_pixels": max_pixels,
+    }
+    _check_run(out, settings)
+    (out / "predictions").mkdir(parents=True, exist_ok=True)
+
+    loaded: list[ChatVLM] = []
+
+    def vlm_factory() -> ChatVLM:
+        if not loaded:
+            loaded.append(ChatVLM(str(model), device, dtype, min_pixels, max_pixels))
+        return loaded[0]
+
+    scores_path = out / "scores.json"
+    scores = json.loads(scores_path.read_text(encoding="utf-8")) if scores_path.is_file() else {}
+    scores.setdefault("tasks", {})
+    scores["model"] = str(model)
+    metrics: dict[str, Any] = {}
+    for task in task_list:
+        split = load_split(task, benchmark_dir, limit)
+        if metric_options is not None:
+            split.metric_options = dict(metric_options.get(task.metric, {}))
+        metric = metrics.get(task.metric) or metrics.setdefault(task.metric, load_metric(task.metric))
+        budget = max_new_tokens or task.max_new_tokens
+        path = out / "predictions" / f"{task.name}.jsonl"
+        started = time.time()
+        records = _run_task(vlm_factory, split, metric, path, batch_size, budget, progress)
+        entry = score_task(split, metric, records)
+        entry["max_new_tokens"] = budget
+        entry["seconds"] = round(time.time() - started, 3)
+        scores["tasks"][task.name] = entry
+    scores_path.write_text(json.dumps(scores, indent=2, ensure_ascii=False) + "\n", encoding="utf-8")
+    write_scores(scores, out / "scores.md")
+    return scores
