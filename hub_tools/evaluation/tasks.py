@@ -118,7 +118,8 @@ GROUPS["all"] = GROUPS["biomed"] + GROUPS["food"]
 PMC_OPTION_KEYS = ("A", "B", "C", "D")
 METRIC_OPTIONS: dict[str, dict[str, Any]] = {}
 """Extra ``compute()`` keywords per metric module, used for every task scored with it (empty: the
-modules' defaults). E.g. ``{"medical_vqa": {"mode": "llava_med"}}``; recorded in ``scores.json``."""
+modules' defaults, which are the published protocol). E.g. ``{"medical_vqa": {"mode": "token"}}`` for
+the stricter yes/no gate; recorded in ``scores.json``."""
 
 
 def _key(name: str) -> str:
