@@ -1,6 +1,6 @@
 # adamllm-hub developer commands. Every target works on a fresh clone: it creates .venv and installs
 # the project (pinned, see pyproject.toml) when the venv is missing or older than pyproject.toml.
-.PHONY: install quickstart test test-fast style quality clean
+.PHONY: install quickstart test test-fast style quality clean chromium
 
 PYTHON ?= python3
 VENV := .venv
@@ -23,7 +23,18 @@ install: $(STAMP)
 quickstart: install
 	$(VENV)/bin/adamllm quickstart --output outputs/quickstart
 
-test: install
+# Debian chromium for the browser test (tests/test_space.py); installed only when CI is set.
+chromium:
+	@if [ ! -x /usr/bin/chromium ]; then \
+	  case "$${CI:-}" in \
+	    true|TRUE|True|1|yes) echo "installing Debian chromium for the browser test (tests/test_space.py)"; \
+	      SUDO=""; if [ "$$(id -u)" != 0 ]; then SUDO=sudo; fi; \
+	      $$SUDO apt-get update -qq && $$SUDO env DEBIAN_FRONTEND=noninteractive apt-get install -y -qq chromium ;; \
+	    *) echo "note: /usr/bin/chromium is missing, so the browser test is skipped (with CI=true, make test installs it)" ;; \
+	  esac; \
+	fi
+
+test: install chromium
 	$(PY) -m pytest tests -q --durations=15
 
 test-fast: install

@@ -1,0 +1,506 @@
+"""The logic behind the Gradio synthesizer demo (``spaces/synthesizer/app.py``, ``adamllm demo``).
+
+One image + caption goes through the method's three stages, exactly as the pipeline runs them:
+
+1. **synthesize**: the synthesizer continues the caption conversation (greedy, up to
+   ``max_new_tokens``); :func:`hub_tools.synthesis.parse_triplets` splits the raw generation into
+   complete task triplets;
+2. **filter**: the first ``n_tasks`` triplets are judged by the consistency checker (the LLM checker
+   with Yes / No / Open probabilities, or the offline lexical heuristic); those judged ``Yes`` are kept;
+3. **compose**: one single-stage conversation, the caption turn plus the kept task turns, the caption
+   first or last by a seeded draw (:func:`compose_example`). No kept task -> the caption turn alone.
+
+``n_tasks=1`` is the released protocol: only the first triplet is judged and kept if consistent, and
+the composed example is then identical to what ``adamllm compose`` writes for the pair.
+
+Models come from ``ADAMLLM_SYNTHESIZER`` / ``ADAMLLM_CHECKER``; unset, the released models are used on
+a GPU machine with Hub access, else the offline tiny models (random weights, meaningless text), which
+the UI labels as a smoke test (:func:`choose_models`). Models load once, on first use (:func:`load_synthesizer`,
+:func:`load_checker`).
+
+Heavy libraries (torch, transformers, PIL) are imported inside functions.
+"""
+
+from __future__ import annotations
+
+import functools
+import hashlib
+import json
+import os
+import re
+import tempfile
+import threading
+from collections.abc import Callable, Sequence
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any
+
+from hub_tools.filtering.llm import DEFAULT_CHECKER
+from hub_tools.synthesis.engines import DEFAULT_SYNTHESIZER
+
+SUPPORTED_FORMATS = ("PNG", "JPEG", "WEBP", "BMP", "GIF", "TIFF")
+MAX_IMAGE_BYTES = 10 * 1024 * 1024
+MAX_IMAGE_PIXELS = 4096 * 4096
+MAX_CAPTION_CHARS = 2000
+MAX_TASKS = 5
+DEFAULT_MAX_NEW_TOKENS = 512
+MAX_NEW_TOKENS_LIMIT = 1024
+CHECKERS = ("LLM", "lexical")
+TRIPLET_HEADERS = ["instruction", "informative", "precise", "verdict", "P(Yes)", "P(No)", "P(Open)"]
+NO_TRIPLET_MESSAGE = "No complete task triplet in the generation"
+DEMO_SEED = 0
+EXAMPLE_SAMPLES = (("biomed", 0), ("food", 0))
+"""Bundled examples: (domain, index within the domain) of :func:`hub_tools.samples.sample_records`."""
+
+
+class InputError(ValueError):
+    """A demo input that cannot be used; the message is shown to the user as is."""
+
+
+# ---------------------------------------------------------------------------------------------
+# input checks
+# ---------------------------------------------------------------------------------------------
+def _mb(n: int) -> str:
+    return f"{n / (1024 * 1024):.1f} MB" if n >= 1024 * 1024 else f"{n / 1024:.0f} kB"
+
+
+def check_image(path: str | os.PathLike | None, max_bytes: int = MAX_IMAGE_BYTES, max_pixels: int = MAX_IMAGE_PIXELS):
+    """Open the image at ``path`` as an RGB PIL image or raise :class:`InputError` saying what is wrong.
+
+    Rejects: no image, a missing or empty file, a file over ``max_bytes``, a file that is not an image
+    or is in a format outside :data:`SUPPORTED_FORMATS`, more than ``max_pixels`` pixels, and truncated
+    or corrupt images.
+    """
+    from PIL import Image, UnidentifiedImageError
+
+    from hub_tools.data import BadInput, load_image
+
+    if path is None or (isinstance(path, str) and not path.strip()):
+        raise InputError("Please upload an image or pick one of the examples.")
+    path = Path(path)
+    if not path.is_file():
+        raise InputError(f"The image file {path.name!r} could not be found; please upload it again.")
+    size = path.stat().st_size
+    if size == 0:
+        raise InputError(f"The image file {path.name!r} is empty.")
+    if size > max_bytes:
+        raise InputError(f"The image file is too large ({_mb(size)}); the limit is {_mb(max_bytes)}.")
+    try:
+        with Image.open(path) as probe:
+            fmt, (width, height) = probe.format, probe.size
+    except Image.DecompressionBombError:
+        raise InputError(f"The image has too many pixels; the limit is {max_pixels:,}.") from None
+    except (UnidentifiedImageError, OSError, ValueError, SyntaxError):
+        raise InputError(
+            f"Unsupported file {path.name!r}: it is not an image this demo can read "
+            f"(supported: {', '.join(SUPPORTED_FORMATS)})."
+        ) from None
+    if fmt not in SUPPORTED_FORMATS:
+        raise InputError(
+            f"Unsupported image format {fmt or 'unknown'} ({path.name!r}); supported: {', '.join(SUPPORTED_FORMATS)}."
+        )
+    if width * height > max_pixels:
+        raise InputError(
+            f"The image is too large: {width}x{height} = {width * height:,} pixels; the limit is {max_pixels:,}."
+        )
+    try:
+        return load_image(path, max_pixels=max_pixels)
+    except BadInput as err:
+        raise InputError(f"The image cannot be used: {err.reason}.") from None
+
+
+def check_caption(caption: Any, max_chars: int = MAX_CAPTION_CHARS) -> str:
+    """Return the stripped caption or raise :class:`InputError` (missing, empty or over ``max_chars``)."""
+    if caption is None or not isinstance(caption, str) or not caption.strip():
+        raise InputError("Please enter a caption for the image.")
+    caption = caption.strip()
+    if len(caption) > max_chars:
+        raise InputError(f"The caption is too long ({len(caption):,} characters); the limit is {max_chars:,}.")
+    return caption
+
+
+def check_settings(n_tasks: Any, max_new_tokens: Any, checker: Any) -> tuple[int, int, str]:
+    """Validate the numeric and choice settings; raise :class:`InputError` naming the bad one."""
+    try:
+        n = int(n_tasks)
+        tokens = int(max_new_tokens)
+    except (TypeError, ValueError):
+        raise InputError("The number of tasks and max new tokens must be whole numbers.") from None
+    if not 1 <= n <= MAX_TASKS:
+        raise InputError(f"The number of tasks to keep must be between 1 and {MAX_TASKS}.")
+    if not 1 <= tokens <= MAX_NEW_TOKENS_LIMIT:
+        raise InputError(f"Max new tokens must be between 1 and {MAX_NEW_TOKENS_LIMIT}.")
+    if checker not in CHECKERS:
+        raise InputError(f"Unknown checker {checker!r}; choose one of {', '.join(CHECKERS)}.")
+    return n, tokens, checker
+
+
+# ---------------------------------------------------------------------------------------------
+# models
+# ---------------------------------------------------------------------------------------------
+@dataclass(frozen=True)
+class Models:
+    """Which synthesizer and checker the demo uses and why; ``smoke_test`` when either is a tiny model."""
+
+    synthesizer: str
+    checker: str
+    smoke_test: bool
+    reason: str
+
+
+def is_tiny(model: str) -> bool:
+    """Whether ``model`` is a tiny offline model folder (built by :mod:`hub_tools.tiny`, stamped ``tiny.json``)."""
+    return (Path(model) / "tiny.json").is_file()
+
+
+def _truthy(value: str | None) -> bool:
+    return (value or "").strip().lower() in ("1", "true", "yes", "on")
+
+
+def choose_models(env: dict | None = None, gpu: bool | None = None) -> Models:
+    """Pick the models from ``env`` (default ``os.environ``) without loading anything.
+
+    ``ADAMLLM_SYNTHESIZER`` / ``ADAMLLM_CHECKER`` win when set. Otherwise: the released models when a
+    GPU is available (``gpu``, default ``torch.cuda.is_available()``) and the Hub is reachable
+    (``HF_HUB_OFFLINE`` unset); else the tiny models in :func:`hub_tools.tiny.default_cache_dir`
+    (built on first use).
+    """
+    from hub_tools.tiny import default_cache_dir
+
+    env = os.environ if env is None else env
+    offline = _truthy(env.get("HF_HUB_OFFLINE"))
+    if gpu is None:
+        import torch
+
+        gpu = torch.cuda.is_available()
+    released = gpu and not offline
+    tiny_dir = Path(env["ADAMLLM_TINY_CACHE"]) if env.get("ADAMLLM_TINY_CACHE") else default_cache_dir()
+    if released:
+        why = "a GPU is available and the Hub is reachable"
+    else:
+        why = "offline (HF_HUB_OFFLINE=1)" if offline else "no GPU available"
+    synthesizer = env.get("ADAMLLM_SYNTHESIZER") or (DEFAULT_SYNTHESIZER if released else str(tiny_dir / "llava_next"))
+    checker = env.get("ADAMLLM_CHECKER") or (DEFAULT_CHECKER if released else str(tiny_dir / "llama"))
+    defaults = [k for k in ("ADAMLLM_SYNTHESIZER", "ADAMLLM_CHECKER") if not env.get(k)]
+    reason = (
+        "set by ADAMLLM_SYNTHESIZER / ADAMLLM_CHECKER" if not defaults else f"{' and '.join(defaults)} unset; {why}"
+    )
+    tiny_default = not released and bool(defaults)
+    smoke = tiny_default or is_tiny(synthesizer) or is_tiny(checker)
+    return Models(synthesizer, checker, smoke, reason)
+
+
+def _ensure_tiny(model: str) -> None:
+    """Build the tiny models when ``model`` is a not-yet-built folder of the tiny cache."""
+    from hub_tools.tiny import BUILDERS, build_tiny_models
+
+    path = Path(model)
+    if path.name in BUILDERS and not is_tiny(model) and not (path / "config.json").is_file():
+        build_tiny_models(path.parent)
+
+
+_LOAD_LOCK = threading.Lock()
+
+
+@functools.lru_cache(maxsize=2)
+def _load_synthesizer(model: str):
+    from hub_tools.synthesis import TransformersEngine
+
+    _ensure_tiny(model)
+    return TransformersEngine(model, batch_size=1, max_new_tokens=DEFAULT_MAX_NEW_TOKENS)
+
+
+@functools.lru_cache(maxsize=2)
+def _load_llm_checker(model: str):
+    from hub_tools.filtering import LLMChecker
+
+    _ensure_tiny(model)
+    return LLMChecker(model)
+
+
+def load_synthesizer(model: str):
+    """The synthesizer engine for ``model``, loaded once (thread-safe) and cached."""
+    with _LOAD_LOCK:
+        return _load_synthesizer(model)
+
+
+def load_checker(kind: str, model: str):
+    """The checker: ``"lexical"`` -> the heuristic; ``"LLM"`` -> :class:`LLMChecker` of ``model`` (cached)."""
+    if kind == "lexical":
+        from hub_tools.filtering import LexicalChecker
+
+        return LexicalChecker()
+    with _LOAD_LOCK:
+        return _load_llm_checker(model)
+
+
+# ---------------------------------------------------------------------------------------------
+# the three stages for one pair
+# ---------------------------------------------------------------------------------------------
+def synthesize_one(engine, image, caption: str, max_new_tokens: int) -> tuple[str, list]:
+    """Raw generation and parsed triplets for one pair with ``engine`` (a :class:`TransformersEngine`)."""
+    from hub_tools.synthesis import parse_triplets
+
+    engine.max_new_tokens = int(max_new_tokens)
+    generation = engine.generate([(image, caption, None)])[0]
+    return generation, parse_triplets(generation, turn_format=engine.turn_format)
+
+
+def judge_triplets(checker, triplets: Sequence) -> list[dict]:
+    """Verdicts ``{"label", "probs"}`` of ``checker`` for ``triplets`` (objects or dicts), in order."""
+    from hub_tools.filtering import Item
+
+    items = [Item(**_triplet_dict(t)) for t in triplets]
+    return checker.judge(items) if items else []
+
+
+def _triplet_dict(t: Any) -> dict:
+    if isinstance(t, dict):
+        return {"question": t["question"], "informative": t["informative"], "precise": t["precise"]}
+    return {"question": t.question, "informative": t.informative, "precise": t.precise}
+
+
+def example_id(image, caption: str) -> str:
+    """A stable id for a demo pair: a hash of the RGB pixels and the caption."""
+    from hub_tools.data import make_id
+
+    digest = hashlib.sha1()
+    digest.update(f"{image.size}".encode())
+    digest.update(image.tobytes())
+    digest.update(caption.encode())
+    return make_id("demo", digest.hexdigest()[:16])
+
+
+def compose_example(pid: str, caption: str, kept: Sequence, seed: int = DEMO_SEED) -> dict:
+    """One single-stage training row (TRL conversational vision format) for the pair.
+
+    The per-example rng draws the caption position first, then one template per kept task (the same
+    draws, in the same order, as :func:`hub_tools.compose.compose_rows`, so one kept task gives the
+    pipeline's row). No kept task -> the caption turn alone (``kind="caption_only"``).
+    """
+    from hub_tools.compose import DEFAULT_CAPTION_PROMPT, compose_task, example_rng
+
+    rng = example_rng(seed, pid)
+    caption_first = rng.random() < 0.5
+    cap = _turns(DEFAULT_CAPTION_PROMPT, caption)
+    tasks: list[dict] = []
+    for t in kept:
+        d = _triplet_dict(t)
+        turn = compose_task(d["question"], d["informative"], d["precise"], rng)
+        tasks += _turns(turn.user, turn.assistant)
+    messages = (cap + tasks if caption_first else tasks + cap) if tasks else cap
+    messages[0]["content"] = [{"type": "image"}, *messages[0]["content"]]
+    return {
+        "id": pid,
+        "kind": "caption+task" if tasks else "caption_only",
+        "images": [f"images/{pid}.png"],
+        "messages": messages,
+    }
+
+
+def _turns(user: str, assistant: str) -> list[dict]:
+    return [
+        {"role": "user", "content": [{"type": "text", "text": user}]},
+        {"role": "assistant", "content": [{"type": "text", "text": assistant}]},
+    ]
+
+
+@dataclass
+class DemoResult:
+    """Everything one demo run produced."""
+
+    example_id: str
+    generation: str
+    triplets: list  # every complete triplet parsed from the generation
+    verdicts: list[dict]  # verdicts of the first n_tasks triplets, in order
+    kept: list  # judged Yes
+    example: dict
+    checker: str
+    n_tasks: int
+    notes: list[str] = field(default_factory=list)
+
+
+def run_pair(
+    image,
+    caption: str,
+    n_tasks: int,
+    generate: Callable[[Any, str], tuple[str, list]],
+    judge: Callable[[list], list[dict]],
+    checker_name: str,
+    seed: int = DEMO_SEED,
+) -> DemoResult:
+    """Synthesize, judge the first ``n_tasks`` triplets, keep the ``Yes`` ones and compose the example.
+
+    ``generate(image, caption) -> (generation, triplets)`` and ``judge(triplets) -> verdicts`` are the
+    model calls (see :func:`synthesize_one`, :func:`judge_triplets`).
+    """
+    pid = example_id(image, caption)
+    generation, triplets = generate(image, caption)
+    judged = list(triplets[:n_tasks])
+    verdicts = judge(judged) if judged else []
+    if len(verdicts) != len(judged):
+        raise RuntimeError(f"the checker returned {len(verdicts)} verdicts for {len(judged)} triplets")
+    kept = [t for t, v in zip(judged, verdicts) if v["label"] == "Yes"]
+    example = compose_example(pid, caption, kept, seed=seed)
+    return DemoResult(pid, generation, list(triplets), verdicts, kept, example, checker_name, n_tasks)
+
+
+# ---------------------------------------------------------------------------------------------
+# rendering
+# ---------------------------------------------------------------------------------------------
+def _prob(verdict: dict, label: str) -> float | None:
+    probs = verdict.get("probs")
+    return round(float(probs[label]), 3) if probs else None
+
+
+def triplet_rows(result: DemoResult) -> list[list]:
+    """Table rows (see :data:`TRIPLET_HEADERS`) of the judged triplets; probabilities ``None`` for lexical."""
+    rows = []
+    for t, v in zip(result.triplets, result.verdicts):
+        d = _triplet_dict(t)
+        rows.append(
+            [d["question"], d["informative"], d["precise"], v["label"]] + [_prob(v, k) for k in ("Yes", "No", "Open")]
+        )
+    return rows
+
+
+def chat_messages(example: dict, image_path: str | None) -> list[dict]:
+    """The example's messages for ``gr.Chatbot`` (messages format): the image part becomes ``{"path": ...}``."""
+    out = []
+    for msg in example["messages"]:
+        parts: list[Any] = []
+        for part in msg["content"]:
+            if part["type"] == "image":
+                if image_path:
+                    parts.append({"path": str(image_path)})
+            else:
+                parts.append({"type": "text", "text": part["text"]})
+        out.append({"role": msg["role"], "content": parts})
+    return out
+
+
+def summary_markdown(result: DemoResult) -> str:
+    """A short account of what happened: triplets parsed, judged, kept, and the example's kind."""
+    n = len(result.triplets)
+    lines = []
+    if n == 0:
+        lines.append(
+            f"**{NO_TRIPLET_MESSAGE}.** The composed example is the caption turn alone "
+            "(the method's rule for images without a kept task)."
+        )
+    else:
+        judged = len(result.verdicts)
+        labels = ", ".join(v["label"] for v in result.verdicts)
+        which = "judged" if judged == n else f"the first {judged} judged"
+        lines.append(
+            f"**{n} complete task triplet{'s' if n != 1 else ''}** in the generation; "
+            f"{which} by the {result.checker} checker ({labels}); "
+            f"**{len(result.kept)} kept** (verdict Yes)."
+        )
+        if not result.kept:
+            lines.append("No task was judged consistent, so the composed example is the caption turn alone.")
+        else:
+            lines.append(
+                f"The composed single-stage example holds the caption turn and {len(result.kept)} task turn(s)."
+            )
+    return "\n\n".join(lines + result.notes)
+
+
+_CONTROL = re.compile(r"[\x00-\x08\x0b-\x1f\x7f]")
+
+
+def printable_generation(text: str) -> str:
+    """The raw generation with control characters shown as ``\\xNN`` (tiny models emit arbitrary bytes)."""
+    return _CONTROL.sub(lambda m: f"\\x{ord(m.group()):02x}", text)
+
+
+def write_example_json(result: DemoResult, out_dir: str | os.PathLike | None = None) -> Path:
+    """Write the composed example (a compose row) as JSON into a fresh folder; return the file path."""
+    folder = Path(out_dir) if out_dir is not None else Path(tempfile.mkdtemp(prefix="adamllm-demo-"))
+    folder.mkdir(parents=True, exist_ok=True)
+    path = folder / f"example-{result.example_id}.json"
+    path.write_text(json.dumps(result.example, ensure_ascii=False, indent=2), encoding="utf-8")
+    return path
+
+
+def model_banner(models: Models) -> str:
+    """Markdown naming the models; a clear smoke-test warning when tiny models are in use."""
+    text = f"Synthesizer: `{models.synthesizer}` · Checker (LLM): `{models.checker}` ({models.reason})."
+    if models.smoke_test:
+        return (
+            "⚠️ **Smoke-test models.** This demo is running tiny random-weight models built offline "
+            "(`hub_tools.tiny`): **their text is meaningless** and usually holds no complete task triplet. "
+            "They only show that every stage runs. Set `ADAMLLM_SYNTHESIZER` / `ADAMLLM_CHECKER`, or run on a "
+            "GPU with Hub access, for the released models.\n\n" + text
+        )
+    return text
+
+
+# ---------------------------------------------------------------------------------------------
+# bundled examples
+# ---------------------------------------------------------------------------------------------
+def example_pairs() -> list[tuple[str, Any, str]]:
+    """``(file_name, PIL image, caption)`` of the bundled examples (:data:`EXAMPLE_SAMPLES`)."""
+    from hub_tools.samples import sample_records
+
+    wanted = dict(EXAMPLE_SAMPLES)
+    seen: dict[str, int] = {}
+    out = []
+    for file_name, img, caption, domain in sample_records():
+        k = seen.get(domain, 0)
+        seen[domain] = k + 1
+        if wanted.get(domain) == k:
+            out.append((file_name, img, caption))
+    return out
+
+
+def ensure_examples(folder: str | os.PathLike) -> list[list[str]]:
+    """Write the bundled example images into ``folder`` when missing; return ``[[image_path, caption], ...]``."""
+    folder = Path(folder)
+    folder.mkdir(parents=True, exist_ok=True)
+    rows = []
+    for file_name, img, caption in example_pairs():
+        path = folder / file_name
+        if not path.is_file():
+            tmp = path.with_name(f".{file_name}.{os.getpid()}.tmp")
+            img.save(tmp, format="PNG")
+            os.replace(tmp, path)
+        rows.append([str(path), caption])
+    return rows
+
+
+# ---------------------------------------------------------------------------------------------
+# the Space app
+# ---------------------------------------------------------------------------------------------
+APP_MODULE = "adamllm_synthesizer_space"
+
+
+def app_path() -> Path:
+    """``spaces/synthesizer/app.py`` of the source checkout this package runs from."""
+    return Path(__file__).resolve().parents[1] / "spaces" / "synthesizer" / "app.py"
+
+
+def load_app(path: str | os.PathLike | None = None):
+    """Import the Space's ``app.py`` as a module (registered in ``sys.modules``) and return it.
+
+    Raises ``FileNotFoundError`` when the file is absent (the Space lives in the source checkout, not
+    in an installed wheel).
+    """
+    import importlib.util
+    import sys
+
+    path = Path(path) if path is not None else app_path()
+    if not path.is_file():
+        raise FileNotFoundError(
+            f"the Space app {str(path)!r} was not found: `adamllm demo` runs spaces/synthesizer/app.py from a "
+            "source checkout (pip install -e . in a clone of adamllm-hub)"
+        )
+    spec = importlib.util.spec_from_file_location(APP_MODULE, path)
+    module = importlib.util.module_from_spec(spec)
+    sys.modules[APP_MODULE] = module
+    try:
+        spec.loader.exec_module(module)
+    except BaseException:
+        sys.modules.pop(APP_MODULE, None)
+        raise
+    return module

@@ -1,0 +1,218 @@
+"""AdaMLLM visual instruction synthesizer: one image + caption through synthesize -> filter -> compose.
+
+The Gradio Space of adamllm-hub (also served by ``adamllm demo``). The logic lives in
+:mod:`hub_tools.demo`; this file holds the model adapters and callbacks (small typed functions,
+first), the layout (``gr.Blocks``), then the events. ``demo.launch()`` runs only as ``__main__``.
+
+Models: ``ADAMLLM_SYNTHESIZER`` / ``ADAMLLM_CHECKER``; unset, the released
+``AdaptLLM/visual-instruction-synthesizer`` and ``meta-llama/Meta-Llama-3-8B`` on a GPU, else the
+offline tiny models, labelled in the page as a smoke test. Models load once, on the first request.
+"""
+
+from __future__ import annotations
+
+import logging
+import sys
+from pathlib import Path
+from typing import Any
+
+import gradio as gr
+
+try:
+    from hub_tools import demo as core
+except ImportError:  # running from a source checkout without `pip install -e .`
+    sys.path.insert(0, str(Path(__file__).resolve().parents[2]))
+    from hub_tools import demo as core
+
+HERE = Path(__file__).resolve().parent
+EXAMPLES_DIR = HERE / "examples"
+MODELS = core.choose_models()
+EXAMPLES = core.ensure_examples(EXAMPLES_DIR)
+logger = logging.getLogger("adamllm.demo")
+
+
+# ---------------------------------------------------------------------------------------------
+# model adapters (the only calls into the models; tests replace them)
+# ---------------------------------------------------------------------------------------------
+def generate(image: Any, caption: str, max_new_tokens: int) -> tuple[str, list]:
+    """Raw synthesizer generation and its complete task triplets for one pair."""
+    engine = core.load_synthesizer(MODELS.synthesizer)
+    return core.synthesize_one(engine, image, caption, max_new_tokens)
+
+
+def judge(triplets: list, checker: str) -> list[dict]:
+    """Consistency verdicts (``label`` + ``probs``) of ``checker`` ("LLM" or "lexical") for ``triplets``."""
+    return core.judge_triplets(core.load_checker(checker, MODELS.checker), triplets)
+
+
+def checker_label(checker: str) -> str:
+    """How the checker is named in the summary."""
+    return "lexical" if checker == "lexical" else f"LLM ({Path(MODELS.checker).name})"
+
+
+# ---------------------------------------------------------------------------------------------
+# callbacks
+# ---------------------------------------------------------------------------------------------
+def _table(rows: list[list]):
+    import pandas as pd
+
+    return pd.DataFrame(rows, columns=core.TRIPLET_HEADERS)
+
+
+def _failure(message: str) -> tuple:
+    gr.Warning(message)
+    return f"❌ {message}", _table([]), [], "", gr.DownloadButton(value=None, visible=False)
+
+
+def synthesize(
+    image_path: str | None, caption: str, n_tasks: float, max_new_tokens: float, checker: str
+) -> tuple[str, Any, list[dict], str, Any]:
+    """Run the pair through the three stages; returns (status, triplet table, chat, raw generation, download)."""
+    try:
+        image = core.check_image(image_path)
+        caption = core.check_caption(caption)
+        n, tokens, checker = core.check_settings(n_tasks, max_new_tokens, checker)
+    except core.InputError as err:
+        return _failure(str(err))
+    try:
+        result = core.run_pair(
+            image,
+            caption,
+            n,
+            generate=lambda im, cap: generate(im, cap, tokens),
+            judge=lambda triplets: judge(triplets, checker),
+            checker_name=checker_label(checker),
+        )
+        path = core.write_example_json(result)
+    except Exception as err:  # shown as a message, logged with its traceback on the server
+        logger.exception("demo run failed")
+        return _failure(f"The run failed: {type(err).__name__}: {err}")
+    return (
+        core.summary_markdown(result),
+        _table(core.triplet_rows(result)),
+        core.chat_messages(result.example, image_path),
+        core.printable_generation(result.generation),
+        gr.DownloadButton(value=str(path), visible=True),
+    )
+
+
+def guard_image_decoding(component: gr.Image) -> gr.Image:
+    """Make ``component`` turn upload decoding errors into a readable ``gr.Error`` instead of a bare "Error".
+
+    Wraps the instance's ``preprocess`` (a ``gr.Image`` subclass would make gradio write an ``app.pyi``
+    stub next to this file).
+    """
+    decode = component.preprocess
+
+    def preprocess(payload: Any) -> Any:
+        try:
+            return decode(payload)
+        except gr.Error:
+            raise
+        except Exception as err:
+            if type(err).__name__ == "DecompressionBombError":
+                raise gr.Error(f"The image has too many pixels; the limit is {core.MAX_IMAGE_PIXELS:,}.") from None
+            name = getattr(payload, "orig_name", None) or "the upload"
+            raise gr.Error(
+                f"Unsupported file {name!r}: it is not an image this demo can read "
+                f"(supported: {', '.join(core.SUPPORTED_FORMATS)})."
+            ) from None
+
+    component.preprocess = preprocess
+    return component
+
+
+# ---------------------------------------------------------------------------------------------
+# layout
+# ---------------------------------------------------------------------------------------------
+INTRO = """# AdaMLLM visual instruction synthesizer
+Turn one image-caption pair into a domain-specific visual instruction task, the way
+[AdaMLLM](https://arxiv.org/abs/2411.19930) builds its post-training data: the **synthesizer** writes
+task triplets (an instruction with an informative and a precise answer), a **consistency checker**
+keeps those whose precise answer follows from the informative one, and the pair becomes one
+**single-stage** training conversation: its caption turn plus the kept task."""
+
+with gr.Blocks(title="AdaMLLM visual instruction synthesizer") as demo:
+    gr.Markdown(INTRO)
+    gr.Markdown(core.model_banner(MODELS), elem_id="model-banner")
+    with gr.Row():
+        with gr.Column(scale=2):
+            image_in = guard_image_decoding(
+                gr.Image(
+                    type="filepath", image_mode=None, sources=["upload", "clipboard"], label="Image", elem_id="image"
+                )
+            )
+            caption_in = gr.Textbox(
+                label="Caption",
+                lines=4,
+                placeholder=f"What the image shows (up to {core.MAX_CAPTION_CHARS:,} characters)",
+                elem_id="caption",
+            )
+            n_tasks_in = gr.Slider(
+                1,
+                core.MAX_TASKS,
+                value=1,
+                step=1,
+                label="Tasks to keep",
+                elem_id="n-tasks",
+                info="The first N complete triplets are judged; those judged Yes are kept (1 = the released protocol).",
+            )
+            with gr.Accordion("Advanced settings", open=False):
+                max_new_tokens_in = gr.Slider(
+                    16, core.MAX_NEW_TOKENS_LIMIT, value=core.DEFAULT_MAX_NEW_TOKENS, step=16, label="Max new tokens"
+                )
+                checker_in = gr.Radio(
+                    list(core.CHECKERS),
+                    value="LLM",
+                    label="Consistency checker",
+                    info="LLM: few-shot Yes / No / Open with probabilities. lexical: offline word-overlap heuristic.",
+                )
+            run_btn = gr.Button("Synthesize", variant="primary", elem_id="run")
+            gr.Examples(
+                EXAMPLES,
+                inputs=[image_in, caption_in],
+                label="Bundled examples (biomedicine, food)",
+                elem_id="examples",
+            )
+        with gr.Column(scale=3):
+            status_out = gr.Markdown(elem_id="status")
+            table_out = gr.Dataframe(
+                value=_table([]),
+                headers=core.TRIPLET_HEADERS,
+                datatype=["str", "str", "str", "str", "number", "number", "number"],
+                interactive=False,
+                wrap=True,
+                column_widths=["21%", "32%", "14%", "9%", "8%", "8%", "8%"],
+                label="Synthesized task triplets (with the checker's verdict)",
+                elem_id="triplets",
+            )
+            chat_out = gr.Chatbot(
+                label="Composed single-stage training example",
+                height=420,
+                elem_id="example-chat",
+                feedback_options=None,
+            )
+            download_out = gr.DownloadButton("Download example JSON", visible=False, elem_id="download")
+            with gr.Accordion("Raw generation", open=False, elem_id="raw-accordion"):
+                raw_out = gr.Textbox(show_label=False, lines=8, max_lines=24, interactive=False, elem_id="raw")
+
+    # -----------------------------------------------------------------------------------------
+    # events
+    # -----------------------------------------------------------------------------------------
+    run_btn.click(
+        synthesize,
+        inputs=[image_in, caption_in, n_tasks_in, max_new_tokens_in, checker_in],
+        outputs=[status_out, table_out, chat_out, raw_out, download_out],
+        api_name="synthesize",
+    )
+
+demo.queue(default_concurrency_limit=1, max_size=32)
+
+
+def launch_kwargs() -> dict:
+    """Keyword arguments every launch of this app uses (examples folder allowed, upload size capped)."""
+    return {"allowed_paths": [str(EXAMPLES_DIR)], "max_file_size": 2 * core.MAX_IMAGE_BYTES}
+
+
+if __name__ == "__main__":
+    demo.launch(**launch_kwargs())

@@ -1,0 +1,494 @@
+"""The Gradio synthesizer Space: input checks, callbacks, a gradio_client session and a real browser."""
+
+from __future__ import annotations
+
+import json
+import os
+import socket
+import subprocess
+import sys
+import time
+from pathlib import Path
+
+import pytest
+
+from hub_tools import demo as core
+from hub_tools.synthesis.parse import EOT, INFORMATIVE_HINT, PRECISE_HINT, QA_SEPARATOR, USER_HEADER
+
+REPO = Path(__file__).resolve().parents[1]
+SPACE = REPO / "spaces" / "synthesizer"
+CHROMIUM = Path("/usr/bin/chromium")
+CHROMIUM_ARGS = [
+    "--headless",
+    "--no-sandbox",
+    "--disable-gpu",
+    "--disable-background-networking",
+    "--disable-component-update",
+    "--disable-sync",
+    "--no-first-run",
+]
+
+QUESTION = "Which kidney holds the lesion?"
+INFORMATIVE = "The round dark lesion sits in the left kidney, so the answer is the left kidney."
+PRECISE = "Left"
+
+
+def turn(hint: str, question: str, answer: str) -> str:
+    """One generated Llama-3 turn: the user question (after the open header) and the assistant answer."""
+    return hint + question + QA_SEPARATOR + answer + EOT
+
+
+def well_formed_generation() -> str:
+    """A generation the released synthesizer could write: two complete triplets, then a cut-off turn."""
+    return (
+        turn(PRECISE_HINT, QUESTION, PRECISE)
+        + USER_HEADER
+        + turn(INFORMATIVE_HINT, QUESTION, INFORMATIVE)
+        + USER_HEADER
+        + turn(INFORMATIVE_HINT, "What is the modality?", "It is a CT slice of the abdomen.")
+        + USER_HEADER
+        + turn(PRECISE_HINT, "What is the modality?", "MRI")
+        + USER_HEADER
+        + "Answer with a precise response.\nHow large"
+    )
+
+
+def fake_generate(image, caption: str, max_new_tokens: int):
+    """Stand-in for the synthesizer adapter: the real parser on a well-formed generation."""
+    from hub_tools.synthesis import parse_triplets
+
+    text = well_formed_generation()
+    return text, parse_triplets(text)
+
+
+@pytest.fixture(scope="module")
+def app(tiny_models):
+    """The Space module, loaded with the tiny models named through ADAMLLM_SYNTHESIZER / ADAMLLM_CHECKER."""
+    mp = pytest.MonkeyPatch()
+    mp.setenv("ADAMLLM_SYNTHESIZER", str(tiny_models["llava_next"]))
+    mp.setenv("ADAMLLM_CHECKER", str(tiny_models["llama"]))
+    try:
+        yield core.load_app()
+    finally:
+        mp.undo()
+        sys.modules.pop(core.APP_MODULE, None)
+
+
+def downloaded(button) -> Path:
+    """The file a returned ``gr.DownloadButton`` offers (its value is processed into FileData)."""
+    value = button.value
+    return Path(value["path"] if isinstance(value, dict) else value)
+
+
+def free_port() -> int:
+    """A port that was free a moment ago on 127.0.0.1."""
+    with socket.socket() as s:
+        s.bind(("127.0.0.1", 0))
+        return s.getsockname()[1]
+
+
+# ---------------------------------------------------------------------------------------------
+# Space folder
+# ---------------------------------------------------------------------------------------------
+def test_space_readme_header_and_requirements():
+    from importlib.metadata import version
+
+    import yaml
+
+    text = (SPACE / "README.md").read_text()
+    assert text.startswith("---\n")
+    header = yaml.safe_load(text.split("---\n")[1])
+    assert header["sdk"] == "gradio"
+    assert str(header["sdk_version"]) == version("gradio")
+    assert (SPACE / header["app_file"]).is_file()
+    assert header["models"] == ["AdaptLLM/visual-instruction-synthesizer", "meta-llama/Meta-Llama-3-8B"]
+    assert header["suggested_hardware"] == "a100-large"
+    assert header["license"] == "apache-2.0"
+    for key in ("title", "emoji", "colorFrom", "colorTo"):
+        assert header[key]
+    assert 0 < len(header["short_description"]) <= 60
+    lines = [ln.strip() for ln in (SPACE / "requirements.txt").read_text().splitlines()]
+    assert [ln for ln in lines if ln and not ln.startswith("#")] == ["."]
+
+
+def test_bundled_examples_are_the_sample_images(tmp_path):
+    """The committed example PNGs equal what hub_tools.samples draws (and are rewritten when missing)."""
+    from PIL import Image, ImageChops
+
+    rows = core.ensure_examples(tmp_path)
+    assert [Path(p).name.split("_")[0] for p, _ in rows] == ["biomed", "food"]
+    for path, caption in rows:
+        committed = SPACE / "examples" / Path(path).name
+        assert committed.is_file(), committed
+        with Image.open(committed) as a, Image.open(path) as b:
+            assert ImageChops.difference(a.convert("RGB"), b.convert("RGB")).getbbox() is None
+        assert caption.strip()
+
+
+# ---------------------------------------------------------------------------------------------
+# input checks
+# ---------------------------------------------------------------------------------------------
+def _png(path: Path, size=(32, 32), mode="RGB") -> Path:
+    from PIL import Image
+
+    Image.new(mode, size, 128 if mode == "L" else (10, 200, 30, 255)[: len(mode)]).save(path)
+    return path
+
+
+def test_check_image_accepts_and_converts(tmp_path):
+    img = core.check_image(_png(tmp_path / "a.png", mode="RGBA"))
+    assert img.mode == "RGB" and img.size == (32, 32)
+
+
+def _write(path: Path, data: bytes) -> Path:
+    path.write_bytes(data)
+    return path
+
+
+def _noise_png(path: Path, side: int) -> Path:
+    from PIL import Image
+
+    Image.frombytes("RGB", (side, side), os.urandom(side * side * 3)).save(path)
+    return path
+
+
+@pytest.mark.parametrize(
+    ("make", "expected"),
+    [
+        (lambda d: None, "upload an image"),
+        (lambda d: d / "missing.png", "could not be found"),
+        (lambda d: _write(d / "empty.png", b""), "is empty"),
+        (lambda d: _write(d / "notes.txt", b"not an image"), "Unsupported file 'notes.txt'"),
+        (lambda d: _png(d / "big.png", size=(300, 300)), "too large: 300x300 = 90,000 pixels; the limit is 40,000"),
+        (lambda d: _noise_png(d / "bytes.png", 64), r"image file is too large \(1\d kB\); the limit is 5 kB"),
+    ],
+)
+def test_check_image_rejects_with_a_message(tmp_path, make, expected):
+    path = make(tmp_path)
+    max_bytes = 5_000 if path is not None and path.name == "bytes.png" else core.MAX_IMAGE_BYTES
+    with pytest.raises(core.InputError, match=expected):
+        core.check_image(path, max_bytes=max_bytes, max_pixels=200 * 200)
+
+
+def test_check_image_unsupported_format_and_truncated(tmp_path):
+    from PIL import Image
+
+    ppm = tmp_path / "a.ppm"
+    Image.new("RGB", (8, 8)).save(ppm)
+    with pytest.raises(core.InputError, match="Unsupported image format PPM"):
+        core.check_image(ppm)
+    good = _png(tmp_path / "full.png", size=(64, 64))
+    cut = tmp_path / "cut.png"
+    cut.write_bytes(good.read_bytes()[:-40])
+    with pytest.raises(core.InputError, match="cannot be used: truncated or corrupt"):
+        core.check_image(cut)
+
+
+def test_check_caption_and_settings():
+    assert core.check_caption("  A CT scan. ") == "A CT scan."
+    for bad in (None, "", "   \n", 3):
+        with pytest.raises(core.InputError, match="enter a caption"):
+            core.check_caption(bad)
+    with pytest.raises(core.InputError, match="too long \\(2,001 characters\\)"):
+        core.check_caption("x" * 2001)
+    assert core.check_settings(2.0, 64.0, "lexical") == (2, 64, "lexical")
+    with pytest.raises(core.InputError, match="between 1 and 5"):
+        core.check_settings(0, 64, "LLM")
+    with pytest.raises(core.InputError, match="Max new tokens"):
+        core.check_settings(1, 0, "LLM")
+    with pytest.raises(core.InputError, match="Unknown checker"):
+        core.check_settings(1, 64, "oracle")
+
+
+# ---------------------------------------------------------------------------------------------
+# model choice
+# ---------------------------------------------------------------------------------------------
+def test_choose_models(tmp_path, tiny_models):
+    gpu_online = core.choose_models({}, gpu=True)
+    assert (gpu_online.synthesizer, gpu_online.checker) == (core.DEFAULT_SYNTHESIZER, core.DEFAULT_CHECKER)
+    assert not gpu_online.smoke_test
+    offline = core.choose_models({"HF_HUB_OFFLINE": "1", "ADAMLLM_TINY_CACHE": str(tmp_path)}, gpu=True)
+    assert offline.synthesizer == str(tmp_path / "llava_next") and offline.checker == str(tmp_path / "llama")
+    assert offline.smoke_test and "offline" in offline.reason
+    cpu = core.choose_models({"ADAMLLM_TINY_CACHE": str(tmp_path)}, gpu=False)
+    assert cpu.smoke_test and "no GPU" in cpu.reason
+    named = core.choose_models({"ADAMLLM_SYNTHESIZER": "org/synth", "ADAMLLM_CHECKER": "org/check"}, gpu=False)
+    assert (named.synthesizer, named.checker, named.smoke_test) == ("org/synth", "org/check", False)
+    tiny = core.choose_models({"ADAMLLM_SYNTHESIZER": str(tiny_models["llava_next"])}, gpu=True)
+    assert tiny.smoke_test and tiny.checker == core.DEFAULT_CHECKER
+    assert "meaningless" in core.model_banner(tiny) and "meaningless" not in core.model_banner(named)
+
+
+def test_tiny_models_are_built_on_first_use_only(tmp_path, tiny_models, monkeypatch):
+    import hub_tools.tiny
+
+    calls = []
+    monkeypatch.setattr(hub_tools.tiny, "build_tiny_models", lambda out: calls.append(Path(out)))
+    core._ensure_tiny(str(tmp_path / "cache" / "llava_next"))  # the default tiny path, not built yet
+    core._ensure_tiny(str(tiny_models["llama"]))  # already built
+    core._ensure_tiny("meta-llama/Meta-Llama-3-8B")  # a Hub id
+    assert calls == [tmp_path / "cache"]
+
+
+# ---------------------------------------------------------------------------------------------
+# composition
+# ---------------------------------------------------------------------------------------------
+def test_compose_example_matches_the_pipeline_for_one_task():
+    from hub_tools.compose import Outcome, compose_rows
+
+    triplet = {"question": QUESTION, "informative": INFORMATIVE, "precise": PRECISE}
+    for pid in ("demo-a", "demo-b", "demo-c", "demo-d"):  # both caption positions occur
+        row = {"id": pid, "caption": "A CT slice.", "caption_prompt": None, "image": f"images/{pid}.png"}
+        expected = compose_rows([Outcome(row, "kept", triplet)], seed=core.DEMO_SEED)["train"][0]
+        assert core.compose_example(pid, "A CT slice.", [triplet]) == expected
+        alone = compose_rows([Outcome(row, "caption_only")], seed=core.DEMO_SEED)["train"][0]
+        assert core.compose_example(pid, "A CT slice.", []) == alone
+
+
+# ---------------------------------------------------------------------------------------------
+# callbacks
+# ---------------------------------------------------------------------------------------------
+def test_callback_renders_table_chat_and_json(app, monkeypatch):
+    monkeypatch.setattr(app, "generate", fake_generate)
+    image_path, caption = app.EXAMPLES[0]
+    status, table, chat, raw, download = app.synthesize(image_path, caption, 2, 128, "lexical")
+    assert "2 complete task triplets" in status and "1 kept" in status
+    assert list(table.columns) == core.TRIPLET_HEADERS
+    rows = table.values.tolist()
+    assert [r[:4] for r in rows] == [
+        [QUESTION, INFORMATIVE, PRECISE, "Yes"],
+        ["What is the modality?", "It is a CT slice of the abdomen.", "MRI", "No"],
+    ]
+    assert all(v is None or v != v for r in rows for v in r[4:])  # lexical: no probabilities
+    assert raw == well_formed_generation()
+    example = json.loads(downloaded(download).read_text())
+    assert download.visible and example["kind"] == "caption+task"
+    assert example["images"] == [f"images/{example['id']}.png"]
+    texts = [p["text"] for m in example["messages"] for p in m["content"] if p["type"] == "text"]
+    assert caption in texts and INFORMATIVE in texts  # the informative answer ends in a cue ("so ... answer")
+    assert sum(p["type"] == "image" for m in example["messages"] for p in m["content"]) == 1
+    # chat view: same turns, the image part shown from the upload
+    assert [m["role"] for m in chat] == [m["role"] for m in example["messages"]]
+    assert chat[0]["content"][0] == {"path": image_path}
+    assert [p["text"] for m in chat for p in m["content"] if "text" in p] == texts
+
+
+def test_callback_probabilities_and_first_n(app, monkeypatch):
+    monkeypatch.setattr(app, "generate", fake_generate)
+    seen = []
+
+    def judge(triplets, checker):
+        seen.append((len(triplets), checker))
+        return [{"label": "No", "probs": {"Yes": 0.2, "No": 0.7, "Open": 0.1}} for _ in triplets]
+
+    monkeypatch.setattr(app, "judge", judge)
+    image_path, caption = app.EXAMPLES[1]
+    status, table, chat, _, download = app.synthesize(image_path, caption, 1, 64, "LLM")
+    assert seen == [(1, "LLM")]
+    assert table.values.tolist() == [[QUESTION, INFORMATIVE, PRECISE, "No", 0.2, 0.7, 0.1]]
+    assert "0 kept" in status and "caption turn alone" in status
+    assert json.loads(downloaded(download).read_text())["kind"] == "caption_only"
+    assert [m["role"] for m in chat] == ["user", "assistant"]
+
+
+def test_callback_messages_never_tracebacks(app, monkeypatch, tmp_path):
+    image_path, caption = app.EXAMPLES[0]
+    cases = [
+        ((None, caption), "upload an image"),
+        ((image_path, "   "), "enter a caption"),
+        ((image_path, "y" * 5000), "caption is too long"),
+        ((str(_write(tmp_path / "x.txt", b"hello")), caption), "Unsupported file"),
+    ]
+    for (img, cap), expected in cases:
+        with pytest.warns(UserWarning, match=expected):
+            status, table, chat, raw, download = app.synthesize(img, cap, 1, 64, "lexical")
+        assert status.startswith("❌") and expected in status
+        assert table.empty and chat == [] and raw == "" and download.visible is False
+
+    def broken(image, caption, max_new_tokens):
+        raise RuntimeError("CUDA out of memory")
+
+    monkeypatch.setattr(app, "generate", broken)
+    with pytest.warns(UserWarning, match="run failed"):
+        status, *_ = app.synthesize(image_path, caption, 1, 64, "lexical")
+    assert status == "❌ The run failed: RuntimeError: CUDA out of memory"
+
+
+def test_callback_real_tiny_models(app):
+    """The real path: tiny LLaVA-NeXT synthesizer and tiny Llama checker, loaded once."""
+    from hub_tools.synthesis import parse_triplets
+
+    assert app.MODELS.smoke_test
+    image_path, caption = app.EXAMPLES[0]
+    status, table, chat, raw, download = app.synthesize(image_path, caption, 1, 48, "LLM")
+    assert not status.startswith("❌"), status
+    engine = core.load_synthesizer(app.MODELS.synthesizer)
+    assert core.load_synthesizer(app.MODELS.synthesizer) is engine  # cached
+    generation = engine.generate([(core.check_image(image_path), caption, None)])[0]
+    assert core.printable_generation(generation) == raw  # greedy: the same text again
+    triplets = parse_triplets(generation)
+    example = json.loads(downloaded(download).read_text())
+    if not triplets:
+        assert core.NO_TRIPLET_MESSAGE in status and table.empty
+        assert example["kind"] == "caption_only" and len(chat) == 2
+    else:  # pragma: no cover - random weights practically never close a triplet
+        assert len(table) == 1
+    assert chat[1]["content"][0]["text"] == caption
+
+
+# ---------------------------------------------------------------------------------------------
+# served: `adamllm demo` + gradio_client
+# ---------------------------------------------------------------------------------------------
+def _wait_http(url: str, proc: subprocess.Popen | None = None, timeout: float = 60.0) -> None:
+    import urllib.request
+
+    deadline = time.time() + timeout
+    while time.time() < deadline:
+        if proc is not None and proc.poll() is not None:
+            raise AssertionError(f"`adamllm demo` exited with {proc.returncode}: {proc.stdout.read()}")
+        try:
+            with urllib.request.urlopen(url, timeout=2) as r:
+                if r.status == 200:
+                    return
+        except OSError:
+            time.sleep(0.3)
+    raise AssertionError(f"{url} did not answer within {timeout}s")
+
+
+def test_adamllm_demo_serves_and_gradio_client(tiny_models, tmp_path):
+    from gradio_client import Client, handle_file
+
+    port = free_port()
+    env = {
+        **os.environ,
+        "HF_HUB_OFFLINE": "1",
+        "ADAMLLM_SYNTHESIZER": str(tiny_models["llava_next"]),
+        "ADAMLLM_CHECKER": str(tiny_models["llama"]),
+        "GRADIO_ANALYTICS_ENABLED": "False",
+    }
+    cmd = [sys.executable, "-m", "hub_tools", "demo", "--port", str(port), "--share", "false"]
+    proc = subprocess.Popen(cmd, env=env, cwd=tmp_path, stdout=subprocess.PIPE, stderr=subprocess.STDOUT, text=True)
+    try:
+        url = f"http://127.0.0.1:{port}/"
+        _wait_http(url, proc)
+        client = Client(url, verbose=False, download_files=str(tmp_path / "downloads"))
+        example = str(SPACE / "examples" / "food_00_pasta.png")
+        status, table, chat, raw, download = client.predict(
+            handle_file(example), "A plate of pasta.", 2, 32, "LLM", api_name="/synthesize"
+        )
+        assert core.NO_TRIPLET_MESSAGE in status or "complete task triplet" in status
+        assert table["headers"] == core.TRIPLET_HEADERS
+        texts = [p.get("text") for m in chat for p in m["content"] if isinstance(p, dict)]
+        assert "A plate of pasta." in texts and "Describe the image." in texts
+        assert download["visible"] is True  # an update that shows the button with the file
+        row = json.loads(Path(download["value"]).read_text())
+        assert row["messages"][0]["content"][0] == {"type": "image"}
+        status, *_ = client.predict(handle_file(example), "", 1, 32, "lexical", api_name="/synthesize")
+        assert status == "❌ Please enter a caption for the image."
+        notes = tmp_path / "notes.txt"
+        notes.write_text("plain text, not an image")
+        with pytest.raises(Exception, match="Unsupported file 'notes.txt'"):
+            client.predict(handle_file(str(notes)), "A caption.", 1, 32, "lexical", api_name="/synthesize")
+    finally:
+        proc.terminate()
+        try:
+            proc.wait(timeout=10)
+        except subprocess.TimeoutExpired:
+            proc.kill()
+
+
+def test_demo_command_arguments():
+    from hub_tools.cli import build_parser
+
+    args = build_parser().parse_args(["demo", "--host", "0.0.0.0", "--port", "9000", "--share", "true"])
+    assert (args.host, args.port, args.share) == ("0.0.0.0", 9000, True)
+    args = build_parser().parse_args(["demo"])
+    assert (args.host, args.port, args.share) == ("127.0.0.1", 7860, False)
+    with pytest.raises(SystemExit):
+        build_parser().parse_args(["demo", "--share", "maybe"])
+
+
+# ---------------------------------------------------------------------------------------------
+# real browser
+# ---------------------------------------------------------------------------------------------
+@pytest.fixture(scope="module")
+def served(app):
+    """The app served from this process (so tests can replace its adapters while it runs)."""
+    port = free_port()
+    app.demo.launch(
+        server_name="127.0.0.1", server_port=port, prevent_thread_lock=True, quiet=True, **app.launch_kwargs()
+    )
+    try:
+        yield f"http://127.0.0.1:{port}/"
+    finally:
+        app.demo.close()
+
+
+def _chromium_or_skip():
+    ci = os.environ.get("CI", "").strip().lower() in ("1", "true", "yes")
+    if not CHROMIUM.exists():
+        if ci:
+            pytest.fail("CI is set but /usr/bin/chromium is missing (make test installs the Debian package)")
+        pytest.skip("/usr/bin/chromium is missing (apt-get install chromium); CI would install it")
+    try:
+        from playwright.sync_api import sync_playwright
+    except ImportError:
+        if ci:
+            pytest.fail("playwright is not installed (it is in the dev extras)")
+        pytest.skip("playwright is not installed")
+    return sync_playwright
+
+
+def test_browser_check_fails_under_ci_and_skips_otherwise(monkeypatch, tmp_path):
+    monkeypatch.setattr(sys.modules[__name__], "CHROMIUM", tmp_path / "no-chromium")
+    monkeypatch.setenv("CI", "true")
+    with pytest.raises(pytest.fail.Exception, match="CI is set"):
+        _chromium_or_skip()
+    monkeypatch.delenv("CI")
+    with pytest.raises(pytest.skip.Exception):
+        _chromium_or_skip()
+
+
+def test_browser_example_to_table_and_chat(app, served, monkeypatch, tmp_path):
+    sync_playwright = _chromium_or_skip()
+    with sync_playwright() as p:
+        browser = p.chromium.launch(executable_path=str(CHROMIUM), headless=True, args=CHROMIUM_ARGS)
+        try:
+            page = browser.new_page(viewport={"width": 1400, "height": 1800})
+            page.goto(served)
+            page.wait_for_selector("#run", timeout=30_000)
+            assert "meaningless" in page.locator("#model-banner").inner_text()
+            # pick the bundled food example: image and caption fill in
+            page.locator('#examples [data-testid="dataset-cell-1-0"]').click()
+            caption = app.EXAMPLES[1][1]
+            page.wait_for_function(
+                "c => document.querySelector('#caption textarea').value === c", arg=caption, timeout=15_000
+            )
+            page.locator("#image img").first.wait_for(timeout=15_000)
+            # real tiny models
+            page.locator("#run").click()
+            page.locator("#status").get_by_text(core.NO_TRIPLET_MESSAGE).wait_for(timeout=60_000)
+            table = page.locator("#triplets")
+            for header in ("instruction", "informative", "precise", "verdict", "P(Yes)", "P(No)", "P(Open)"):
+                assert table.get_by_text(header, exact=True).filter(visible=True).count() >= 1
+            chat = page.locator("#example-chat")
+            chat.get_by_text(caption).filter(visible=True).first.wait_for(timeout=15_000)
+            assert chat.locator("img").count() >= 1
+            page.locator("#download").wait_for(state="visible")
+            # a well-formed generation: the triplet rows and the composed task appear
+            monkeypatch.setattr(app, "generate", fake_generate)
+            n_tasks = page.locator("#n-tasks input[type='number']")
+            n_tasks.fill("2")
+            n_tasks.press("Tab")
+            page.locator("#run").click()
+            table.get_by_text(QUESTION).filter(visible=True).first.wait_for(timeout=60_000)
+            assert table.get_by_text(INFORMATIVE).filter(visible=True).count() >= 1
+            assert table.get_by_text("MRI", exact=True).filter(visible=True).count() >= 1
+            # both judged by the (tiny) LLM checker; the chat shows the composed example
+            page.locator("#status").get_by_text("complete task triplets").wait_for(timeout=15_000)
+            chat.get_by_text(caption).filter(visible=True).first.wait_for(timeout=15_000)
+            shot = tmp_path / "space.png"
+            page.screenshot(path=str(shot), full_page=True)
+            assert shot.stat().st_size > 10_000
+        finally:
+            browser.close()
