@@ -21,7 +21,7 @@ import json
 import os
 from pathlib import Path
 
-TINY_FORMAT_VERSION = "1"
+TINY_FORMAT_VERSION = "2"
 """Bumped whenever the tiny models change, so cached copies are rebuilt."""
 
 QWEN_SPECIAL_TOKENS = [
@@ -60,7 +60,8 @@ QWEN2_VL_CHAT_TEMPLATE = (
     "{% endif %}"
     "<|im_start|>{{ message['role'] }}\n"
     "{% if message['role'] == 'assistant' %}"
-    "{% generation %}{{ render(message['content']) }}<|im_end|>{% endgeneration %}\n"
+    # the newline is printed as an expression: jinja's trim_blocks would eat a literal one after the tag
+    "{% generation %}{{ render(message['content']) }}<|im_end|>{% endgeneration %}{{ '\\n' }}"
     "{% else %}{{ render(message['content']) }}<|im_end|>\n{% endif %}"
     "{% endfor %}"
     "{% if add_generation_prompt %}<|im_start|>assistant\n{% endif %}"

@@ -1,0 +1,67 @@
+"""``adamllm synthesize``: image-caption pairs -> task triplets in RUN_DIR (resumable, multi-process)."""
+
+from __future__ import annotations
+
+import argparse
+
+DESCRIPTION = """\
+Synthesize visual instruction task triplets (instruction, informative answer, precise answer)
+from image-caption pairs with a synthesizer MLLM, writing RUN_DIR/synthesis/ shards, images/,
+manifest.json and stats.json. Rerunning the same command resumes; a killed run loses nothing.
+Scale out with: accelerate launch -m hub_tools.synthesize --pairs ... --output ...
+"""
+
+
+def add_arguments(p: argparse.ArgumentParser) -> argparse.ArgumentParser:
+    """Add the synthesize options to ``p`` (shared by the CLI and ``python -m hub_tools.synthesize``)."""
+    p.add_argument(
+        "--pairs", required=True, help="pairs: ShareGPT .json/.jsonl, imagefolder, or HF dataset (path or repo id)"
+    )
+    p.add_argument("--output", required=True, metavar="RUN_DIR", help="run directory to create or resume")
+    p.add_argument(
+        "--synthesizer",
+        default="AdaptLLM/visual-instruction-synthesizer",
+        help="synthesizer model (Hub id or folder; default: %(default)s)",
+    )
+    p.add_argument("--backend", choices=["transformers", "vllm"], default="transformers", help="generation engine")
+    p.add_argument("--batch-size", type=int, default=8, help="sequences per generate call (default: %(default)s)")
+    p.add_argument("--max-new-tokens", type=int, default=512, help="new tokens per pair (default: %(default)s)")
+    p.add_argument("--limit", type=int, default=None, help="only the first N input records")
+    p.add_argument("--seed", type=int, default=0, help="random seed (decoding is greedy; default: %(default)s)")
+    p.add_argument("--image-column", default="image", help="image column of an HF dataset / imagefolder")
+    p.add_argument("--caption-column", default="caption", help="caption column of an HF dataset / imagefolder")
+    p.add_argument("--split", default="train", help="split of an HF dataset (default: %(default)s)")
+    p.add_argument("--image-root", default=None, help="folder that image paths of a JSON file are relative to")
+    p.add_argument(
+        "--prompt-format",
+        choices=["auto", "released", "chat"],
+        default="auto",
+        help="released LLaVA-NeXT/Llama-3 prompt, the model's chat template, or auto (released when the "
+        "tokenizer has Llama-3 headers)",
+    )
+    p.add_argument("--device", default="auto", help="transformers device (default: cuda when available)")
+    p.add_argument("--dtype", default="auto", help="bfloat16 / float16 / float32 (default: bf16 on GPU, fp32 on CPU)")
+    p.add_argument(
+        "--cache",
+        choices=["dynamic", "static"],
+        default="dynamic",
+        help="transformers KV cache; static also compiles the decode step on GPU (default: %(default)s)",
+    )
+    p.add_argument("--window", type=int, default=None, help="pairs sorted by length together (default: 4 x batch)")
+    return p
+
+
+def register(subparsers, name: str = "synthesize", help: str | None = None) -> None:
+    """Register the ``synthesize`` subcommand."""
+    p = subparsers.add_parser(
+        name, help=help, description=DESCRIPTION, formatter_class=argparse.RawDescriptionHelpFormatter
+    )
+    add_arguments(p)
+    p.set_defaults(func=run)
+
+
+def run(args: argparse.Namespace) -> int:
+    """Run synthesis with parsed ``args``; returns the exit code."""
+    from hub_tools.synthesize import run_from_args
+
+    return run_from_args(args)

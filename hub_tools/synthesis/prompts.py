@@ -1,0 +1,160 @@
+"""Synthesizer prompts: the released LLaVA-NeXT / Llama-3 format and a generic chat-template path.
+
+Both end with an *open user turn*: the synthesizer continues by writing the first question.
+
+- **released** (``AdaptLLM/visual-instruction-synthesizer``): :func:`build_released_prompt` gives
+  the exact string of the release's ``llava_llama_3`` conversation. It is tokenized by the
+  synthesizer's own processor with special tokens on, so the tokenizer puts its BOS in front of
+  the prompt's ``<|begin_of_text|>``: two BOS, as the release ran (and was trained).
+- **chat** (any VLM with a chat template, e.g. a Qwen2-VL synthesizer): the caption exchange is
+  rendered with ``processor.apply_chat_template`` and the template's own user-turn opening is
+  appended. ``add_generation_prompt`` can only open an *assistant* turn, so the user opening is
+  derived from the template itself (:func:`chat_turn_format`): render ``[user U, assistant A]``
+  and ``[user U, assistant A, user V]`` with marker strings U, A, V; the second rendering
+  extends the first, and the text of the extension before V is the user opening (Qwen:
+  ``<|im_start|>user\\n``); the text after V is the user-turn end. The text after A in the
+  first rendering is the assistant-turn end, and ``[user U]`` rendered with and without
+  ``add_generation_prompt`` differ by the assistant opening. These markers form the
+  :class:`~hub_tools.synthesis.parse.TurnFormat` that maps generated turns onto the Llama-3
+  markers before parsing (``parse_triplets(text, turn_format=...)``).
+
+:func:`pick_prompt_format` chooses: ``released`` when the tokenizer has ``<|start_header_id|>``,
+else ``chat``.
+"""
+
+from __future__ import annotations
+
+from typing import Any
+
+from hub_tools.synthesis.parse import LLAMA3, TurnFormat
+
+CAPTION_HINT = "Describe the image."
+SYSTEM_PROMPT = (
+    "You are a helpful language and vision assistant. You are able to understand the visual content that the "
+    "user provides, and assist the user with a variety of tasks using natural language."
+)
+BOT = "<|begin_of_text|>"
+_HEADER = "<|start_header_id|>{role}<|end_header_id|>\n\n"
+_EOT = "<|eot_id|>"
+
+
+def build_released_prompt(caption: str, image_token: str = "<image>") -> str:
+    """The released synthesizer's prompt string for ``caption`` (see DESIGN.md), ending in an open user header."""
+    return (
+        BOT
+        + _HEADER.format(role="system")
+        + SYSTEM_PROMPT
+        + _EOT
+        + _HEADER.format(role="user")
+        + f"{image_token}\n{CAPTION_HINT}"
+        + _EOT
+        + _HEADER.format(role="assistant")
+        + caption
+        + _EOT
+        + _HEADER.format(role="user")
+    )
+
+
+def _tokenizer_of(processor: Any):
+    return getattr(processor, "tokenizer", processor)
+
+
+def pick_prompt_format(processor: Any) -> str:
+    """``"released"`` when the tokenizer knows ``<|start_header_id|>`` (the Llama-3 format), else ``"chat"``."""
+    tok = _tokenizer_of(processor)
+    try:
+        vocab = tok.get_vocab()
+    except Exception:  # a tokenizer without get_vocab: use the chat template
+        return "chat"
+    return "released" if "<|start_header_id|>" in vocab else "chat"
+
+
+def image_token_of(processor: Any) -> str:
+    """The processor's image placeholder token (``processor.image_token``), ``<image>`` by default."""
+    return (
+        getattr(processor, "image_token", None) or getattr(_tokenizer_of(processor), "image_token", None) or "<image>"
+    )
+
+
+def released_inputs(processor: Any, image: Any, caption: str) -> dict:
+    """Processor inputs (``input_ids`` with two BOS, ``pixel_values``, ...) of the released prompt for one pair."""
+    prompt = build_released_prompt(caption, image_token_of(processor))
+    return processor(text=[prompt], images=[image], return_tensors="pt")
+
+
+# ---------------------------------------------------------------------------------------------
+# generic chat-template path
+# ---------------------------------------------------------------------------------------------
+_U, _A, _V = "\x00U-MARK\x00", "\x00A-MARK\x00", "\x00V-MARK\x00"
+
+
+def _render(processor: Any, messages: list[dict], add_generation_prompt: bool = False) -> str:
+    return processor.apply_chat_template(messages, tokenize=False, add_generation_prompt=add_generation_prompt)
+
+
+def _text(role: str, text: str) -> dict:
+    return {"role": role, "content": [{"type": "text", "text": text}]}
+
+
+def chat_turn_format(processor: Any) -> TurnFormat:
+    """Derive the chat template's turn markers (see the module doc).
+
+    Raises ``ValueError`` naming the problem when the template does not render turns as
+    extensions of each other (e.g. it has no user/assistant roles).
+    """
+    one = _render(processor, [_text("user", _U)])
+    with_prompt = _render(processor, [_text("user", _U)], add_generation_prompt=True)
+    two = _render(processor, [_text("user", _U), _text("assistant", _A)])
+    three = _render(processor, [_text("user", _U), _text("assistant", _A), _text("user", _V)])
+    if not (three.startswith(two) and with_prompt.startswith(one) and _V in three and _A in two and _U in one):
+        raise ValueError(
+            "cannot derive turn markers: the chat template does not render [user, assistant, user] as extensions "
+            "of each other (needed to open a user turn after the caption)"
+        )
+    tail = three[len(two) :]
+    user_open = tail[: tail.index(_V)]
+    user_end = tail[tail.index(_V) + len(_V) :]
+    assistant_open = with_prompt[len(one) :]
+    assistant_end = two[two.index(_A) + len(_A) :]
+    fmt = TurnFormat(
+        user_open=user_open, assistant_open=assistant_open, user_end=user_end, assistant_end=assistant_end
+    )
+    if not (user_open and assistant_open and user_end.strip() and assistant_end.strip()):
+        raise ValueError(f"could not derive turn markers from the chat template: {fmt}")
+    return fmt
+
+
+def build_chat_prompt(
+    processor: Any, caption: str, caption_prompt: str | None = None, turn_format: TurnFormat | None = None
+) -> str:
+    """Render ``[user: image + caption prompt, assistant: caption]`` and open the next user turn.
+
+    ``turn_format`` (from :func:`chat_turn_format`) saves re-deriving the markers per call.
+    """
+    messages = [
+        {"role": "user", "content": [{"type": "image"}, {"type": "text", "text": caption_prompt or CAPTION_HINT}]},
+        _text("assistant", caption),
+    ]
+    return _render(processor, messages) + (turn_format or chat_turn_format(processor)).user_open
+
+
+def chat_inputs(processor: Any, image: Any, caption: str, caption_prompt: str | None = None) -> dict:
+    """Processor inputs of the chat-template prompt for one pair (no extra special tokens: the template has them)."""
+    prompt = build_chat_prompt(processor, caption, caption_prompt)
+    return processor(text=[prompt], images=[image], return_tensors="pt", add_special_tokens=False)
+
+
+def prompt_text(
+    processor: Any, fmt: str, caption: str, caption_prompt: str | None = None, turn_format: TurnFormat | None = None
+) -> str:
+    """The prompt string of ``fmt`` (``"released"`` or ``"chat"``) for one pair."""
+    if fmt == "released":
+        return build_released_prompt(caption, image_token_of(processor))
+    if fmt == "chat":
+        return build_chat_prompt(processor, caption, caption_prompt, turn_format)
+    raise ValueError(f"unknown prompt format {fmt!r}; expected 'released' or 'chat'")
+
+
+def turn_format_for(processor: Any, fmt: str) -> TurnFormat:
+    """The :class:`TurnFormat` that generations in prompt format ``fmt`` use."""
+    return LLAMA3 if fmt == "released" else chat_turn_format(processor)
