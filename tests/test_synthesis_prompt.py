@@ -143,7 +143,7 @@ def test_chat_turn_format_and_prompt_qwen(qwen, image):
     pad_id = tok.convert_tokens_to_ids("<|image_pad|>")
     grid = inputs["image_grid_thw"][0].tolist()
     assert ids.count(pad_id) == grid[0] * grid[1] * grid[2] // 4  # 2x2 merge
-    assert tok.decode(ids, skip_special_tokens=False).endswith(CAPTION + "<|im_end|><|im_start|>user\n")
+    assert tok.decode(ids, skip_special_tokens=False).endswith(CAPTION + "<|im_end|>\n<|im_start|>user\n")
 
 
 def test_chat_path_on_a_llama3_template(llava):
