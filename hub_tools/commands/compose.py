@@ -1,0 +1,59 @@
+"""``adamllm compose RUN_DIR``: compose training conversations from the kept task triplets."""
+
+from __future__ import annotations
+
+import argparse
+
+
+def register(subparsers, name: str, help: str) -> None:
+    """Add the ``compose`` subcommand."""
+    p = subparsers.add_parser(
+        name,
+        help=help,
+        description=help + " Writes RUN_DIR/compose/<split>.jsonl in TRL's conversational vision format.",
+    )
+    p.add_argument("run_dir", help="run directory after `adamllm filter`")
+    add_compose_arguments(p)
+    p.set_defaults(func=run)
+
+
+def add_compose_arguments(p: argparse.ArgumentParser, seed: bool = True) -> None:
+    """The composition options shared by ``compose`` and ``pipeline`` (which reuses synthesis's ``--seed``)."""
+    p.add_argument(
+        "--mode",
+        choices=["single-stage", "two-stage"],
+        default="single-stage",
+        help="single-stage: caption + task in one conversation per image (default); "
+        "two-stage: separate 'caption' and 'task' splits (the baseline)",
+    )
+    p.add_argument("--synthetic-only", action="store_true", help="drop the caption turns (tasks only)")
+    if seed:
+        p.add_argument("--seed", type=int, default=0, help="seed of the per-example template and order draws")
+    p.add_argument(
+        "--export",
+        choices=["llamafactory"],
+        default=None,
+        help="also write LLaMA-Factory ShareGPT JSON + dataset_info.json to RUN_DIR/compose/llamafactory/",
+    )
+
+
+def run(args: argparse.Namespace) -> int:
+    """Compose the run directory and print the split sizes and stats."""
+    import json
+    import sys
+
+    from hub_tools.compose import compose_run
+
+    try:
+        result = compose_run(
+            args.run_dir, mode=args.mode, synthetic_only=args.synthetic_only, seed=args.seed, export=args.export
+        )
+    except (FileNotFoundError, ValueError) as err:
+        print(f"adamllm compose: {err}", file=sys.stderr)
+        return 1
+    for split, n in result["splits"].items():
+        print(f"{split}: {n} row(s)")
+    for path in result["files"]:
+        print(f"wrote {path}")
+    print(json.dumps(result["stats"], indent=2))
+    return 0

@@ -1,0 +1,48 @@
+"""``adamllm pipeline --pairs ... --output RUN_DIR``: synthesize -> filter -> compose, resumable."""
+
+from __future__ import annotations
+
+import argparse
+
+DESCRIPTION = """\
+Run the whole data side of the method: synthesize task triplets from image-caption pairs, judge
+them with the consistency checker, and compose single-stage training conversations, all in
+RUN_DIR. Every stage resumes: rerun the same command after an interruption. Ends with a summary
+(pairs in, triplets, Yes/No/Open, kept tasks, caption-only, rejected, question-type diversity).
+"""
+
+
+def register(subparsers, name: str, help: str) -> None:
+    """Add the ``pipeline`` subcommand (synthesize options + checker options + compose options)."""
+    from hub_tools.commands.compose import add_compose_arguments
+    from hub_tools.commands.filter import add_checker_arguments
+    from hub_tools.commands.synthesize import add_arguments
+
+    p = subparsers.add_parser(
+        name, help=help, description=DESCRIPTION, formatter_class=argparse.RawDescriptionHelpFormatter
+    )
+    add_arguments(p)
+    add_checker_arguments(p, prefix="checker-")
+    add_compose_arguments(p, seed=False)
+    p.add_argument("--json", action="store_true", help="print the summary as JSON")
+    p.set_defaults(func=run)
+
+
+def run(args: argparse.Namespace) -> int:
+    """Run the pipeline and print its summary."""
+    import json
+    import sys
+
+    from hub_tools.pipeline import format_summary, run_pipeline
+    from hub_tools.synthesize import ConfigMismatch
+
+    if args.checker_batch_size < 1:
+        print("adamllm pipeline: --checker-batch-size must be at least 1", file=sys.stderr)
+        return 2
+    try:
+        summary = run_pipeline(args)
+    except (ConfigMismatch, ImportError, FileNotFoundError, ValueError) as err:
+        print(f"adamllm pipeline: error: {err}", file=sys.stderr)
+        return 2
+    print(json.dumps(summary, indent=2) if args.json else format_summary(summary))
+    return 0

@@ -1,0 +1,87 @@
+"""``adamllm filter``: judge every synthesized pair's triplets, resumably (see ``docs/run_dir.md``)."""
+
+from __future__ import annotations
+
+import os
+from pathlib import Path
+
+from hub_tools.filtering.prompt import Item, item_text
+from hub_tools.rundir import ShardWriter, iter_records, recover_partials, shard_files
+
+
+def _items(row: dict, all_triplets: bool) -> list[Item]:
+    triplets = row.get("triplets") or []
+    if not all_triplets:
+        triplets = triplets[:1]
+    return [Item(t["question"], t["informative"], t["precise"]) for t in triplets]
+
+
+def filter_run(
+    run_dir: str | os.PathLike,
+    checker,
+    batch_size: int = 8,
+    all_triplets: bool = False,
+    progress: bool = True,
+) -> dict:
+    """Write one filter row per synthesized pair that has none yet; returns counts of this call.
+
+    Afterwards ``stats.json`` gets the verdict counts and the kept / caption-only / rejected split.
+
+    ``checker`` has ``.name`` and ``.judge(items) -> verdicts``. By default only ``triplets[0]``
+    (the one the released protocol keeps) is judged; ``all_triplets=True`` judges every triplet,
+    so that ``verdicts[i]`` judges ``triplets[i]`` for all ``i``. Pairs without triplets get
+    ``verdicts: []``. Raises ``ValueError`` if synthesis is unfinished or earlier filter rows
+    came from another checker.
+    """
+    from tqdm.auto import tqdm
+
+    run_dir = Path(run_dir)
+    synth_dir, filter_dir = run_dir / "synthesis", run_dir / "filter"
+    if not synth_dir.is_dir():
+        raise FileNotFoundError(f"{str(run_dir)!r} has no synthesis/ folder; run `adamllm synthesize` first")
+    if any(p.name.endswith(".partial") for p in shard_files(synth_dir)):
+        raise ValueError(f"synthesis in {str(run_dir)!r} is unfinished (.partial shards); resume it first")
+    from hub_tools.compose import collect_outcomes, update_manifest, write_stats
+
+    recover_partials(filter_dir)  # an interrupted filter run: keep its complete rows, drop a torn tail
+    done, checkers = set(), set()
+    for row in iter_records(filter_dir):
+        done.add(row["id"])
+        checkers.add(row.get("checker"))
+    others = checkers - {checker.name}
+    if others:
+        raise ValueError(
+            f"{str(filter_dir)!r} already holds verdicts from checker(s) {sorted(others)}, not {checker.name!r}; "
+            "resume with the same --checker or delete the filter/ folder"
+        )
+    pending = [r for r in iter_records(synth_dir) if r.get("status") != "rejected" and r["id"] not in done]
+    update_manifest(
+        run_dir, "filter", {"checker": checker.name, "batch_size": batch_size, "all_triplets": all_triplets}
+    )
+    n_items = sum(len(_items(r, all_triplets)) for r in pending)
+    judged = 0
+    chunk_pairs = max(1, batch_size * 8)
+    with (
+        ShardWriter(filter_dir) as writer,
+        tqdm(total=n_items, desc="filter", unit="item", disable=not progress) as bar,
+    ):
+        for start in range(0, len(pending), chunk_pairs):
+            chunk = pending[start : start + chunk_pairs]
+            flat = [(n, j, it) for n, row in enumerate(chunk) for j, it in enumerate(_items(row, all_triplets))]
+            # Similar lengths together -> less padding; results are put back in place below.
+            order = sorted(range(len(flat)), key=lambda k: len(item_text(flat[k][2])))
+            verdicts: dict[tuple[int, int], dict] = {}
+            for b in range(0, len(order), batch_size):
+                batch = [flat[k] for k in order[b : b + batch_size]]
+                for (n, j, _), v in zip(batch, checker.judge([it for _, _, it in batch])):
+                    verdicts[(n, j)] = v
+                bar.update(len(batch))
+            for n, row in enumerate(chunk):
+                count = len(_items(row, all_triplets))
+                writer.write(
+                    {"id": row["id"], "checker": checker.name, "verdicts": [verdicts[(n, j)] for j in range(count)]}
+                )
+                judged += count
+    _, stats = collect_outcomes(run_dir)
+    stats = write_stats(run_dir, stats)
+    return {"pairs": len(pending), "items": judged, "already_done": len(done), "stats": stats}

@@ -1,0 +1,306 @@
+"""Composition: answer-cue rules, templates, single/two-stage rows, exports, datasets + TRL collator."""
+
+from __future__ import annotations
+
+import json
+import random
+import string
+from pathlib import Path
+
+import pytest
+
+from hub_tools.compose import (
+    collect_outcomes,
+    compose_rows,
+    compose_run,
+    compose_task,
+    has_cue,
+    last_sentence,
+)
+from hub_tools.templates import COT_ANSWER_FIRST, COT_REASONING_FIRST, COT_TEMPLATES, QA_TEMPLATES
+
+
+# ---------------------------------------------------------------------------------------------
+# helpers: a run directory built directly from the docs/run_dir.md contract
+# ---------------------------------------------------------------------------------------------
+def synth_row(pid, triplets=(), status="synthesized", caption=None, prompt=None):
+    """A synthesis row as docs/run_dir.md describes it."""
+    return {
+        "id": pid,
+        "status": status,
+        "reason": "image is a zero-byte file" if status == "rejected" else None,
+        "caption": caption if caption is not None else f"Caption of {pid}.",
+        "caption_prompt": prompt,
+        "image": None if status == "rejected" else f"images/{pid}.png",
+        "source": {"reader": "sharegpt", "path": "pairs.json", "index": 0},
+        "generation": None,
+        "triplets": [{"question": q, "informative": i, "precise": p} for q, i, p in triplets],
+    }
+
+
+def write_run(run_dir: Path, synth_rows, labels: dict[str, list[str]], images: bool = True) -> Path:
+    """Write synthesis + filter shards (and small images) for ``synth_rows``; ``labels[id]`` = verdict labels."""
+    from PIL import Image
+
+    (run_dir / "synthesis").mkdir(parents=True)
+    (run_dir / "filter").mkdir()
+    (run_dir / "images").mkdir()
+    with open(run_dir / "synthesis" / "shard-0-0.jsonl", "w") as fh:
+        for row in synth_rows:
+            fh.write(json.dumps(row) + "\n")
+            if images and row["status"] != "rejected":
+                color = tuple(random.Random(row["id"]).randrange(256) for _ in range(3))
+                Image.new("RGB", (40, 32), color).save(run_dir / row["image"])
+    with open(run_dir / "filter" / "shard-0-0.jsonl", "w") as fh:
+        for row in synth_rows:
+            if row["status"] == "rejected":
+                continue
+            verdicts = [{"label": lab, "probs": None} for lab in labels.get(row["id"], [])]
+            fh.write(json.dumps({"id": row["id"], "checker": "lexical", "verdicts": verdicts}) + "\n")
+    return run_dir
+
+
+def mixed_rows(n: int = 30):
+    """``n`` pairs: kept (all three cue branches), No / Open verdicts, no triplets, rejected."""
+    rows, labels = [], {}
+    for k in range(n):
+        pid = f"pair-{k:03d}"
+        kind = k % 6
+        if kind == 5:
+            rows.append(synth_row(pid, status="rejected"))
+            continue
+        if kind == 4:
+            rows.append(synth_row(pid, prompt="What is in this picture?" if k % 2 else None))
+            continue
+        q = f"Question {k}: which organ is shown?"
+        if kind == 0:  # cue in the informative's last sentence
+            inf, prec = f"The scan shows the liver {k}. Therefore it is the liver.", f"liver {k}"
+        elif kind == 1:  # cue only in the precise answer
+            inf, prec = f"The scan shows the liver {k}.", f"So the answer is liver {k}."
+        else:  # no cue: chain of thought
+            inf, prec = f"The scan shows a large organ {k} in the upper right abdomen.", f"Liver {k}"
+        rows.append(synth_row(pid, [(q, inf, prec), ("Second?", "second informative", "second")]))
+        labels[pid] = ["Yes", "No"] if kind != 3 else [random.Random(k).choice(["No", "Open"]), "Yes"]
+    return rows, labels
+
+
+# ---------------------------------------------------------------------------------------------
+# answer-cue rules
+# ---------------------------------------------------------------------------------------------
+def test_last_sentence_and_cues():
+    assert last_sentence("First one. Second one! Third?") == "Third?"
+    assert last_sentence("No terminal punctuation") == "No terminal punctuation"
+    assert has_cue("Thus, it is benign.") and has_cue("It could be a cyst.") and has_cue("The final dish.")
+    assert not has_cue("It is also round.")  # "so" inside "also" is no cue
+    assert not has_cue("The resultant image is dark.")
+
+
+def test_branch_informative_alone():
+    turn = compose_task("Which organ?", "A dark area is seen. So the organ is the liver.", "Liver", random.Random(0))
+    assert turn.branch == "informative"
+    assert turn.assistant == "A dark area is seen. So the organ is the liver."
+    assert turn.user == QA_TEMPLATES[turn.template].format(question="Which organ?")
+
+
+def test_cue_only_in_earlier_sentence_is_not_enough():
+    turn = compose_task("Which organ?", "So we look closely. The liver is enlarged.", "Liver", random.Random(0))
+    assert turn.branch == "cot"
+
+
+def test_branch_concatenation():
+    turn = compose_task("Which organ?", "The liver is enlarged.", "The final answer is liver.", random.Random(0))
+    assert turn.branch == "concat"
+    assert turn.assistant == "The liver is enlarged. The final answer is liver."
+
+
+def test_branch_chain_of_thought():
+    rng = random.Random(3)
+    turn = compose_task("Answer with a precise response.\nWhich organ?", "The liver is enlarged.", "Liver", rng)
+    assert turn.branch == "cot"
+    user, assistant = COT_TEMPLATES[turn.template]
+    assert turn.user == user.format(question="Which organ?")  # synthesizer hint stripped
+    assert turn.assistant == assistant.format(reasoning="The liver is enlarged.", answer="Liver")
+
+
+def test_template_pools():
+    assert len(set(QA_TEMPLATES)) == len(QA_TEMPLATES) >= 20
+    assert len(set(COT_TEMPLATES)) == len(COT_TEMPLATES) >= 40
+    assert len(COT_REASONING_FIRST) == len(COT_ANSWER_FIRST)
+    fields = {name for _, name, _, _ in string.Formatter().parse("".join(QA_TEMPLATES)) if name}
+    assert fields == {"question"}
+    for user, assistant in COT_TEMPLATES:
+        assert "{question}" in user
+        assert assistant.count("{reasoning}") == 1 and assistant.count("{answer}") == 1
+    for _, assistant in COT_REASONING_FIRST:
+        assert assistant.index("{reasoning}") < assistant.index("{answer}")
+    for _, assistant in COT_ANSWER_FIRST:
+        assert assistant.index("{answer}") < assistant.index("{reasoning}")
+
+
+def test_templates_vary_across_examples():
+    seen = {compose_task("Q?", "Because of X.", "Y", random.Random(f"0-{i}")).template for i in range(200)}
+    assert len(seen) > 20
+
+
+# ---------------------------------------------------------------------------------------------
+# whole-run composition
+# ---------------------------------------------------------------------------------------------
+def _read(path):
+    return [json.loads(line) for line in Path(path).read_text().splitlines()]
+
+
+def test_single_stage_rows_and_stats(tmp_path):
+    rows, labels = mixed_rows(30)
+    run = write_run(tmp_path / "run", rows, labels)
+    result = compose_run(run, seed=7)
+    out = _read(run / "compose" / "train.jsonl")
+    stats = json.loads((run / "stats.json").read_text())
+    assert stats["pairs_in"] == 30 == stats["kept"] + stats["caption_only"] + stats["rejected"]
+    assert stats["rejected"] == 5
+    kept_ids = {r["id"] for r in rows if labels.get(r["id"], [None])[0] == "Yes"}
+    assert stats["kept"] == len(kept_ids) == 15
+    judged = [lab for labs in labels.values() for lab in labs]
+    assert stats["verdicts"] == {lab: judged.count(lab) for lab in ("Yes", "No", "Open")}
+    assert result["splits"] == {"train": 25}
+    by_id = {r["id"]: r for r in out}
+    assert len(by_id) == len(out) == 25  # one conversation per non-rejected image
+    orders = set()
+    for src in rows:
+        if src["status"] == "rejected":
+            assert src["id"] not in by_id
+            continue
+        row = by_id[src["id"]]
+        assert row["images"] == [f"images/{src['id']}.png"]
+        msgs = row["messages"]
+        assert [m["role"] for m in msgs] == ["user", "assistant"] * (len(msgs) // 2)
+        # the image exactly once, first in the first user turn
+        parts = [p for m in msgs for p in m["content"]]
+        assert sum(p["type"] == "image" for p in parts) == 1 and msgs[0]["content"][0] == {"type": "image"}
+        texts = [" ".join(p["text"] for p in m["content"] if p["type"] == "text") for m in msgs]
+        assert src["caption"] in texts[1::2]
+        prompt = src["caption_prompt"] or "Describe the image."
+        assert prompt in texts[0::2]
+        if src["id"] in kept_ids:
+            assert row["kind"] == "caption+task" and len(msgs) == 4
+            orders.add(texts[1] == src["caption"])
+            t = src["triplets"][0]
+            task_text = " ".join(texts)
+            assert t["question"] in task_text and t["precise"] in task_text  # the first triplet, once
+            assert task_text.count(t["question"]) == 1
+            assert "second informative" not in task_text  # only triplets[0] is used
+        else:
+            assert row["kind"] == "caption_only" and len(msgs) == 2
+    assert orders == {True, False}  # caption first and caption last both occur
+
+
+def test_deterministic_for_a_seed_and_order_independent(tmp_path):
+    rows, labels = mixed_rows(24)
+    run = write_run(tmp_path / "run", rows, labels)
+    compose_run(run, seed=1)
+    first = (run / "compose" / "train.jsonl").read_text()
+    compose_run(run, seed=1)
+    assert (run / "compose" / "train.jsonl").read_text() == first
+    compose_run(run, seed=2)
+    assert (run / "compose" / "train.jsonl").read_text() != first
+    outcomes, _ = collect_outcomes(run)
+    shuffled = outcomes[:]
+    random.Random(0).shuffle(shuffled)
+    a = {r["id"]: r for r in compose_rows(outcomes, seed=1)["train"]}
+    b = {r["id"]: r for r in compose_rows(shuffled, seed=1)["train"]}
+    assert a == b
+    assert [r["id"] for r in compose_rows(outcomes, seed=1)["train"]] == [
+        json.loads(x)["id"] for x in first.splitlines()
+    ]
+
+
+def test_two_stage_and_synthetic_only(tmp_path):
+    rows, labels = mixed_rows(18)
+    run = write_run(tmp_path / "run", rows, labels)
+    result = compose_run(run, mode="two-stage")
+    assert result["splits"] == {"caption": 15, "task": 9}
+    caps, tasks = _read(run / "compose" / "caption.jsonl"), _read(run / "compose" / "task.jsonl")
+    assert all(len(r["messages"]) == 2 and r["kind"] == "caption_only" for r in caps)
+    assert all(len(r["messages"]) == 2 and r["kind"] == "task" for r in tasks)
+    assert all(r["messages"][0]["content"][0] == {"type": "image"} for r in caps + tasks)
+    assert len({r["id"] for r in tasks}) == 9
+    result = compose_run(run, synthetic_only=True)
+    assert result["splits"] == {"train": 9}
+    rows_out = _read(run / "compose" / "train.jsonl")
+    captions = {r["caption"] for r in rows}
+    for r in rows_out:
+        assert r["kind"] == "task" and len(r["messages"]) == 2
+        assert r["messages"][1]["content"][0]["text"] not in captions
+    assert compose_run(run, mode="two-stage", synthetic_only=True)["splits"] == {"task": 9}
+
+
+def test_missing_verdicts_are_an_error(tmp_path):
+    rows, labels = mixed_rows(6)
+    run = write_run(tmp_path / "run", rows, labels)
+    lines = (run / "filter" / "shard-0-0.jsonl").read_text().splitlines()
+    (run / "filter" / "shard-0-0.jsonl").write_text("\n".join(lines[1:]) + "\n")
+    with pytest.raises(ValueError, match="no consistency verdict"):
+        compose_run(run)
+
+
+def test_llamafactory_export(tmp_path):
+    rows, labels = mixed_rows(12)
+    run = write_run(tmp_path / "run", rows, labels)
+    compose_run(run, export="llamafactory")
+    out = run / "compose" / "llamafactory"
+    info = json.loads((out / "dataset_info.json").read_text())
+    entry = info["adamllm_train"]
+    assert entry["formatting"] == "sharegpt" and entry["file_name"] == "train.json"
+    assert entry["columns"] == {"messages": "messages", "images": "images"}
+    assert entry["tags"] == {
+        "role_tag": "role",
+        "content_tag": "content",
+        "user_tag": "user",
+        "assistant_tag": "assistant",
+    }
+    data = json.loads((out / "train.json").read_text())
+    assert len(data) == 10
+    for ex in data:
+        msgs = ex["messages"]
+        assert all(isinstance(m["content"], str) for m in msgs)
+        assert msgs[0]["role"] == "user" and msgs[0]["content"].startswith("<image>")
+        assert sum(m["content"].count("<image>") for m in msgs) == len(ex["images"]) == 1
+        # LLaMA-Factory joins media_dir (default: dataset_dir) with the path
+        assert (out / ex["images"][0]).resolve().is_file()
+
+
+def test_rows_load_with_datasets(tmp_path):
+    from datasets import Dataset, load_dataset
+
+    rows, labels = mixed_rows(12)
+    run = write_run(tmp_path / "run", rows, labels)
+    compose_run(run)
+    path = run / "compose" / "train.jsonl"
+    ds = load_dataset("json", data_files=str(path), split="train")
+    assert len(ds) == 10 and set(ds.column_names) == {"id", "kind", "images", "messages"}
+    assert ds[0]["messages"][0]["content"][0]["type"] == "image"
+    assert len(Dataset.from_list(_read(path))) == 10
+
+
+def test_rows_pass_trl_vision_collator(tmp_path, tiny_models):
+    from PIL import Image
+    from transformers import AutoProcessor
+    from trl.trainer.sft_trainer import DataCollatorForVisionLanguageModeling
+
+    rows, labels = mixed_rows(12)
+    run = write_run(tmp_path / "run", rows, labels)
+    compose_run(run)
+    examples = _read(run / "compose" / "train.jsonl")[:4]
+    assert {e["kind"] for e in examples} == {"caption+task", "caption_only"}
+    for e in examples:
+        e["images"] = [Image.open(run / p).convert("RGB") for p in e["images"]]
+        del e["id"], e["kind"]
+    processor = AutoProcessor.from_pretrained(tiny_models["qwen2_vl"])
+    collator = DataCollatorForVisionLanguageModeling(processor, assistant_only_loss=True)
+    batch = collator(examples)
+    assert batch["input_ids"].shape == batch["labels"].shape
+    assert batch["pixel_values"].shape[0] > 0 and batch["image_grid_thw"].shape[0] == 4
+    image_token = processor.tokenizer.convert_tokens_to_ids("<|image_pad|>")
+    # every example has its image tokens; no image token is trained
+    assert ((batch["input_ids"] == image_token).sum(-1) > 0).all()
+    assert not (batch["labels"] == image_token).any()
+    assert ((batch["labels"] != -100).sum(-1) > 0).all()
