@@ -1,0 +1,60 @@
+"""``adamllm train --config RECIPE.yaml [overrides]``: the TRL SFT recipe of ``hub_tools.sft``.
+
+Every argument after ``train`` goes to ``hub_tools.sft``'s parser (``ScriptArguments``, ``SFTConfig``,
+``ModelConfig``), so ``adamllm train --config X.yaml --learning_rate 1e-4`` equals
+``python -m hub_tools.sft --config X.yaml --learning_rate 1e-4``. Under several processes run
+``accelerate launch [--config_file recipes/accelerate_configs/zero3.yaml] -m hub_tools.cli train --config ...``.
+"""
+
+from __future__ import annotations
+
+import argparse
+
+DESCRIPTION = """Post-train a multimodal LLM with the TRL SFT recipe (single-stage by default).
+
+Examples:
+  adamllm train --config recipes/qwen2-vl-2b/sft/config_biomed.yaml
+  adamllm train --config recipes/tiny/sft/config.yaml --output_dir runs/tiny-sft --max_steps 5
+  accelerate launch --multi_gpu --num_processes 2 -m hub_tools.cli train --config recipes/tiny/sft/config.yaml
+  adamllm train --write-demo-data .cache/tiny-sft-data   # the small rows recipes/tiny reads
+
+--config comes last: everything after it (the YAML path, then overrides such as --max_steps 5) goes to
+hub_tools.sft, whose options are listed by `python -m hub_tools.sft --help`.
+"""
+
+
+def register(subparsers, name: str = "train", help: str | None = None) -> None:
+    """Add the ``train`` subcommand."""
+    p = subparsers.add_parser(
+        name, help=help, description=DESCRIPTION, formatter_class=argparse.RawDescriptionHelpFormatter
+    )
+    p.add_argument("--write-demo-data", metavar="DIR", help="write the small demo rows (+ images) to DIR and exit")
+    p.add_argument("--demo-rows", type=int, default=16, help="rows for --write-demo-data (default 16)")
+    p.add_argument(
+        "--config",
+        nargs=argparse.REMAINDER,
+        metavar="YAML [OVERRIDES]",
+        help="the recipe YAML, then any hub_tools.sft overrides (everything after --config goes to the recipe)",
+    )
+    p.set_defaults(func=run)
+
+
+def run(args: argparse.Namespace) -> int:
+    """Parse the recipe and run ``hub_tools.sft.main``."""
+    if args.write_demo_data:
+        from hub_tools.sft_data import write_demo_rows
+
+        path = write_demo_rows(args.write_demo_data, num_rows=args.demo_rows)
+        print(f"wrote {args.demo_rows} rows to {path}")
+        return 0
+    if not args.config:
+        print("adamllm train: give --config RECIPE.yaml [overrides] (see adamllm train --help)")
+        return 2
+    sft_args = ["--config", *args.config]
+    from hub_tools.sft import main, parse_args
+
+    summary = main(*parse_args(sft_args))
+    print(f"trained {len(summary['stages'])} stage(s); model in {summary['output_dir']}")
+    if summary.get("url"):
+        print(f"pushed to {summary['url']}")
+    return 0
