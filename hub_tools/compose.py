@@ -219,27 +219,28 @@ def compose_rows(
             task = _turns(turn.user, turn.assistant)
         if mode == "two-stage":
             if not synthetic_only:
-                splits["caption"].append(_row(pid, "caption_only", images, caption_turns(row)))
+                splits["caption"].append(_row(pid, "caption_only", images, caption_turns(row), 0))
             if task:
-                splits["task"].append(_row(pid, "task", images, task))
+                splits["task"].append(_row(pid, "task", images, task, None))
             continue
         if synthetic_only:
             if task:
-                splits["train"].append(_row(pid, "task", images, task))
+                splits["train"].append(_row(pid, "task", images, task, None))
             continue
         if task is None:
-            splits["train"].append(_row(pid, "caption_only", images, caption_turns(row)))
+            splits["train"].append(_row(pid, "caption_only", images, caption_turns(row), 0))
         else:
             cap = caption_turns(row)
             messages = cap + task if caption_first else task + cap
-            splits["train"].append(_row(pid, "caption+task", images, messages))
+            splits["train"].append(_row(pid, "caption+task", images, messages, 0 if caption_first else 1))
     if synthetic_only and mode == "two-stage":
         del splits["caption"]
     return splits
 
 
-def _row(pid: str, kind: str, images: list[str], messages: list[dict]) -> dict:
-    return {"id": pid, "kind": kind, "images": images, "messages": _with_image(messages)}
+def _row(pid: str, kind: str, images: list[str], messages: list[dict], caption_turn: int | None) -> dict:
+    """One training row; ``caption_turn`` is the index of the caption's user/assistant turn (None: no caption)."""
+    return {"id": pid, "kind": kind, "caption_turn": caption_turn, "images": images, "messages": _with_image(messages)}
 
 
 def write_split(path: str | os.PathLike, rows: list[dict]) -> Path:

@@ -183,13 +183,14 @@ def test_single_stage_rows_and_stats(tmp_path):
         if src["id"] in kept_ids:
             assert row["kind"] == "caption+task" and len(msgs) == 4
             orders.add(texts[1] == src["caption"])
+            assert texts[2 * row["caption_turn"] + 1] == src["caption"]
             t = src["triplets"][0]
             task_text = " ".join(texts)
             assert t["question"] in task_text and t["precise"] in task_text  # the first triplet, once
             assert task_text.count(t["question"]) == 1
             assert "second informative" not in task_text  # only triplets[0] is used
         else:
-            assert row["kind"] == "caption_only" and len(msgs) == 2
+            assert row["kind"] == "caption_only" and len(msgs) == 2 and row["caption_turn"] == 0
     assert orders == {True, False}  # caption first and caption last both occur
 
 
@@ -276,7 +277,7 @@ def test_rows_load_with_datasets(tmp_path):
     compose_run(run)
     path = run / "compose" / "train.jsonl"
     ds = load_dataset("json", data_files=str(path), split="train")
-    assert len(ds) == 10 and set(ds.column_names) == {"id", "kind", "images", "messages"}
+    assert len(ds) == 10 and set(ds.column_names) == {"id", "kind", "caption_turn", "images", "messages"}
     assert ds[0]["messages"][0]["content"][0]["type"] == "image"
     assert len(Dataset.from_list(_read(path))) == 10
 
@@ -293,7 +294,7 @@ def test_rows_pass_trl_vision_collator(tmp_path, tiny_models):
     assert {e["kind"] for e in examples} == {"caption+task", "caption_only"}
     for e in examples:
         e["images"] = [Image.open(run / p).convert("RGB") for p in e["images"]]
-        del e["id"], e["kind"]
+        del e["id"], e["kind"], e["caption_turn"]
     processor = AutoProcessor.from_pretrained(tiny_models["qwen2_vl"])
     collator = DataCollatorForVisionLanguageModeling(processor, assistant_only_loss=True)
     batch = collator(examples)
