@@ -52,8 +52,8 @@ def metrics_dir() -> Path:
     installed wheel that ships them); the repository's ``metrics/`` next to the package (a source
     checkout or editable install); ``./metrics`` in the working directory.
 
-    TODO(lead): a regular (non-editable) install does not ship ``metrics/`` yet; ship it as package
-    data under ``hub_tools/metrics`` (or set ``$ADAMLLM_METRICS_DIR``) for that case.
+    A regular (wheel) install ships the top-level ``metrics/`` folder as ``hub_tools/metrics`` (see
+    ``pyproject.toml``), so the second candidate serves installed packages.
     """
     import hub_tools
 
