@@ -1,10 +1,9 @@
-"""Model cards and publishing for post-trained checkpoints.
+"""Model cards for post-trained checkpoints.
 
 :func:`build_model_card` writes a card whose YAML metadata is a valid ``huggingface_hub.ModelCardData``
 (``base_model``, ``datasets``, ``library_name``, ``pipeline_tag``, ``tags``) and whose body records the
-domain, the recipe and the training metrics of every stage. :func:`push_folder` publishes a folder with
-``HfApi.create_repo`` + ``HfApi.upload_folder`` (one commit); the token comes from the usual places
-(``HF_TOKEN``, ``hf auth login``) and is never printed or written.
+domain, the recipe and the training metrics of every stage. Publishing goes through
+:func:`hub_tools.hub.push_folder` (``repo_type="model"``), shared with the dataset builders.
 """
 
 from __future__ import annotations
@@ -16,7 +15,6 @@ from pathlib import Path
 from typing import Any
 
 _REPO_ID = re.compile(r"^[A-Za-z0-9][\w.-]*/[\w.-]+$")
-CHECKPOINT_IGNORE = ["checkpoint-*", "checkpoint-*/**", "stage1/**", "*.pt", "*.pth"]
 
 
 def is_hub_id(value: str | None) -> bool:
@@ -120,38 +118,6 @@ def write_model_card(output_dir: str | os.PathLike, card) -> Path:
     path = Path(output_dir) / "README.md"
     card.save(path)
     return path
-
-
-def push_folder(
-    folder: str | os.PathLike,
-    repo_id: str,
-    *,
-    private: bool | None = None,
-    token: str | None = None,
-    commit_message: str = "Upload post-trained model",
-    path_in_repo: str | None = None,
-    ignore_patterns: list[str] | None = None,
-    api=None,
-) -> str:
-    """Create ``repo_id`` (``exist_ok``) and upload ``folder`` in one commit; return the repo URL.
-
-    ``api`` is an ``HfApi`` (made here with ``token`` when not given). Checkpoint folders and stage-1
-    weights are left out unless ``ignore_patterns`` says otherwise.
-    """
-    if api is None:
-        from huggingface_hub import HfApi
-
-        api = HfApi(token=token)
-    url = api.create_repo(repo_id=repo_id, repo_type="model", private=private, exist_ok=True)
-    api.upload_folder(
-        folder_path=str(folder),
-        repo_id=repo_id,
-        repo_type="model",
-        path_in_repo=path_in_repo,
-        commit_message=commit_message,
-        ignore_patterns=CHECKPOINT_IGNORE if ignore_patterns is None else ignore_patterns,
-    )
-    return str(getattr(url, "url", None) or url or f"https://huggingface.co/{repo_id}")
 
 
 def save_json(path: str | os.PathLike, payload: dict) -> None:

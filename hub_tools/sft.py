@@ -302,7 +302,7 @@ class HubCheckpointCallback(TrainerCallback):
         """Upload ``checkpoint-<step>`` to the repo root, ``last-checkpoint/`` or ``checkpoint-<step>/``."""
         if not state.is_world_process_zero:
             return
-        from hub_tools.model_card import push_folder
+        from hub_tools.hub import push_folder
 
         folder = os.path.join(args.output_dir, f"checkpoint-{state.global_step}")
         target = {"every_save": None, "checkpoint": "last-checkpoint"}.get(
@@ -312,6 +312,8 @@ class HubCheckpointCallback(TrainerCallback):
         push_folder(
             folder,
             self.repo_id,
+            repo_type="model",
+            require_card=False,
             private=self.private,
             path_in_repo=target,
             ignore_patterns=ignore,
@@ -329,7 +331,8 @@ def main(script_args, training_args, model_args, hf_api=None) -> dict:
     import transformers
     from transformers import AutoProcessor, set_seed
 
-    from hub_tools.model_card import build_model_card, is_hub_id, push_folder, save_json, write_model_card
+    from hub_tools.hub import push_folder
+    from hub_tools.model_card import build_model_card, is_hub_id, save_json, write_model_card
     from hub_tools.sft_data import VisionSFTCollator, all_turns, assistant_turns, filter_long_examples
 
     ################
@@ -482,6 +485,7 @@ def main(script_args, training_args, model_args, hf_api=None) -> dict:
             summary["url"] = push_folder(
                 training_args.output_dir,
                 repo_id,
+                repo_type="model",
                 private=training_args.hub_private_repo,
                 commit_message="adamllm-hub: post-trained model",
                 api=api,

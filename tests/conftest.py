@@ -37,3 +37,16 @@ def sample_pairs(tmp_path_factory) -> Path:
 
     out = tmp_path_factory.mktemp("samples")
     return write_sample_pairs(out)
+
+
+@pytest.fixture(autouse=True)
+def isolated_datasets_cache(tmp_path, monkeypatch):
+    """A fresh ``datasets`` cache per test: datasets 5 keys local folders by name, not by content.
+
+    Set both in-process and in the environment, so subprocesses (accelerate launch, the CLI) get it too.
+    """
+    import datasets
+
+    cache = tmp_path / "hf_datasets_cache"
+    monkeypatch.setattr(datasets.config, "HF_DATASETS_CACHE", cache)
+    monkeypatch.setenv("HF_DATASETS_CACHE", str(cache))

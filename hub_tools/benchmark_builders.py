@@ -1,0 +1,793 @@
+"""Domain benchmarks from their raw public releases to the evaluation schema (parquet + card).
+
+Readers, one per release (layouts as distributed by their authors):
+
+- **SLAKE** (``Slake1.0/``): ``test.json`` — a list of ``{img_name, question, answer, answer_type,
+  q_lang, ...}``; images under ``imgs/<img_name>``. English questions only (``q_lang == "en"``).
+- **VQA-RAD**: ``VQA_RAD Dataset Public.json`` — a list of ``{image_name, question, answer,
+  answer_type, phrase_type, ...}``; the test split is ``phrase_type`` ``test_freeform`` /
+  ``test_para``; images in ``VQA_RAD Image Folder/``.
+- **PathVQA** (``pvqa/``): ``qas/test/test_qa.pkl`` — a list of ``{image, question, answer}``
+  (read with an unpickler that refuses any class, so a crafted file cannot run code); images
+  ``images/test/<image>.jpg``. A folder with the Hugging Face release's parquet files
+  (``image``, ``question``, ``answer``; files named ``test``) works too. ``answer_type`` is
+  ``CLOSED`` for yes/no answers, else ``OPEN``.
+- **PMC-VQA**: ``test_2.csv`` — ``Figure_path, Question, Answer, Choice A..D, Answer_label``;
+  the figures in ``images/`` (or ``images_2/``, ``figures/``).
+- **Food-101** (``food-101/``): ``meta/test.txt`` (``<class>/<id>`` lines), ``meta/classes.txt``;
+  images ``images/<class>/<id>.jpg``. The label is the class name with spaces.
+- **FoodSeg103**: ``category_id.txt`` (``id<TAB>name``), ``ImageSets/test.txt``,
+  ``Images/img_dir/test/<id>.jpg`` and masks ``Images/ann_dir/test/<id>.png`` (pixel = category id);
+  the label is the list of category names present, without ``background`` (0) and
+  ``other ingredients`` (103), as the published evaluation scores them.
+- **Nutrition5K**: ``metadata/dish_metadata_cafe{1,2}.csv`` (``dish_id, total_calories, total_mass,
+  total_fat, total_carb, total_protein, [num_ingrs,] (ingr_id, ingr_name, grams, calories, fat, carb,
+  protein)*``), ``dish_ids/splits/rgb_test_ids.txt``, overhead images
+  ``imagery/realsense_overhead/<dish_id>/rgb.png``; the label is the list of ingredient names.
+- **Recipe1M**: ``layer1.json`` (``{id, title, ingredients: [{text}], instructions: [{text}],
+  partition}``) and ``layer2.json`` (``{id, images: [{id}]}``), images
+  ``<images>/test/<a>/<b>/<c>/<d>/<image id>`` (first four characters of the id); streamed, the
+  ``partition == "test"`` recipes with an image; the label is the recipe as text.
+
+Output (the schema :mod:`hub_tools.evaluation.tasks` reads): ``OUT/<Config>/test-*.parquet`` with
+``id``, ``image`` (bytes embedded), ``input`` (the prompt, from the templates below — our own
+wording), ``label`` and per-task columns (``answer_type``; ``A``-``D``), ``vocabulary.json`` for the
+food label sets, and a ``README.md`` card with one config per task. A row whose image is missing
+fails the build, or with ``skip_missing`` is left out and counted in the card.
+"""
+
+from __future__ import annotations
+
+import csv
+import json
+import os
+import pickle
+import re
+import shutil
+from collections import Counter
+from collections.abc import Callable, Iterator
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any
+
+from hub_tools.datasets_builder import BuildError
+from hub_tools.parquet_shards import DEFAULT_MAX_SHARD_BYTES, ShardedParquetWriter, dataset_info_yaml, image_cell
+
+SPLIT = "test"
+DOMAIN_TITLES = {"biomed": "Biomedical", "food": "Food"}
+
+# prompt templates (the ``input`` column); our own wording
+MEDICAL_PROMPT = "{question}\nAnswer the question based on the image."
+PMC_PROMPT = "{question}\nOptions:\nA. {A}\nB. {B}\nC. {C}\nD. {D}\nReply with the letter of the correct option."
+FOOD101_PROMPT = (
+    "Which dish is shown in this image? Choose one of the following categories and reply with its name only: "
+    "{classes}."
+)
+FOODSEG103_PROMPT = "Name every food ingredient you can see in this image. Reply with a comma-separated list."
+NUTRITION5K_PROMPT = "This is an overhead photo of a plated dish. List the ingredients in it, separated by commas."
+RECIPE1M_PROMPT = (
+    "Write a recipe for the dish in this image: its title, the list of ingredients, and the cooking "
+    "instructions step by step."
+)
+
+
+@dataclass
+class BenchRow:
+    """One benchmark row before writing: the image file (or bytes + name) and the text columns."""
+
+    id: str
+    image: Path | tuple[bytes, str]
+    columns: dict[str, Any]
+
+
+@dataclass
+class TaskSource:
+    """A task to build: its config name, kind, rows, and what the card says about it."""
+
+    name: str
+    kind: str  # "medical" | "letters" | "label" | "multilabel"
+    rows: Iterator[BenchRow]
+    source: str
+    prompt: str
+    label: str
+    vocabulary: list[str] | None = None
+    skipped: Counter = field(default_factory=Counter)
+
+
+def task_features(kind: str):
+    """The ``datasets`` features of a task kind (``image``, ``input``, ``label`` + per-kind columns)."""
+    from datasets import Features, Image, List, Value
+
+    cols: dict[str, Any] = {"id": Value("string"), "image": Image(), "input": Value("string")}
+    if kind == "multilabel":
+        cols["label"] = List(Value("string"))
+    else:
+        cols["label"] = Value("string")
+    if kind == "medical":
+        cols["answer_type"] = Value("string")
+    if kind == "letters":
+        for key in "ABCD":
+            cols[key] = Value("string")
+    return Features(cols)
+
+
+# ---------------------------------------------------------------------------------------------
+# helpers
+# ---------------------------------------------------------------------------------------------
+def _find(root: Path, names: list[str], what: str) -> Path:
+    """The first of ``names`` (relative paths) under ``root``, or the file itself when ``root`` is one."""
+    if root.is_file():
+        return root
+    for name in names:
+        path = root / name
+        if path.exists():
+            return path
+    for name in names:  # one level down (archives often unpack into a folder of their own)
+        hits = sorted(root.glob(f"*/{name}"))
+        if hits:
+            return hits[0]
+    raise BuildError(f"{what}: none of {names} found under {str(root)!r}")
+
+
+def _json_list(path: Path) -> list:
+    try:
+        data = json.loads(path.read_text(encoding="utf-8"))
+    except json.JSONDecodeError as err:
+        raise BuildError(f"{str(path)!r} is not valid JSON: {err.msg}") from None
+    if not isinstance(data, list):
+        raise BuildError(f"{str(path)!r}: expected a JSON list of records")
+    return data
+
+
+def _text(value: Any, where: str, field_name: str) -> str:
+    if isinstance(value, bool) or value is None:
+        raise BuildError(f"{where}: {field_name!r} is missing")
+    text = str(value).strip()
+    if not text:
+        raise BuildError(f"{where}: {field_name!r} is empty")
+    return text
+
+
+def _answer_type(value: Any, where: str) -> str:
+    kind = str(value or "").strip().upper()
+    if kind not in ("OPEN", "CLOSED"):
+        raise BuildError(f"{where}: answer_type {value!r} is neither OPEN nor CLOSED")
+    return kind
+
+
+def _safe_join(root: Path, rel: str, where: str) -> Path:
+    from hub_tools.data import BadInput, resolve_image_path
+
+    try:
+        return resolve_image_path(rel, root)
+    except BadInput as err:
+        raise BuildError(f"{where}: {err.reason}") from None
+
+
+def _in_first_dir(dirs: list[Path], rel: str, where: str) -> Path:
+    """``rel`` inside the first of ``dirs`` that holds it (else inside ``dirs[0]``), never escaping it."""
+    for d in dirs:
+        path = _safe_join(d, rel, where)
+        if path.is_file():
+            return path
+    return _safe_join(dirs[0], rel, where)
+
+
+# ---------------------------------------------------------------------------------------------
+# biomedicine
+# ---------------------------------------------------------------------------------------------
+def read_slake(root: str | os.PathLike) -> TaskSource:
+    """SLAKE test split (English) from the ``Slake1.0`` release folder (or its ``test.json``)."""
+    root = Path(root)
+    path = _find(root, ["test.json", "Slake1.0/test.json"], "SLAKE")
+    images = path.parent / "imgs"
+
+    def rows():
+        for i, rec in enumerate(_json_list(path)):
+            where = f"SLAKE {path.name}[{i}]"
+            if not isinstance(rec, dict):
+                raise BuildError(f"{where}: not a JSON object")
+            if rec.get("q_lang", "en") != "en":
+                continue
+            question = _text(rec.get("question"), where, "question")
+            yield BenchRow(
+                str(rec.get("qid", i)),
+                _safe_join(images, _text(rec.get("img_name"), where, "img_name"), where),
+                {
+                    "input": MEDICAL_PROMPT.format(question=question),
+                    "label": _text(rec.get("answer"), where, "answer"),
+                    "answer_type": _answer_type(rec.get("answer_type"), where),
+                },
+            )
+
+    return TaskSource(
+        "SLAKE", "medical", rows(), "SLAKE 1.0 `test.json`, English questions", MEDICAL_PROMPT, "answer text"
+    )
+
+
+def read_vqa_rad(root: str | os.PathLike) -> TaskSource:
+    """VQA-RAD test split (``phrase_type`` test_freeform / test_para) from the public release."""
+    root = Path(root)
+    path = _find(root, ["VQA_RAD Dataset Public.json"], "VQA-RAD")
+    folder = path.parent
+    image_dirs = [folder / "VQA_RAD Image Folder", folder / "images", folder]
+
+    def rows():
+        for i, rec in enumerate(_json_list(path)):
+            where = f"VQA-RAD {path.name}[{i}]"
+            if not isinstance(rec, dict):
+                raise BuildError(f"{where}: not a JSON object")
+            if not str(rec.get("phrase_type", "")).startswith("test"):
+                continue
+            image = _in_first_dir(image_dirs, _text(rec.get("image_name"), where, "image_name"), where)
+            question = _text(rec.get("question"), where, "question")
+            yield BenchRow(
+                str(rec.get("qid", i)),
+                image,
+                {
+                    "input": MEDICAL_PROMPT.format(question=question),
+                    "label": _text(rec.get("answer"), where, "answer"),
+                    "answer_type": _answer_type(rec.get("answer_type"), where),
+                },
+            )
+
+    return TaskSource(
+        "VQA_RAD", "medical", rows(), "VQA-RAD `VQA_RAD Dataset Public.json`, phrase_type test_*", MEDICAL_PROMPT,
+        "answer text",
+    )  # fmt: skip
+
+
+class _PlainDataUnpickler(pickle.Unpickler):
+    """Unpickles lists, dicts, strings and numbers only: any class or function reference is refused."""
+
+    def find_class(self, module, name):
+        raise BuildError(f"the pickle references {module}.{name}; only plain data (lists, dicts, strings) is read")
+
+
+def _pathvqa_type(answer: str) -> str:
+    return "CLOSED" if answer.strip().lower() in ("yes", "no") else "OPEN"
+
+
+def read_pathvqa(root: str | os.PathLike) -> TaskSource:
+    """PathVQA test split from the ``pvqa`` release (pickle) or the Hugging Face parquet files."""
+    root = Path(root)
+    parquet = sorted(p for p in root.rglob("*.parquet") if "test" in p.name) if root.is_dir() else []
+    if parquet:
+        return TaskSource("PathVQA", "medical", _pathvqa_parquet(parquet), "PathVQA parquet release, test files",
+                          MEDICAL_PROMPT, "answer text")  # fmt: skip
+    path = _find(root, ["qas/test/test_qa.pkl", "pvqa/qas/test/test_qa.pkl", "test_qa.pkl"], "PathVQA")
+    images = path.parents[2] / "images" / "test" if path.parent.name == "test" else path.parent / "images" / "test"
+
+    def rows():
+        with open(path, "rb") as fh:
+            try:
+                records = _PlainDataUnpickler(fh).load()
+            except (pickle.UnpicklingError, EOFError) as err:
+                raise BuildError(f"{str(path)!r} is not a readable pickle: {err}") from None
+        if not isinstance(records, list):
+            raise BuildError(f"{str(path)!r}: expected a list of records")
+        for i, rec in enumerate(records):
+            where = f"PathVQA {path.name}[{i}]"
+            if not isinstance(rec, dict):
+                raise BuildError(f"{where}: not a record")
+            name = _text(rec.get("image"), where, "image")
+            answer = _text(rec.get("answer"), where, "answer")
+            yield BenchRow(
+                f"{name}-{i}",
+                _safe_join(images, name if Path(name).suffix else f"{name}.jpg", where),
+                {
+                    "input": MEDICAL_PROMPT.format(question=_text(rec.get("question"), where, "question")),
+                    "label": answer,
+                    "answer_type": _pathvqa_type(answer),
+                },
+            )
+
+    return TaskSource(
+        "PathVQA", "medical", rows(), "PathVQA `pvqa/qas/test/test_qa.pkl`", MEDICAL_PROMPT, "answer text"
+    )
+
+
+def _pathvqa_parquet(files: list[Path]) -> Iterator[BenchRow]:
+    import pyarrow.parquet as pq
+
+    n = 0
+    for path in files:
+        pf = pq.ParquetFile(path)
+        missing = {"image", "question", "answer"} - set(pf.schema_arrow.names)
+        if missing:
+            raise BuildError(f"{str(path)!r}: missing column(s) {sorted(missing)}")
+        for batch in pf.iter_batches(batch_size=64, columns=["image", "question", "answer"]):
+            for rec in batch.to_pylist():
+                where = f"PathVQA {path.name} row {n}"
+                image = rec["image"] or {}
+                if not image.get("bytes"):
+                    raise BuildError(f"{where}: the image has no embedded bytes")
+                answer = _text(rec.get("answer"), where, "answer")
+                yield BenchRow(
+                    str(n),
+                    (image["bytes"], image.get("path") or f"{n}.jpg"),
+                    {
+                        "input": MEDICAL_PROMPT.format(question=_text(rec.get("question"), where, "question")),
+                        "label": answer,
+                        "answer_type": _pathvqa_type(answer),
+                    },
+                )
+                n += 1
+
+
+_CHOICE_PREFIX = re.compile(r"^\s*\(?([A-D])\s*[:.)]\s*")
+
+
+def read_pmc_vqa(root: str | os.PathLike) -> TaskSource:
+    """PMC-VQA test split from ``test_2.csv`` and its figures folder."""
+    root = Path(root)
+    path = _find(root, ["test_2.csv"], "PMC-VQA")
+    folder = path.parent
+    image_dirs = [folder / d for d in ("images", "images_2", "figures")] + [folder]
+
+    def rows():
+        with open(path, newline="", encoding="utf-8") as fh:
+            reader = csv.DictReader(fh)
+            need = {"Figure_path", "Question", "Choice A", "Choice B", "Choice C", "Choice D", "Answer_label"}
+            missing = need - set(reader.fieldnames or [])
+            if missing:
+                raise BuildError(f"{str(path)!r}: missing column(s) {sorted(missing)}")
+            for i, rec in enumerate(reader):
+                where = f"PMC-VQA {path.name} row {i + 2}"
+                name = _text(rec["Figure_path"], where, "Figure_path")
+                options = {}
+                for key in "ABCD":
+                    text = _text(rec[f"Choice {key}"], where, f"Choice {key}")
+                    m = _CHOICE_PREFIX.match(text)
+                    options[key] = text[m.end() :].strip() if m and m.group(1) == key else text
+                label = _text(rec["Answer_label"], where, "Answer_label").upper()
+                if label not in options:
+                    raise BuildError(f"{where}: Answer_label {rec['Answer_label']!r} is not one of A-D")
+                question = _text(rec["Question"], where, "Question")
+                yield BenchRow(
+                    f"{Path(name).stem}-{i}",
+                    _in_first_dir(image_dirs, name, where),
+                    {"input": PMC_PROMPT.format(question=question, **options), "label": label, **options},
+                )
+
+    return TaskSource("PMC-VQA", "letters", rows(), "PMC-VQA `test_2.csv`", PMC_PROMPT, "letter of the correct option")
+
+
+# ---------------------------------------------------------------------------------------------
+# food
+# ---------------------------------------------------------------------------------------------
+def _lines(path: Path) -> list[str]:
+    return [line.strip() for line in path.read_text(encoding="utf-8").splitlines() if line.strip()]
+
+
+def read_food101(root: str | os.PathLike) -> TaskSource:
+    """Food-101 test split (``meta/test.txt``); labels are class names with spaces, in ``classes.txt`` order."""
+    root = Path(root)
+    meta = _find(root, ["meta", "food-101/meta"], "Food-101")
+    base = meta.parent
+    classes = _lines(meta / "classes.txt")
+    names = [c.replace("_", " ") for c in classes]
+    prompt = FOOD101_PROMPT.replace("{classes}", ", ".join(names))
+    known = set(classes)
+
+    def rows():
+        for lineno, entry in enumerate(_lines(meta / "test.txt"), start=1):
+            where = f"Food-101 meta/test.txt:{lineno}"
+            cls = entry.split("/")[0]
+            if cls not in known:
+                raise BuildError(f"{where}: class {cls!r} is not in meta/classes.txt")
+            yield BenchRow(entry, _safe_join(base / "images", f"{entry}.jpg", where),
+                           {"input": prompt, "label": cls.replace("_", " ")})  # fmt: skip
+
+    return TaskSource(
+        "Food101", "label", rows(), "Food-101 `meta/test.txt`", FOOD101_PROMPT, "class name", vocabulary=names
+    )
+
+
+def _read_categories(path: Path) -> dict[int, str]:
+    out = {}
+    for lineno, line in enumerate(_lines(path), start=1):
+        m = re.match(r"^(\d+)\s+(.+)$", line)
+        if not m:
+            raise BuildError(f"{str(path)!r}:{lineno}: expected '<id> <name>', got {line!r}")
+        out[int(m.group(1))] = m.group(2).strip()
+    return out
+
+
+FOODSEG103_EXCLUDED = (0, 103)  # background, other ingredients
+
+
+def read_foodseg103(root: str | os.PathLike) -> TaskSource:
+    """FoodSeg103 test split: the category names present in each mask (background and other excluded)."""
+    import numpy as np
+    from PIL import Image
+
+    root = Path(root)
+    cat_file = _find(root, ["category_id.txt", "FoodSeg103/category_id.txt"], "FoodSeg103")
+    base = cat_file.parent
+    categories = _read_categories(cat_file)
+    vocabulary = [categories[k] for k in sorted(categories) if k not in FOODSEG103_EXCLUDED]
+    img_dir, ann_dir = base / "Images" / "img_dir" / SPLIT, base / "Images" / "ann_dir" / SPLIT
+    listing = base / "ImageSets" / f"{SPLIT}.txt"
+
+    def rows():
+        ids = (
+            [Path(x).stem for x in _lines(listing)]
+            if listing.is_file()
+            else sorted(p.stem for p in ann_dir.glob("*.png"))
+        )
+        for image_id in ids:
+            where = f"FoodSeg103 {image_id}"
+            mask_path = ann_dir / f"{image_id}.png"
+            if not mask_path.is_file():
+                raise BuildError(f"{where}: mask not found: {str(mask_path)!r}")
+            with Image.open(mask_path) as mask:
+                present = sorted(int(v) for v in np.unique(np.asarray(mask)))
+            unknown = [v for v in present if v not in categories]
+            if unknown:
+                raise BuildError(f"{where}: mask holds category id(s) {unknown} not in category_id.txt")
+            label = [categories[v] for v in present if v not in FOODSEG103_EXCLUDED]
+            yield BenchRow(image_id, img_dir / f"{image_id}.jpg", {"input": FOODSEG103_PROMPT, "label": label})
+
+    return TaskSource("FoodSeg103", "multilabel", rows(), "FoodSeg103 test masks (`Images/ann_dir/test`)",
+                      FOODSEG103_PROMPT, "list of category names", vocabulary=vocabulary)  # fmt: skip
+
+
+_INGR_ID = re.compile(r"^ingr_\d+$")
+
+
+def _nutrition_dishes(meta_dir: Path) -> dict[str, list[str]]:
+    dishes: dict[str, list[str]] = {}
+    files = sorted(meta_dir.glob("dish_metadata_cafe*.csv"))
+    if not files:
+        raise BuildError(f"Nutrition5K: no metadata/dish_metadata_cafe*.csv under {str(meta_dir)!r}")
+    for path in files:
+        with open(path, newline="", encoding="utf-8") as fh:
+            for lineno, rec in enumerate(csv.reader(fh), start=1):
+                if not rec or not rec[0].startswith("dish_"):
+                    continue
+                names = [rec[j + 1].strip() for j in range(6, len(rec) - 1) if _INGR_ID.match(rec[j].strip())]
+                if not names:
+                    raise BuildError(f"Nutrition5K {path.name}:{lineno}: dish {rec[0]!r} lists no ingredients")
+                dishes[rec[0]] = list(dict.fromkeys(names))
+    return dishes
+
+
+def read_nutrition5k(root: str | os.PathLike) -> TaskSource:
+    """Nutrition5K overhead-RGB test dishes with their ingredient names."""
+    root = Path(root)
+    meta_dir = _find(root, ["metadata", "nutrition5k_dataset/metadata"], "Nutrition5K")
+    base = meta_dir.parent
+    dishes = _nutrition_dishes(meta_dir)
+    vocabulary = sorted({n for names in dishes.values() for n in names})
+    split_file = _find(base, ["dish_ids/splits/rgb_test_ids.txt"], "Nutrition5K test ids")
+
+    def rows():
+        for lineno, dish in enumerate(_lines(split_file), start=1):
+            where = f"Nutrition5K rgb_test_ids.txt:{lineno}"
+            if dish not in dishes:
+                raise BuildError(f"{where}: dish {dish!r} is not in the dish metadata")
+            image = _safe_join(base / "imagery" / "realsense_overhead", f"{dish}/rgb.png", where)
+            yield BenchRow(dish, image, {"input": NUTRITION5K_PROMPT, "label": dishes[dish]})
+
+    return TaskSource("Nutrition5K", "multilabel", rows(), "Nutrition5K `rgb_test_ids.txt`, overhead RGB",
+                      NUTRITION5K_PROMPT, "list of ingredient names", vocabulary=vocabulary)  # fmt: skip
+
+
+def recipe_text(title: str, ingredients: list[str], instructions: list[str]) -> str:
+    """A recipe as the reference text of Recipe1M: title, ingredient list, numbered steps."""
+    lines = [title, "Ingredients:"] + [f"- {x}" for x in ingredients] + ["Instructions:"]
+    lines += [f"{i}. {x}" for i, x in enumerate(instructions, start=1)]
+    return "\n".join(lines)
+
+
+def read_recipe1m(root: str | os.PathLike, images: str | os.PathLike | None = None) -> TaskSource:
+    """Recipe1M test recipes with an image (streamed ``layer1.json`` joined with ``layer2.json``)."""
+    from hub_tools.data import BadInput, iter_json_array
+
+    root = Path(root)
+    layer1 = _find(root, ["layer1.json"], "Recipe1M")
+    layer2 = _find(root, ["layer2.json"], "Recipe1M")
+    image_root = Path(images) if images else next(
+        (d for d in (layer1.parent / "images", layer1.parent) if (d / SPLIT).is_dir()), layer1.parent / "images"
+    )  # fmt: skip
+
+    def rows():
+        first_image: dict[str, str] = {}
+        try:
+            for _, rec in iter_json_array(layer2):
+                imgs = rec.get("images") if isinstance(rec, dict) else None
+                if imgs and isinstance(imgs[0], dict) and imgs[0].get("id"):
+                    first_image[str(rec.get("id"))] = str(imgs[0]["id"])
+            for i, rec in iter_json_array(layer1):
+                where = f"Recipe1M layer1.json[{i}]"
+                if not isinstance(rec, dict):
+                    raise BuildError(f"{where}: not a JSON object")
+                if rec.get("partition") != SPLIT or str(rec.get("id")) not in first_image:
+                    continue
+                rid = str(rec["id"])
+                image_id = first_image[rid]
+                ingredients = [_text(x.get("text"), where, "ingredients.text") for x in rec.get("ingredients") or []]
+                steps = [_text(x.get("text"), where, "instructions.text") for x in rec.get("instructions") or []]
+                if not ingredients or not steps:
+                    raise BuildError(f"{where}: recipe {rid!r} has no ingredients or no instructions")
+                rel = "/".join([SPLIT, *image_id[:4], image_id])
+                yield BenchRow(
+                    rid,
+                    _safe_join(image_root, rel, where),
+                    {
+                        "input": RECIPE1M_PROMPT,
+                        "label": recipe_text(_text(rec.get("title"), where, "title"), ingredients, steps),
+                    },
+                )
+        except BadInput as err:
+            raise BuildError(f"Recipe1M: {err.reason}") from None
+
+    return TaskSource("Recipe1M", "label", rows(), "Recipe1M `layer1.json` + `layer2.json`, partition test",
+                      RECIPE1M_PROMPT, "recipe text")  # fmt: skip
+
+
+BIOMED_READERS: dict[str, Callable[..., TaskSource]] = {
+    "SLAKE": read_slake,
+    "VQA_RAD": read_vqa_rad,
+    "PathVQA": read_pathvqa,
+    "PMC-VQA": read_pmc_vqa,
+}
+FOOD_READERS: dict[str, Callable[..., TaskSource]] = {
+    "Recipe1M": read_recipe1m,
+    "Food101": read_food101,
+    "FoodSeg103": read_foodseg103,
+    "Nutrition5K": read_nutrition5k,
+}
+
+
+# ---------------------------------------------------------------------------------------------
+# writing
+# ---------------------------------------------------------------------------------------------
+@dataclass
+class BenchmarkResult:
+    """What a benchmark build wrote: rows and skipped rows per task, shard paths, the card."""
+
+    output: Path
+    rows: dict[str, int] = field(default_factory=dict)
+    skipped: dict[str, dict[str, int]] = field(default_factory=dict)
+    shards: dict[str, list[Path]] = field(default_factory=dict)
+    card: Path | None = None
+
+
+def build_benchmark(
+    tasks: list[TaskSource],
+    output: str | os.PathLike,
+    *,
+    domain: str,
+    limit: int | None = None,
+    skip_missing: bool = False,
+    max_shard_bytes: int = DEFAULT_MAX_SHARD_BYTES,
+    overwrite: bool = False,
+    repo_id: str | None = None,
+    progress: bool = True,
+) -> BenchmarkResult:
+    """Write each task's test split as ``OUTPUT/<Config>/test-*.parquet`` (+ ``vocabulary.json``) and a card."""
+    from tqdm.auto import tqdm
+
+    from hub_tools.datasets_builder import _prepare_output
+
+    if not tasks:
+        raise BuildError("no benchmark given; pass at least one raw release folder")
+    if limit is not None and limit < 1:
+        raise BuildError(f"--limit must be positive, got {limit}")
+    output = Path(output)
+    _prepare_output(output, overwrite)
+    tmp = output / ".adamllm-build"
+    shutil.rmtree(tmp, ignore_errors=True)
+    result = BenchmarkResult(output)
+    info = []
+    try:
+        for task in tasks:
+            features = task_features(task.kind)
+            writer = ShardedParquetWriter(tmp / task.name, SPLIT, features, max_shard_bytes)
+            try:
+                for row in tqdm(task.rows, desc=f"writing {task.name}", unit="row", disable=not progress):
+                    if limit is not None and writer.rows >= limit:
+                        break
+                    if isinstance(row.image, tuple):
+                        data, name = row.image
+                    else:
+                        if not row.image.is_file():
+                            if skip_missing:
+                                task.skipped["image not found"] += 1
+                                continue
+                            raise BuildError(f"{task.name} row {row.id!r}: image not found: {str(row.image)!r}")
+                        data, name = row.image.read_bytes(), row.image.name
+                    if not data:
+                        raise BuildError(f"{task.name} row {row.id!r}: the image is empty")
+                    out = {"id": row.id, "image": image_cell(data, name), **row.columns}
+                    size = len(data) + sum(len(str(v)) for v in row.columns.values())
+                    writer.add(out, size)
+                if writer.rows == 0:
+                    raise BuildError(f"{task.name}: no test rows found in {task.source}")
+                result.rows[task.name] = writer.rows
+                result.skipped[task.name] = dict(task.skipped)
+                result.shards[task.name] = writer.close()
+            except BaseException:
+                writer.abort()
+                raise
+            if task.vocabulary is not None:
+                (tmp / task.name / "vocabulary.json").write_text(
+                    json.dumps(task.vocabulary, indent=1, ensure_ascii=False)
+                )
+            info += dataset_info_yaml(features, {task.name: {SPLIT: result.shards[task.name]}})
+    except BaseException:
+        shutil.rmtree(tmp, ignore_errors=True)
+        raise
+    for task in tasks:
+        target = output / task.name
+        shutil.rmtree(target, ignore_errors=True)
+        os.replace(tmp / task.name, target)
+        result.shards[task.name] = [target / p.name for p in result.shards[task.name]]
+    shutil.rmtree(tmp, ignore_errors=True)
+    result.card = write_benchmark_card(output, tasks, result, info, domain=domain, repo_id=repo_id)
+    return result
+
+
+def write_benchmark_card(
+    output: Path,
+    tasks: list[TaskSource],
+    result: BenchmarkResult,
+    info: list[dict],
+    *,
+    domain: str,
+    repo_id: str | None,
+) -> Path:
+    """The benchmark card: one config per task (``test`` split), sources, prompts and row counts."""
+    from hub_tools.hub import size_category, write_card
+
+    configs = [
+        {"config_name": t.name, "data_files": [{"split": SPLIT, "path": f"{t.name}/{SPLIT}-*.parquet"}]} for t in tasks
+    ]
+    card_data = {
+        "license": "other",
+        "task_categories": ["visual-question-answering", "image-text-to-text"],
+        "language": ["en"],
+        "tags": sorted({"benchmark", "adamllm", domain}),
+        "size_categories": [size_category(sum(result.rows.values()))],
+        "pretty_name": f"{DOMAIN_TITLES.get(domain, domain.capitalize())} visual question answering benchmarks",
+        "configs": configs,
+        "dataset_info": info,
+    }
+    name = repo_id or "USER/DATASET"
+    lines = [
+        f"# {card_data['pretty_name']}",
+        "",
+        f"Test splits of the {domain} benchmarks used to evaluate domain-adapted multimodal LLMs (AdaMLLM,",
+        "arXiv 2411.19930), rebuilt by adamllm-hub from the raw public releases into one schema: `image`,",
+        "`input` (the prompt shown to the model), `label`, plus `answer_type` (medical VQA) or `A`-`D`",
+        "(multiple choice).",
+        "",
+        "| config | rows | source | label |",
+        "|---|---:|---|---|",
+    ]
+    for t in tasks:
+        lines.append(f"| `{t.name}` | {result.rows[t.name]} | {t.source} | {t.label} |")
+    skipped = {k: v for k, v in result.skipped.items() if v}
+    if skipped:
+        lines += ["", "Rows left out while building (raw records without their image file):", ""]
+        for task_name, reasons in skipped.items():
+            lines += [f"- `{task_name}`: " + ", ".join(f"{n} ({r})" for r, n in reasons.items())]
+    lines += ["", "## Prompts", ""]
+    for t in tasks:
+        lines += [f"`{t.name}`:", "", "```text", t.prompt, "```", ""]
+    if any(t.vocabulary for t in tasks):
+        lines += [
+            "Label vocabularies (used by the multiple-choice and multi-label metrics) are in",
+            "`<config>/vocabulary.json`: "
+            + ", ".join(f"`{t.name}` ({len(t.vocabulary)} names)" for t in tasks if t.vocabulary)
+            + ".",
+            "",
+        ]
+    first = tasks[0].name
+    lines += [
+        "## Usage",
+        "",
+        "```python",
+        "from datasets import load_dataset",
+        "",
+        f'test = load_dataset("{name}", "{first}", split="test")',
+        "```",
+        "",
+        "Evaluate a model on a local copy: `adamllm evaluate --model MODEL --tasks "
+        f"{domain} --benchmark-dir <this folder> --output results/`.",
+        "",
+        "## Licence",
+        "",
+        "Each config keeps the licence and terms of use of its source release; check them before redistributing.",
+    ]
+    return write_card(output, card_data, "\n".join(lines))
+
+
+# ---------------------------------------------------------------------------------------------
+# command line (shared by dataset_scripts/build_{biomed,food}_benchmark.py)
+# ---------------------------------------------------------------------------------------------
+_OPTIONS = {
+    "SLAKE": ("--slake", "SLAKE 1.0 folder (with test.json and imgs/)"),
+    "VQA_RAD": ("--vqa-rad", "VQA-RAD folder (with 'VQA_RAD Dataset Public.json' and the image folder)"),
+    "PathVQA": ("--pathvqa", "PathVQA folder (pvqa/ with qas/ and images/, or the parquet release)"),
+    "PMC-VQA": ("--pmc-vqa", "PMC-VQA folder (with test_2.csv and the figures)"),
+    "Recipe1M": ("--recipe1m", "Recipe1M folder (with layer1.json and layer2.json)"),
+    "Food101": ("--food101", "Food-101 folder (food-101/ with meta/ and images/)"),
+    "FoodSeg103": ("--foodseg103", "FoodSeg103 folder (with category_id.txt, ImageSets/, Images/)"),
+    "Nutrition5K": ("--nutrition5k", "Nutrition5K folder (with metadata/, dish_ids/, imagery/)"),
+}
+
+
+def main(domain: str, argv: list[str] | None = None) -> int:
+    """Parse the options of a benchmark script, build the folder, optionally publish it."""
+    import argparse
+    import sys
+
+    from hub_tools.parquet_shards import parse_size
+
+    readers = BIOMED_READERS if domain == "biomed" else FOOD_READERS
+    parser = argparse.ArgumentParser(
+        description=f"Build the {domain} benchmark test splits ({', '.join(readers)}) from their raw releases."
+    )
+    for name in readers:
+        flag, help_text = _OPTIONS[name]
+        parser.add_argument(flag, dest=name, default=None, metavar="DIR", help=help_text)
+    if domain == "food":
+        parser.add_argument(
+            "--recipe1m-images", default=None, metavar="DIR", help="Recipe1M image root (holding test/)"
+        )
+    parser.add_argument("--output", required=True, help="folder to write the benchmark dataset into")
+    parser.add_argument("--limit", type=int, default=None, help="keep at most N rows per task (first N)")
+    parser.add_argument(
+        "--skip-missing-images", action="store_true", help="leave out (and count) rows whose image is missing"
+    )
+    parser.add_argument("--max-shard-size", default="500MB", help="upper bound of one parquet shard")
+    parser.add_argument("--overwrite", action="store_true", help="replace the contents of a non-empty --output")
+    parser.add_argument(
+        "--push-to-hub", metavar="REPO_ID", default=None, help="publish the folder to this dataset repo"
+    )
+    parser.add_argument("--private", action="store_true", help="create the Hub repo as private")
+    parser.add_argument("--no-progress", action="store_true", help="hide progress bars")
+    args = parser.parse_args(argv)
+    try:
+        tasks = []
+        for name, reader in readers.items():
+            path = getattr(args, name)
+            if path is None:
+                continue
+            if not Path(path).exists():
+                raise BuildError(f"{_OPTIONS[name][0]}: {path!r} does not exist")
+            if name == "Recipe1M":
+                tasks.append(reader(path, images=args.recipe1m_images))
+            else:
+                tasks.append(reader(path))
+        result = build_benchmark(
+            tasks,
+            args.output,
+            domain=domain,
+            limit=args.limit,
+            skip_missing=args.skip_missing_images,
+            max_shard_bytes=parse_size(args.max_shard_size),
+            overwrite=args.overwrite,
+            repo_id=args.push_to_hub,
+            progress=not args.no_progress,
+        )
+    except (BuildError, ValueError) as err:
+        print(f"error: {err}", file=sys.stderr)
+        return 1
+    print(f"benchmark folder: {result.output}")
+    for name, n in result.rows.items():
+        skipped = sum(result.skipped.get(name, {}).values())
+        print(f"  {name}: {n} rows" + (f" ({skipped} skipped)" if skipped else ""))
+    if args.push_to_hub:
+        from hub_tools.hub import push_folder
+
+        try:
+            url = push_folder(result.output, args.push_to_hub, private=args.private)
+        except Exception as err:
+            print(f"error: publishing to {args.push_to_hub!r} failed: {type(err).__name__}: {err}", file=sys.stderr)
+            return 1
+        print(f"published: {url}")
+    return 0

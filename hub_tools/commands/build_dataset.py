@@ -1,0 +1,72 @@
+"""``adamllm build-dataset RUN_DIR --output DIR [--push-to-hub REPO_ID] [--private]``."""
+
+from __future__ import annotations
+
+import argparse
+import sys
+
+DESCRIPTION = (
+    "Build a Hub dataset folder from a pipeline run directory: three configs (image_caption_pairs, "
+    "synthetic_visual_tasks, image_caption_and_synthetic_task = default) as parquet shards with the images "
+    "embedded, and a dataset card. Optionally publish it to the Hub in one commit."
+)
+
+
+def add_arguments(p: argparse.ArgumentParser) -> None:
+    """The options of the visual-instruction dataset builder (shared with dataset_scripts/)."""
+    p.add_argument("run_dir", help="the pipeline's run directory (synthesis/, filter/, compose/, images/, stats.json)")
+    p.add_argument("--output", required=True, help="folder to write the dataset into")
+    p.add_argument("--push-to-hub", metavar="REPO_ID", default=None, help="publish the folder to this dataset repo")
+    p.add_argument("--private", action="store_true", help="create the Hub repo as private")
+    p.add_argument("--max-shard-size", default="500MB", help="upper bound of one parquet shard (default 500MB)")
+    p.add_argument("--license", default="apache-2.0", help="licence of the synthesized text in the card")
+    p.add_argument("--tag", action="append", default=[], help="extra card tag (repeatable), e.g. --tag medical")
+    p.add_argument("--pretty-name", default=None, help="title of the dataset card")
+    p.add_argument("--overwrite", action="store_true", help="replace the contents of a non-empty --output folder")
+    p.add_argument("--no-progress", action="store_true", help="hide progress bars")
+
+
+def register(subparsers, name: str, help: str) -> None:
+    """Add the ``build-dataset`` subcommand."""
+    p = subparsers.add_parser(name, help=help, description=DESCRIPTION)
+    add_arguments(p)
+    p.set_defaults(func=run)
+
+
+def run(args: argparse.Namespace) -> int:
+    """Build the folder, print its configs and row counts, and publish when ``--push-to-hub`` is given."""
+    from hub_tools.datasets_builder import BuildError, build_visual_instructions
+    from hub_tools.parquet_shards import parse_size
+
+    try:
+        result = build_visual_instructions(
+            args.run_dir,
+            args.output,
+            max_shard_bytes=parse_size(args.max_shard_size),
+            license=args.license,
+            tags=args.tag,
+            pretty_name=args.pretty_name,
+            repo_id=args.push_to_hub,
+            overwrite=args.overwrite,
+            progress=not args.no_progress,
+        )
+    except (BuildError, ValueError) as err:
+        print(f"build-dataset: {err}", file=sys.stderr)
+        return 1
+    print(f"dataset folder: {result.output}")
+    for config, n in result.rows.items():
+        shards = len(result.shards.get(config, []))
+        print(f"  {config}: {n} rows in {shards} shard(s)" if n else f"  {config}: no rows (config left out)")
+    if args.push_to_hub:
+        from hub_tools.hub import push_folder
+
+        try:
+            url = push_folder(result.output, args.push_to_hub, private=args.private)
+        except Exception as err:  # network / auth errors from huggingface_hub carry their own message
+            print(
+                f"build-dataset: publishing to {args.push_to_hub!r} failed: {type(err).__name__}: {err}",
+                file=sys.stderr,
+            )
+            return 1
+        print(f"published: {url}")
+    return 0
