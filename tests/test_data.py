@@ -162,12 +162,13 @@ def test_hf_dataset_reader_with_column_mapping(tmp_path):
         {"picture": imgs, "text": ["one", "", "three"]},
         features=Features({"picture": ImageFeature(), "text": Value("string")}),
     )
-    ds.to_parquet(str(tmp_path / "data" / "train.parquet"))
-    records = list(read_pairs(str(tmp_path), image_column="picture", caption_column="text"))
+    folder = tmp_path / "dataset"
+    ds.to_parquet(str(folder / "data" / "train.parquet"))
+    records = list(read_pairs(str(folder), image_column="picture", caption_column="text"))
     assert [type(r).__name__ for r in records] == ["ImageCaptionPair", "Rejection", "ImageCaptionPair"]
     assert records[2].caption == "three" and records[2].image.getpixel((0, 0)) == (80, 0, 0)
     with pytest.raises(ValueError, match="no column 'caption'"):
-        list(read_pairs(str(tmp_path), image_column="picture"))
+        list(read_pairs(str(folder), image_column="picture"))
 
 
 def test_sample_pairs_all_valid(sample_pairs):
