@@ -293,6 +293,7 @@ def compose_example(pid: str, caption: str, kept: Sequence, seed: int = DEMO_SEE
     return {
         "id": pid,
         "kind": "caption+task" if tasks else "caption_only",
+        "caption_turn": 0 if caption_first or not tasks else len(tasks) // 2,
         "images": [f"images/{pid}.png"],
         "messages": messages,
     }
