@@ -1,0 +1,26 @@
+"""``adamllm quickstart``: the whole method in miniature, on CPU, offline."""
+
+from __future__ import annotations
+
+import argparse
+
+
+def register(subparsers, name: str, help: str) -> None:
+    """Add the ``quickstart`` subcommand."""
+    p = subparsers.add_parser(name, help=help, description=help + " Writes OUTPUT/REPORT.md.")
+    p.add_argument("--output", default="outputs/quickstart", help="folder for every artifact and the report")
+    p.add_argument("--seed", type=int, default=0)
+    p.add_argument("--small", action="store_true", help="a reduced run (about a minute) that touches every stage")
+    p.add_argument("--tune-minutes", type=float, default=None, help="time budget for tuning the tiny synthesizer")
+    p.set_defaults(func=run)
+
+
+def run(args: argparse.Namespace) -> int:
+    """Run the quickstart and print where the report is."""
+    from hub_tools.quickstart import QuickstartConfig, run_quickstart
+
+    config = QuickstartConfig.small(args.seed) if args.small else QuickstartConfig(seed=args.seed)
+    if args.tune_minutes is not None:
+        config.tune_minutes = args.tune_minutes
+    run_quickstart(args.output, config)
+    return 0

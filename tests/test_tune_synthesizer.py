@@ -1,0 +1,391 @@
+"""Synthesizer tuning: seed-data join, blank share, split, the loss mask, a short training run, measuring."""
+
+from __future__ import annotations
+
+import json
+import math
+from collections import Counter
+from pathlib import Path
+
+import pytest
+
+from hub_tools import tune_synthesizer as T
+from hub_tools import world as W
+from hub_tools.synthesis.parse import INFORMATIVE_HINT, LLAMA3, PRECISE_HINT, parse_triplets
+
+SMALL = {"seed_images": 60, "partial_seed_images": 6, "pairs": 8, "benchmark_per_task": 4}
+
+
+@pytest.fixture(scope="module")
+def small_world(tmp_path_factory) -> Path:
+    return W.build_world(tmp_path_factory.mktemp("world"), **SMALL)
+
+
+@pytest.fixture(scope="module")
+def seed_data(small_world, tmp_path_factory) -> tuple[Path, dict]:
+    files = W.world_files(small_world)
+    out = tmp_path_factory.mktemp("seed_data")
+    stats = T.build_seed_data(
+        files["caption_set"], files["precise_set"], files["informative_set"], out, seed=3, blank_size=56
+    )
+    return out, stats
+
+
+def _rows(path: Path) -> list[dict]:
+    return [json.loads(line) for line in path.read_text().splitlines()]
+
+
+# -- seed data ------------------------------------------------------------------------------------
+def test_join_keeps_images_in_all_three_sets(seed_data):
+    out, stats = seed_data
+    assert stats["joined"] == SMALL["seed_images"]
+    # the world writes 6 partial images: 2 lack the informative set, 2 the precise set, 2 both
+    assert stats["dropped"] == {
+        "image not in the informative set(s)": 2,
+        "image not in the precise and informative set(s)": 2,
+        "image not in the precise set(s)": 2,
+    }
+    rows = _rows(out / "train.jsonl") + _rows(out / "validation.jsonl")
+    assert len(rows) == stats["train"] + stats["validation"] == SMALL["seed_images"]
+    assert len({r["id"] for r in rows}) == len(rows)
+
+
+def test_rows_are_caption_turn_then_hinted_turns(seed_data, small_world):
+    out, _ = seed_data
+    captions = {
+        e["image"].rsplit("/", 1)[1]: e["conversations"][1]["value"]
+        for e in json.loads((small_world / "seed" / "ALLaVA-Caption-VFLAN-4V.json").read_text())
+    }
+    orders = Counter()
+    for row in _rows(out / "train.jsonl"):
+        m = row["messages"]
+        assert m[0] == {
+            "role": "user",
+            "content": [{"type": "image"}, {"type": "text", "text": "Describe the image."}],
+        }
+        assert m[1]["content"][0]["text"] == captions[row["id"] + ".png"]
+        questions = [x["content"][0]["text"] for x in m[2::2]]
+        assert all(q.startswith((PRECISE_HINT, INFORMATIVE_HINT)) for q in questions)
+        assert [x["role"] for x in m] == ["user", "assistant"] * (len(m) // 2)
+        # every question is asked under both hints -> one triplet per question
+        bare = Counter(q.split("\n", 1)[1] for q in questions)
+        assert set(bare.values()) == {2}
+        orders[questions[0].startswith(PRECISE_HINT)] += 1
+        assert len(row["images"]) == 1 and (out / row["images"][0]).is_file()
+    assert orders[True] > 0 and orders[False] > 0  # the shuffle puts either hint first
+
+
+def test_blank_share_and_split_per_task(seed_data):
+    out, stats = seed_data
+    rows = _rows(out / "train.jsonl") + _rows(out / "validation.jsonl")
+    blank = [r for r in rows if r["blank"]]
+    assert len(blank) == stats["blank"] == round(0.1 * SMALL["seed_images"])
+    assert all(r["images"] == ["blank.png"] for r in blank)
+    assert all(r["images"] != ["blank.png"] for r in rows if not r["blank"])
+    per_task = Counter(r["task_name"] for r in rows)
+    val = Counter(r["task_name"] for r in _rows(out / "validation.jsonl"))
+    for task, n in per_task.items():
+        assert val[task] == math.floor(0.1 * n) == stats["per_task"][task]["validation"]
+    assert stats["validation"] > 0
+
+
+def _resolved_rows(folder: Path) -> list[dict]:
+    rows = _rows(folder / "train.jsonl")
+    for row in rows:
+        row["images"] = [str((folder / p).resolve()) if p != "blank.png" else p for p in row["images"]]
+    return rows
+
+
+def test_seed_data_is_deterministic(small_world, seed_data, tmp_path):
+    files = W.world_files(small_world)
+    args = (files["caption_set"], files["precise_set"], files["informative_set"])
+    T.build_seed_data(*args, tmp_path / "a", seed=3, blank_size=56)
+    T.build_seed_data(*args, tmp_path / "b", seed=4, blank_size=56)
+    first = _resolved_rows(seed_data[0])
+    assert _resolved_rows(tmp_path / "a") == first
+    assert _resolved_rows(tmp_path / "b") != first
+
+
+def test_raw_layout_details(tmp_path):
+    """Markers before or after the question, duplicates and malformed entries are handled and counted."""
+    from PIL import Image
+
+    (tmp_path / "images_191task_1k").mkdir()
+    for name in ("a.png", "b.png"):
+        Image.new("RGB", (28, 28)).save(tmp_path / "images_191task_1k" / name)
+
+    def conv(q, a):
+        return [{"from": "human", "value": q}, {"from": "gpt", "value": a}]
+
+    captions = [
+        {
+            "id": "c1",
+            "image": "allava_vflan/images/images_191task_1k/a.png",
+            "conversations": conv("<image>\nHi", "A."),
+        },
+        {"id": "c2", "image": "x/a.png", "conversations": conv("<image>\nHi", "duplicate")},
+        {"id": "c3", "image": "b.png", "conversations": conv("<image>\nHi", "B.")},
+        {"id": "bad", "conversations": []},
+    ]
+    precise = [
+        {
+            "id": "p1",
+            "task_name": "t1",
+            "image": "images_191task_1k/a.png",
+            "conversations": conv("Q1?\n<image>", "1"),
+        },
+        {"id": "p2", "task_name": "t1", "image": "a.png", "conversations": conv("<image>\nQ2?", "2")},
+        {"id": "p3", "image": "b.png", "conversations": conv("<image>\nQ?", "x")},  # no task_name
+    ]
+    informative = [{"id": "i1", "image": "a.png", "conversations": conv("<image>\nQ1?", "One, so 1.")}]
+    for name, data in (("cap.json", captions), ("meta.json", precise), ("inst.json", informative)):
+        (tmp_path / name).write_text(json.dumps(data))
+    stats = T.build_seed_data(tmp_path / "cap.json", tmp_path / "meta.json", tmp_path / "inst.json", tmp_path / "out")
+    assert stats["joined"] == 1
+    assert stats["dropped"]["duplicate caption (first kept)"] == 1
+    assert stats["dropped"]["caption entry malformed"] == 1
+    assert stats["dropped"]["precise entry malformed"] == 1
+    assert stats["dropped"]["image not in the precise and informative set(s)"] == 1
+    (row,) = _rows(tmp_path / "out" / "train.jsonl")
+    texts = sorted(m["content"][0]["text"] for m in row["messages"][2::2])
+    assert texts == sorted([PRECISE_HINT + "Q1?", PRECISE_HINT + "Q2?", INFORMATIVE_HINT + "Q1?"])
+    assert row["messages"][1]["content"][0]["text"] == "A."
+
+
+# -- rendering and the loss mask ------------------------------------------------------------------
+def _load(model_dir):
+    from transformers import AutoProcessor
+
+    return AutoProcessor.from_pretrained(str(model_dir))
+
+
+def _qa_rows(seed_data, n=3):
+    from hub_tools.sft_data import load_jsonl_rows
+
+    return [load_jsonl_rows(seed_data[0] / "train.jsonl")[i] for i in range(n)]
+
+
+@pytest.mark.parametrize("model", ["qwen2_vl", "llava_next"])
+def test_mask_is_the_prompt_exactly(tiny_models, seed_data, model):
+    import torch
+
+    processor = _load(tiny_models[model])
+    collator = T.SynthesizerCollator(processor)
+    assert collator.prompt_format == ("chat" if model == "qwen2_vl" else "released")
+    rows = _qa_rows(seed_data)
+    batch = collator(rows)
+    tok = processor.tokenizer
+    assert batch["labels"].shape == batch["input_ids"].shape
+    if "mm_token_type_ids" in batch:
+        assert batch["mm_token_type_ids"].shape == batch["input_ids"].shape
+    for i, row in enumerate(rows):
+        _, images, text, spans = collator.render(row)
+        prompt = text[: spans[0][0]]
+        enc = processor(text=[prompt], images=images, add_special_tokens=False, return_tensors="pt")
+        n_prompt = enc["input_ids"].shape[1]
+        length = int(batch["attention_mask"][i].sum())
+        ids, labels = batch["input_ids"][i], batch["labels"][i]
+        assert torch.equal(ids[:n_prompt], enc["input_ids"][0])  # the prompt is a token prefix
+        assert (labels[:n_prompt] == -100).all()  # system, image tokens, caption turn: masked
+        assert torch.equal(labels[n_prompt:length], ids[n_prompt:length])  # everything after: trained
+        assert (labels[length:] == -100).all()  # padding
+        trained = tok.decode(ids[n_prompt:length], skip_special_tokens=False)
+        first_question = row["messages"][2]["content"][0]["text"]
+        assert trained.startswith(first_question)  # the question text itself is trained
+        assert trained.endswith(collator.end_token)
+    if model == "llava_next":  # the release tokenizes with its BOS in front of the prompt's own
+        bos = tok.bos_token_id
+        first = int((batch["attention_mask"][0] == 1).nonzero()[0])
+        assert batch["input_ids"][0][first : first + 2].tolist() == [bos, bos]
+
+
+@pytest.mark.parametrize("model", ["qwen2_vl", "llava_next"])
+def test_trained_text_parses_back_into_the_seed_triplets(tiny_models, seed_data, model):
+    from hub_tools.synthesis.prompts import chat_turn_format
+
+    processor = _load(tiny_models[model])
+    collator = T.SynthesizerCollator(processor)
+    fmt = LLAMA3 if collator.prompt_format == "released" else chat_turn_format(processor)
+    for row in _qa_rows(seed_data, 5):
+        _, _, text, spans = collator.render(row)
+        generated = text[spans[0][0] :]
+        assert generated.endswith(collator.end_token)
+        triplets = parse_triplets(generated[: -len(collator.end_token)], turn_format=fmt)
+        questions = {m["content"][0]["text"].split("\n", 1)[1] for m in row["messages"][2::2]}
+        assert {t.question for t in triplets} == questions
+
+
+def test_chat_rendering_matches_the_chat_template(tiny_models, seed_data):
+    processor = _load(tiny_models["qwen2_vl"])
+    collator = T.SynthesizerCollator(processor)
+    from hub_tools.sft_data import normalize_messages
+
+    for row in _qa_rows(seed_data):
+        template = processor.apply_chat_template(normalize_messages(row["messages"]), tokenize=False)
+        _, _, text, _ = collator.render(row)
+        assert text == template + collator.end_token
+
+
+def test_end_token_is_not_the_turn_end(tiny_models):
+    qwen = _load(tiny_models["qwen2_vl"])
+    llava = _load(tiny_models["llava_next"])
+    from hub_tools.synthesis.prompts import chat_turn_format
+
+    assert T.end_of_sequence_token(qwen.tokenizer, chat_turn_format(qwen)) == "<|endoftext|>"
+    assert T.end_of_sequence_token(llava.tokenizer, LLAMA3) == "<|end_of_text|>"
+
+
+def test_bad_rows_are_refused(tiny_models):
+    processor = _load(tiny_models["qwen2_vl"])
+    collator = T.SynthesizerCollator(processor)
+    caption_only = [
+        {"role": "user", "content": [{"type": "image"}, {"type": "text", "text": "Describe the image."}]},
+        {"role": "assistant", "content": [{"type": "text", "text": "A plate."}]},
+    ]
+    with pytest.raises(ValueError, match="at least one task turn"):
+        T.task_turns(caption_only)
+    with pytest.raises(ValueError, match="exactly one image"):
+        collator.render({"images": [], "messages": caption_only})
+
+
+# -- strictness and grounding ---------------------------------------------------------------------
+@pytest.mark.parametrize(
+    ("question", "informative", "precise", "strict"),
+    [
+        ("How many peas are there?", "I count two peas. So the answer is 2.", "2", True),
+        ("What organ is shown", "The brain.", "brain", True),  # interrogative start
+        ("Describe the plate.", "A plate with peas.", "peas", False),  # not a question
+        ("How many peas?", "Two peas.<|im_end|>", "2", False),  # turn marker
+        ("How many peas?", "Answer with a precise response. 2", "2", False),  # hint repeated
+        ("How many peas?", "2", "2.", False),  # answers do not differ
+        ("How many peas?", "", "2", False),
+    ],
+)
+def test_is_strict_triplet(question, informative, precise, strict):
+    triplet = {"question": question, "informative": informative, "precise": precise}
+    assert T.is_strict_triplet(triplet) is strict
+
+
+def test_score_generation_judges_against_the_parameters(tiny_models):
+    from hub_tools.synthesis.prompts import chat_turn_format
+
+    fmt = chat_turn_format(_load(tiny_models["qwen2_vl"]))
+    params = W.params_to_dict(W.Food([W.Item("tomato", 3), W.Item("pea", 1)]))
+
+    def generation(turns):
+        return fmt.user_open.join(q + fmt.user_end + fmt.assistant_open + a + fmt.assistant_end for q, a in turns)
+
+    q = "How many tomatoes are on the plate?"
+    good = generation(
+        [(PRECISE_HINT + q, "3"), (INFORMATIVE_HINT + q, "I see three red tomatoes. So the answer is 3.")]
+    )
+    assert T.score_generation(good, params, fmt) == {
+        "triplets": [{"question": q, "informative": "I see three red tomatoes. So the answer is 3.", "precise": "3"}],
+        "strict": [True],
+        "grounded": [True],
+    }
+    wrong = generation([(PRECISE_HINT + q, "2"), (INFORMATIVE_HINT + q, "There are two tomatoes.")])
+    assert T.score_generation(wrong, params, fmt)["grounded"] == [False]
+    assert T.score_generation("no turns at all", params, fmt)["triplets"] == []
+
+
+# -- training ---------------------------------------------------------------------------------------
+@pytest.fixture(scope="module")
+def trained(small_world, tmp_path_factory):
+    out = tmp_path_factory.mktemp("tuned")
+    path = T.tune_tiny_synthesizer(
+        small_world,
+        out,
+        seed=0,
+        max_minutes=2.0,
+        max_steps=14,
+        warmup_steps=2,
+        logging_steps=1,
+        per_device_train_batch_size=4,
+    )
+    return path
+
+
+def test_short_training_lowers_the_loss(trained):
+    summary = json.loads((trained / "synthesizer.json").read_text())
+    losses = summary["logged_losses"]
+    assert summary["steps"] == 14 and len(losses) == 14
+    assert sum(losses[-3:]) / 3 < sum(losses[:3]) / 3 - 0.5
+    assert summary["end_of_sequence_token"] == "<|endoftext|>" and summary["prompt_format"] == "chat"
+    assert summary["eval_loss"] is not None
+    for name in ("config.json", "model.safetensors", "tokenizer.json"):
+        assert (trained / name).is_file()
+
+
+def test_measure_synthesizer_reports_shares(trained, small_world):
+    report = T.measure_synthesizer(trained, small_world / "heldout_pairs.json", max_new_tokens=24, samples=2)
+    assert report["pairs"] == round(SMALL["pairs"] * 0.5)
+    for key in ("strict_share", "grounded_share", "first_grounded_share", "triplet_grounded_share"):
+        assert 0.0 <= report[key] <= 1.0
+    assert report["with_grounded"] <= report["with_strict"] <= report["with_triplet"] <= report["pairs"]
+    assert len(report["samples"]) == 2 and isinstance(report["samples"][0]["generation"], str)
+
+
+def test_time_budget_schedule_decays_with_time():
+    cb = T.time_budget_callback(minutes=1.0, warmup_steps=4)
+    assert cb.lr_factor(0) == pytest.approx(0.25)
+    assert cb.lr_factor(10) == pytest.approx(1.0)  # not started: full rate after warmup
+    cb.start = cb.start or 0.0
+    import time
+
+    cb.start = time.monotonic() - 30  # half the budget spent
+    assert cb.lr_factor(10) == pytest.approx(0.5, abs=0.02)
+    cb.start = time.monotonic() - 61
+    assert cb.lr_factor(10) == pytest.approx(0.0, abs=1e-6) and cb.elapsed_share() == 1.0
+
+
+def test_command_line_recipe_runs(small_world, tmp_path):
+    """``python -m hub_tools.tune_synthesizer --config tiny_cpu.yaml`` (a few steps, the recipe's other settings)."""
+    import yaml
+
+    recipe = yaml.safe_load((Path(__file__).parents[1] / "recipes" / "synthesizer" / "tiny_cpu.yaml").read_text())
+    recipe.update({"world_dir": str(small_world), "output_dir": str(tmp_path / "out"), "max_steps": 2})
+    recipe.update({"max_minutes": None, "logging_steps": 1, "per_device_train_batch_size": 2})
+    config = tmp_path / "recipe.yaml"
+    config.write_text(yaml.safe_dump(recipe))
+    assert T.main(["--config", str(config)]) == 0
+    summary = json.loads((tmp_path / "out" / "synthesizer.json").read_text())
+    assert summary["steps"] == 2 and summary["prompt_format"] == "chat"
+    assert (tmp_path / "out" / "seed_data" / "train.jsonl").is_file() and (tmp_path / "out" / "init").is_dir()
+
+
+def test_set_max_pixels(tiny_models):
+    processor = _load(tiny_models["qwen2_vl"])
+    from PIL import Image
+
+    T.set_max_pixels(processor, 56 * 56)
+    enc = processor(text=["<|vision_start|><|image_pad|><|vision_end|>x"], images=[Image.new("RGB", (112, 112))])
+    assert list(enc["image_grid_thw"][0]) == [1, 4, 4]  # 112x112 shrunk to 56x56: 4x4 patches of 14 px
+    with pytest.raises(ValueError, match="Qwen2-VL-style"):
+        T.set_max_pixels(_load(tiny_models["llava_next"]), 56 * 56)
+
+
+def test_vision_encoder_trains_at_a_lower_rate(tiny_models, seed_data, tmp_path):
+    from transformers import AutoModelForImageTextToText
+    from trl import SFTConfig
+
+    model = AutoModelForImageTextToText.from_pretrained(str(tiny_models["qwen2_vl"]))
+    processor = _load(tiny_models["qwen2_vl"])
+    names = set(T.vision_parameter_names(model))
+    assert names and all(".visual." in n and ".merger." not in n for n in names)
+    args = SFTConfig(
+        output_dir=str(tmp_path), learning_rate=1e-3, bf16=False, use_cpu=True, report_to="none", activation_checkpointing=False,
+        remove_unused_columns=False, dataset_kwargs={"skip_prepare_dataset": True},
+    )  # fmt: skip
+    trainer = T._trainer_class(vision_lr_ratio=0.1)(
+        model=model,
+        args=args,
+        train_dataset=T.load_seed_split(seed_data[0], "train"),
+        processing_class=processor,
+        data_collator=T.SynthesizerCollator(processor),
+    )
+    optimizer = trainer.create_optimizer()
+    by_param = {id(p): g["lr"] for g in optimizer.param_groups for p in g["params"]}
+    for name, param in model.named_parameters():
+        assert by_param[id(param)] == pytest.approx(1e-4 if name in names else 1e-3), name
+    assert sum(len(g["params"]) for g in optimizer.param_groups) == len(list(model.parameters()))
