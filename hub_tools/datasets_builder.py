@@ -33,6 +33,7 @@ from pathlib import Path
 from typing import Any
 
 from hub_tools.parquet_shards import DEFAULT_MAX_SHARD_BYTES, ShardedParquetWriter, dataset_info_yaml, image_cell
+from hub_tools.pipeline import leading_word
 from hub_tools.rundir import shard_files
 
 CAPTION_CONFIG = "image_caption_pairs"
@@ -42,7 +43,6 @@ CONFIGS = (DEFAULT_CONFIG, TASK_CONFIG, CAPTION_CONFIG)
 DEFAULT_CAPTION_PROMPT = "Describe the image."
 KINDS = ("caption+task", "caption_only", "task")
 SPLIT_NAME = re.compile(r"\w+(\.\w+)*")
-HINT_PREFIX = re.compile(r"^\s*answer with an? (?:precise|informative) response\.?\s*", re.IGNORECASE)
 
 
 class BuildError(RuntimeError):
@@ -126,15 +126,6 @@ def read_json(path: Path, what: str) -> dict:
     if not isinstance(value, dict):
         raise BuildError(f"{str(path)!r} is not a JSON object")
     return value
-
-
-def leading_word(question: str) -> str:
-    """The task type of a question: its first word, lower-cased, after the image marker and hints."""
-    q = question.replace("<image>", " ").strip()
-    while HINT_PREFIX.match(q):
-        q = HINT_PREFIX.sub("", q, count=1)
-    m = re.match(r"[A-Za-z]+", q)
-    return m.group(0).lower() if m else "(other)"
 
 
 def reason_kind(reason: Any) -> str:

@@ -27,9 +27,9 @@ def leading_word(question: str) -> str:
     """
     from hub_tools.compose import clean_question
 
-    words = [w.lower() for w in _WORD.findall(clean_question(question))]
+    words = [w.lower() for w in _WORD.findall(clean_question(question.replace("<image>", " ")))]
     if not words:
-        return "(empty)"
+        return "(other)"
     if words[0] == "how" and len(words) > 1 and words[1] in ("many", "much", "long", "big", "old", "often", "far"):
         return f"how {words[1]}"
     return words[0]

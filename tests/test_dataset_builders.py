@@ -396,13 +396,13 @@ def test_shards_are_size_bounded(run_dir, tmp_path):
 
 
 def test_leading_word():
-    from hub_tools.datasets_builder import leading_word
+    from hub_tools.pipeline import leading_word  # one rule for the card and the pipeline summary
 
     assert leading_word("What is shown?") == "what"
     assert leading_word("Answer with a precise response.\nWhich organ is it?") == "which"
     assert leading_word("<image>\n  is this normal?") == "is"
     assert leading_word("123?") == "(other)"
-    assert leading_word("answer with an informative response How big is it?") == "how"
+    assert leading_word("answer with an informative response How big is it?") == "how big"
 
 
 def test_reason_kind():
