@@ -2,9 +2,9 @@
 
 Two kinds of image, drawn by our own code from a seed (no external assets):
 
-- **food plates**: a pale blue plate on a wooden table with one to three kinds of ingredient, one to
-  four pieces each; every ingredient has a fixed colour and shape (tomatoes are red and round,
-  carrots orange and long, ...);
+- **food plates**: a pale blue plate on a wooden table with one to three kinds of ingredient
+  (``max_ingredient_kinds``), one to four pieces each; every ingredient has a fixed colour and shape
+  (tomatoes are red and round, carrots orange and long, ...);
 - **scans**: a CT, MRI or X-ray style picture of the brain, the lungs or the kidneys, with no
   lesion or one small or large lesion on the left or right side *of the image*.
 
@@ -36,8 +36,17 @@ of ``{"id", "task_name", "image", "conversations": [human instruction with <imag
 The three are joined by the image's file name. A few seed images are written to only one or two of
 the sets (as in the real data, where the sets do not cover the same images), so a builder must join.
 
+The benchmark (:func:`write_benchmark`) fills three harness task folders, named by
+``WorldConfig.task_names``: ``closed_open`` (default ``SLAKE``; scan questions, CLOSED yes/no labels and
+OPEN organ / modality / side / size labels, column ``answer_type``), ``multiple_choice`` (default
+``PMC-VQA``; food counts and colours, scan organs and modalities, options in columns ``A``-``D`` and
+listed in ``input``, the label a letter) and ``multilabel`` (default ``FoodSeg103``; the ingredient list,
+with ``vocabulary.json``). Each folder holds ``test.jsonl`` (columns ``id``, ``image`` (a path in the
+folder), ``input``, ``label``, ..., ``params`` as a JSON string) and ``images/``.
+
 Held-out combinations: some ingredient sets (food) and some (modality, organ) pairs (scans) never
-occur in the seed set; the domain pairs mix such held-out images with seen combinations.
+occur in the seed set; the domain pairs mix such held-out images (``heldout_fraction``) with seen
+combinations. Every single value (each ingredient, modality, organ) still occurs in the seed set.
 Everything is deterministic from ``seed``: the same seed gives byte-identical files.
 """
 
@@ -197,16 +206,16 @@ def as_params(value: Params | dict) -> Params:
 # ---------------------------------------------------------------------------------------------
 # sampling parameters
 # ---------------------------------------------------------------------------------------------
-def all_combos() -> dict[str, list[str]]:
-    """Every held-out key of each kind: ingredient sets of size 1-3 and (modality, organ) pairs."""
+def all_combos(max_kinds: int = 3) -> dict[str, list[str]]:
+    """Every held-out key of each kind: ingredient sets of 1 to ``max_kinds`` kinds and (modality, organ) pairs."""
     names = sorted(INGREDIENTS)
-    food = ["food:" + "+".join(c) for k in (1, 2, 3) for c in combinations(names, k)]
+    food = ["food:" + "+".join(c) for k in range(1, max_kinds + 1) for c in combinations(names, k)]
     scan = [f"scan:{m}+{o}" for m in MODALITIES for o in ORGANS]
     return {"food": food, "scan": scan}
 
 
-def choose_heldout(seed: int, n_food: int = 6, n_scan: int = 2) -> list[str]:
-    """Held-out combinations: ``n_food`` two- or three-ingredient sets and ``n_scan`` (modality, organ) pairs.
+def choose_heldout(seed: int, n_food: int = 6, n_scan: int = 2, max_kinds: int = 3) -> list[str]:
+    """Held-out combinations: ``n_food`` sets of 2 to ``max_kinds`` ingredients and ``n_scan`` (modality, organ) pairs.
 
     Held-out keys only remove combinations, never a value: every ingredient still occurs in the
     seed set, and no two held-out scan pairs share a modality or an organ, so each modality is
@@ -215,7 +224,9 @@ def choose_heldout(seed: int, n_food: int = 6, n_scan: int = 2) -> list[str]:
     if not 0 <= n_scan <= min(len(MODALITIES), len(ORGANS)):
         raise ValueError(f"n_scan must be in [0, {min(len(MODALITIES), len(ORGANS))}]")
     rng = random.Random(f"heldout-{seed}")
-    multi = [c for c in all_combos()["food"] if c.count("+") >= 1]
+    if max_kinds < 2:
+        raise ValueError("held-out ingredient sets need plates with at least two kinds (max_kinds >= 2)")
+    multi = [c for c in all_combos(max_kinds)["food"] if c.count("+") >= 1]
     food = sorted(rng.sample(multi, n_food))
     modalities = rng.sample(MODALITIES, n_scan)
     organs = rng.sample(ORGANS, n_scan)
@@ -223,10 +234,10 @@ def choose_heldout(seed: int, n_food: int = 6, n_scan: int = 2) -> list[str]:
     return food + scans
 
 
-def sample_food(rng: random.Random, combo: str | None = None) -> Food:
-    """A random plate (ingredient kinds in random order, 1-4 pieces each); ``combo`` fixes the kinds."""
+def sample_food(rng: random.Random, combo: str | None = None, max_kinds: int = 3) -> Food:
+    """A random plate (1 to ``max_kinds`` ingredient kinds in random order, 1-4 pieces each); ``combo`` fixes the kinds."""
     if combo is None:
-        k = rng.choice([1, 2, 2, 3, 3])
+        k = rng.choice([k for k in range(1, max_kinds + 1) for _ in range(1 if k == 1 else 2)])
         names = rng.sample(sorted(INGREDIENTS), k)
     else:
         names = combo.split(":", 1)[1].split("+")
@@ -245,14 +256,14 @@ def sample_scan(rng: random.Random, combo: str | None = None) -> Scan:
     return Scan(modality, organ, rng.choice(SIDES), rng.choice(SIZES))
 
 
-def sample_params(rng: random.Random, kind: str, heldout: set[str], want_heldout: bool) -> Params:
+def sample_params(rng: random.Random, kind: str, heldout: set[str], want_heldout: bool, max_kinds: int = 3) -> Params:
     """Sample parameters of ``kind`` whose combination is (``want_heldout``) or is not in ``heldout``."""
     if want_heldout:
         keys = sorted(k for k in heldout if k.startswith(kind + ":"))
         combo = rng.choice(keys)
         return sample_food(rng, combo) if kind == "food" else sample_scan(rng, combo)
     while True:
-        params = sample_food(rng) if kind == "food" else sample_scan(rng)
+        params = sample_food(rng, max_kinds=max_kinds) if kind == "food" else sample_scan(rng)
         if params.combo() not in heldout:
             return params
 
@@ -390,25 +401,27 @@ def _join(parts: list[str]) -> str:
 
 
 def food_caption(params: Food, rng: random.Random) -> str:
-    """One of several phrasings of the plate's contents."""
+    """One of several phrasings of the plate's contents.
+
+    The phrasings vary the wording, the separators, digits or number words, and whether colours and
+    shapes are named, but every count stands right before its ingredient ("three tomatoes").
+    """
+    counted = [f"{_num(rng, i.count)} {_noun(i.name, i.count)}" for i in params.items]
     style = rng.randrange(5)
     if style == 0:
-        parts = [f"{_num(rng, i.count)} {_noun(i.name, i.count)}" for i in params.items]
-        return f"A plate with {_join(parts)}."
+        return f"A plate with {_join(counted)}."
     if style == 1:
-        parts = [f"{_num(rng, i.count)} {INGREDIENTS[i.name].color} {_noun(i.name, i.count)}" for i in params.items]
-        return f"Top view of a pale blue plate holding {_join(parts)} on a wooden table."
+        colors = _join([f"the {INGREDIENTS[i.name].plural} {INGREDIENTS[i.name].color}" for i in params.items])
+        return f"Top view of a pale blue plate holding {_join(counted)} on a wooden table; {colors}."
     if style == 2:
-        parts = [
-            f"{_num(rng, i.count)} {INGREDIENTS[i.name].shape} {INGREDIENTS[i.name].color} {_noun(i.name, i.count)}"
+        looks = "; ".join(
+            f"the {INGREDIENTS[i.name].plural} are {INGREDIENTS[i.name].shape} and {INGREDIENTS[i.name].color}"
             for i in params.items
-        ]
-        return f"On the plate there {'is' if params.items[0].count == 1 else 'are'} {_join(parts)}."
+        )
+        return f"On the plate there {'is' if params.items[0].count == 1 else 'are'} {_join(counted)}: {looks}."
     if style == 3:
-        parts = [f"{INGREDIENTS[i.name].plural} ({i.count})" for i in params.items]
-        return f"This dish contains {_join(parts)}."
-    parts = [f"{_noun(i.name, i.count)}: {_num(rng, i.count)}" for i in params.items]
-    return f"A simple meal served on a round plate. Ingredients - {'; '.join(parts)}."
+        return f"This dish contains: {', '.join(counted)}."
+    return f"A simple meal served on a round plate, with {_join(counted)}."
 
 
 def scan_caption(params: Scan, rng: random.Random) -> str:
@@ -784,8 +797,14 @@ SEED_IMAGE_DIR = "images_191task_1k"
 
 @dataclass
 class WorldConfig:
-    """Sizes of the world. ``seed_images`` is the number of images in all three seed sets; each has a
-    number of distinct questions drawn from ``questions_per_image``, each asked under both hints."""
+    """Sizes of the world.
+
+    ``seed_images`` images are in all three seed sets and ``partial_seed_images`` more in only one or
+    two; each seed image has a number of distinct questions drawn from ``questions_per_image``, each
+    asked under both hints (question types weighted by :data:`SEED_QUESTION_WEIGHTS`). ``pairs`` domain
+    pairs, ``heldout_fraction`` of them from held-out combinations; ``benchmark_per_task`` rows per
+    benchmark task; square images of ``image_size`` pixels; ``food_share`` of the images are plates.
+    """
 
     seed: int = 0
     seed_images: int = 1000
@@ -795,6 +814,7 @@ class WorldConfig:
     benchmark_per_task: int = 30
     image_size: int = 112
     food_share: float = 0.5
+    max_ingredient_kinds: int = 3
     questions_per_image: list[int] = field(default_factory=lambda: [1, 1, 1, 1, 2])
     task_names: dict[str, str] = field(default_factory=lambda: dict(DEFAULT_TASK_NAMES))
 
@@ -818,7 +838,7 @@ def _kind_for(rng: random.Random, food_share: float) -> str:
 
 
 SEED_QUESTION_WEIGHTS = {
-    "count": 3, "presence": 2, "color": 2, "ingredients": 1, "total": 1,
+    "count": 2, "presence": 2, "color": 2, "ingredients": 1, "total": 1,
     "lesion": 2, "side": 2, "size": 2, "side_check": 1, "organ": 2, "modality": 2,
 }  # fmt: skip
 """How often each question type is drawn for the seed set (the synthesizer learns this mix)."""
@@ -847,7 +867,7 @@ def write_seed_sets(out: Path, cfg: WorldConfig, heldout: set[str]) -> dict:
     for index in range(n_full + n_partial):
         rng = _rng(cfg.seed, "seed-image", index)
         kind = _kind_for(rng, cfg.food_share)
-        params = sample_params(rng, kind, heldout, want_heldout=False)
+        params = sample_params(rng, kind, heldout, want_heldout=False, max_kinds=cfg.max_ingredient_kinds)
         file = f"world_{kind}_{index:05d}.png"
         _write_png(out / SEED_IMAGE_DIR / file, draw(params, rng, cfg.image_size))
         cap = caption(params, rng)
@@ -909,7 +929,7 @@ def write_pairs(out: Path, cfg: WorldConfig, heldout: set[str]) -> dict:
         rng = _rng(cfg.seed, "pair", index)
         kind = _kind_for(rng, cfg.food_share)
         is_heldout = index < n_heldout
-        params = sample_params(rng, kind, heldout, want_heldout=is_heldout)
+        params = sample_params(rng, kind, heldout, want_heldout=is_heldout, max_kinds=cfg.max_ingredient_kinds)
         rel = f"images/pairs/world_pair_{index:05d}.png"
         _write_png(out / rel, draw(params, rng, cfg.image_size))
         pairs.append(
@@ -984,12 +1004,12 @@ def write_benchmark(out: Path, cfg: WorldConfig) -> dict:
                 row = {"input": qa.question, "label": qa.precise.lower() if closed else qa.precise,
                        "answer_type": "CLOSED" if closed else "OPEN"}  # fmt: skip
             elif key == "multiple_choice":
-                params = sample_food(rng) if index % 2 == 0 else sample_scan(rng)
+                params = sample_food(rng, max_kinds=cfg.max_ingredient_kinds) if index % 2 == 0 else sample_scan(rng)
                 question, options, letter = _mc_row(params, rng)
                 listing = "\n".join(f"{k}. {v}" for k, v in options.items())
                 row = {"input": f"{question}\n{listing}\n{_MC_INSTRUCTION}", "label": letter, **options}
             else:
-                params = sample_food(rng)
+                params = sample_food(rng, max_kinds=cfg.max_ingredient_kinds)
                 row = {"input": _ML_INSTRUCTION, "label": sorted(params.names())}
             rel = f"images/{task.lower()}_{index:04d}.png"
             _write_png(folder / rel, draw(params, rng, cfg.image_size))
@@ -1022,7 +1042,7 @@ def build_world(out_dir: str | Path, config: WorldConfig | None = None, **overri
         raise ValueError(f"image_size must be in [28, 448], not {cfg.image_size}")
     out = Path(out_dir)
     out.mkdir(parents=True, exist_ok=True)
-    heldout = set(choose_heldout(cfg.seed))
+    heldout = set(choose_heldout(cfg.seed, max_kinds=cfg.max_ingredient_kinds))
     seed_counts = write_seed_sets(out / "seed", cfg, heldout)
     pair_counts = write_pairs(out, cfg, heldout)
     bench_counts = write_benchmark(out / "benchmark", cfg)

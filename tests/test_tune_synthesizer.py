@@ -389,3 +389,65 @@ def test_vision_encoder_trains_at_a_lower_rate(tiny_models, seed_data, tmp_path)
     for name, param in model.named_parameters():
         assert by_param[id(param)] == pytest.approx(1e-4 if name in names else 1e-3), name
     assert sum(len(g["params"]) for g in optimizer.param_groups) == len(list(model.parameters()))
+
+
+def test_time_budget_warmup_stable_decay():
+    import time
+
+    cb = T.time_budget_callback(minutes=1.0, decay_share=0.25)
+    cb.start = time.monotonic() - 30  # half the budget: still in the stable phase
+    assert cb.lr_factor(100) == pytest.approx(1.0)
+    cb.start = time.monotonic() - 52.5  # half-way through the decay phase
+    assert cb.lr_factor(100) == pytest.approx(0.5, abs=0.02)
+    with pytest.raises(ValueError, match="decay_share"):
+        T.time_budget_callback(minutes=1.0, decay_share=0.0)
+
+
+def _run_tuner(monkeypatch, step_seconds, steps=40, start_threads=2):
+    import types
+
+    import torch
+
+    clock = [0.0]
+    monkeypatch.setattr(T.time, "perf_counter", lambda: clock[0])
+    torch.set_num_threads(start_threads)
+    tuner = T.thread_tuner_callback(candidates=(1, 2), probe_steps=3, every=20)
+    state = types.SimpleNamespace(global_step=0)
+    used = []
+    for step in range(steps):
+        state.global_step = step
+        tuner.on_step_begin(None, state, None)
+        used.append(torch.get_num_threads())
+        clock[0] += step_seconds[torch.get_num_threads()]
+        state.global_step = step + 1
+        tuner.on_step_end(None, state, None)
+    return tuner, used
+
+
+def test_thread_tuner_picks_the_faster_thread_count(monkeypatch):
+    import torch
+
+    before = torch.get_num_threads()
+    try:
+        tuner, used = _run_tuner(monkeypatch, {1: 1.0, 2: 1.5})  # one thread faster, but not 3x
+        assert tuner.best == 1 and tuner.history[0] == (6, 1)
+        assert used[:6] == [2, 2, 2, 1, 1, 1] and set(used[6:20]) == {1}
+        tuner, used = _run_tuner(monkeypatch, {1: 1.0, 2: 0.6})  # two threads faster: kept
+        assert tuner.best == 2 and set(used[6:20]) == {2}
+        # two threads 10x slower (a busy machine): the probe of two threads stops after one step
+        tuner, used = _run_tuner(monkeypatch, {1: 1.0, 2: 10.0}, start_threads=1)
+        assert tuner.best == 1 and used[:5] == [1, 1, 1, 2, 1] and used.count(2) == 2  # one step per round
+    finally:
+        torch.set_num_threads(before)
+
+
+@pytest.mark.parametrize("recipe", ["llava_next_llama3_8b", "qwen2_vl_2b", "tiny_cpu"])
+def test_recipes_parse(recipe):
+    from trl import ModelConfig, SFTConfig, TrlParser
+
+    path = Path(__file__).parents[1] / "recipes" / "synthesizer" / f"{recipe}.yaml"
+    parser = TrlParser((T.SynthesizerArguments, SFTConfig, ModelConfig))
+    # bf16 is switched off only so the GPU recipes validate on this CPU machine
+    script, args, model = parser.parse_args_and_config(args=["--config", str(path), "--bf16", "false"])
+    assert model.model_name_or_path and script.prompt_format in ("released", "chat")
+    assert args.learning_rate > 0 and args.max_length
