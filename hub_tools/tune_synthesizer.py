@@ -712,6 +712,7 @@ def train(
         "seconds": round(seconds, 1),
         "stopped_by_time_budget": bool(budget is not None and budget.stopped_early),
         "vision_lr_ratio": vision_lr_ratio,
+        "thread_choices": [list(h) for cb in callbacks or [] for h in getattr(cb, "history", [])],
     }
     (output_dir / "synthesizer.json").write_text(json.dumps(summary, indent=1) + "\n", encoding="utf-8")
     return output_dir
@@ -744,12 +745,14 @@ def torch_threads(n: int | None):
 def thread_tuner_callback(candidates: tuple[int, ...] | None = None, probe_steps: int = 6, every: int = 250):
     """A ``TrainerCallback`` that keeps picking the fastest torch thread count while training.
 
-    Every ``every`` steps it times ``probe_steps`` steps with each of ``candidates`` (default: 1 and
-    all cores; the current best first, the first step of each untimed), then trains with the fastest
-    until the next round. A candidate whose step (warm-up included) takes over 3x the current best's
-    mean is dropped at once, so a round costs one step when a count is much slower. On a quiet 2-core machine two
-    threads are ~1.6x faster for the tiny synthesizer; when other processes share the cores one
-    thread is up to ~10x faster (see :func:`torch_threads`). ``history`` records ``(step, choice)``.
+    A round times ``probe_steps`` steps with each of ``candidates`` (default: 1 and all cores; the
+    current best first, the first step of each untimed) and then trains with the fastest. Rounds run
+    every ``every`` steps and as soon as the last 5 steps average over 2.5x the best's time in the
+    last round (another process took a core). A candidate whose step takes over 3x the current best's
+    mean is dropped at once, so a round costs one step when a count is much slower. On a quiet 2-core
+    machine two threads are ~1.6x faster for the tiny synthesizer; when other processes share the
+    cores one thread is up to ~10x faster (see :func:`torch_threads`). ``history`` records
+    ``(step, choice)``.
     """
     import torch
     from transformers import TrainerCallback
@@ -761,6 +764,8 @@ def thread_tuner_callback(candidates: tuple[int, ...] | None = None, probe_steps
             self.best = torch.get_num_threads() if torch.get_num_threads() in cands else cands[0]
             self.history: list[tuple[int, int]] = []
             self.times: dict[int, list[float]] = defaultdict(list)
+            self.baseline: float | None = None  # the best's mean step time in the last round
+            self.recent: list[float] = []
             self._queue: list[int] = []
             self._current: int | None = None  # candidate being probed
             self._done = 0  # probe steps taken with it
@@ -770,21 +775,35 @@ def thread_tuner_callback(candidates: tuple[int, ...] | None = None, probe_steps
             means = {n: sum(t) / len(t) for n, t in self.times.items() if t}
             if means:
                 self.best = min(means, key=means.get)
+                self.baseline = means[self.best]
             self.history.append((step, self.best))
+            self.recent = []
             self._current = None
 
+        def _slowed_down(self) -> bool:
+            return (
+                self.baseline is not None and len(self.recent) >= 5 and sum(self.recent[-5:]) / 5 > 2.5 * self.baseline
+            )
+
         def on_step_begin(self, args, state, control, **kwargs):
-            if len(cands) > 1 and state.global_step % every == 0 and self._current is None:
-                self._queue = [self.best] + [c for c in cands if c != self.best]
+            slowed = self._slowed_down()
+            if len(cands) > 1 and self._current is None and (slowed or state.global_step % every == 0):
                 self.times.clear()
+                others = [c for c in cands if c != self.best]
+                if slowed:  # the best's recent steps are its measurement: probe only the others
+                    self.times[self.best] = list(self.recent)
+                    self._queue = others
+                else:
+                    self._queue = [self.best, *others]
                 self._current, self._done = self._queue.pop(0), 0
             torch.set_num_threads(self._current if self._current is not None else self.best)
             self._start = time.perf_counter()
 
         def on_step_end(self, args, state, control, **kwargs):
-            if self._current is None:
-                return
             elapsed = time.perf_counter() - self._start
+            if self._current is None:
+                self.recent = (self.recent + [elapsed])[-5:]
+                return
             self._done += 1
             if self._done > 1:  # the first step with a new count warms up
                 self.times[self._current].append(elapsed)

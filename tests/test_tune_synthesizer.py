@@ -403,7 +403,7 @@ def test_time_budget_warmup_stable_decay():
         T.time_budget_callback(minutes=1.0, decay_share=0.0)
 
 
-def _run_tuner(monkeypatch, step_seconds, steps=40, start_threads=2):
+def _run_tuner(monkeypatch, step_seconds, steps=40, start_threads=2, busy_from=None):
     import types
 
     import torch
@@ -418,7 +418,10 @@ def _run_tuner(monkeypatch, step_seconds, steps=40, start_threads=2):
         state.global_step = step
         tuner.on_step_begin(None, state, None)
         used.append(torch.get_num_threads())
-        clock[0] += step_seconds[torch.get_num_threads()]
+        seconds = step_seconds[torch.get_num_threads()]
+        if busy_from is not None and step >= busy_from and torch.get_num_threads() == 2:
+            seconds *= 10  # another process took a core: two threads crawl
+        clock[0] += seconds
         state.global_step = step + 1
         tuner.on_step_end(None, state, None)
     return tuner, used
@@ -437,6 +440,10 @@ def test_thread_tuner_picks_the_faster_thread_count(monkeypatch):
         # two threads 10x slower (a busy machine): the probe of two threads stops after one step
         tuner, used = _run_tuner(monkeypatch, {1: 1.0, 2: 10.0}, start_threads=1)
         assert tuner.best == 1 and used[:5] == [1, 1, 1, 2, 1] and used.count(2) == 2  # one step per round
+        # the machine gets busy at step 10: the slowdown starts a new round at once, not at step 20
+        tuner, used = _run_tuner(monkeypatch, {1: 1.0, 2: 0.6}, busy_from=10)
+        assert used[6:10] == [2, 2, 2, 2] and tuner.history[1][0] < 20 and tuner.best == 1
+        assert used[tuner.history[1][0] :].count(2) <= 1  # later rounds spend one step on two threads
     finally:
         torch.set_num_threads(before)
 

@@ -170,3 +170,10 @@ def test_world_corpus_covers_the_texts(small_world):
     corpus = W.world_corpus(small_world)
     assert any("How many" in line for line in corpus)
     assert not any("<image>" in line for line in corpus)
+
+
+def test_command_line(tmp_path, capsys):
+    assert W.main([str(tmp_path / "w"), "--seed-images", "5", "--pairs", "4", "--benchmark-per-task", "2"]) == 0
+    meta = json.loads((tmp_path / "w" / "world.json").read_text())
+    assert meta["seed"]["in_all_three"] == 5 and meta["pairs"]["pairs"] == 4
+    assert capsys.readouterr().out.strip() == str(tmp_path / "w")
