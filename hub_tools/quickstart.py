@@ -35,11 +35,11 @@ class QuickstartConfig:
     seed_images: int = 1000
     pairs: int = 120
     benchmark_per_task: int = 30
-    tune_minutes: float = 4.0
+    tune_minutes: float = 5.5
     tune_max_steps: int = -1
     measure_pairs: int | None = None
     synth_max_new_tokens: int = 256
-    sft_epochs: float = 3.0
+    sft_epochs: float = 30.0
     sft_learning_rate: float = 1e-3
     eval_max_new_tokens: int = 32
 
