@@ -35,8 +35,9 @@ class QuickstartConfig:
     seed_images: int = 1000
     pairs: int = 120
     benchmark_per_task: int = 30
-    tune_minutes: float = 5.5
-    tune_max_steps: int = -1
+    pretrain_steps: int = 1300
+    tune_max_steps: int = 1900
+    tune_minutes: float = 6.0
     measure_pairs: int | None = None
     synth_max_new_tokens: int = 256
     sft_epochs: float = 30.0
@@ -51,8 +52,9 @@ class QuickstartConfig:
             seed_images=60,
             pairs=16,
             benchmark_per_task=6,
-            tune_minutes=0.5,
+            pretrain_steps=10,
             tune_max_steps=12,
+            tune_minutes=0.5,
             measure_pairs=8,
             synth_max_new_tokens=48,
             sft_epochs=1.0,
@@ -102,11 +104,28 @@ def run_quickstart(output: str | Path, config: QuickstartConfig | None = None) -
     _done(started)
 
     # 2. synthesizer ----------------------------------------------------------------------------
-    started = _stage(2, f"tune the tiny synthesizer on the seed set (budget {cfg.tune_minutes} min)")
+    budget = (
+        f"{cfg.tune_max_steps} steps, at most {cfg.tune_minutes} min"
+        if cfg.tune_max_steps > 0
+        else (f"{cfg.tune_minutes} min")
+    )
+    started = _stage(
+        2, f"tune the tiny synthesizer: {cfg.pretrain_steps} text-pretraining steps, then the seed set ({budget})"
+    )
     training = {"max_steps": cfg.tune_max_steps} if cfg.tune_max_steps > 0 else {}
     synthesizer = tune_tiny_synthesizer(
-        world_dir, out / "synthesizer", seed=cfg.seed, max_minutes=cfg.tune_minutes, **training
+        world_dir,
+        out / "synthesizer",
+        seed=cfg.seed,
+        max_minutes=cfg.tune_minutes,
+        pretrain_steps=cfg.pretrain_steps,
+        **training,
     )
+    tuning = json.loads((synthesizer / "synthesizer.json").read_text())
+    if tuning["stopped_by_time_budget"]:
+        print(
+            f"    the {cfg.tune_minutes}-minute cap stopped tuning at step {tuning['steps']} of {cfg.tune_max_steps}"
+        )
     timings["tune_synthesizer"] = time.monotonic() - started
     _done(started)
 
@@ -235,6 +254,10 @@ def run_quickstart(output: str | Path, config: QuickstartConfig | None = None) -
         "config": asdict(cfg),
         "world": world_meta,
         "synthesizer": {k: v for k, v in measured.items() if k != "samples"},
+        "synthesizer_training": {
+            key: tuning.get(key)
+            for key in ("steps", "max_steps", "seconds", "stopped_by_time_budget", "eval_loss", "text_pretraining")
+        },
         "pipeline": summary,
         "stats": stats,
         "sft": {k: v for k, v in sft_summary.items() if isinstance(v, (int, float, str, list, dict, type(None)))},
@@ -271,6 +294,21 @@ def _sample_tasks(run_dir: Path, n: int = 5) -> list[dict]:
     return samples
 
 
+def _training_line(training: dict) -> str:
+    pre = training.get("text_pretraining") or {}
+    text = (
+        f"Text pretraining: {pre['steps']} steps on caption paraphrases ({pre['seconds']} s, loss "
+        f"{pre['first_loss']:.2f} -> {pre['last_loss']:.2f}). "
+        if pre
+        else "No text pretraining. "
+    )
+    capped = " (stopped by the time cap)" if training.get("stopped_by_time_budget") else ""
+    return text + (
+        f"Seed-set tuning: {training.get('steps')} steps in {training.get('seconds')} s{capped}, "
+        f"validation loss {training.get('eval_loss') or float('nan'):.3f}."
+    )
+
+
 def _pct(value) -> str:
     return "—" if value is None else f"{100 * value:.1f}"
 
@@ -302,6 +340,8 @@ def write_report(path: Path, report: dict, tasks: list[dict], generations: list[
         "",
         "## The tuned tiny synthesizer on held-out pairs",
         "",
+        _training_line(report.get("synthesizer_training") or {}),
+        "",
         "Held-out pairs use parameter combinations absent from the seed set. *Strict*: the question is a",
         "question, no answer repeats a hint or a turn marker, the two answers differ. *Grounded*: strict",
         "and true of the image, checked against the world's parameters.",
@@ -313,6 +353,16 @@ def write_report(path: Path, report: dict, tasks: list[dict], generations: list[
         f"| pairs with at least one grounded triplet | {_pct(syn.get('grounded_share'))}% |",
         f"| pairs whose kept (first) triplet is grounded | {_pct(syn.get('first_grounded_share'))}% |",
         f"| grounded share of all parsed triplets | {_pct(syn.get('triplet_grounded_share'))}% |",
+        "",
+        "Parsed triplets by the kind of answer their question asks for (`unknown`: a question the world's",
+        "checker cannot judge, e.g. about something absent from the image):",
+        "",
+        "| question type | triplets | grounded |",
+        "| --- | ---: | ---: |",
+        *(
+            f"| {kind} | {n.get('triplets', 0)} | {n.get('grounded', 0)} |"
+            for kind, n in syn.get("by_question_type", {}).items()
+        ),
         "",
         "## A sample of synthesized tasks (first triplet per pair)",
         "",

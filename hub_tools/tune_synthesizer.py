@@ -34,9 +34,12 @@ with at least one *strict* triplet (:func:`is_strict_triplet`) and with at least
 triplet (strict and true of the image, :func:`hub_tools.world.check_triplet`).
 
 **The quickstart's synthesizer** (:func:`tune_tiny_synthesizer`): a ~0.8M-parameter Qwen2-VL (hidden
-128, 4 layers, 8 heads, tied embeddings) with a tokenizer trained on the world's text, trained from
-scratch on the world's seed set within a time budget (cosine over the elapsed share of the budget;
-the torch thread count is re-chosen while training, since a shared 2-core CPU punishes two threads).
+128, 4 layers, 8 heads, tied embeddings) with a tokenizer trained on the world's text. Built from
+random weights, it first gets a short text pretraining on caption paraphrases of seed-set combinations
+(:mod:`hub_tools.tiny_pretrain`: the copying a pretrained base model brings), then is tuned on the
+world's seed set for a number of steps (a time budget caps it; without ``max_steps`` the budget is the
+schedule: a cosine over its elapsed share). The torch thread count is re-chosen while training, since a
+shared 2-core CPU punishes two threads.
 """
 
 from __future__ import annotations
@@ -466,6 +469,13 @@ class SynthesizerArguments:
     threads: str | None = field(
         default=None, metadata={"help": "torch threads: a number, or 'auto' to keep picking the fastest count."}
     )
+    text_pretrain_steps: int = field(
+        default=0,
+        metadata={
+            "help": "With model_name_or_path 'tiny': steps of text pretraining on the world's caption paraphrases "
+            "before tuning (hub_tools.tiny_pretrain)."
+        },
+    )
     world_dir: str | None = field(
         default=None,
         metadata={
@@ -526,6 +536,50 @@ def time_budget_callback(
             return control
 
     return TimeBudget()
+
+
+def time_progress_callback(minutes: float):
+    """A ``TrainerCallback`` with a progress bar over the seconds of a time budget (in place of the step bar).
+
+    A time-budgeted run has no meaningful step total, so the bar counts elapsed seconds against the
+    budget and shows the step and the last logged loss.
+    """
+    from tqdm.auto import tqdm
+    from transformers import TrainerCallback
+
+    total = max(1, round(minutes * 60))
+
+    class TimeProgress(TrainerCallback):
+        def __init__(self):
+            self.bar = None
+            self.start = 0.0
+            self.loss = None
+
+        def on_train_begin(self, args, state, control, **kwargs):
+            if state.is_world_process_zero:
+                self.start = time.monotonic()
+                self.bar = tqdm(total=total, desc="tuning (time budget)", unit="s", dynamic_ncols=True)
+
+        def on_step_end(self, args, state, control, **kwargs):
+            second = min(total, int(time.monotonic() - self.start))
+            if self.bar is not None and second != self.bar.n:  # one refresh a second, not one a step
+                self.bar.n = second
+                postfix = {"step": state.global_step}
+                if self.loss is not None:
+                    postfix["loss"] = f"{self.loss:.3f}"
+                self.bar.set_postfix(postfix, refresh=False)
+                self.bar.refresh()
+
+        def on_log(self, args, state, control, logs=None, **kwargs):
+            if logs and "loss" in logs:
+                self.loss = logs["loss"]
+
+        def on_train_end(self, args, state, control, **kwargs):
+            if self.bar is not None:
+                self.bar.close()
+                self.bar = None
+
+    return TimeProgress()
 
 
 def vision_parameter_names(model) -> list[str]:
@@ -689,6 +743,11 @@ def train(
         data_collator=collator,
         callbacks=([budget] if budget is not None else []) + list(callbacks or []) or None,
     )
+    if budget is not None and budget.schedule and not args.disable_tqdm:
+        from transformers.trainer_callback import ProgressCallback
+
+        trainer.remove_callback(ProgressCallback)  # its total would be the step cap, not the budget
+        trainer.add_callback(time_progress_callback(max_minutes))
     started = time.monotonic()
     result = trainer.train()
     seconds = time.monotonic() - started
@@ -926,16 +985,23 @@ def tune_tiny_synthesizer(
     max_minutes: float = 3.0,
     threads: int | str | None = "auto",
     model: dict | None = None,
+    pretrain_steps: int = 0,
+    pretrain_pairs: int = 20_000,
     **training: Any,
 ) -> Path:
     """Build the seed data of a world, train the tiny synthesizer on it; returns the tuned model folder.
 
-    Layout: ``out_dir/seed_data`` (:func:`build_seed_data`), ``out_dir/init`` (the random tiny
-    model, :func:`build_tiny_synthesizer`), ``out_dir/synthesizer`` (the tuned model, returned).
-    ``training`` overrides :data:`TINY_TRAINING` (e.g. ``max_steps=20`` for a smoke test). Training
-    runs with ``threads`` torch threads (:func:`torch_threads`); ``"auto"`` keeps choosing the fastest
-    count while training (:func:`thread_tuner_callback`). ``model`` passes settings to
-    :func:`build_tiny_synthesizer` (e.g. ``{"num_heads": 8}``).
+    Layout: ``out_dir/seed_data`` (:func:`build_seed_data`), ``out_dir/init`` (the tiny model,
+    :func:`build_tiny_synthesizer`), ``out_dir/synthesizer`` (the tuned model, returned).
+    With ``pretrain_steps``, the random model is first pretrained on ``pretrain_pairs`` caption
+    paraphrases of seed-set combinations (:func:`hub_tools.world.caption_paraphrases`,
+    :func:`hub_tools.tiny_pretrain.pretrain_on_paraphrases`; summary in ``init/pretrain.json`` and in
+    ``synthesizer.json``), so that it can copy facts from a caption before it learns the seed tasks.
+    ``training`` overrides :data:`TINY_TRAINING` (e.g. ``max_steps=1800``: a step budget, which
+    ``max_minutes`` then only caps). Training runs with ``threads`` torch threads
+    (:func:`torch_threads`); ``"auto"`` keeps choosing the fastest count while training
+    (:func:`thread_tuner_callback`). ``model`` passes settings to :func:`build_tiny_synthesizer`
+    (e.g. ``{"num_heads": 8}``).
     """
     import torch
 
@@ -954,11 +1020,19 @@ def tune_tiny_synthesizer(
         blank_size=112,
     )
     init = build_tiny_synthesizer(out / "init", world_corpus(world_dir), seed=seed, **(model or {}))
+    pretrained = None
+    if pretrain_steps > 0:
+        from hub_tools.tiny_pretrain import pretrain_world_paraphrases
+
+        pretrained = pretrain_world_paraphrases(
+            init, world_dir, pretrain_steps, seed, n_pairs=pretrain_pairs, threads=threads
+        )
+        (init / "pretrain.json").write_text(json.dumps(pretrained, indent=1) + "\n", encoding="utf-8")
     torch.manual_seed(seed)
     settings = {**TINY_TRAINING, "seed": seed, **training}
     tuner = [thread_tuner_callback()] if threads == "auto" else []
     with torch_threads(None if threads == "auto" else threads):
-        return train(
+        tuned = train(
             init,
             seed_dir,
             out / "synthesizer",
@@ -967,6 +1041,11 @@ def tune_tiny_synthesizer(
             callbacks=tuner,
             **settings,
         )
+    summary_path = tuned / "synthesizer.json"
+    summary = json.loads(summary_path.read_text(encoding="utf-8"))
+    summary["text_pretraining"] = pretrained
+    summary_path.write_text(json.dumps(summary, indent=1) + "\n", encoding="utf-8")
+    return tuned
 
 
 # ---------------------------------------------------------------------------------------------
@@ -1005,18 +1084,27 @@ def is_strict_triplet(triplet: TaskTriplet | dict) -> bool:
 def score_generation(text: str, params, turn_format: TurnFormat | None = None) -> dict:
     """Parse one raw generation and judge its triplets against the world parameters of its image.
 
-    Returns ``{"triplets": [dicts], "strict": [bool], "grounded": [bool]}``; a grounded triplet is
-    strict and true of the image (:func:`hub_tools.world.check_triplet`).
+    Returns ``{"triplets": [dicts], "strict": [bool], "grounded": [bool], "question_types": [str]}``; a
+    grounded triplet is strict and true of the image (:func:`hub_tools.world.check_triplet`); a question
+    type is the answer type :func:`hub_tools.world.parse_question` reads from the question (``number``,
+    ``yesno``, ``color``, ...), or ``unknown``.
     """
     from hub_tools.synthesis import parse_triplets
-    from hub_tools.world import check_triplet
+    from hub_tools.world import as_params, check_triplet, parse_question
 
+    params = as_params(params)
     triplets = parse_triplets(text, turn_format=turn_format)
     strict = [is_strict_triplet(t) for t in triplets]
     grounded = [
         s and bool(check_triplet(t.question, t.informative, t.precise, params)) for t, s in zip(triplets, strict)
     ]
-    return {"triplets": [t.to_dict() for t in triplets], "strict": strict, "grounded": grounded}
+    kinds = [(parse_question(t.question, params) or ("unknown",))[0] for t in triplets]
+    return {
+        "triplets": [t.to_dict() for t in triplets],
+        "strict": strict,
+        "grounded": grounded,
+        "question_types": kinds,
+    }
 
 
 def _pair_image(record: dict, root: Path):
@@ -1052,7 +1140,8 @@ def measure_synthesizer(
     or ``image_root``). Returns counts and shares: ``strict_share`` (pairs with at least one strict
     triplet), ``grounded_share`` (pairs with at least one strict triplet true of the image),
     ``first_grounded_share`` (the triplet the released protocol keeps is strict and true),
-    ``triplet_grounded_share`` (over all parsed triplets), plus a few sample generations.
+    ``triplet_grounded_share`` (over all parsed triplets), ``by_question_type`` (parsed and grounded
+    triplets per question type, :func:`score_generation`), plus a few sample generations.
     Generation runs with ``threads`` torch threads (:func:`torch_threads`; ``"auto"``: :func:`auto_threads`).
     """
     from tqdm.auto import tqdm
@@ -1072,6 +1161,7 @@ def measure_synthesizer(
     engine = TransformersEngine(str(model_dir), batch_size=batch_size, max_new_tokens=max_new_tokens, device="cpu")
     started = time.monotonic()
     counts = Counter()
+    by_type: dict[str, Counter] = defaultdict(Counter)
     shown = []
     for start in tqdm(range(0, len(records), batch_size), desc="synthesizing held-out pairs", unit="batch"):
         chunk = records[start : start + batch_size]
@@ -1088,6 +1178,9 @@ def measure_synthesizer(
             counts["triplets"] += len(scored["triplets"])
             counts["strict_triplets"] += sum(scored["strict"])
             counts["grounded_triplets"] += sum(scored["grounded"])
+            for kind, good in zip(scored["question_types"], scored["grounded"]):
+                by_type[kind]["triplets"] += 1
+                by_type[kind]["grounded"] += good
             if len(shown) < samples:
                 shown.append({"id": record.get("id"), "caption": caption, "generation": text, **scored})
     n = counts["pairs"]
@@ -1097,6 +1190,7 @@ def measure_synthesizer(
         "grounded_share": counts["with_grounded"] / n,
         "first_grounded_share": counts["first_grounded"] / n,
         "triplet_grounded_share": counts["grounded_triplets"] / counts["triplets"] if counts["triplets"] else 0.0,
+        "by_question_type": {kind: dict(by_type[kind]) for kind in sorted(by_type)},
         "seconds": round(time.monotonic() - started, 1),
         "model": str(model_dir),
         "samples": shown,
@@ -1128,7 +1222,12 @@ def main(argv: list[str] | None = None) -> int:
             model = str(
                 build_tiny_synthesizer(Path(args.output_dir) / "init", world_corpus(script.world_dir), args.seed)
             )
-    elif model == "tiny":
+            if script.text_pretrain_steps > 0:
+                from hub_tools.tiny_pretrain import pretrain_world_paraphrases
+
+                summary = pretrain_world_paraphrases(model, script.world_dir, script.text_pretrain_steps, args.seed)
+                (Path(model) / "pretrain.json").write_text(json.dumps(summary, indent=1) + "\n", encoding="utf-8")
+    elif model == "tiny" or script.text_pretrain_steps:
         raise SystemExit("model_name_or_path 'tiny' needs world_dir (the tokenizer is trained on the world's text)")
     if script.caption_set or script.precise_set or script.informative_set:
         if not (script.caption_set and script.precise_set and script.informative_set):

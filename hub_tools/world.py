@@ -451,6 +451,50 @@ def caption(params: Params, rng: random.Random) -> str:
     return food_caption(params, rng) if isinstance(params, Food) else scan_caption(params, rng)
 
 
+def listing(params: Params, rng: random.Random) -> str:
+    """A key-value description of ``params`` in a shuffled order (``eggs: four; olives: 2.``, ``organ: lungs; ...``).
+
+    The name comes before its value, so writing one from a caption means finding the value that goes
+    with a name — what answering "How many eggs ...?" from a caption takes.
+    """
+    if isinstance(params, Food):
+        items = list(params.items)
+        rng.shuffle(items)
+        return "; ".join(f"{INGREDIENTS[i.name].plural}: {_num(rng, i.count)}" for i in items) + "."
+    parts = [f"modality: {params.modality}", f"organ: {params.organ}"]
+    parts += [f"lesion side: {params.side}", f"lesion size: {params.size}"] if params.lesion else ["lesion: none"]
+    rng.shuffle(parts)
+    return "; ".join(parts) + "."
+
+
+def caption_paraphrases(seed: int, n: int, heldout: set[str] | list[str], food_share: float = 0.5,
+                        max_kinds: int = 3) -> list[tuple[str, str]]:  # fmt: skip
+    """``n`` pairs of texts about the same image parameters: a caption, then a rewrite of it.
+
+    The rewrite is, with equal chance, a :func:`listing` or another caption (for plates, with the
+    ingredients in a shuffled order), so counts, names and sides must be carried over into another
+    order or wording. Parameters come from combinations outside ``heldout``, so text pretraining on
+    these pairs (:mod:`hub_tools.tiny_pretrain`) sees nothing of the held-out pairs. Deterministic in
+    ``seed``; drawn independently of the seed set's images.
+    """
+    heldout = set(heldout)
+    pairs = []
+    for index in range(n):
+        rng = _rng(seed, "paraphrase", index)
+        params = sample_params(rng, _kind_for(rng, food_share), heldout, want_heldout=False, max_kinds=max_kinds)
+        first = caption(params, rng)
+        if rng.random() < 0.5:
+            second = listing(params, rng)
+        elif isinstance(params, Food):
+            shuffled = Food(list(params.items))
+            rng.shuffle(shuffled.items)
+            second = caption(shuffled, rng)
+        else:
+            second = caption(params, rng)
+        pairs.append((first, second))
+    return pairs
+
+
 # ---------------------------------------------------------------------------------------------
 # questions with precise and informative answers
 # ---------------------------------------------------------------------------------------------

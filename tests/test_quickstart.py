@@ -25,6 +25,10 @@ def test_quickstart_small_end_to_end(tmp_path):
     syn = report["synthesizer"]
     assert syn["pairs"] == report["config"]["measure_pairs"]
     assert 0.0 <= syn["grounded_share"] <= syn["strict_share"] <= 1.0
+    assert sum(n.get("triplets", 0) for n in syn["by_question_type"].values()) == syn["triplets"]
+    training = report["synthesizer_training"]
+    assert training["text_pretraining"]["steps"] == report["config"]["pretrain_steps"]
+    assert training["steps"] == report["config"]["tune_max_steps"] and not training["stopped_by_time_budget"]
 
     for path in [
         "world/world.json",
@@ -49,7 +53,8 @@ def test_quickstart_small_end_to_end(tmp_path):
     assert DatasetCard.load(out / "dataset" / "README.md").data.configs
 
     text = (out / "REPORT.md").read_text()
-    for section in ("## Counts", "## The tuned tiny synthesizer", "## Base vs post-trained student", "compare.png"):
+    sections = ("## Counts", "## The tuned tiny synthesizer", "| question type |", "Text pretraining: 10 steps")
+    for section in (*sections, "## Base vs post-trained student", "compare.png"):
         assert section in text
     tasks = {row["task"] for row in report["scores"]}
     assert tasks == {"SLAKE", "PMC-VQA", "FoodSeg103"}

@@ -283,9 +283,14 @@ def test_score_generation_judges_against_the_parameters(tiny_models):
         "triplets": [{"question": q, "informative": "I see three red tomatoes. So the answer is 3.", "precise": "3"}],
         "strict": [True],
         "grounded": [True],
+        "question_types": ["number"],
     }
     wrong = generation([(PRECISE_HINT + q, "2"), (INFORMATIVE_HINT + q, "There are two tomatoes.")])
     assert T.score_generation(wrong, params, fmt)["grounded"] == [False]
+    odd = generation(
+        [(PRECISE_HINT + "Is this a nice plate?", "Yes"), (INFORMATIVE_HINT + "Is this a nice plate?", "Yes, it is.")]
+    )
+    assert T.score_generation(odd, params, fmt)["question_types"] == ["unknown"]
     assert T.score_generation("no turns at all", params, fmt)["triplets"] == []
 
 
@@ -302,6 +307,8 @@ def trained(small_world, tmp_path_factory):
         warmup_steps=2,
         logging_steps=1,
         per_device_train_batch_size=4,
+        pretrain_steps=8,
+        pretrain_pairs=200,
     )
     return path
 
@@ -313,6 +320,9 @@ def test_short_training_lowers_the_loss(trained):
     assert sum(losses[-3:]) / 3 < sum(losses[:3]) / 3 - 0.5
     assert summary["end_of_sequence_token"] == "<|endoftext|>" and summary["prompt_format"] == "chat"
     assert summary["eval_loss"] is not None
+    pretrain = summary["text_pretraining"]
+    assert pretrain["steps"] == 8 and pretrain["pairs"] == 200 and not pretrain["stopped_by_time_budget"]
+    assert json.loads((trained.parent / "init" / "pretrain.json").read_text()) == pretrain
     for name in ("config.json", "model.safetensors", "tokenizer.json"):
         assert (trained / name).is_file()
 
@@ -324,6 +334,9 @@ def test_measure_synthesizer_reports_shares(trained, small_world):
         assert 0.0 <= report[key] <= 1.0
     assert report["with_grounded"] <= report["with_strict"] <= report["with_triplet"] <= report["pairs"]
     assert len(report["samples"]) == 2 and isinstance(report["samples"][0]["generation"], str)
+    by_type = report["by_question_type"]
+    assert sum(v.get("triplets", 0) for v in by_type.values()) == report["triplets"]
+    assert sum(v.get("grounded", 0) for v in by_type.values()) == report["grounded_triplets"]
 
 
 def test_time_budget_schedule_decays_with_time():
@@ -346,12 +359,14 @@ def test_command_line_recipe_runs(small_world, tmp_path):
     recipe = yaml.safe_load((Path(__file__).parents[1] / "recipes" / "synthesizer" / "tiny_cpu.yaml").read_text())
     recipe.update({"world_dir": str(small_world), "output_dir": str(tmp_path / "out"), "max_steps": 2})
     recipe.update({"max_minutes": None, "logging_steps": 1, "per_device_train_batch_size": 2})
+    recipe["text_pretrain_steps"] = 3
     config = tmp_path / "recipe.yaml"
     config.write_text(yaml.safe_dump(recipe))
     assert T.main(["--config", str(config)]) == 0
     summary = json.loads((tmp_path / "out" / "synthesizer.json").read_text())
     assert summary["steps"] == 2 and summary["prompt_format"] == "chat"
     assert (tmp_path / "out" / "seed_data" / "train.jsonl").is_file() and (tmp_path / "out" / "init").is_dir()
+    assert json.loads((tmp_path / "out" / "init" / "pretrain.json").read_text())["steps"] == 3
 
 
 def test_set_max_pixels(tiny_models):

@@ -11,7 +11,18 @@ def register(subparsers, name: str, help: str) -> None:
     p.add_argument("--output", default="outputs/quickstart", help="folder for every artifact and the report")
     p.add_argument("--seed", type=int, default=0)
     p.add_argument("--small", action="store_true", help="a reduced run (about a minute) that touches every stage")
-    p.add_argument("--tune-minutes", type=float, default=None, help="time budget for tuning the tiny synthesizer")
+    p.add_argument(
+        "--pretrain-steps", type=int, default=None, help="text-pretraining steps of the tiny synthesizer (0: none)"
+    )
+    p.add_argument(
+        "--tune-steps", type=int, default=None, help="seed-set tuning steps of the tiny synthesizer (-1: time budget)"
+    )
+    p.add_argument(
+        "--tune-minutes",
+        type=float,
+        default=None,
+        help="cap on seed-set tuning time (the whole budget with --tune-steps -1)",
+    )
     p.set_defaults(func=run)
 
 
@@ -20,6 +31,9 @@ def run(args: argparse.Namespace) -> int:
     from hub_tools.quickstart import QuickstartConfig, run_quickstart
 
     config = QuickstartConfig.small(args.seed) if args.small else QuickstartConfig(seed=args.seed)
+    for option, field in (("pretrain_steps", "pretrain_steps"), ("tune_steps", "tune_max_steps")):
+        if getattr(args, option) is not None:
+            setattr(config, field, getattr(args, option))
     if args.tune_minutes is not None:
         config.tune_minutes = args.tune_minutes
     run_quickstart(args.output, config)

@@ -1,0 +1,178 @@
+"""Text pretraining of a tiny model built from scratch: paraphrasing captions, so it learns to copy.
+
+The paper's synthesizer starts from a pretrained MLLM, which can already copy facts from its context
+(a count, a side, a name) into an answer. The quickstart's tiny synthesizer starts from random
+weights, and its seed set asks for such a copy only a few times per batch: measured on the miniature
+world, two to five minutes of seed-set training leave counts and lesion sides at chance (the model
+asks the right question, then guesses the number). This module gives the tiny model a short text
+pretraining phase instead — the role a base model's pretraining plays — where every target token is a
+copy: the model reads one caption of an image and writes another caption of the same image
+(:func:`hub_tools.world.caption_paraphrases`), so counts, names and sides must be carried over, in
+another order or wording (``three`` / ``3``). Only seed-set parameter combinations are used, so the
+held-out pairs stay unseen.
+
+Training is a plain PyTorch loop on text only (no images, no TRL): a chat-formatted user turn with the
+first caption, the assistant turn with the second, loss on the assistant turn. The learning rate warms
+up over ``warmup_steps`` and follows a cosine over the run (its steps, or its time budget).
+"""
+
+from __future__ import annotations
+
+import math
+import os
+import random
+import time
+from pathlib import Path
+
+
+def paraphrase_batch(tokenizer, pairs: list[tuple[str, str]]) -> dict:
+    """Tensors of one batch: ``input_ids``, ``attention_mask`` and ``labels`` (only the second caption is trained).
+
+    Each pair is rendered as ``<|im_start|>user\\n{first}<|im_end|>\\n<|im_start|>assistant\\n{second}<|im_end|>\\n``
+    (the chat format the synthesizer's turns use), right-padded with the tokenizer's pad token.
+    """
+    import torch
+
+    if tokenizer.pad_token_id is None:
+        raise ValueError("the tokenizer has no pad token")
+    ids, labels = [], []
+    for first, second in pairs:
+        if not first.strip() or not second.strip():
+            raise ValueError(f"empty caption in paraphrase pair {(first, second)!r}")
+        prompt = tokenizer(f"<|im_start|>user\n{first}<|im_end|>\n<|im_start|>assistant\n", add_special_tokens=False)
+        target = tokenizer(f"{second}<|im_end|>\n", add_special_tokens=False)
+        ids.append(prompt["input_ids"] + target["input_ids"])
+        labels.append([-100] * len(prompt["input_ids"]) + target["input_ids"])
+    width = max(map(len, ids))
+    pad = tokenizer.pad_token_id
+    return {
+        "input_ids": torch.tensor([row + [pad] * (width - len(row)) for row in ids]),
+        "attention_mask": torch.tensor([[1] * len(row) + [0] * (width - len(row)) for row in ids]),
+        "labels": torch.tensor([row + [-100] * (width - len(row)) for row in labels]),
+    }
+
+
+def pretrain_on_paraphrases(
+    model_dir: str | os.PathLike,
+    pairs: list[tuple[str, str]],
+    *,
+    max_steps: int = 600,
+    max_minutes: float | None = None,
+    batch_size: int = 32,
+    learning_rate: float = 3e-3,
+    warmup_steps: int = 20,
+    seed: int = 0,
+    log_every: int = 50,
+    threads: int | str | None = None,
+) -> dict:
+    """Train the model in ``model_dir`` on caption paraphrase ``pairs`` and save it back; returns a summary.
+
+    Runs ``max_steps`` steps of ``batch_size`` pairs drawn with a seeded generator, stopping early
+    when ``max_minutes`` is set and spent (the cosine then follows the elapsed share of the budget, as
+    in :func:`hub_tools.tune_synthesizer.time_budget_callback`). A progress bar shows the step and the
+    loss. ``threads``: a torch thread count, or ``"auto"`` to keep picking the fastest count while
+    training (:func:`hub_tools.tune_synthesizer.thread_tuner_callback`). The summary holds ``steps``,
+    ``seconds``, ``first_loss``, ``last_loss`` (mean of the last ``log_every`` steps), ``losses`` (one
+    mean per ``log_every`` steps) and ``thread_choices``.
+    """
+    from types import SimpleNamespace
+
+    import torch
+    from tqdm.auto import tqdm
+    from transformers import AutoModelForImageTextToText, AutoProcessor
+
+    from hub_tools.tune_synthesizer import thread_tuner_callback, torch_threads
+
+    if not pairs:
+        raise ValueError("no paraphrase pairs to pretrain on")
+    if max_steps < 1:
+        raise ValueError(f"max_steps must be positive, not {max_steps}")
+    model_dir = Path(model_dir)
+    tokenizer = AutoProcessor.from_pretrained(str(model_dir)).tokenizer
+    torch.manual_seed(seed)
+    model = AutoModelForImageTextToText.from_pretrained(str(model_dir), dtype=torch.float32)
+    model.train()
+    optimizer = torch.optim.AdamW(model.parameters(), lr=learning_rate, weight_decay=0.0)
+    rng = random.Random(f"{seed}|paraphrase-batches")
+    tuner = thread_tuner_callback() if threads == "auto" else None
+    state = SimpleNamespace(global_step=0)  # what the thread tuner reads of a trainer state
+    budget = max_minutes * 60 if max_minutes else None
+    started = time.monotonic()
+    losses, window, first_loss, step = [], [], None, 0
+    bar = tqdm(total=max_steps, desc="pretraining on caption paraphrases", unit="step", dynamic_ncols=True)
+    with torch_threads(None if threads in (None, "auto") else int(threads)):
+        while step < max_steps:
+            elapsed = time.monotonic() - started
+            if budget is not None and elapsed >= budget:
+                break
+            progress = min(1.0, max(step / max_steps, elapsed / budget if budget else 0.0))
+            warm = min(1.0, (step + 1) / warmup_steps) if warmup_steps else 1.0
+            for group in optimizer.param_groups:
+                group["lr"] = learning_rate * warm * 0.5 * (1 + math.cos(math.pi * progress))
+            batch = paraphrase_batch(tokenizer, rng.sample(pairs, min(batch_size, len(pairs))))
+            state.global_step = step
+            if tuner is not None:
+                tuner.on_step_begin(None, state, None)
+            loss = model(**batch).loss
+            loss.backward()
+            optimizer.step()
+            optimizer.zero_grad(set_to_none=True)
+            if tuner is not None:
+                tuner.on_step_end(None, state, None)
+            step += 1
+            value = loss.item()
+            first_loss = value if first_loss is None else first_loss
+            window.append(value)
+            if len(window) == log_every:
+                losses.append(sum(window) / len(window))
+                window = []
+            bar.update(1)
+            bar.set_postfix(loss=f"{value:.3f}", refresh=False)
+    bar.close()
+    if window:
+        losses.append(sum(window) / len(window))
+    model.save_pretrained(str(model_dir))
+    return {
+        "pairs": len(pairs),
+        "steps": step,
+        "batch_size": batch_size,
+        "learning_rate": learning_rate,
+        "seconds": round(time.monotonic() - started, 1),
+        "stopped_by_time_budget": step < max_steps,
+        "first_loss": first_loss,
+        "last_loss": losses[-1] if losses else None,
+        "losses": [round(x, 4) for x in losses],
+        "thread_choices": [list(h) for h in tuner.history] if tuner is not None else [],
+    }
+
+
+def pretrain_world_paraphrases(
+    model_dir: str | os.PathLike,
+    world_dir: str | os.PathLike,
+    steps: int,
+    seed: int = 0,
+    n_pairs: int = 20_000,
+    threads: int | str | None = "auto",
+) -> dict:
+    """Pretrain the tiny model in ``model_dir`` for ``steps`` steps on ``n_pairs`` caption paraphrases of a world.
+
+    The paraphrases (:func:`hub_tools.world.caption_paraphrases`) avoid the world's held-out
+    combinations (read from its ``world.json``). ``threads`` as in :func:`pretrain_on_paraphrases`.
+    Returns :func:`pretrain_on_paraphrases`'s summary.
+    """
+    import json
+
+    from hub_tools.world import caption_paraphrases
+
+    meta_path = Path(world_dir) / "world.json"
+    if not meta_path.is_file():
+        raise FileNotFoundError(f"{str(world_dir)!r} is not a world folder (no world.json)")
+    meta = json.loads(meta_path.read_text(encoding="utf-8"))
+    pairs = caption_paraphrases(
+        seed,
+        n_pairs,
+        meta["heldout_combinations"],
+        food_share=meta["config"]["food_share"],
+        max_kinds=meta["config"]["max_ingredient_kinds"],
+    )
+    return pretrain_on_paraphrases(model_dir, pairs, max_steps=steps, seed=seed, threads=threads)
