@@ -158,7 +158,7 @@ def pretrain_world_paraphrases(
 
     The paraphrases (:func:`hub_tools.world.caption_paraphrases`) avoid the world's held-out
     combinations (read from its ``world.json``). ``threads`` as in :func:`pretrain_on_paraphrases`.
-    Returns :func:`pretrain_on_paraphrases`'s summary.
+    Returns :func:`pretrain_on_paraphrases`'s summary, also written to ``model_dir/pretrain.json``.
     """
     import json
 
@@ -175,4 +175,6 @@ def pretrain_world_paraphrases(
         food_share=meta["config"]["food_share"],
         max_kinds=meta["config"]["max_ingredient_kinds"],
     )
-    return pretrain_on_paraphrases(model_dir, pairs, max_steps=steps, seed=seed, threads=threads)
+    summary = pretrain_on_paraphrases(model_dir, pairs, max_steps=steps, seed=seed, threads=threads)
+    (Path(model_dir) / "pretrain.json").write_text(json.dumps(summary, indent=1) + "\n", encoding="utf-8")
+    return summary

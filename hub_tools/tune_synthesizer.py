@@ -679,6 +679,7 @@ def train(
     callbacks: list | None = None,
     vision_lr_ratio: float | None = None,
     decay_share: float = 1.0,
+    summary: dict | None = None,
     **config: Any,
 ) -> Path:
     """Tune the synthesizer ``model_name_or_path`` on the seed rows in ``seed_data_dir``; returns ``output_dir``.
@@ -690,7 +691,8 @@ def train(
     configured schedule runs and the budget only stops it early. ``max_pixels`` caps image size for
     Qwen2-VL-style processors (:func:`set_max_pixels`); ``callbacks`` are extra trainer callbacks;
     ``vision_lr_ratio`` scales the vision encoder's learning rate (:func:`_trainer_class`). Saves the model, processor,
-    ``synthesizer.json`` (prompt format, end token, losses, steps) to ``output_dir``.
+    ``synthesizer.json`` (prompt format, end token, losses, steps, plus the entries of ``summary``) to
+    ``output_dir``.
     """
     import torch
     from transformers import AutoModelForImageTextToText, AutoProcessor
@@ -756,6 +758,7 @@ def train(
     processor.save_pretrained(str(output_dir))
     losses = [entry["loss"] for entry in trainer.state.log_history if "loss" in entry]
     summary = {
+        **(summary or {}),
         "base_model": str(model_name_or_path),
         "seed_data": str(seed_data_dir),
         "prompt_format": collator.prompt_format,
@@ -1027,25 +1030,20 @@ def tune_tiny_synthesizer(
         pretrained = pretrain_world_paraphrases(
             init, world_dir, pretrain_steps, seed, n_pairs=pretrain_pairs, threads=threads
         )
-        (init / "pretrain.json").write_text(json.dumps(pretrained, indent=1) + "\n", encoding="utf-8")
     torch.manual_seed(seed)
     settings = {**TINY_TRAINING, "seed": seed, **training}
     tuner = [thread_tuner_callback()] if threads == "auto" else []
     with torch_threads(None if threads == "auto" else threads):
-        tuned = train(
+        return train(
             init,
             seed_dir,
             out / "synthesizer",
             prompt_format="chat",
             max_minutes=max_minutes,
             callbacks=tuner,
+            summary={"text_pretraining": pretrained},
             **settings,
         )
-    summary_path = tuned / "synthesizer.json"
-    summary = json.loads(summary_path.read_text(encoding="utf-8"))
-    summary["text_pretraining"] = pretrained
-    summary_path.write_text(json.dumps(summary, indent=1) + "\n", encoding="utf-8")
-    return tuned
 
 
 # ---------------------------------------------------------------------------------------------
@@ -1225,8 +1223,7 @@ def main(argv: list[str] | None = None) -> int:
             if script.text_pretrain_steps > 0:
                 from hub_tools.tiny_pretrain import pretrain_world_paraphrases
 
-                summary = pretrain_world_paraphrases(model, script.world_dir, script.text_pretrain_steps, args.seed)
-                (Path(model) / "pretrain.json").write_text(json.dumps(summary, indent=1) + "\n", encoding="utf-8")
+                pretrain_world_paraphrases(model, script.world_dir, script.text_pretrain_steps, args.seed)
     elif model == "tiny" or script.text_pretrain_steps:
         raise SystemExit("model_name_or_path 'tiny' needs world_dir (the tokenizer is trained on the world's text)")
     if script.caption_set or script.precise_set or script.informative_set:

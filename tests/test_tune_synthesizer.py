@@ -352,6 +352,44 @@ def test_time_budget_schedule_decays_with_time():
     assert cb.lr_factor(10) == pytest.approx(0.0, abs=1e-6) and cb.elapsed_share() == 1.0
 
 
+def test_time_progress_bar_counts_seconds_of_the_budget():
+    import time
+    from types import SimpleNamespace
+
+    cb = T.time_progress_callback(minutes=1.0)
+    state = SimpleNamespace(is_world_process_zero=True, global_step=0)
+    cb.on_train_begin(None, state, None)
+    assert cb.bar.total == 60 and cb.bar.n == 0
+    cb.on_log(None, state, None, logs={"loss": 1.25})
+    cb.start = time.monotonic() - 30.4  # half the budget spent
+    state.global_step = 7
+    cb.on_step_end(None, state, None)
+    assert cb.bar.n == 30 and cb.bar.postfix == "step=7, loss=1.250"
+    cb.start = time.monotonic() - 90  # past the budget: the bar stays full
+    cb.on_step_end(None, state, None)
+    assert cb.bar.n == 60
+    cb.on_train_end(None, state, None)
+    assert cb.bar is None
+
+
+def test_time_budgeted_training_shows_the_time_bar(small_world, tmp_path, monkeypatch):
+    made = []
+    real = T.time_progress_callback
+
+    def recording(minutes):
+        made.append(real(minutes))
+        return made[-1]
+
+    monkeypatch.setattr(T, "time_progress_callback", recording)
+    out = T.tune_tiny_synthesizer(small_world, tmp_path, seed=0, max_minutes=0.05, threads=1)
+    summary = json.loads((out / "synthesizer.json").read_text())
+    assert summary["stopped_by_time_budget"] and summary["max_steps"] == T.TIMED_MAX_STEPS
+    assert len(made) == 1 and made[0].start > 0 and made[0].bar is None  # started, then closed
+    made.clear()
+    T.tune_tiny_synthesizer(small_world, tmp_path / "steps", seed=0, max_minutes=1.0, threads=1, max_steps=2)
+    assert made == []  # a step budget keeps the trainer's own step bar
+
+
 def test_command_line_recipe_runs(small_world, tmp_path):
     """``python -m hub_tools.tune_synthesizer --config tiny_cpu.yaml`` (a few steps, the recipe's other settings)."""
     import yaml
