@@ -478,6 +478,10 @@ def caption_paraphrases(seed: int, n: int, heldout: set[str] | list[str], food_s
     ``seed``; drawn independently of the seed set's images.
     """
     heldout = set(heldout)
+    combos = all_combos(max_kinds)
+    for kind, share in (("food", food_share), ("scan", 1 - food_share)):
+        if share > 0 and heldout.issuperset(combos[kind]):
+            raise ValueError(f"every {kind} combination is held out: no {kind} paraphrase can be drawn")
     pairs = []
     for index in range(n):
         rng = _rng(seed, "paraphrase", index)

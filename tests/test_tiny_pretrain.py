@@ -25,6 +25,16 @@ def test_paraphrases_are_deterministic_and_avoid_heldout_combinations():
             assert "brain" in text and "CT" in text and not re.search(r"MRI|X-ray|lungs|kidneys", text)
 
 
+def test_paraphrases_refuse_when_everything_is_held_out(tmp_path):
+    from hub_tools.tiny_pretrain import pretrain_world_paraphrases
+
+    with pytest.raises(ValueError, match="every scan combination is held out"):
+        W.caption_paraphrases(0, 5, ALL_SCANS, food_share=0.5)
+    assert len(W.caption_paraphrases(0, 5, ALL_SCANS, food_share=1.0)) == 5  # no scan is drawn
+    with pytest.raises(FileNotFoundError, match="not a world folder"):
+        pretrain_world_paraphrases(tmp_path, tmp_path / "nowhere", steps=1)
+
+
 def test_food_paraphrases_keep_every_count():
     pairs = W.caption_paraphrases(0, 60, [], food_share=1.0)
     listings = [second for _, second in pairs if ":" in second and not second.startswith("This dish")]
