@@ -104,11 +104,9 @@ def run_quickstart(output: str | Path, config: QuickstartConfig | None = None) -
     _done(started)
 
     # 2. synthesizer ----------------------------------------------------------------------------
-    budget = (
-        f"{cfg.tune_max_steps} steps, at most {cfg.tune_minutes} min"
-        if cfg.tune_max_steps > 0
-        else (f"{cfg.tune_minutes} min")
-    )
+    budget = f"{cfg.tune_minutes} min"
+    if cfg.tune_max_steps > 0:
+        budget = f"{cfg.tune_max_steps} steps, at most {budget}"
     started = _stage(
         2, f"tune the tiny synthesizer: {cfg.pretrain_steps} text-pretraining steps, then the seed set ({budget})"
     )

@@ -467,8 +467,9 @@ def listing(params: Params, rng: random.Random) -> str:
     return "; ".join(parts) + "."
 
 
-def caption_paraphrases(seed: int, n: int, heldout: set[str] | list[str], food_share: float = 0.5,
-                        max_kinds: int = 3) -> list[tuple[str, str]]:  # fmt: skip
+def caption_paraphrases(
+    seed: int, n: int, heldout: set[str] | list[str], food_share: float = 0.5, max_kinds: int = 3
+) -> list[tuple[str, str]]:
     """``n`` pairs of texts about the same image parameters: a caption, then a rewrite of it.
 
     The rewrite is, with equal chance, a :func:`listing` or another caption (for plates, with the

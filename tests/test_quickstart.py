@@ -60,3 +60,16 @@ def test_quickstart_small_end_to_end(tmp_path):
     assert tasks == {"SLAKE", "PMC-VQA", "FoodSeg103"}
     for row in report["scores"]:
         assert 0.0 <= row["a"] <= 1.0 and 0.0 <= row["b"] <= 1.0
+
+
+def test_quickstart_budget_options_reach_the_config(monkeypatch, tmp_path):
+    import hub_tools.quickstart as qs
+    from hub_tools.cli import main
+
+    seen = []
+    monkeypatch.setattr(qs, "run_quickstart", lambda output, config: seen.append(config))
+    argv = ["quickstart", "--output", str(tmp_path), "--pretrain-steps", "0", "--tune-steps", "-1"]
+    assert main([*argv, "--tune-minutes", "2.5"]) == 0
+    assert (seen[0].pretrain_steps, seen[0].tune_max_steps, seen[0].tune_minutes) == (0, -1, 2.5)
+    assert main(["quickstart", "--output", str(tmp_path), "--small"]) == 0
+    assert seen[1] == qs.QuickstartConfig.small()  # no option given: the preset stays as it is

@@ -31,10 +31,13 @@ def run(args: argparse.Namespace) -> int:
     from hub_tools.quickstart import QuickstartConfig, run_quickstart
 
     config = QuickstartConfig.small(args.seed) if args.small else QuickstartConfig(seed=args.seed)
-    for option, field in (("pretrain_steps", "pretrain_steps"), ("tune_steps", "tune_max_steps")):
-        if getattr(args, option) is not None:
-            setattr(config, field, getattr(args, option))
-    if args.tune_minutes is not None:
-        config.tune_minutes = args.tune_minutes
+    overrides = {
+        "pretrain_steps": args.pretrain_steps,
+        "tune_max_steps": args.tune_steps,
+        "tune_minutes": args.tune_minutes,
+    }
+    for field, value in overrides.items():
+        if value is not None:
+            setattr(config, field, value)
     run_quickstart(args.output, config)
     return 0
