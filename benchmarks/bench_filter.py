@@ -157,7 +157,7 @@ def cpu_section(args) -> None:
     import torch
 
     from hub_tools.filtering import LLMChecker
-    from hub_tools.tiny import build_tiny_models, default_cache_dir
+    from hub_tools.miniature.tiny_models import build_tiny_models, default_cache_dir
 
     torch.manual_seed(0)
     if args.threads:
@@ -198,7 +198,7 @@ def gpu_section(args) -> None:
     from transformers import AutoTokenizer, LlamaConfig, LlamaForCausalLM
 
     from hub_tools.filtering import LLMChecker, item_text
-    from hub_tools.tiny import build_tiny_llama
+    from hub_tools.miniature.tiny_models import build_tiny_llama
 
     with tempfile.TemporaryDirectory() as tmp:
         tokenizer = AutoTokenizer.from_pretrained(build_tiny_llama(Path(tmp) / "llama"))

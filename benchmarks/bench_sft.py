@@ -2,7 +2,7 @@
 
 Prints one JSON object per line.
 
-CPU section: ``hub_tools.sft.main`` with ``recipes/tiny/sft/config.yaml`` on demo rows (tiny Qwen2-VL,
+CPU section: ``hub_tools.training.sft.main`` with ``recipes/tiny/sft/config.yaml`` on demo rows (tiny Qwen2-VL,
 offline); tokens/s = tokens the trainer saw (non-padding, image tokens included) / train runtime.
 
 GPU section (only when CUDA is available): the Qwen2-VL-2B-Instruct architecture built from its published
@@ -107,11 +107,11 @@ def emit(record: dict) -> None:
 # CPU: the tiny recipe end to end
 # ---------------------------------------------------------------------------------------------
 def bench_cpu(steps: int, batch: int) -> dict:
-    """Tokens/s of ``hub_tools.sft.main`` with the tiny recipe on demo rows (CPU, offline)."""
+    """Tokens/s of ``hub_tools.training.sft.main`` with the tiny recipe on demo rows (CPU, offline)."""
     os.environ.setdefault("HF_HUB_OFFLINE", "1")
-    from hub_tools.sft import main, parse_args
-    from hub_tools.sft_data import write_demo_rows
-    from hub_tools.tiny import build_tiny_models, default_cache_dir
+    from hub_tools.training.sft import main, parse_args
+    from hub_tools.training.data import write_demo_rows
+    from hub_tools.miniature.tiny_models import build_tiny_models, default_cache_dir
 
     models = build_tiny_models(default_cache_dir())
     with tempfile.TemporaryDirectory() as tmp:

@@ -88,7 +88,7 @@ def sample_batch(n: int, size: tuple[int, int], seed: int = 0):
     import numpy as np
     from PIL import Image
 
-    from hub_tools.samples import sample_records
+    from hub_tools.miniature.samples import sample_records
 
     rng = random.Random(seed)
     captions = [caption for _, _, caption, _ in sample_records(seed)]
@@ -154,7 +154,7 @@ def bench_cpu_engine(n_pairs: int = 32, new_tokens: int = 32) -> None:
     import torch
 
     from hub_tools.synthesis import TransformersEngine
-    from hub_tools.tiny import build_tiny_models, default_cache_dir
+    from hub_tools.miniature.tiny_models import build_tiny_models, default_cache_dir
 
     paths = build_tiny_models(default_cache_dir())
     batch = sample_batch(n_pairs, (160, 160))
@@ -254,7 +254,7 @@ def bench_gpu(new_tokens: int, budget_s: float, models: list[str], batches: list
     import torch
 
     from hub_tools.synthesis import TransformersEngine
-    from hub_tools.tiny import build_tiny_models
+    from hub_tools.miniature.tiny_models import build_tiny_models
 
     t0 = time.perf_counter()
     tiny_dir = Path(tempfile.mkdtemp()) / "tiny"

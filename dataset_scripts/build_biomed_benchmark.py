@@ -3,7 +3,7 @@
     python dataset_scripts/build_biomed_benchmark.py --slake Slake1.0 --vqa-rad VQA_RAD --pathvqa pvqa \\
         --pmc-vqa PMC-VQA --output biomed-VQA-benchmark [--push-to-hub REPO] [--private]
 
-Readers, schema and prompts: :mod:`hub_tools.benchmark_builders`.
+Readers, schema and prompts: :mod:`hub_tools.evaluation.benchmarks`.
 """
 
 from __future__ import annotations
@@ -13,7 +13,7 @@ from pathlib import Path
 
 sys.path.insert(0, str(Path(__file__).resolve().parents[1]))  # run from a checkout without installing
 
-from hub_tools.benchmark_builders import main  # noqa: E402
+from hub_tools.evaluation.benchmarks import main  # noqa: E402
 
 if __name__ == "__main__":
     sys.exit(main("biomed"))

@@ -2,7 +2,7 @@
 
     python dataset_scripts/build_visual_instructions.py RUN_DIR --output DIR [--push-to-hub REPO] [--private]
 
-The same as ``adamllm build-dataset``; the logic lives in :mod:`hub_tools.datasets_builder`.
+The same as ``adamllm build-dataset``; the logic lives in :mod:`hub_tools.publish.dataset`.
 """
 
 from __future__ import annotations

@@ -11,7 +11,7 @@ import argparse
 import importlib
 import sys
 
-# (command, module under hub_tools.commands, one-line help, issue that builds it)
+# (command, module under hub_tools.commands, one-line help)
 COMMANDS: list[tuple[str, str, str]] = [
     ("tiny-models", "tiny_models", "Build the offline tiny models (Qwen2-VL, LLaVA-NeXT, Llama) into a folder."),
     ("sample-data", "sample_data", "Write the bundled sample image-caption pairs (biomed + food) to a folder."),
@@ -29,14 +29,6 @@ COMMANDS: list[tuple[str, str, str]] = [
 ]
 
 
-def _not_built(name: str):
-    def run(args: argparse.Namespace) -> int:
-        print(f"adamllm {name}: not available in this version of adamllm-hub yet.", file=sys.stderr)
-        return 2
-
-    return run
-
-
 def build_parser() -> argparse.ArgumentParser:
     """Return the top-level parser with every subcommand registered."""
     from hub_tools import __version__
@@ -48,14 +40,7 @@ def build_parser() -> argparse.ArgumentParser:
     parser.add_argument("--version", action="version", version=f"adamllm-hub {__version__}")
     sub = parser.add_subparsers(dest="command", metavar="COMMAND")
     for name, module, help_text in COMMANDS:
-        try:
-            mod = importlib.import_module(f"hub_tools.commands.{module}")
-        except ModuleNotFoundError as err:
-            if err.name != f"hub_tools.commands.{module}":
-                raise
-            p = sub.add_parser(name, help=f"[not available yet] {help_text}", description=help_text)
-            p.set_defaults(func=_not_built(name))
-            continue
+        mod = importlib.import_module(f"hub_tools.commands.{module}")
         mod.register(sub, name=name, help=help_text)
     return parser
 

@@ -50,7 +50,7 @@ TRIPLET_HEADERS = ["instruction", "informative", "precise", "verdict", "P(Yes)",
 NO_TRIPLET_MESSAGE = "No complete task triplet in the generation"
 DEMO_SEED = 0
 EXAMPLE_SAMPLES = (("biomed", 0), ("food", 0))
-"""Bundled examples: (domain, index within the domain) of :func:`hub_tools.samples.sample_records`."""
+"""Bundled examples: (domain, index within the domain) of :func:`hub_tools.miniature.samples.sample_records`."""
 
 
 class InputError(ValueError):
@@ -149,7 +149,7 @@ class Models:
 
 
 def is_tiny(model: str) -> bool:
-    """Whether ``model`` is a tiny offline model folder (built by :mod:`hub_tools.tiny`, stamped ``tiny.json``)."""
+    """Whether ``model`` is a tiny offline model folder (built by :mod:`hub_tools.miniature.tiny_models`, stamped ``tiny.json``)."""
     return (Path(model) / "tiny.json").is_file()
 
 
@@ -162,10 +162,10 @@ def choose_models(env: dict | None = None, gpu: bool | None = None) -> Models:
 
     ``ADAMLLM_SYNTHESIZER`` / ``ADAMLLM_CHECKER`` win when set. Otherwise: the released models when a
     GPU is available (``gpu``, default ``torch.cuda.is_available()``) and the Hub is reachable
-    (``HF_HUB_OFFLINE`` unset); else the tiny models in :func:`hub_tools.tiny.default_cache_dir`
+    (``HF_HUB_OFFLINE`` unset); else the tiny models in :func:`hub_tools.miniature.tiny_models.default_cache_dir`
     (built on first use).
     """
-    from hub_tools.tiny import default_cache_dir
+    from hub_tools.miniature.tiny_models import default_cache_dir
 
     env = os.environ if env is None else env
     offline = _truthy(env.get("HF_HUB_OFFLINE"))
@@ -192,7 +192,7 @@ def choose_models(env: dict | None = None, gpu: bool | None = None) -> Models:
 
 def _ensure_tiny(model: str) -> None:
     """Build the tiny models when ``model`` is a not-yet-built folder of the tiny cache."""
-    from hub_tools.tiny import BUILDERS, build_tiny_models
+    from hub_tools.miniature.tiny_models import BUILDERS, build_tiny_models
 
     path = Path(model)
     if path.name in BUILDERS and not is_tiny(model) and not (path / "config.json").is_file():
@@ -430,7 +430,7 @@ def model_banner(models: Models) -> str:
     if models.smoke_test:
         return (
             "⚠️ **Smoke-test models.** This demo is running tiny random-weight models built offline "
-            "(`hub_tools.tiny`): **their text is meaningless** and usually holds no complete task triplet. "
+            "(`hub_tools.miniature.tiny_models`): **their text is meaningless** and usually holds no complete task triplet. "
             "They only show that every stage runs. Set `ADAMLLM_SYNTHESIZER` / `ADAMLLM_CHECKER`, or run on a "
             "GPU with Hub access, for the released models.\n\n" + text
         )
@@ -442,7 +442,7 @@ def model_banner(models: Models) -> str:
 # ---------------------------------------------------------------------------------------------
 def example_pairs() -> list[tuple[str, Any, str]]:
     """``(file_name, PIL image, caption)`` of the bundled examples (:data:`EXAMPLE_SAMPLES`)."""
-    from hub_tools.samples import sample_records
+    from hub_tools.miniature.samples import sample_records
 
     wanted = dict(EXAMPLE_SAMPLES)
     seen: dict[str, int] = {}

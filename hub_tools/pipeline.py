@@ -1,6 +1,6 @@
 """``adamllm pipeline``: synthesize -> filter -> compose in one command, resuming every stage.
 
-Each stage is the same resumable code as its own command (``hub_tools.synthesize``,
+Each stage is the same resumable code as its own command (``hub_tools.synthesis.runner``,
 :func:`hub_tools.filtering.filter_run`, :func:`hub_tools.compose.compose_run`), so rerunning an
 interrupted pipeline with the same arguments continues where it stopped. At the end a summary is
 printed: pairs in, triplets, Yes / No / Open, kept tasks, caption-only, rejected, and the
@@ -105,7 +105,7 @@ def run_pipeline(args: argparse.Namespace, engine=None, checker=None) -> dict:
     from hub_tools.commands.filter import make_checker
     from hub_tools.compose import compose_run
     from hub_tools.filtering import filter_run
-    from hub_tools.synthesize import synthesize
+    from hub_tools.synthesis.runner import synthesize
 
     run_dir = Path(args.output)
     synthesize(args, engine=engine)

@@ -23,7 +23,7 @@ def tiny_models(tmp_path_factory) -> dict[str, Path]:
     Cached in ``$ADAMLLM_TINY_CACHE`` when set (the Makefile sets it to ``.cache/tiny``), else built
     into a per-session temp folder.
     """
-    from hub_tools.tiny import build_tiny_models
+    from hub_tools.miniature.tiny_models import build_tiny_models
 
     cache = os.environ.get("ADAMLLM_TINY_CACHE")
     out = Path(cache) if cache else tmp_path_factory.mktemp("tiny")
@@ -33,7 +33,7 @@ def tiny_models(tmp_path_factory) -> dict[str, Path]:
 @pytest.fixture(scope="session")
 def sample_pairs(tmp_path_factory) -> Path:
     """The bundled sample pairs written as a ShareGPT JSON file (+ images); returns the JSON path."""
-    from hub_tools.samples import write_sample_pairs
+    from hub_tools.miniature.samples import write_sample_pairs
 
     out = tmp_path_factory.mktemp("samples")
     return write_sample_pairs(out)

@@ -17,7 +17,7 @@ from hub_tools.compose import (
     has_cue,
     last_sentence,
 )
-from hub_tools.templates import COT_ANSWER_FIRST, COT_REASONING_FIRST, COT_TEMPLATES, QA_TEMPLATES
+from hub_tools.compose.templates import COT_ANSWER_FIRST, COT_REASONING_FIRST, COT_TEMPLATES, QA_TEMPLATES
 
 
 # ---------------------------------------------------------------------------------------------

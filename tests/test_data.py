@@ -142,7 +142,7 @@ def test_json_array_streaming_matches_json_load(tmp_path):
 
 
 def test_imagefolder_reader(tmp_path):
-    from hub_tools.samples import write_sample_pairs
+    from hub_tools.miniature.samples import write_sample_pairs
 
     folder = write_sample_pairs(tmp_path, fmt="imagefolder")
     with open(folder / "metadata.jsonl", "a") as fh:

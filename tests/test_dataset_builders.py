@@ -150,7 +150,7 @@ def run_dir(tmp_path):
 
 
 def build(run, out, **kw):
-    from hub_tools.datasets_builder import build_visual_instructions
+    from hub_tools.publish.dataset import build_visual_instructions
 
     kw.setdefault("progress", False)
     return build_visual_instructions(run, out, **kw)
@@ -243,7 +243,7 @@ def test_build_from_the_real_compose_stage(tmp_path, mode):
     from datasets import load_dataset
 
     from hub_tools.compose import compose_run
-    from hub_tools.sft_data import split_two_stage
+    from hub_tools.training.data import split_two_stage
 
     run = tmp_path / "run"
     expected = make_run_dir(run, n=20, compose=False)
@@ -260,7 +260,7 @@ def test_build_from_the_real_compose_stage(tmp_path, mode):
         assert sorted(default["kind"]) == sorted(
             ["caption+task"] * stats["kept"] + ["caption_only"] * stats["caption_only"]
         )
-        # hub_tools.sft's two-stage split works on the published rows (caption_turn tells the caption turn)
+        # hub_tools.training.sft's two-stage split works on the published rows (caption_turn tells the caption turn)
         stage1, stage2 = split_two_stage(default)
         assert len(stage1) == accepted and len(stage2) == stats["kept"]
         tasks = {r["id"]: r["messages"] for r in load_dataset(out, "synthetic_visual_tasks", split="train")}
@@ -316,12 +316,12 @@ def test_rows_feed_trl_vision_formatting(run_dir, tmp_path):
 
 
 def test_rows_collate_for_the_sft_recipe_and_trl(run_dir, tmp_path, tiny_models):
-    """A batch of the default config goes through hub_tools.sft's collator and TRL's vision collator as loaded."""
+    """A batch of the default config goes through hub_tools.training.sft's collator and TRL's vision collator as loaded."""
     from datasets import load_dataset
     from transformers import AutoProcessor
     from trl.trainer.sft_trainer import DataCollatorForVisionLanguageModeling
 
-    from hub_tools.sft_data import VisionSFTCollator
+    from hub_tools.training.data import VisionSFTCollator
 
     run, expected = run_dir
     build(run, tmp_path / "out")
@@ -406,7 +406,7 @@ def test_leading_word():
 
 
 def test_reason_kind():
-    from hub_tools.datasets_builder import reason_kind
+    from hub_tools.publish.dataset import reason_kind
 
     assert reason_kind("unreadable image 'a/b.png': OSError: broken") == "unreadable image"
     assert reason_kind("image too large: 9000x9000 = 81000000 pixels > cap") == "image too large"
@@ -424,7 +424,7 @@ def test_reason_kind():
     ],
 )
 def test_broken_run_dirs_fail_clearly_and_leave_nothing(run_dir, tmp_path, breakage, message):
-    from hub_tools.datasets_builder import BuildError
+    from hub_tools.publish.dataset import BuildError
 
     run, expected = run_dir
     if breakage == "partial":
@@ -449,7 +449,7 @@ def test_broken_run_dirs_fail_clearly_and_leave_nothing(run_dir, tmp_path, break
 
 
 def test_refuses_non_empty_output_without_overwrite(run_dir, tmp_path):
-    from hub_tools.datasets_builder import BuildError
+    from hub_tools.publish.dataset import BuildError
 
     run, _ = run_dir
     out = tmp_path / "out"
@@ -504,7 +504,7 @@ def test_cli_reports_a_broken_run_dir(tmp_path, capsys):
 SCALE_SCRIPT = textwrap.dedent(
     """
     import json, resource, sys, time
-    from hub_tools.datasets_builder import build_visual_instructions
+    from hub_tools.publish.dataset import build_visual_instructions
     start = time.perf_counter()
     result = build_visual_instructions(sys.argv[1], sys.argv[2], max_shard_bytes=int(sys.argv[3]), progress=True)
     seconds = time.perf_counter() - start

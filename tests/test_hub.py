@@ -31,7 +31,7 @@ def _folder(tmp_path: Path) -> Path:
 
 
 def test_push_folder_creates_repo_and_uploads_once(tmp_path):
-    from hub_tools.hub import push_folder
+    from hub_tools.publish.hub import push_folder
 
     api = _fake_api()
     url = push_folder(_folder(tmp_path), "someone/biomed-tasks", private=True, api=api)
@@ -49,7 +49,7 @@ def test_push_folder_creates_repo_and_uploads_once(tmp_path):
 
 
 def test_push_folder_refuses_an_unbuilt_folder(tmp_path):
-    from hub_tools.hub import push_folder
+    from hub_tools.publish.hub import push_folder
 
     api = _fake_api()
     (tmp_path / "empty").mkdir()
@@ -63,7 +63,7 @@ def test_push_folder_refuses_an_unbuilt_folder(tmp_path):
 def test_push_folder_refuses_offline_mode(tmp_path, monkeypatch):
     from huggingface_hub import constants
 
-    from hub_tools.hub import push_folder
+    from hub_tools.publish.hub import push_folder
 
     monkeypatch.setattr(constants, "HF_HUB_OFFLINE", True)
     with pytest.raises(RuntimeError, match="HF_HUB_OFFLINE"):
@@ -134,7 +134,7 @@ def test_offline_build_without_push_makes_no_network_call(tmp_path, monkeypatch)
 
 
 def test_size_category():
-    from hub_tools.hub import size_category
+    from hub_tools.publish.hub import size_category
 
     assert size_category(0) == "n<1K"
     assert size_category(999) == "n<1K"
@@ -144,7 +144,7 @@ def test_size_category():
 
 
 def test_redact_secrets(monkeypatch):
-    from hub_tools.hub import redact_secrets
+    from hub_tools.publish.hub import redact_secrets
 
     monkeypatch.setenv("HF_TOKEN", FAKE_TOKEN)
     cfg = {"max_new_tokens": 512, "hf_token": "abc", "api_key": "k", "nested": [{"text": f"x {FAKE_TOKEN} y"}]}
@@ -157,7 +157,7 @@ def test_redact_secrets(monkeypatch):
 
 
 def test_shorten_local_paths():
-    from hub_tools.hub import shorten_local_paths
+    from hub_tools.publish.hub import shorten_local_paths
 
     cfg = {"pairs": "/home/alice/data/pairs.json", "model": "AdaptLLM/visual-instruction-synthesizer",
            "win": "C:\\Users\\bob\\run", "list": ["~/x/y", "relative/path"], "n": 3}  # fmt: skip
@@ -168,7 +168,7 @@ def test_shorten_local_paths():
 def test_write_card_round_trip(tmp_path):
     from huggingface_hub import DatasetCard
 
-    from hub_tools.hub import write_card
+    from hub_tools.publish.hub import write_card
 
     configs = [{"config_name": "a", "data_files": [{"split": "test", "path": "a/test-*.parquet"}], "default": True}]
     path = write_card(tmp_path, {"license": "mit", "tags": ["x"], "configs": configs}, "# Title\n\nBody.")

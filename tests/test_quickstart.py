@@ -63,7 +63,7 @@ def test_quickstart_small_end_to_end(tmp_path):
 
 
 def test_quickstart_budget_options_reach_the_config(monkeypatch, tmp_path):
-    import hub_tools.quickstart as qs
+    import hub_tools.miniature.quickstart as qs
     from hub_tools.cli import main
 
     seen = []

@@ -76,7 +76,7 @@ def tiny_mllama(tmp_path_factory) -> Path:
     import torch
     from transformers import MllamaConfig, MllamaForConditionalGeneration, MllamaImageProcessor, MllamaProcessor
 
-    from hub_tools.tiny import _llama3_tokenizer
+    from hub_tools.miniature.tiny_models import _llama3_tokenizer
 
     tok = _llama3_tokenizer(chat_template=False)
     tok.add_tokens(["<|image|>"], special_tokens=True)
@@ -124,7 +124,7 @@ def tiny_mllama(tmp_path_factory) -> Path:
 @pytest.fixture(scope="module")
 def demo_rows(tmp_path_factory) -> Path:
     """16 composed demo rows (JSONL, images relative to the file)."""
-    from hub_tools.sft_data import write_demo_rows
+    from hub_tools.training.data import write_demo_rows
 
     return write_demo_rows(tmp_path_factory.mktemp("rows"), num_rows=16)
 
@@ -146,7 +146,7 @@ def test_labels_assistant_only(tiny_models, name, eot):
     from transformers import AutoProcessor
     from trl.trainer.sft_trainer import DataCollatorForVisionLanguageModeling
 
-    from hub_tools.sft_data import VisionSFTCollator, image_token_ids
+    from hub_tools.training.data import VisionSFTCollator, image_token_ids
 
     processor = AutoProcessor.from_pretrained(tiny_models[name])
     batch = VisionSFTCollator(processor)(_examples())
@@ -173,7 +173,7 @@ def test_labels_mllama_template(tiny_mllama):
     import torch
     from transformers import AutoModelForImageTextToText, AutoProcessor
 
-    from hub_tools.sft_data import VisionSFTCollator
+    from hub_tools.training.data import VisionSFTCollator
 
     processor = AutoProcessor.from_pretrained(tiny_mllama)
     batch = VisionSFTCollator(processor)(_examples())
@@ -190,7 +190,7 @@ def test_train_on_all_keeps_images_masked(tiny_models):
     """train_on=all trains prompts too, but never image tokens."""
     from transformers import AutoProcessor
 
-    from hub_tools.sft_data import VisionSFTCollator, all_turns, image_token_ids
+    from hub_tools.training.data import VisionSFTCollator, all_turns, image_token_ids
 
     processor = AutoProcessor.from_pretrained(tiny_models["qwen2_vl"])
     batch = VisionSFTCollator(processor, mask_policy=all_turns)(_examples())
@@ -204,7 +204,7 @@ def test_non_prefix_template_is_an_error(tiny_models):
     """A template that renders earlier turns differently cannot be masked: clear error, no silent labels."""
     from transformers import AutoProcessor
 
-    from hub_tools.sft_data import TemplateError, VisionSFTCollator
+    from hub_tools.training.data import TemplateError, VisionSFTCollator
 
     processor = AutoProcessor.from_pretrained(tiny_models["qwen2_vl"])
     template = (
@@ -218,7 +218,7 @@ def test_non_prefix_template_is_an_error(tiny_models):
 def test_image_count_mismatch_is_an_error(tiny_models):
     from transformers import AutoProcessor
 
-    from hub_tools.sft_data import VisionSFTCollator
+    from hub_tools.training.data import VisionSFTCollator
 
     processor = AutoProcessor.from_pretrained(tiny_models["qwen2_vl"])
     rows = _examples()
@@ -231,7 +231,7 @@ def test_image_count_mismatch_is_an_error(tiny_models):
 # rows: formats, two-stage split, long examples
 # ---------------------------------------------------------------------------------------------
 def test_normalize_sharegpt_and_datasets_nulls():
-    from hub_tools.sft_data import normalize_messages
+    from hub_tools.training.data import normalize_messages
 
     sharegpt = [{"from": "human", "value": "<image>\nWhat is shown?"}, {"from": "gpt", "value": "A scan."}]
     assert normalize_messages(sharegpt) == [
@@ -245,7 +245,7 @@ def test_normalize_sharegpt_and_datasets_nulls():
 
 
 def test_load_jsonl_rows_resolves_images(demo_rows, tmp_path):
-    from hub_tools.sft_data import example_images, load_jsonl_rows
+    from hub_tools.training.data import example_images, load_jsonl_rows
 
     dataset = load_jsonl_rows(demo_rows)
     assert len(dataset) == 16
@@ -266,7 +266,7 @@ def test_load_jsonl_rows_resolves_images(demo_rows, tmp_path):
 
 
 def test_split_two_stage():
-    from hub_tools.sft_data import split_two_stage
+    from hub_tools.training.data import split_two_stage
 
     caption, task = [_user("Describe the image."), _assistant("A red plate.")], [_user("Color?"), _assistant("Red.")]
     rows = [
@@ -294,7 +294,7 @@ def test_long_examples_drop_and_truncate_text(tiny_models):
     from datasets import Dataset
     from transformers import AutoProcessor
 
-    from hub_tools.sft_data import VisionSFTCollator, filter_long_examples, image_token_ids, measure_example
+    from hub_tools.training.data import VisionSFTCollator, filter_long_examples, image_token_ids, measure_example
 
     processor = AutoProcessor.from_pretrained(tiny_models["qwen2_vl"])
     rows = _examples()
@@ -327,7 +327,7 @@ def test_long_examples_drop_and_truncate_text(tiny_models):
 @pytest.mark.parametrize("recipe", sorted(str(p.relative_to(RECIPES)) for p in RECIPES.glob("*/sft/*.yaml")))
 def test_recipes_parse(recipe):
     """Every recipe parses with TrlParser; model recipes name a real Hub id and the paper hyperparameters."""
-    from hub_tools.sft import parse_args
+    from hub_tools.training.sft import parse_args
 
     # bf16 recipes are for GPUs; --use_cpu lets TrainingArguments validate them on a CPU box.
     script_args, training_args, model_args = parse_args(["--config", str(RECIPES / recipe), "--use_cpu", "true"])
@@ -423,13 +423,13 @@ def test_two_processes_cpu(tiny_models, demo_rows, tmp_path):
 
 
 def _parse(*argv):
-    from hub_tools.sft import parse_args
+    from hub_tools.training.sft import parse_args
 
     return parse_args(["--config", str(TINY_RECIPE), *argv])
 
 
 def test_two_stage_runs_both_stages(tiny_models, demo_rows, tmp_path):
-    from hub_tools.sft import main
+    from hub_tools.training.sft import main
 
     out = tmp_path / "two"
     summary = main(*_parse(*_overrides(tiny_models["qwen2_vl"], demo_rows, out, "--stages", "two", "--max_steps",
@@ -452,7 +452,7 @@ def test_resume_lora_freeze_and_push(tiny_models, demo_rows, tmp_path):
     """LoRA + frozen vision tower, resume from the last checkpoint, push through an autospec'd HfApi."""
     from huggingface_hub import HfApi, ModelCard
 
-    from hub_tools.sft import main
+    from hub_tools.training.sft import main
 
     out = tmp_path / "lora"
     common = _overrides(tiny_models["qwen2_vl"], demo_rows, out, "--use_peft", "--lora_target_modules",
@@ -485,7 +485,7 @@ def test_resume_lora_freeze_and_push(tiny_models, demo_rows, tmp_path):
 def test_push_every_save_pushes_checkpoints(tiny_models, demo_rows, tmp_path):
     from huggingface_hub import HfApi
 
-    from hub_tools.sft import main
+    from hub_tools.training.sft import main
 
     api = mock.create_autospec(HfApi, instance=True)
     out = tmp_path / "ckpt"
@@ -501,7 +501,7 @@ def test_push_every_save_pushes_checkpoints(tiny_models, demo_rows, tmp_path):
 def test_model_card_metadata_validates():
     from huggingface_hub import ModelCard, ModelCardData
 
-    from hub_tools.model_card import build_model_card, is_hub_id
+    from hub_tools.publish.model_card import build_model_card, is_hub_id
 
     card = build_model_card(
         base_model="Qwen/Qwen2-VL-2B-Instruct",
@@ -536,8 +536,8 @@ def test_hub_dataset_folder_rows_feed_collator_and_two_stage(tiny_models, demo_r
     from datasets import Dataset, Features, Image, List, Value
     from transformers import AutoProcessor
 
-    from hub_tools.sft import _split_by_kind
-    from hub_tools.sft_data import VisionSFTCollator, load_jsonl_rows, load_rows
+    from hub_tools.training.sft import _split_by_kind
+    from hub_tools.training.data import VisionSFTCollator, load_jsonl_rows, load_rows
 
     rows = [dict(r) for r in load_jsonl_rows(demo_rows)]
     features = Features(

@@ -112,7 +112,7 @@ def test_space_readme_header_and_requirements():
 
 
 def test_bundled_examples_are_the_sample_images(tmp_path):
-    """The committed example PNGs equal what hub_tools.samples draws (and are rewritten when missing)."""
+    """The committed example PNGs equal what hub_tools.miniature.samples draws (and are rewritten when missing)."""
     from PIL import Image, ImageChops
 
     rows = core.ensure_examples(tmp_path)
@@ -220,10 +220,10 @@ def test_choose_models(tmp_path, tiny_models):
 
 
 def test_tiny_models_are_built_on_first_use_only(tmp_path, tiny_models, monkeypatch):
-    import hub_tools.tiny
+    import hub_tools.miniature.tiny_models
 
     calls = []
-    monkeypatch.setattr(hub_tools.tiny, "build_tiny_models", lambda out: calls.append(Path(out)))
+    monkeypatch.setattr(hub_tools.miniature.tiny_models, "build_tiny_models", lambda out: calls.append(Path(out)))
     core._ensure_tiny(str(tmp_path / "cache" / "llava_next"))  # the default tiny path, not built yet
     core._ensure_tiny(str(tiny_models["llama"]))  # already built
     core._ensure_tiny("meta-llama/Meta-Llama-3-8B")  # a Hub id

@@ -106,7 +106,7 @@ def args_for(pairs: Path, out: Path, *extra: str) -> argparse.Namespace:
 
 
 def test_rows_rejections_and_stats_in_process(pairs, tmp_path):
-    from hub_tools.synthesize import synthesize
+    from hub_tools.synthesis.runner import synthesize
 
     engine = FakeEngine()
     counts = synthesize(args_for(pairs, tmp_path / "run", "--batch-size", "3"), engine=engine)
@@ -133,7 +133,7 @@ def test_rows_rejections_and_stats_in_process(pairs, tmp_path):
 
 
 def test_limit_then_extend(pairs, tmp_path):
-    from hub_tools.synthesize import synthesize
+    from hub_tools.synthesis.runner import synthesize
 
     synthesize(args_for(pairs, tmp_path / "run", "--limit", "7"), engine=FakeEngine())
     assert sorted(r["id"] for r in rows(tmp_path / "run")) == sorted(input_ids(pairs)[:7])
@@ -142,7 +142,7 @@ def test_limit_then_extend(pairs, tmp_path):
 
 
 def test_config_mismatch_refused(pairs, tmp_path):
-    from hub_tools.synthesize import ConfigMismatch, synthesize
+    from hub_tools.synthesis.runner import ConfigMismatch, synthesize
 
     synthesize(args_for(pairs, tmp_path / "run", "--limit", "2"), engine=FakeEngine())
     with pytest.raises(ConfigMismatch, match="max_new_tokens: run has 512, this command has 64"):

@@ -7,7 +7,7 @@ import json
 import torch
 from PIL import Image
 
-from hub_tools.tiny import LLAMA3_SPECIAL_TOKENS, build_tiny_models
+from hub_tools.miniature.tiny_models import LLAMA3_SPECIAL_TOKENS, build_tiny_models
 
 
 def test_three_models_reload_and_generate(tiny_models):

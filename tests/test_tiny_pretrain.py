@@ -1,4 +1,4 @@
-"""Text pretraining of the tiny synthesizer on caption paraphrases (hub_tools.tiny_pretrain, world.caption_paraphrases)."""
+"""Text pretraining of the tiny synthesizer on caption paraphrases (hub_tools.miniature.pretrain, world.caption_paraphrases)."""
 
 from __future__ import annotations
 
@@ -8,8 +8,8 @@ import re
 
 import pytest
 
-from hub_tools import world as W
-from hub_tools.tiny_pretrain import paraphrase_batch, pretrain_on_paraphrases
+from hub_tools.miniature import world as W
+from hub_tools.miniature.pretrain import paraphrase_batch, pretrain_on_paraphrases
 
 ALL_SCANS = W.all_combos()["scan"]
 
@@ -26,7 +26,7 @@ def test_paraphrases_are_deterministic_and_avoid_heldout_combinations():
 
 
 def test_paraphrases_refuse_when_everything_is_held_out(tmp_path):
-    from hub_tools.tiny_pretrain import pretrain_world_paraphrases
+    from hub_tools.miniature.pretrain import pretrain_world_paraphrases
 
     with pytest.raises(ValueError, match="every scan combination is held out"):
         W.caption_paraphrases(0, 5, ALL_SCANS, food_share=0.5)
@@ -75,7 +75,7 @@ def test_pretraining_lowers_the_loss_and_saves_the_model(tmp_path):
     import torch
     from safetensors.torch import load_file
 
-    from hub_tools.tune_synthesizer import build_tiny_synthesizer
+    from hub_tools.training.synthesizer import build_tiny_synthesizer
 
     pairs = W.caption_paraphrases(0, 300, [])
     model_dir = build_tiny_synthesizer(tmp_path / "tiny", [t for pair in pairs for t in pair], seed=0)

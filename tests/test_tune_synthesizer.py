@@ -9,8 +9,8 @@ from pathlib import Path
 
 import pytest
 
-from hub_tools import tune_synthesizer as T
-from hub_tools import world as W
+from hub_tools.training import synthesizer as T
+from hub_tools.miniature import world as W
 from hub_tools.synthesis.parse import INFORMATIVE_HINT, LLAMA3, PRECISE_HINT, parse_triplets
 
 SMALL = {"seed_images": 60, "partial_seed_images": 6, "pairs": 8, "benchmark_per_task": 4}
@@ -160,7 +160,7 @@ def _load(model_dir):
 
 
 def _qa_rows(seed_data, n=3):
-    from hub_tools.sft_data import load_jsonl_rows
+    from hub_tools.training.data import load_jsonl_rows
 
     return [load_jsonl_rows(seed_data[0] / "train.jsonl")[i] for i in range(n)]
 
@@ -218,7 +218,7 @@ def test_trained_text_parses_back_into_the_seed_triplets(tiny_models, seed_data,
 def test_chat_rendering_matches_the_chat_template(tiny_models, seed_data):
     processor = _load(tiny_models["qwen2_vl"])
     collator = T.SynthesizerCollator(processor)
-    from hub_tools.sft_data import normalize_messages
+    from hub_tools.training.data import normalize_messages
 
     for row in _qa_rows(seed_data):
         template = processor.apply_chat_template(normalize_messages(row["messages"]), tokenize=False)

@@ -8,7 +8,7 @@ from pathlib import Path
 
 import pytest
 
-from hub_tools import world as W
+from hub_tools.miniature import world as W
 
 SMALL = {"seed_images": 24, "partial_seed_images": 6, "pairs": 12, "benchmark_per_task": 6}
 

@@ -35,8 +35,8 @@ def register(subparsers, name: str, help: str) -> None:
 
 def run(args: argparse.Namespace) -> int:
     """Build the folder, print its configs and row counts, and publish when ``--push-to-hub`` is given."""
-    from hub_tools.datasets_builder import BuildError, build_visual_instructions
-    from hub_tools.parquet_shards import parse_size
+    from hub_tools.publish.dataset import BuildError, build_visual_instructions
+    from hub_tools.publish.parquet import parse_size
 
     try:
         result = build_visual_instructions(
@@ -58,7 +58,7 @@ def run(args: argparse.Namespace) -> int:
         shards = len(result.shards.get(config, []))
         print(f"  {config}: {n} rows in {shards} shard(s)" if n else f"  {config}: no rows (config left out)")
     if args.push_to_hub:
-        from hub_tools.hub import push_folder
+        from hub_tools.publish.hub import push_folder
 
         try:
             url = push_folder(result.output, args.push_to_hub, private=args.private)

@@ -34,7 +34,7 @@ def run(args: argparse.Namespace) -> int:
     import sys
 
     from hub_tools.pipeline import format_summary, run_pipeline
-    from hub_tools.synthesize import ConfigMismatch
+    from hub_tools.synthesis.runner import ConfigMismatch
 
     if args.checker_batch_size < 1:
         print("adamllm pipeline: --checker-batch-size must be at least 1", file=sys.stderr)

@@ -28,7 +28,7 @@ def register(subparsers, name: str, help: str) -> None:
 
 def run(args: argparse.Namespace) -> int:
     """Run the quickstart and print where the report is."""
-    from hub_tools.quickstart import QuickstartConfig, run_quickstart
+    from hub_tools.miniature.quickstart import QuickstartConfig, run_quickstart
 
     config = QuickstartConfig.small(args.seed) if args.small else QuickstartConfig(seed=args.seed)
     overrides = {

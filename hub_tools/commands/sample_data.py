@@ -16,7 +16,7 @@ def register(subparsers, name: str, help: str) -> None:
 
 def run(args: argparse.Namespace) -> int:
     """Write the sample pairs and print the path to pass as ``--pairs``."""
-    from hub_tools.samples import write_sample_pairs
+    from hub_tools.miniature.samples import write_sample_pairs
 
     print(write_sample_pairs(args.out_dir, seed=args.seed, fmt=args.format))
     return 0

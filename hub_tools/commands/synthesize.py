@@ -62,6 +62,6 @@ def register(subparsers, name: str = "synthesize", help: str | None = None) -> N
 
 def run(args: argparse.Namespace) -> int:
     """Run synthesis with parsed ``args``; returns the exit code."""
-    from hub_tools.synthesize import run_from_args
+    from hub_tools.synthesis.runner import run_from_args
 
     return run_from_args(args)

@@ -16,7 +16,7 @@ def register(subparsers, name: str, help: str) -> None:
 
 def run(args: argparse.Namespace) -> int:
     """Build the tiny models and print where they are."""
-    from hub_tools.tiny import build_tiny_models
+    from hub_tools.miniature.tiny_models import build_tiny_models
 
     paths = build_tiny_models(args.out_dir, seed=args.seed, force=args.force)
     for name, path in paths.items():

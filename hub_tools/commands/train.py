@@ -1,6 +1,6 @@
-"""``adamllm train --config RECIPE.yaml [overrides]``: the TRL SFT recipe of ``hub_tools.sft``.
+"""``adamllm train --config RECIPE.yaml [overrides]``: the TRL SFT recipe of ``hub_tools.training.sft``.
 
-Every argument after ``train`` goes to ``hub_tools.sft``'s parser (``ScriptArguments``, ``SFTConfig``,
+Every argument after ``train`` goes to ``hub_tools.training.sft``'s parser (``ScriptArguments``, ``SFTConfig``,
 ``ModelConfig``), so ``adamllm train --config X.yaml --learning_rate 1e-4`` equals
 ``python -m hub_tools.sft --config X.yaml --learning_rate 1e-4``. Under several processes run
 ``accelerate launch [--config_file recipes/accelerate_configs/zero3.yaml] -m hub_tools.cli train --config ...``.
@@ -19,7 +19,7 @@ Examples:
   adamllm train --write-demo-data .cache/tiny-sft-data   # the small rows recipes/tiny reads
 
 --config comes last: everything after it (the YAML path, then overrides such as --max_steps 5) goes to
-hub_tools.sft, whose options are listed by `python -m hub_tools.sft --help`.
+hub_tools.training.sft, whose options are listed by `python -m hub_tools.sft --help`.
 """
 
 
@@ -34,15 +34,15 @@ def register(subparsers, name: str = "train", help: str | None = None) -> None:
         "--config",
         nargs=argparse.REMAINDER,
         metavar="YAML [OVERRIDES]",
-        help="the recipe YAML, then any hub_tools.sft overrides (everything after --config goes to the recipe)",
+        help="the recipe YAML, then any hub_tools.training.sft overrides (everything after --config goes to the recipe)",
     )
     p.set_defaults(func=run)
 
 
 def run(args: argparse.Namespace) -> int:
-    """Parse the recipe and run ``hub_tools.sft.main``."""
+    """Parse the recipe and run ``hub_tools.training.sft.main``."""
     if args.write_demo_data:
-        from hub_tools.sft_data import write_demo_rows
+        from hub_tools.training.data import write_demo_rows
 
         path = write_demo_rows(args.write_demo_data, num_rows=args.demo_rows)
         print(f"wrote {args.demo_rows} rows to {path}")
@@ -51,7 +51,7 @@ def run(args: argparse.Namespace) -> int:
         print("adamllm train: give --config RECIPE.yaml [overrides] (see adamllm train --help)")
         return 2
     sft_args = ["--config", *args.config]
-    from hub_tools.sft import main, parse_args
+    from hub_tools.training.sft import main, parse_args
 
     summary = main(*parse_args(sft_args))
     print(f"trained {len(summary['stages'])} stage(s); model in {summary['output_dir']}")

@@ -12,7 +12,7 @@ Three configs, each a ``train`` split of parquet shards with the image bytes emb
 
 Every row is ``{"id", "kind", "caption_turn", "images": [Image], "messages": [...]}``: ``images`` +
 ``messages`` are TRL's conversational vision format; ``kind`` and ``caption_turn`` let
-``hub_tools.sft`` cut a row into its caption and task stages for the two-stage baseline. Rows are
+``hub_tools.training.sft`` cut a row into its caption and task stages for the two-stage baseline. Rows are
 streamed: the run directory is read line by line in three passes (filter, synthesis, compose) and
 written shard by shard; only a small per-id index (a caption hash and a word) is kept in memory.
 Counts are checked against ``stats.json`` and a mismatch fails the build instead of publishing a
@@ -32,7 +32,7 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
-from hub_tools.parquet_shards import DEFAULT_MAX_SHARD_BYTES, ShardedParquetWriter, dataset_info_yaml, image_cell
+from hub_tools.publish.parquet import DEFAULT_MAX_SHARD_BYTES, ShardedParquetWriter, dataset_info_yaml, image_cell
 from hub_tools.pipeline import leading_word
 from hub_tools.rundir import shard_files
 
@@ -64,7 +64,7 @@ def row_features():
     """The ``datasets`` features of every config.
 
     ``id``; ``kind`` (``caption+task`` / ``caption_only`` / ``task``); ``caption_turn`` (index of the
-    caption turn, ``None`` for task rows, so ``hub_tools.sft_data.split_two_stage`` can cut a row into
+    caption turn, ``None`` for task rows, so ``hub_tools.training.data.split_two_stage`` can cut a row into
     its two stages); ``images`` (list of Image); ``messages`` (TRL conversational vision format).
     """
     from datasets import Features, Image, List, Value
@@ -519,7 +519,7 @@ def write_visual_instructions_card(
     repo_id: str | None,
 ) -> Path:
     """Write the dataset card (YAML configs + provenance, statistics and usage sections)."""
-    from hub_tools.hub import redact_secrets, shorten_local_paths, size_category, write_card
+    from hub_tools.publish.hub import redact_secrets, shorten_local_paths, size_category, write_card
 
     manifest = shorten_local_paths(redact_secrets(manifest))
     configs = []
@@ -579,7 +579,7 @@ def write_visual_instructions_card(
         "",
         "Every row has `id`, `images` (a list with the image) and `messages` in TRL's conversational vision format",
         '(`role`, and `content` as a list of `{"type": "image"}` / `{"type": "text", "text": ...}` parts), so the',
-        "default config feeds `trl.SFTTrainer` (and `hub_tools.sft`) unchanged.",
+        "default config feeds `trl.SFTTrainer` (and `hub_tools.training.sft`) unchanged.",
         "",
         "## How the data was made",
         "",

@@ -3,7 +3,7 @@
 :func:`build_model_card` writes a card whose YAML metadata is a valid ``huggingface_hub.ModelCardData``
 (``base_model``, ``datasets``, ``library_name``, ``pipeline_tag``, ``tags``) and whose body records the
 domain, the recipe and the training metrics of every stage. Publishing goes through
-:func:`hub_tools.hub.push_folder` (``repo_type="model"``), shared with the dataset builders.
+:func:`hub_tools.publish.hub.push_folder` (``repo_type="model"``), shared with the dataset builders.
 """
 
 from __future__ import annotations

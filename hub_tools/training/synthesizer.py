@@ -31,12 +31,12 @@ to stop; generation stops on it (:func:`hub_tools.synthesis.engines.stop_token_i
 
 **Measuring** (:func:`measure_synthesizer`): generate on held-out world pairs and count the pairs
 with at least one *strict* triplet (:func:`is_strict_triplet`) and with at least one *grounded*
-triplet (strict and true of the image, :func:`hub_tools.world.check_triplet`).
+triplet (strict and true of the image, :func:`hub_tools.miniature.world.check_triplet`).
 
 **The quickstart's synthesizer** (:func:`tune_tiny_synthesizer`): a ~0.8M-parameter Qwen2-VL (hidden
 128, 4 layers, 8 heads, tied embeddings) with a tokenizer trained on the world's text. Built from
 random weights, it first gets a short text pretraining on caption paraphrases of seed-set combinations
-(:mod:`hub_tools.tiny_pretrain`: the copying a pretrained base model brings), then is tuned on the
+(:mod:`hub_tools.miniature.pretrain`: the copying a pretrained base model brings), then is tuned on the
 world's seed set for a number of steps (a time budget caps it; without ``max_steps`` the budget is the
 schedule: a cosine over its elapsed share). The torch thread count is re-chosen while training, since a
 shared 2-core CPU punishes two threads.
@@ -57,7 +57,7 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
-from hub_tools.sft_data import VisionSFTCollator, example_images, normalize_messages
+from hub_tools.training.data import VisionSFTCollator, example_images, normalize_messages
 from hub_tools.synthesis.parse import INFORMATIVE_HINT, PRECISE_HINT, TaskTriplet, TurnFormat
 
 logger = logging.getLogger(__name__)
@@ -405,7 +405,7 @@ def render_synthesizer_row(
 
 @dataclass
 class SynthesizerCollator(VisionSFTCollator):
-    """:class:`hub_tools.sft_data.VisionSFTCollator` with the synthesizer's text and loss mask.
+    """:class:`hub_tools.training.data.VisionSFTCollator` with the synthesizer's text and loss mask.
 
     Each row is rendered by :func:`render_synthesizer_row`; the trained characters are everything
     after the prompt (task questions, answers, turn markers and the final end token). The base
@@ -473,13 +473,13 @@ class SynthesizerArguments:
         default=0,
         metadata={
             "help": "With model_name_or_path 'tiny': steps of text pretraining on the world's caption paraphrases "
-            "before tuning (hub_tools.tiny_pretrain)."
+            "before tuning (hub_tools.miniature.pretrain)."
         },
     )
     world_dir: str | None = field(
         default=None,
         metadata={
-            "help": "A miniature world (hub_tools.world): its seed sets are used, and model_name_or_path 'tiny' "
+            "help": "A miniature world (hub_tools.miniature.world): its seed sets are used, and model_name_or_path 'tiny' "
             "builds the tiny synthesizer from its text."
         },
     )
@@ -636,7 +636,7 @@ def _trainer_class(budget=None, vision_lr_ratio: float | None = None):
 
 def load_seed_split(seed_data_dir: str | os.PathLike, split: str):
     """The rows of ``split`` (``train`` / ``validation``) as a ``datasets.Dataset``, or ``None`` if empty."""
-    from hub_tools.sft_data import load_jsonl_rows
+    from hub_tools.training.data import load_jsonl_rows
 
     path = Path(seed_data_dir) / f"{split}.jsonl"
     if not path.is_file():
@@ -912,9 +912,9 @@ def build_tiny_synthesizer(
     tie_embeddings: bool = True,
     num_heads: int = 8,
 ) -> Path:
-    """A tiny random Qwen2-VL whose tokenizer is trained on ``corpus`` (e.g. :func:`hub_tools.world.world_corpus`).
+    """A tiny random Qwen2-VL whose tokenizer is trained on ``corpus`` (e.g. :func:`hub_tools.miniature.world.world_corpus`).
 
-    Wraps :func:`hub_tools.tiny.build_tiny_qwen2_vl` (architecture, image processor, chat template)
+    Wraps :func:`hub_tools.miniature.tiny_models.build_tiny_qwen2_vl` (architecture, image processor, chat template)
     and swaps in a byte-level BPE trained on the domain text, so domain words are single tokens and
     sequences stay short. The special tokens keep their ids. The model is re-initialised (seeded) for
     the new vocabulary, with input and output embeddings tied when ``tie_embeddings`` (as Qwen2-VL-2B
@@ -923,7 +923,7 @@ def build_tiny_synthesizer(
     """
     from transformers import AutoConfig, AutoModelForImageTextToText, AutoProcessor, PreTrainedTokenizerFast
 
-    from hub_tools import tiny
+    from hub_tools.miniature import tiny_models as tiny
 
     out_dir = Path(out_dir)
     tiny.build_tiny_qwen2_vl(out_dir, seed=seed, hidden_size=hidden_size, num_layers=num_layers)
@@ -997,8 +997,8 @@ def tune_tiny_synthesizer(
     Layout: ``out_dir/seed_data`` (:func:`build_seed_data`), ``out_dir/init`` (the tiny model,
     :func:`build_tiny_synthesizer`), ``out_dir/synthesizer`` (the tuned model, returned).
     With ``pretrain_steps``, the random model is first pretrained on ``pretrain_pairs`` caption
-    paraphrases of seed-set combinations (:func:`hub_tools.world.caption_paraphrases`,
-    :func:`hub_tools.tiny_pretrain.pretrain_on_paraphrases`; summary in ``init/pretrain.json`` and in
+    paraphrases of seed-set combinations (:func:`hub_tools.miniature.world.caption_paraphrases`,
+    :func:`hub_tools.miniature.pretrain.pretrain_on_paraphrases`; summary in ``init/pretrain.json`` and in
     ``synthesizer.json``), so that it can copy facts from a caption before it learns the seed tasks.
     ``training`` overrides :data:`TINY_TRAINING` (e.g. ``max_steps=1800``: a step budget, which
     ``max_minutes`` then only caps). Training runs with ``threads`` torch threads
@@ -1008,7 +1008,7 @@ def tune_tiny_synthesizer(
     """
     import torch
 
-    from hub_tools.world import world_corpus, world_files
+    from hub_tools.miniature.world import world_corpus, world_files
 
     out = Path(out_dir)
     files = world_files(world_dir)
@@ -1025,7 +1025,7 @@ def tune_tiny_synthesizer(
     init = build_tiny_synthesizer(out / "init", world_corpus(world_dir), seed=seed, **(model or {}))
     pretrained = None
     if pretrain_steps > 0:
-        from hub_tools.tiny_pretrain import pretrain_world_paraphrases
+        from hub_tools.miniature.pretrain import pretrain_world_paraphrases
 
         pretrained = pretrain_world_paraphrases(
             init, world_dir, pretrain_steps, seed, n_pairs=pretrain_pairs, threads=threads
@@ -1083,12 +1083,12 @@ def score_generation(text: str, params, turn_format: TurnFormat | None = None) -
     """Parse one raw generation and judge its triplets against the world parameters of its image.
 
     Returns ``{"triplets": [dicts], "strict": [bool], "grounded": [bool], "question_types": [str]}``; a
-    grounded triplet is strict and true of the image (:func:`hub_tools.world.check_triplet`); a question
-    type is the answer type :func:`hub_tools.world.parse_question` reads from the question (``number``,
+    grounded triplet is strict and true of the image (:func:`hub_tools.miniature.world.check_triplet`); a question
+    type is the answer type :func:`hub_tools.miniature.world.parse_question` reads from the question (``number``,
     ``yesno``, ``color``, ...), or ``unknown``.
     """
     from hub_tools.synthesis import parse_triplets
-    from hub_tools.world import as_params, check_triplet, parse_question
+    from hub_tools.miniature.world import as_params, check_triplet, parse_question
 
     params = as_params(params)
     triplets = parse_triplets(text, turn_format=turn_format)
@@ -1145,7 +1145,7 @@ def measure_synthesizer(
     from tqdm.auto import tqdm
 
     from hub_tools.synthesis import TransformersEngine
-    from hub_tools.world import load_pairs
+    from hub_tools.miniature.world import load_pairs
 
     if isinstance(heldout_pairs, (str, os.PathLike)):
         root = Path(image_root) if image_root else Path(heldout_pairs).parent
@@ -1209,7 +1209,7 @@ def main(argv: list[str] | None = None) -> int:
     seed_dir = script.seed_data_dir
     model = model_args.model_name_or_path
     if script.world_dir:
-        from hub_tools.world import world_corpus, world_files
+        from hub_tools.miniature.world import world_corpus, world_files
 
         files = world_files(script.world_dir)
         script.caption_set = script.caption_set or str(files["caption_set"])
@@ -1221,7 +1221,7 @@ def main(argv: list[str] | None = None) -> int:
                 build_tiny_synthesizer(Path(args.output_dir) / "init", world_corpus(script.world_dir), args.seed)
             )
             if script.text_pretrain_steps > 0:
-                from hub_tools.tiny_pretrain import pretrain_world_paraphrases
+                from hub_tools.miniature.pretrain import pretrain_world_paraphrases
 
                 pretrain_world_paraphrases(model, script.world_dir, script.text_pretrain_steps, args.seed)
     elif model == "tiny" or script.text_pretrain_steps:

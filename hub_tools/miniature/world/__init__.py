@@ -475,7 +475,7 @@ def caption_paraphrases(
     The rewrite is, with equal chance, a :func:`listing` or another caption (for plates, with the
     ingredients in a shuffled order), so counts, names and sides must be carried over into another
     order or wording. Parameters come from combinations outside ``heldout``, so text pretraining on
-    these pairs (:mod:`hub_tools.tiny_pretrain`) sees nothing of the held-out pairs. Deterministic in
+    these pairs (:mod:`hub_tools.miniature.pretrain`) sees nothing of the held-out pairs. Deterministic in
     ``seed``; drawn independently of the seed set's images.
     """
     heldout = set(heldout)

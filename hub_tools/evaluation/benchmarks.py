@@ -50,8 +50,8 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
-from hub_tools.datasets_builder import BuildError
-from hub_tools.parquet_shards import DEFAULT_MAX_SHARD_BYTES, ShardedParquetWriter, dataset_info_yaml, image_cell
+from hub_tools.publish.dataset import BuildError
+from hub_tools.publish.parquet import DEFAULT_MAX_SHARD_BYTES, ShardedParquetWriter, dataset_info_yaml, image_cell
 
 SPLIT = "test"
 DOMAIN_TITLES = {"biomed": "Biomedical", "food": "Food"}
@@ -570,7 +570,7 @@ def build_benchmark(
     """Write each task's test split as ``OUTPUT/<Config>/test-*.parquet`` (+ ``vocabulary.json``) and a card."""
     from tqdm.auto import tqdm
 
-    from hub_tools.datasets_builder import _prepare_output
+    from hub_tools.publish.dataset import _prepare_output
 
     if not tasks:
         raise BuildError("no benchmark given; pass at least one raw release folder")
@@ -640,7 +640,7 @@ def write_benchmark_card(
     repo_id: str | None,
 ) -> Path:
     """The benchmark card: one config per task (``test`` split), sources, prompts and row counts."""
-    from hub_tools.hub import size_category, write_card
+    from hub_tools.publish.hub import size_category, write_card
 
     configs = [
         {"config_name": t.name, "data_files": [{"split": SPLIT, "path": f"{t.name}/{SPLIT}-*.parquet"}]} for t in tasks
@@ -725,7 +725,7 @@ def main(domain: str, argv: list[str] | None = None) -> int:
     import argparse
     import sys
 
-    from hub_tools.parquet_shards import parse_size
+    from hub_tools.publish.parquet import parse_size
 
     readers = BIOMED_READERS if domain == "biomed" else FOOD_READERS
     parser = argparse.ArgumentParser(
@@ -782,7 +782,7 @@ def main(domain: str, argv: list[str] | None = None) -> int:
         skipped = sum(result.skipped.get(name, {}).values())
         print(f"  {name}: {n} rows" + (f" ({skipped} skipped)" if skipped else ""))
     if args.push_to_hub:
-        from hub_tools.hub import push_folder
+        from hub_tools.publish.hub import push_folder
 
         try:
             url = push_folder(result.output, args.push_to_hub, private=args.private)

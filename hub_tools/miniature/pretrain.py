@@ -7,7 +7,7 @@ world, two to five minutes of seed-set training leave counts and lesion sides at
 asks the right question, then guesses the number). This module gives the tiny model a short text
 pretraining phase instead — the role a base model's pretraining plays — where every target token is a
 copy: the model reads one caption of an image and writes another caption of the same image
-(:func:`hub_tools.world.caption_paraphrases`), so counts, names and sides must be carried over, in
+(:func:`hub_tools.miniature.world.caption_paraphrases`), so counts, names and sides must be carried over, in
 another order or wording (``three`` / ``3``). Only seed-set parameter combinations are used, so the
 held-out pairs stay unseen.
 
@@ -69,9 +69,9 @@ def pretrain_on_paraphrases(
 
     Runs ``max_steps`` steps of ``batch_size`` pairs drawn with a seeded generator, stopping early
     when ``max_minutes`` is set and spent (the cosine then follows the elapsed share of the budget, as
-    in :func:`hub_tools.tune_synthesizer.time_budget_callback`). A progress bar shows the step and the
+    in :func:`hub_tools.training.synthesizer.time_budget_callback`). A progress bar shows the step and the
     loss. ``threads``: a torch thread count, or ``"auto"`` to keep picking the fastest count while
-    training (:func:`hub_tools.tune_synthesizer.thread_tuner_callback`). The summary holds ``steps``,
+    training (:func:`hub_tools.training.synthesizer.thread_tuner_callback`). The summary holds ``steps``,
     ``seconds``, ``first_loss``, ``last_loss`` (mean of the last ``log_every`` steps), ``losses`` (one
     mean per ``log_every`` steps) and ``thread_choices``.
     """
@@ -81,7 +81,7 @@ def pretrain_on_paraphrases(
     from tqdm.auto import tqdm
     from transformers import AutoModelForImageTextToText, AutoProcessor
 
-    from hub_tools.tune_synthesizer import thread_tuner_callback, torch_threads
+    from hub_tools.training.synthesizer import thread_tuner_callback, torch_threads
 
     if not pairs:
         raise ValueError("no paraphrase pairs to pretrain on")
@@ -156,13 +156,13 @@ def pretrain_world_paraphrases(
 ) -> dict:
     """Pretrain the tiny model in ``model_dir`` for ``steps`` steps on ``n_pairs`` caption paraphrases of a world.
 
-    The paraphrases (:func:`hub_tools.world.caption_paraphrases`) avoid the world's held-out
+    The paraphrases (:func:`hub_tools.miniature.world.caption_paraphrases`) avoid the world's held-out
     combinations (read from its ``world.json``). ``threads`` as in :func:`pretrain_on_paraphrases`.
     Returns :func:`pretrain_on_paraphrases`'s summary, also written to ``model_dir/pretrain.json``.
     """
     import json
 
-    from hub_tools.world import caption_paraphrases
+    from hub_tools.miniature.world import caption_paraphrases
 
     meta_path = Path(world_dir) / "world.json"
     if not meta_path.is_file():

@@ -8,8 +8,8 @@ The task turn follows the published answer-cue rules:
 3. else a chain-of-thought template: the informative answer as reasoning, the precise answer as the
    final answer.
 
-The user turn of branches 1-2 comes from :data:`hub_tools.templates.QA_TEMPLATES`, branch 3 from
-:data:`hub_tools.templates.COT_TEMPLATES`. Every random choice for an example uses its own
+The user turn of branches 1-2 comes from :data:`hub_tools.compose.templates.QA_TEMPLATES`, branch 3 from
+:data:`hub_tools.compose.templates.COT_TEMPLATES`. Every random choice for an example uses its own
 ``random.Random(f"{seed}-{id}")``, so the output does not depend on order, batching or restarts.
 
 Modes: ``single-stage`` (default; one conversation per image: the caption turn and the kept task
@@ -29,7 +29,7 @@ from dataclasses import dataclass
 from pathlib import Path
 
 from hub_tools.rundir import iter_records, read_json, update_stats, write_json_atomic
-from hub_tools.templates import COT_TEMPLATES, QA_TEMPLATES
+from hub_tools.compose.templates import COT_TEMPLATES, QA_TEMPLATES
 
 DEFAULT_CAPTION_PROMPT = "Describe the image."
 CUE_PATTERN = re.compile(r"\b(?:so|thus|therefore|final(?:ly)?|answers?|results?|could\s+be)\b", re.IGNORECASE)

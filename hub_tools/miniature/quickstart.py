@@ -2,14 +2,14 @@
 
 Stages (each prints a header; outputs under ``OUTPUT``):
 
-1. ``world/``        a procedurally drawn miniature world (:mod:`hub_tools.world`): domain pairs,
+1. ``world/``        a procedurally drawn miniature world (:mod:`hub_tools.miniature.world`): domain pairs,
                      seed sets in the three raw layouts, and a small benchmark in the evaluation schema.
-2. ``synthesizer/``  tune a tiny Qwen2-VL synthesizer on the seed set (:mod:`hub_tools.tune_synthesizer`).
+2. ``synthesizer/``  tune a tiny Qwen2-VL synthesizer on the seed set (:mod:`hub_tools.training.synthesizer`).
 3. measure it on held-out pairs (parameter combinations absent from the seed set): share of pairs with a
    strict triplet and with a grounded one (true of the image, checked against the world's parameters).
 4. ``run/``          synthesize -> filter (lexical checker) -> compose (single-stage) on the domain pairs.
 5. ``dataset/``      the Hub dataset folder (parquet + card).
-6. ``student/``      single-stage SFT of a tiny student (TRL, :mod:`hub_tools.sft`).
+6. ``student/``      single-stage SFT of a tiny student (TRL, :mod:`hub_tools.training.sft`).
 7. ``eval/``         base and tuned student on the miniature benchmark; ``compare.png``.
 8. ``REPORT.md``     counts, a sample of synthesized tasks, the score table and the chart.
 
@@ -79,8 +79,8 @@ def run_quickstart(output: str | Path, config: QuickstartConfig | None = None) -
     """
     import argparse
 
-    from hub_tools import world as world_mod
-    from hub_tools.tune_synthesizer import build_tiny_synthesizer, measure_synthesizer, tune_tiny_synthesizer
+    from hub_tools.miniature import world as world_mod
+    from hub_tools.training.synthesizer import build_tiny_synthesizer, measure_synthesizer, tune_tiny_synthesizer
 
     cfg = config or QuickstartConfig()
     out = Path(output)
@@ -178,7 +178,7 @@ def run_quickstart(output: str | Path, config: QuickstartConfig | None = None) -
 
     # 5. dataset --------------------------------------------------------------------------------
     started = _stage(5, "build the Hub dataset folder")
-    from hub_tools.datasets_builder import build_visual_instructions
+    from hub_tools.publish.dataset import build_visual_instructions
 
     dataset_dir = out / "dataset"
     built = build_visual_instructions(
@@ -190,8 +190,8 @@ def run_quickstart(output: str | Path, config: QuickstartConfig | None = None) -
 
     # 6. SFT -----------------------------------------------------------------------------------
     started = _stage(6, "single-stage SFT of the tiny student")
-    from hub_tools.sft import main as sft_main
-    from hub_tools.sft import parse_args as sft_parse_args
+    from hub_tools.training.sft import main as sft_main
+    from hub_tools.training.sft import parse_args as sft_parse_args
 
     base = build_tiny_synthesizer(out / "student" / "base", world_mod.world_corpus(world_dir), seed=cfg.seed + 1)
     tuned = out / "student" / "tuned"

@@ -1,0 +1,499 @@
+"""Supervised post-training of a multimodal LLM on composed domain tasks (TRL SFT, open-r1 style).
+
+Single-stage (the paper's pipeline, default): one run on the composed mix of caption and synthetic task
+turns. ``--stages two`` (the baseline): stage 1 on the captions, stage 2 on the tasks, starting from the
+stage-1 weights. Loss on assistant turns only; image tokens are never trained or truncated.
+
+Usage (any ``AutoModelForImageTextToText`` model; recipes under ``recipes/``):
+
+    # 8 GPUs, DeepSpeed ZeRO-3, the paper's recipe for Qwen2-VL-2B on biomedicine
+    accelerate launch --config_file recipes/accelerate_configs/zero3.yaml -m hub_tools.sft \\
+        --config recipes/qwen2-vl-2b/sft/config_biomed.yaml
+
+    # same through the CLI (also works under `accelerate launch -m hub_tools.cli train ...`)
+    adamllm train --config recipes/qwen2-vl-2b/sft/config_food.yaml --output_dir runs/qwen2-vl-2b-food
+
+    # CPU, offline, tiny model (see recipes/README.md for building the tiny model and data)
+    accelerate launch --num_processes 1 --cpu -m hub_tools.sft --config recipes/tiny/sft/config.yaml
+
+    # two CPU processes
+    accelerate launch --multi_gpu --num_processes 2 -m hub_tools.sft --config recipes/tiny/sft/config.yaml  # use_cpu: true in the YAML
+
+    # two-stage baseline, LoRA, frozen vision tower, resume from the last checkpoint, push with a card
+    ... --stages two --use_peft --lora_target_modules all-linear --freeze_vision_tower \\
+        --resume_from_checkpoint last --push_to_hub --hub_model_id you/qwen2-vl-2b-biomed
+"""
+
+from __future__ import annotations
+
+import copy
+import json
+import logging
+import os
+import sys
+from dataclasses import dataclass, field
+from pathlib import Path
+
+import trl
+from transformers import TrainerCallback
+
+logger = logging.getLogger(__name__)
+
+STAGE_MARKER = "adamllm_stage.json"
+
+
+@dataclass
+class ScriptArguments:
+    """Data, pipeline and publishing arguments of the SFT recipe (the model and trainer ones are TRL's)."""
+
+    dataset_name: str | None = field(
+        default=None, metadata={"help": "Hub dataset id or local dataset folder (e.g. one built by build-dataset)."}
+    )
+    dataset_config: str | None = field(
+        default=None, metadata={"help": "Dataset config, e.g. image_caption_and_synthetic_task."}
+    )
+    dataset_split: str = field(default="train", metadata={"help": "Split to train on."})
+    dataset_dir: str | None = field(
+        default=None,
+        metadata={
+            "help": "Local rows instead of dataset_name: a JSONL file (image paths relative to it or its parent) "
+            "or a RUN_DIR (reads compose/<dataset_split>.jsonl)."
+        },
+    )
+    domain: str = field(default="custom", metadata={"help": "Domain name recorded in the model card."})
+    stages: str = field(
+        default="one",
+        metadata={
+            "help": "one: single-stage on the composed mix; two: captions, then tasks.",
+            "choices": ["one", "two"],
+        },
+    )
+    stage1_dataset_name: str | None = field(
+        default=None, metadata={"help": "Two-stage: stage-1 (caption) dataset; default: split the main one by kind."}
+    )
+    stage1_dataset_config: str | None = field(default=None, metadata={"help": "Two-stage: stage-1 dataset config."})
+    stage1_dataset_split: str | None = field(default=None, metadata={"help": "Two-stage: stage-1 split."})
+    stage1_dataset_dir: str | None = field(default=None, metadata={"help": "Two-stage: stage-1 local rows."})
+    freeze_vision_tower: bool = field(
+        default=False, metadata={"help": "Freeze the vision encoder (the projector / merger stays trainable)."}
+    )
+    long_example_policy: str = field(
+        default="drop",
+        metadata={
+            "help": "With max_length set: drop longer rows (counted and logged), or truncate_text (cut text only; "
+            "rows whose image tokens pass max_length are dropped).",
+            "choices": ["drop", "truncate_text"],
+        },
+    )
+    train_on: str = field(
+        default="assistant",
+        metadata={
+            "help": "assistant: loss on assistant turns only; all: every text token.",
+            "choices": ["assistant", "all"],
+        },
+    )
+    max_train_samples: int | None = field(default=None, metadata={"help": "Use only the first N rows (quick runs)."})
+    recipe: str | None = field(
+        default=None, metadata={"help": "Recipe name for the card (default: the --config path)."}
+    )
+    base_model_id: str | None = field(
+        default=None,
+        metadata={"help": "Hub id recorded as base_model in the card when model_name_or_path is a local folder."},
+    )
+
+
+@dataclass
+class SFTConfig(trl.SFTConfig):
+    """TRL's ``SFTConfig`` with ``max_length=None`` by default: vision rows are never truncated implicitly."""
+
+    max_length: int | None = field(
+        default=None,
+        metadata={"help": "Maximum tokens per row (image tokens counted); None keeps every row whole."},
+    )
+
+
+@dataclass
+class Stage:
+    """One training run: its name, rows, output folder and the weights it starts from."""
+
+    name: str
+    dataset: object
+    output_dir: str
+    model_path: str
+    adapter_path: str | None = None
+    long_examples: dict = field(default_factory=dict)
+
+
+# ---------------------------------------------------------------------------------------------
+# helpers
+# ---------------------------------------------------------------------------------------------
+def parse_args(argv: list[str] | None = None):
+    """Parse ``--config YAML`` plus overrides into ``(ScriptArguments, SFTConfig, ModelConfig)``.
+
+    The config path and text are kept for the model card (``script_args.recipe``, ``recipe_text``).
+    """
+    argv = list(sys.argv[1:] if argv is None else argv)
+    config_path = argv[argv.index("--config") + 1] if "--config" in argv else None
+    parser = trl.TrlParser((ScriptArguments, SFTConfig, trl.ModelConfig))
+    script_args, training_args, model_args = parser.parse_args_and_config(argv)
+    if config_path and script_args.recipe is None:
+        script_args.recipe = config_path
+    script_args.recipe_text = Path(config_path).read_text() if config_path else None
+    return script_args, training_args, model_args
+
+
+def freeze_vision_tower(model) -> int:
+    """Freeze the vision encoder's parameters (not the projector/merger); return how many were frozen."""
+    frozen = 0
+    owners = [model, getattr(model, "model", None), getattr(getattr(model, "base_model", None), "model", None)]
+    for owner in owners:
+        if owner is None:
+            continue
+        for attr in ("visual", "vision_tower", "vision_model"):
+            tower = getattr(owner, attr, None)
+            if tower is None:
+                continue
+            for name, param in tower.named_parameters():
+                if "merger" in name:  # Qwen2-VL keeps its projector inside `visual`
+                    continue
+                if param.requires_grad:
+                    param.requires_grad_(False)
+                    frozen += param.numel()
+    if frozen == 0:
+        raise ValueError(f"freeze_vision_tower: no vision tower found on {type(model).__name__}")
+    return frozen
+
+
+def load_model(path: str, model_args, training_args, script_args, adapter_path: str | None = None):
+    """Load an ``AutoModelForImageTextToText`` (optionally quantized / with a trainable adapter)."""
+    import torch
+    from transformers import AutoModelForImageTextToText
+
+    dtype = model_args.dtype
+    if dtype not in (None, "auto"):
+        dtype = getattr(torch, dtype)
+    quantization_config = trl.get_quantization_config(model_args)
+    kwargs = {
+        "revision": model_args.model_revision if path == model_args.model_name_or_path else None,
+        "trust_remote_code": training_args.trust_remote_code,
+        "attn_implementation": model_args.attn_implementation,
+        "dtype": dtype if dtype is not None else "auto",
+    }
+    if quantization_config is not None:
+        kwargs["quantization_config"] = quantization_config
+        kwargs["device_map"] = trl.get_kbit_device_map()
+    model = AutoModelForImageTextToText.from_pretrained(path, **{k: v for k, v in kwargs.items() if v is not None})
+    if training_args.gradient_checkpointing:
+        model.config.use_cache = False
+    if adapter_path:
+        from peft import PeftModel
+
+        model = PeftModel.from_pretrained(model, adapter_path, is_trainable=True)
+    if script_args.freeze_vision_tower:
+        logger.info("froze %d vision-tower parameters", freeze_vision_tower(model))
+    return model
+
+
+def _trainable_parameters(model) -> tuple[int, int]:
+    total = sum(p.numel() for p in model.parameters())
+    trainable = sum(p.numel() for p in model.parameters() if p.requires_grad)
+    return trainable, total
+
+
+def resolve_checkpoint(value: str | None, output_dir: str) -> str | None:
+    """``resume_from_checkpoint``: a path, or ``last``/``true``/``auto`` for the newest one in ``output_dir``."""
+    if value is None or str(value).lower() in ("", "none", "false"):
+        return None
+    if str(value).lower() in ("last", "true", "auto"):
+        from transformers.trainer_utils import get_last_checkpoint
+
+        found = get_last_checkpoint(output_dir) if os.path.isdir(output_dir) else None
+        if found is None:
+            logger.info("resume_from_checkpoint=%s: no checkpoint in %s, starting fresh", value, output_dir)
+        return found
+    if not os.path.isdir(value):
+        raise FileNotFoundError(f"resume_from_checkpoint: no checkpoint folder {value}")
+    return value
+
+
+def _loss_bounds(log_history: list[dict]) -> tuple[float | None, float | None]:
+    losses = [entry["loss"] for entry in log_history if "loss" in entry]
+    return (losses[0], losses[-1]) if losses else (None, None)
+
+
+def _load_main_rows(script_args):
+    from hub_tools.training.data import load_rows
+
+    dataset = load_rows(
+        script_args.dataset_name, script_args.dataset_config, script_args.dataset_split, script_args.dataset_dir
+    )
+    if script_args.max_train_samples is not None:
+        dataset = dataset.select(range(min(script_args.max_train_samples, len(dataset))))
+    return dataset
+
+
+def _split_by_kind(dataset):
+    """Stage-1 / stage-2 datasets from one composed dataset (see ``hub_tools.training.data.split_two_stage``)."""
+    from datasets import Image
+
+    from hub_tools.training.data import split_two_stage
+
+    feature = dataset.features.get("images")
+    inner = getattr(feature, "feature", None)
+    if isinstance(inner, Image) and inner.decode:  # keep the bytes, do not decode every image here
+        dataset = dataset.cast_column("images", type(feature)(Image(decode=False)))
+
+    def pick(stage):
+        def fn(batch):
+            rows = [dict(zip(batch, values, strict=True)) for values in zip(*batch.values(), strict=True)]
+            out = split_two_stage(rows)[stage]
+            return {key: [row[key] for row in out] for key in ("id", "kind", "images", "messages")}
+
+        return fn
+
+    columns = dataset.column_names
+    stage1 = dataset.map(pick(0), batched=True, remove_columns=columns, desc="stage-1 caption rows")
+    stage2 = dataset.map(pick(1), batched=True, remove_columns=columns, desc="stage-2 task rows")
+    return stage1, stage2
+
+
+def build_stages(script_args, training_args, model_args, dataset) -> list[Stage]:
+    """The runs to do: one stage, or captions then tasks (stage 2 starts from the stage-1 weights)."""
+    from hub_tools.training.data import load_rows
+
+    output_dir = training_args.output_dir
+    if script_args.stages == "one":
+        return [Stage("single-stage", dataset, output_dir, model_args.model_name_or_path)]
+    if script_args.stages != "two":
+        raise ValueError(f"stages must be 'one' or 'two', not {script_args.stages!r}")
+    if script_args.stage1_dataset_name or script_args.stage1_dataset_dir:
+        stage1 = load_rows(
+            script_args.stage1_dataset_name or script_args.dataset_name,
+            script_args.stage1_dataset_config,
+            script_args.stage1_dataset_split or script_args.dataset_split,
+            script_args.stage1_dataset_dir,
+        )
+        stage2 = dataset
+    else:
+        stage1, stage2 = _split_by_kind(dataset)
+    if len(stage1) == 0 or len(stage2) == 0:
+        raise ValueError(f"two-stage training needs caption and task rows (got {len(stage1)} and {len(stage2)})")
+    stage1_dir = os.path.join(output_dir, "stage1")
+    use_peft = model_args.use_peft
+    return [
+        Stage("stage1-captions", stage1, stage1_dir, model_args.model_name_or_path),
+        Stage(
+            "stage2-tasks",
+            stage2,
+            output_dir,
+            model_args.model_name_or_path if use_peft else stage1_dir,
+            adapter_path=stage1_dir if use_peft else None,
+        ),
+    ]
+
+
+class HubCheckpointCallback(TrainerCallback):
+    """Push checkpoints as they are saved (``hub_strategy``: every_save, checkpoint or all_checkpoints)."""
+
+    def __init__(self, api, repo_id: str, strategy: str, private: bool | None):
+        self.api, self.repo_id, self.strategy, self.private = api, repo_id, strategy, private
+
+    def on_save(self, args, state, control, **kwargs):
+        """Upload ``checkpoint-<step>`` to the repo root, ``last-checkpoint/`` or ``checkpoint-<step>/``."""
+        if not state.is_world_process_zero:
+            return
+        from hub_tools.publish.hub import push_folder
+
+        folder = os.path.join(args.output_dir, f"checkpoint-{state.global_step}")
+        target = {"every_save": None, "checkpoint": "last-checkpoint"}.get(
+            self.strategy, f"checkpoint-{state.global_step}"
+        )
+        ignore = ["optimizer.pt", "scheduler.pt", "rng_state*.pth"] if target is None else []
+        push_folder(
+            folder,
+            self.repo_id,
+            repo_type="model",
+            require_card=False,
+            private=self.private,
+            path_in_repo=target,
+            ignore_patterns=ignore,
+            commit_message=f"checkpoint at step {state.global_step}",
+            api=self.api,
+        )
+
+
+# ---------------------------------------------------------------------------------------------
+# main
+# ---------------------------------------------------------------------------------------------
+def main(script_args, training_args, model_args, hf_api=None) -> dict:
+    """Run the recipe; return a summary (stages, metrics, output folder, pushed URL)."""
+    import datasets
+    import transformers
+    from transformers import AutoProcessor, set_seed
+
+    from hub_tools.publish.hub import push_folder
+    from hub_tools.publish.model_card import build_model_card, is_hub_id, save_json, write_model_card
+    from hub_tools.training.data import VisionSFTCollator, all_turns, assistant_turns, filter_long_examples
+
+    ################
+    # Setup
+    ################
+    set_seed(training_args.seed)
+    logging.basicConfig(
+        format="%(asctime)s - %(levelname)s - %(name)s - %(message)s",
+        datefmt="%Y-%m-%d %H:%M:%S",
+        handlers=[logging.StreamHandler(sys.stdout)],
+    )
+    log_level = training_args.get_process_log_level()
+    logger.setLevel(log_level)
+    datasets.utils.logging.set_verbosity(log_level)
+    transformers.utils.logging.set_verbosity(log_level)
+    logger.info("Script parameters %s", script_args)
+    logger.info("Model parameters %s", model_args)
+    if not model_args.model_name_or_path:
+        raise ValueError("model_name_or_path is required")
+
+    push = bool(training_args.push_to_hub)
+    repo_id = training_args.hub_model_id or Path(training_args.output_dir).name
+    training_args.push_to_hub = False  # published here, with our card (see push_folder)
+    # Masking is done by VisionSFTCollator for any chat template; TRL's own flag needs {% generation %} markers.
+    training_args.assistant_only_loss = False
+    if script_args.train_on not in ("assistant", "all"):
+        raise ValueError(f"train_on must be 'assistant' or 'all', not {script_args.train_on!r}")
+    mask_policy = assistant_turns if script_args.train_on == "assistant" else all_turns
+
+    ################
+    # Processor and data
+    ################
+    processor = AutoProcessor.from_pretrained(
+        model_args.model_name_or_path,
+        revision=model_args.model_revision,
+        trust_remote_code=training_args.trust_remote_code,
+    )
+    if training_args.chat_template_path:
+        processor.chat_template = Path(training_args.chat_template_path).read_text()
+    if processor.tokenizer.pad_token is None:
+        processor.tokenizer.pad_token = processor.tokenizer.eos_token
+    with training_args.main_process_first(desc="loading rows"):
+        dataset = _load_main_rows(script_args)
+        stages = build_stages(script_args, training_args, model_args, dataset)
+        for stage in stages:
+            stage.dataset, report = filter_long_examples(
+                stage.dataset,
+                processor,
+                training_args.max_length,
+                script_args.long_example_policy,
+                num_proc=training_args.dataset_num_proc,
+            )
+            stage.long_examples = report.as_dict()
+            if len(stage.dataset) == 0:
+                raise ValueError(f"stage {stage.name}: no rows left to train on ({stage.long_examples})")
+    collator = VisionSFTCollator(
+        processor,
+        max_length=training_args.max_length,
+        mask_policy=mask_policy,
+        pad_to_multiple_of=training_args.pad_to_multiple_of,
+    )
+    peft_config = trl.get_peft_config(model_args)
+
+    api = hf_api
+    if push and api is None:
+        from huggingface_hub import HfApi
+
+        api = HfApi(token=training_args.hub_token)
+
+    ################
+    # Training, stage by stage
+    ################
+    summary = {"output_dir": training_args.output_dir, "stages": []}
+    for index, stage in enumerate(stages):
+        marker = Path(stage.output_dir) / STAGE_MARKER
+        last = index == len(stages) - 1
+        if not last and marker.is_file():
+            logger.info("stage %s already finished in %s; skipping", stage.name, stage.output_dir)
+            summary["stages"].append(json.loads(marker.read_text()))
+            continue
+        stage_args = copy.deepcopy(training_args)
+        stage_args.output_dir = stage.output_dir
+        model = load_model(stage.model_path, model_args, training_args, script_args, stage.adapter_path)
+        trainable, total = _trainable_parameters(model)
+        logger.info("stage %s: %d rows, %d/%d trainable parameters", stage.name, len(stage.dataset), trainable, total)
+        callbacks = []
+        if push and last and training_args.hub_strategy not in ("end", "END"):
+            strategy = getattr(training_args.hub_strategy, "value", training_args.hub_strategy)
+            callbacks.append(HubCheckpointCallback(api, repo_id, strategy, training_args.hub_private_repo))
+        trainer = trl.SFTTrainer(
+            model=model,
+            args=stage_args,
+            train_dataset=stage.dataset,
+            processing_class=processor,
+            data_collator=collator,
+            peft_config=peft_config if stage.adapter_path is None else None,
+            callbacks=callbacks or None,
+        )
+        checkpoint = resolve_checkpoint(training_args.resume_from_checkpoint, stage.output_dir)
+        train_result = trainer.train(resume_from_checkpoint=checkpoint)
+        metrics = dict(train_result.metrics)
+        metrics["train_rows"] = len(stage.dataset)
+        trainer.log_metrics("train", metrics)
+        trainer.save_metrics("train", metrics)
+        trainer.save_state()
+        trainer.save_model(stage.output_dir)
+        loss_first, loss_last = _loss_bounds(trainer.state.log_history)
+        record = {
+            "name": stage.name,
+            "rows": len(stage.dataset),
+            "metrics": {k: v for k, v in metrics.items() if isinstance(v, (int, float))},
+            "long_examples": stage.long_examples,
+            "loss_first": loss_first,
+            "loss_last": loss_last,
+            "trainable_parameters": trainable,
+            "output_dir": stage.output_dir,
+            "init_from": stage.adapter_path or stage.model_path,
+            "resumed_from": checkpoint,
+        }
+        summary["stages"].append(record)
+        if trainer.is_world_process_zero():
+            processor.save_pretrained(stage.output_dir)
+            save_json(marker, record)
+        trainer.accelerator.wait_for_everyone()
+        del trainer, model
+
+    ################
+    # Model card and push
+    ################
+    datasets_used = [
+        d
+        for d in (script_args.dataset_name, script_args.stage1_dataset_name)
+        if d and (is_hub_id(d) or os.path.isdir(d))
+    ] or [script_args.dataset_dir]
+    card = build_model_card(
+        base_model=script_args.base_model_id or model_args.model_name_or_path,
+        domain=script_args.domain,
+        datasets=[d for d in datasets_used if d],
+        recipe_name=script_args.recipe,
+        recipe_text=getattr(script_args, "recipe_text", None),
+        stages=summary["stages"],
+        model_id=repo_id if push else None,
+        extra_tags=["lora"] if model_args.use_peft else None,
+    )
+    is_main = int(os.environ.get("RANK", "0")) == 0
+    if is_main:
+        write_model_card(training_args.output_dir, card)
+        save_json(Path(training_args.output_dir) / "adamllm_summary.json", summary)
+        if push:
+            summary["url"] = push_folder(
+                training_args.output_dir,
+                repo_id,
+                repo_type="model",
+                private=training_args.hub_private_repo,
+                commit_message="adamllm-hub: post-trained model",
+                api=api,
+            )
+            logger.info("pushed to %s", summary["url"])
+    return summary
+
+
+if __name__ == "__main__":
+    script_args, training_args, model_args = parse_args()
+    main(script_args, training_args, model_args)
