@@ -27,7 +27,6 @@ from pathlib import Path
 from typing import Any
 
 IMAGE_MARKER = "<image>"
-DEFAULT_CAPTION_PROMPT = "Describe the image."
 MAX_IMAGE_PIXELS = 64_000_000
 """Decompression-bomb cap: images with more pixels than this are rejected."""
 MAX_CAPTION_CHARS = 20_000

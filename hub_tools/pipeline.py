@@ -1,38 +1,24 @@
-"""``adamllm pipeline``: synthesize -> filter -> compose in one command, resuming every stage.
+"""The whole data side in one call: synthesize -> filter -> compose, each stage resuming, then a summary.
 
-Each stage is the same resumable code as its own command (``hub_tools.synthesis.runner``,
-:func:`hub_tools.filtering.filter_run`, :func:`hub_tools.compose.compose_run`), so rerunning an
-interrupted pipeline with the same arguments continues where it stopped. At the end a summary is
-printed: pairs in, triplets, Yes / No / Open, kept tasks, caption-only, rejected, and the
-question-type diversity of the kept tasks (leading wh-word / verb, answer length).
+Typed: :func:`run_pipeline` takes a :class:`~hub_tools.synthesis.runner.SynthesisConfig`, a checker and
+:class:`~hub_tools.compose.ComposeOptions`; ``adamllm pipeline`` (``hub_tools.commands.pipeline``) builds them.
 """
 
 from __future__ import annotations
 
-import argparse
-import re
 from collections import Counter
 from pathlib import Path
+from typing import TYPE_CHECKING, Any
 
-WH_WORDS = ("what", "which", "who", "whom", "whose", "where", "when", "why", "how")
+from hub_tools.synthesis.parse import leading_word
+
+if TYPE_CHECKING:
+    from hub_tools.compose.runner import ComposeOptions
+    from hub_tools.synthesis.runner import SynthesisConfig
+
+__all__ = ["format_summary", "leading_word", "length_bucket", "run_pipeline", "summarize"]
+
 LENGTH_BUCKETS = ((1, "1 word"), (3, "2-3 words"), (10, "4-10 words"), (None, "11+ words"))
-_WORD = re.compile(r"[A-Za-z]+")
-
-
-def leading_word(question: str) -> str:
-    """The question type: its first word lower-cased (``how`` + next word for how many/much/...).
-
-    Wh-questions give ``what``, ``which``, ``how many`` ...; yes/no questions their verb (``is``,
-    ``does``); imperatives their verb (``describe``, ``identify``).
-    """
-    from hub_tools.compose import clean_question
-
-    words = [w.lower() for w in _WORD.findall(clean_question(question.replace("<image>", " ")))]
-    if not words:
-        return "(other)"
-    if words[0] == "how" and len(words) > 1 and words[1] in ("many", "much", "long", "big", "old", "often", "far"):
-        return f"how {words[1]}"
-    return words[0]
 
 
 def length_bucket(answer: str) -> str:
@@ -50,7 +36,7 @@ def summarize(run_dir: str | Path, top: int = 12) -> dict:
     ``question_types``: the ``top`` most common leading words (the rest as ``other``);
     ``precise_length`` / ``informative_length``: answer-length buckets.
     """
-    from hub_tools.compose import collect_outcomes
+    from hub_tools.rundir import collect_outcomes
 
     outcomes, stats = collect_outcomes(run_dir)
     kept = [o.triplet for o in outcomes if o.status == "kept"]
@@ -96,21 +82,33 @@ def format_summary(summary: dict) -> str:
     return "\n".join(lines)
 
 
-def run_pipeline(args: argparse.Namespace, engine=None, checker=None) -> dict:
-    """Run (or resume) synthesize -> filter -> compose for parsed ``args``; returns the summary.
+def run_pipeline(
+    synthesis: SynthesisConfig,
+    checker: Any,
+    *,
+    checker_batch_size: int = 8,
+    all_triplets: bool = False,
+    compose: ComposeOptions | None = None,
+    engine: Any = None,
+) -> dict:
+    """Run (or resume) synthesize -> filter -> compose into ``synthesis.output``; returns :func:`summarize`.
 
-    ``engine`` (a synthesis engine) and ``checker`` may be passed ready-made (tests); otherwise
-    they are built from ``args`` like ``adamllm synthesize`` / ``adamllm filter`` do.
+    ``checker`` is a checker (``.name`` + ``.judge``) or a zero-argument callable that builds one; a
+    callable is called only after synthesis, so the synthesizer and the checker are never loaded
+    together. ``compose`` defaults to ``ComposeOptions()`` (the CLI passes ``seed=synthesis.seed``).
+    ``engine`` may be a ready-made synthesis engine (tests); otherwise it is built from ``synthesis``.
     """
-    from hub_tools.commands.filter import make_checker
-    from hub_tools.compose import compose_run
+    from hub_tools.compose import ComposeOptions, compose_run
     from hub_tools.filtering import filter_run
     from hub_tools.synthesis.runner import synthesize
 
-    run_dir = Path(args.output)
-    synthesize(args, engine=engine)
-    if checker is None:
-        checker = make_checker(args, prefix="checker-")
-    filter_run(run_dir, checker, batch_size=args.checker_batch_size, all_triplets=args.all_triplets)
-    compose_run(run_dir, mode=args.mode, synthetic_only=args.synthetic_only, seed=args.seed, export=args.export)
+    compose = compose or ComposeOptions()
+    run_dir = Path(synthesis.output)
+    synthesize(synthesis, engine=engine)
+    if not hasattr(checker, "judge") and callable(checker):
+        checker = checker()
+    filter_run(run_dir, checker, batch_size=checker_batch_size, all_triplets=all_triplets)
+    compose_run(
+        run_dir, mode=compose.mode, synthetic_only=compose.synthetic_only, seed=compose.seed, export=compose.export
+    )
     return summarize(run_dir)

@@ -1,25 +1,8 @@
-"""Run-directory helpers shared by the pipeline stages (see ``docs/run_dir.md``).
+"""The run directory and its accounting, used by every stage (layout and row formats: ``docs/run_dir.md``).
 
-Crash safety in four small pieces:
-
-- :class:`ShardWriter` appends JSON lines to ``<stage>/shard-<rank>-<seq>.jsonl.partial``, with
-  ``flush`` + ``fsync`` after every record, and renames the file to ``.jsonl`` on :meth:`close`.
-  A SIGKILL at any moment leaves at most one torn (unterminated) last line.
-- :func:`iter_records` reads every shard of a stage; for a ``.partial`` file it stops at the last
-  complete line (the torn tail is discarded, and its record is redone by the stage).
-- :func:`recover_partials` makes a dead writer's ``.partial`` final: torn tail truncated, then
-  renamed, so finished data never lives in ``.partial`` files across restarts.
-- :func:`done_ids` is the set of ids already written; :func:`write_json_atomic` /
-  :func:`update_stats` rewrite ``manifest.json`` / ``stats.json`` atomically.
-
-Typical stage loop::
-
-    recover_partials(run_dir / "synthesis", rank=rank)
-    done = done_ids(run_dir / "synthesis")
-    with ShardWriter(run_dir / "synthesis", rank=rank) as out:
-        for item in todo:
-            if item.id not in done:
-                out.write({"id": item.id, ...})
+What a reader must know: shards are append-only and durable per record (:class:`ShardWriter`), a
+``.partial`` shard is read up to its last complete line, and ``manifest.json`` / ``stats.json`` are
+only ever rewritten atomically. :class:`FaultPoints` is a test-only seam (``ADAMLLM_SYNTH_FAULT``).
 """
 
 from __future__ import annotations
@@ -27,7 +10,10 @@ from __future__ import annotations
 import json
 import os
 import re
-from collections.abc import Iterator
+import signal
+from collections import Counter
+from collections.abc import Iterator, Mapping
+from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
@@ -214,3 +200,122 @@ def update_stats(run_dir: str | os.PathLike, updates: dict) -> dict:
     stats.update(updates)
     write_json_atomic(path, stats)
     return stats
+
+
+def update_manifest(run_dir: str | os.PathLike, stage: str, config: dict) -> None:
+    """Record ``config`` under ``manifest.json[stage]`` (other stages' entries are kept)."""
+    path = Path(run_dir) / "manifest.json"
+    manifest = read_json(path, default={}) or {}
+    manifest[stage] = config
+    write_json_atomic(path, manifest)
+
+
+# ---------------------------------------------------------------------------------------------
+# accounting: which pairs are kept, caption-only or rejected
+# ---------------------------------------------------------------------------------------------
+@dataclass
+class Outcome:
+    """What one input pair becomes: ``kept`` (with its triplet), ``caption_only`` or ``rejected``."""
+
+    row: dict
+    status: str
+    triplet: dict | None = None
+
+
+def collect_outcomes(run_dir: str | os.PathLike) -> tuple[list[Outcome], dict]:
+    """Join synthesis and filter rows into one :class:`Outcome` per input pair, plus the stats.
+
+    A pair is ``kept`` when its first triplet (the one the released protocol keeps) was judged
+    ``Yes``; a synthesized pair without triplets or with another verdict is ``caption_only``.
+    Raises ``ValueError`` naming the ids that synthesis produced but the filter has not judged.
+    """
+    run_dir = Path(run_dir)
+    verdicts: dict[str, list[dict]] = {}
+    for row in iter_records(run_dir / "filter"):
+        verdicts[row["id"]] = row.get("verdicts") or []
+    outcomes, seen, missing = [], set(), []
+    counts = Counter()
+    for row in iter_records(run_dir / "synthesis"):
+        if row["id"] in seen:
+            raise ValueError(f"synthesis has the pair id {row['id']!r} more than once")
+        seen.add(row["id"])
+        if row.get("status") == "rejected":
+            outcomes.append(Outcome(row, "rejected"))
+            continue
+        counts["synthesized"] += 1
+        triplets = row.get("triplets") or []
+        counts["triplets"] += len(triplets)
+        if not triplets:
+            outcomes.append(Outcome(row, "caption_only"))
+            continue
+        if row["id"] not in verdicts:
+            missing.append(row["id"])
+            continue
+        judged = verdicts[row["id"]]
+        for v in judged:
+            counts[f"verdict:{v['label']}"] += 1
+        kept = bool(judged) and judged[0]["label"] == "Yes"
+        outcomes.append(Outcome(row, "kept" if kept else "caption_only", triplets[0] if kept else None))
+    if missing:
+        shown = ", ".join(repr(m) for m in missing[:5])
+        raise ValueError(
+            f"{len(missing)} synthesized pair(s) have no consistency verdict yet (e.g. {shown}); "
+            f"run `adamllm filter {run_dir}` first"
+        )
+    status = Counter(o.status for o in outcomes)
+    stats = {
+        "pairs_in": len(outcomes),
+        "synthesized": counts["synthesized"],
+        "triplets": counts["triplets"],
+        "verdicts": {label: counts[f"verdict:{label}"] for label in ("Yes", "No", "Open")},
+        "kept": status["kept"],
+        "caption_only": status["caption_only"],
+        "rejected": status["rejected"],
+    }
+    return outcomes, stats
+
+
+def write_stats(run_dir: str | os.PathLike, stats: dict) -> dict:
+    """Merge ``stats`` into ``RUN_DIR/stats.json`` after checking in == kept + caption_only + rejected."""
+    total = stats["kept"] + stats["caption_only"] + stats["rejected"]
+    if stats["pairs_in"] != total:
+        raise AssertionError(f"stats do not add up: pairs_in={stats['pairs_in']} != {total}")
+    return update_stats(run_dir, stats)
+
+
+# ---------------------------------------------------------------------------------------------
+# test-only fault injection
+# ---------------------------------------------------------------------------------------------
+FAULT_ENV = "ADAMLLM_SYNTH_FAULT"
+"""``<point>:<N>`` (``after-record``, ``torn-record``, ``after-image``): SIGKILL at that point of the N-th pair."""
+
+
+class FaultPoints:
+    """Test seam: kill the process at a chosen point of a run, as a crash would. Inert unless the env var is set.
+
+    Build one per run with :meth:`from_env` (the variable is read once); the runner calls it at each
+    named point with a running count.
+    """
+
+    def __init__(self, spec: str | None = None):
+        self.plan: tuple[str, int] | None = None
+        if spec:
+            point, _, n = spec.partition(":")
+            self.plan = (point, int(n or 1))
+
+    @classmethod
+    def from_env(cls, environ: Mapping[str, str] | None = None) -> FaultPoints:
+        """The plan in ``$ADAMLLM_SYNTH_FAULT`` (none when unset); raises ``ValueError`` for a bad count."""
+        return cls((os.environ if environ is None else environ).get(FAULT_ENV))
+
+    def __call__(self, point: str, count: int, torn: tuple[ShardWriter, dict] | None = None) -> None:
+        """SIGKILL this process if ``(point, count)`` is the plan; ``torn=(writer, row)`` first writes half the row."""
+        if self.plan is None or (point, count) != self.plan:
+            return
+        if torn is not None:
+            writer, row = torn
+            line = json.dumps(row).encode()
+            writer._fh.write(line[: len(line) // 2])
+            writer._fh.flush()
+            os.fsync(writer._fh.fileno())
+        os.kill(os.getpid(), signal.SIGKILL)

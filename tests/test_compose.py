@@ -9,15 +9,9 @@ from pathlib import Path
 
 import pytest
 
-from hub_tools.compose import (
-    collect_outcomes,
-    compose_rows,
-    compose_run,
-    compose_task,
-    has_cue,
-    last_sentence,
-)
+from hub_tools.compose import compose_rows, compose_run, compose_task, has_cue, last_sentence
 from hub_tools.compose.templates import COT_ANSWER_FIRST, COT_REASONING_FIRST, COT_TEMPLATES, QA_TEMPLATES
+from hub_tools.rundir import collect_outcomes
 
 
 # ---------------------------------------------------------------------------------------------

@@ -10,7 +10,9 @@ from pathlib import Path
 import pytest
 
 from hub_tools.cli import build_parser, main
-from hub_tools.pipeline import format_summary, leading_word, length_bucket, run_pipeline, summarize
+from hub_tools.commands.pipeline import pipeline_kwargs
+from hub_tools.pipeline import format_summary, length_bucket, run_pipeline, summarize
+from hub_tools.synthesis.parse import leading_word
 
 HEAD = "<|eot_id|><|start_header_id|>assistant<|end_header_id|>\n\n"
 USER = "<|eot_id|><|start_header_id|>user<|end_header_id|>\n\n"
@@ -127,7 +129,8 @@ def test_pipeline_tiny_synthesizer_lexical(pairs, tmp_path, tiny_models, capsys)
 def test_pipeline_scripted_synthesis_lexical_and_resume(pairs, tmp_path):
     out = tmp_path / "run"
     summary = run_pipeline(
-        _args(pairs, out, "--synthesizer", "scripted", "--checker", "lexical"), engine=ScriptedEngine()
+        **pipeline_kwargs(_args(pairs, out, "--synthesizer", "scripted", "--checker", "lexical")),
+        engine=ScriptedEngine(),
     )
     n = _n_records(pairs)
     _check_adds_up(summary, n)
@@ -144,7 +147,8 @@ def test_pipeline_scripted_synthesis_lexical_and_resume(pairs, tmp_path):
     # resume: a second run finds every stage done and changes nothing
     before = {p: p.read_bytes() for p in (out / "compose").glob("*.jsonl")}
     again = run_pipeline(
-        _args(pairs, out, "--synthesizer", "scripted", "--checker", "lexical"), engine=ScriptedEngine()
+        **pipeline_kwargs(_args(pairs, out, "--synthesizer", "scripted", "--checker", "lexical")),
+        engine=ScriptedEngine(),
     )
     assert again == summary
     assert {p: p.read_bytes() for p in (out / "compose").glob("*.jsonl")} == before
@@ -154,14 +158,14 @@ def test_pipeline_scripted_synthesis_lexical_and_resume(pairs, tmp_path):
 def test_pipeline_resumes_an_interrupted_filter(pairs, tmp_path):
     out = tmp_path / "run"
     args = _args(pairs, out, "--synthesizer", "scripted", "--checker", "lexical")
-    full = run_pipeline(args, engine=ScriptedEngine())
+    full = run_pipeline(**pipeline_kwargs(args), engine=ScriptedEngine())
     # simulate a filter stage killed mid-way: keep 5 rows in a .partial with a torn tail
     shard = next((out / "filter").glob("*.jsonl"))
     lines = shard.read_text().splitlines(keepends=True)
     shard.unlink()
     (out / "filter" / "shard-0-0.jsonl.partial").write_text("".join(lines[:5]) + lines[5][:10])
     (out / "compose" / "train.jsonl").unlink()
-    resumed = run_pipeline(args, engine=ScriptedEngine())
+    resumed = run_pipeline(**pipeline_kwargs(args), engine=ScriptedEngine())
     assert resumed == full
     ids = [json.loads(x)["id"] for p in (out / "filter").glob("*.jsonl") for x in p.read_text().splitlines()]
     assert len(ids) == len(set(ids)) == full["synthesized"]
@@ -183,7 +187,7 @@ def test_pipeline_with_tiny_llama_checker(pairs, tmp_path, tiny_models):
         "--mode",
         "two-stage",
     )
-    summary = run_pipeline(args, engine=ScriptedEngine())
+    summary = run_pipeline(**pipeline_kwargs(args), engine=ScriptedEngine())
     _check_adds_up(summary, 8)
     assert sum(summary["verdicts"].values()) == summary["triplets"] > 0
     rows = [json.loads(x) for p in (out / "filter").glob("*.jsonl") for x in p.read_text().splitlines()]

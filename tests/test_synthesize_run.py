@@ -15,7 +15,7 @@ from pathlib import Path
 
 import pytest
 
-from hub_tools.commands.synthesize import add_arguments
+from hub_tools.commands.synthesize import add_arguments, synthesis_config
 from hub_tools.rundir import ShardWriter, done_ids, iter_records, recover_partials
 
 REPO = Path(__file__).resolve().parents[1]
@@ -100,9 +100,12 @@ class FakeEngine:
         return [GOOD if len(caption) % 2 == 0 else "junk without turns" for _, caption, _ in batch]
 
 
-def args_for(pairs: Path, out: Path, *extra: str) -> argparse.Namespace:
+def args_for(pairs: Path, out: Path, *extra: str):
+    """The typed config the CLI builds from these synthesize flags."""
     p = add_arguments(argparse.ArgumentParser())
-    return p.parse_args(["--pairs", str(pairs), "--output", str(out), "--synthesizer", "fake", *extra])
+    return synthesis_config(
+        p.parse_args(["--pairs", str(pairs), "--output", str(out), "--synthesizer", "fake", *extra])
+    )
 
 
 def test_rows_rejections_and_stats_in_process(pairs, tmp_path):

@@ -37,6 +37,13 @@ def add_compose_arguments(p: argparse.ArgumentParser, seed: bool = True) -> None
     )
 
 
+def compose_options(args: argparse.Namespace):
+    """The typed :class:`~hub_tools.compose.ComposeOptions` of parsed compose options."""
+    from hub_tools.compose import ComposeOptions
+
+    return ComposeOptions(mode=args.mode, synthetic_only=args.synthetic_only, seed=args.seed, export=args.export)
+
+
 def run(args: argparse.Namespace) -> int:
     """Compose the run directory and print the split sizes and stats."""
     import json

@@ -28,6 +28,24 @@ def register(subparsers, name: str, help: str) -> None:
     p.set_defaults(func=run)
 
 
+def pipeline_kwargs(args: argparse.Namespace) -> dict:
+    """The typed arguments of :func:`hub_tools.pipeline.run_pipeline` for parsed pipeline ``args``.
+
+    The checker is passed as a factory, so it is loaded only after synthesis (as before the split).
+    """
+    from hub_tools.commands.compose import compose_options
+    from hub_tools.commands.filter import make_checker
+    from hub_tools.commands.synthesize import synthesis_config
+
+    return {
+        "synthesis": synthesis_config(args),
+        "checker": lambda: make_checker(args, prefix="checker-"),
+        "checker_batch_size": args.checker_batch_size,
+        "all_triplets": args.all_triplets,
+        "compose": compose_options(args),
+    }
+
+
 def run(args: argparse.Namespace) -> int:
     """Run the pipeline and print its summary."""
     import json
@@ -40,7 +58,7 @@ def run(args: argparse.Namespace) -> int:
         print("adamllm pipeline: --checker-batch-size must be at least 1", file=sys.stderr)
         return 2
     try:
-        summary = run_pipeline(args)
+        summary = run_pipeline(**pipeline_kwargs(args))
     except (ConfigMismatch, ImportError, FileNotFoundError, ValueError) as err:
         print(f"adamllm pipeline: error: {err}", file=sys.stderr)
         return 2

@@ -4,6 +4,8 @@ from __future__ import annotations
 
 import argparse
 
+from hub_tools.defaults import DEFAULT_SYNTHESIZER
+
 DESCRIPTION = """\
 Synthesize visual instruction task triplets (instruction, informative answer, precise answer)
 from image-caption pairs with a synthesizer MLLM, writing RUN_DIR/synthesis/ shards, images/,
@@ -20,7 +22,7 @@ def add_arguments(p: argparse.ArgumentParser) -> argparse.ArgumentParser:
     p.add_argument("--output", required=True, metavar="RUN_DIR", help="run directory to create or resume")
     p.add_argument(
         "--synthesizer",
-        default="AdaptLLM/visual-instruction-synthesizer",
+        default=DEFAULT_SYNTHESIZER,
         help="synthesizer model (Hub id or folder; default: %(default)s)",
     )
     p.add_argument("--backend", choices=["transformers", "vllm"], default="transformers", help="generation engine")
@@ -60,8 +62,32 @@ def register(subparsers, name: str = "synthesize", help: str | None = None) -> N
     p.set_defaults(func=run)
 
 
-def run(args: argparse.Namespace) -> int:
-    """Run synthesis with parsed ``args``; returns the exit code."""
-    from hub_tools.synthesis.runner import run_from_args
+def synthesis_config(args: argparse.Namespace):
+    """The typed :class:`~hub_tools.synthesis.runner.SynthesisConfig` of parsed synthesize options."""
+    from dataclasses import fields
 
-    return run_from_args(args)
+    from hub_tools.synthesis.runner import SynthesisConfig
+
+    return SynthesisConfig(**{f.name: getattr(args, f.name) for f in fields(SynthesisConfig)})
+
+
+def run(args: argparse.Namespace) -> int:
+    """Run synthesis with parsed ``args``, turning expected failures into a message and exit code 2."""
+    import sys
+    import time
+
+    from hub_tools.synthesis.runner import ConfigMismatch, synthesize
+
+    try:
+        start = time.perf_counter()
+        counts = synthesize(synthesis_config(args))
+        took = time.perf_counter() - start
+        n = counts["synthesized"] + counts["rejected"]
+        if n:
+            print(
+                f"synthesize: this process handled {n} pairs in {took:.1f}s ({n / took:.2f} pairs/s)", file=sys.stderr
+            )
+    except (ConfigMismatch, ImportError, FileNotFoundError, ValueError) as err:
+        print(f"adamllm synthesize: error: {err}", file=sys.stderr)
+        return 2
+    return 0

@@ -1,35 +1,28 @@
 """Composition: turn judged triplets into training conversations (the third stage of the method).
 
 ``rules`` holds the answer-cue rules and the per-example template choice, ``templates`` the template
-pools, ``runner`` the stage over a run directory. ``hub_tools.compose.answer_branch`` is a public path.
+pools, ``runner`` the stage over a run directory, ``export`` the LLaMA-Factory export.
+``hub_tools.compose.answer_branch`` is a public path.
 """
 
+from hub_tools.compose.export import export_llamafactory, llamafactory_dataset_info, to_sharegpt
+from hub_tools.compose.rules import TaskTurn, clean_question, compose_task, example_rng, has_cue, last_sentence
 from hub_tools.compose.runner import (
-    DEFAULT_CAPTION_PROMPT,
     MODES,
-    Outcome,
-    TaskTurn,
+    ComposeOptions,
     caption_turns,
-    clean_question,
-    collect_outcomes,
     compose_rows,
     compose_run,
-    compose_task,
-    example_rng,
-    export_llamafactory,
-    has_cue,
     image_path,
-    last_sentence,
-    llamafactory_dataset_info,
-    to_sharegpt,
-    update_manifest,
     write_split,
-    write_stats,
 )
+from hub_tools.defaults import CAPTION_PROMPT as DEFAULT_CAPTION_PROMPT
+from hub_tools.rundir import Outcome, collect_outcomes, update_manifest, write_stats
 
 __all__ = [
     "DEFAULT_CAPTION_PROMPT",
     "MODES",
+    "ComposeOptions",
     "Outcome",
     "TaskTurn",
     "caption_turns",

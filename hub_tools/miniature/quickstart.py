@@ -4,7 +4,7 @@ Stages (each prints a header; outputs under ``OUTPUT``):
 
 1. ``world/``        a procedurally drawn miniature world (:mod:`hub_tools.miniature.world`): domain pairs,
                      seed sets in the three raw layouts, and a small benchmark in the evaluation schema.
-2. ``synthesizer/``  tune a tiny Qwen2-VL synthesizer on the seed set (:mod:`hub_tools.training.synthesizer`).
+2. ``synthesizer/``  tune a tiny Qwen2-VL synthesizer on the seed set (:mod:`hub_tools.miniature.synthesizer`).
 3. measure it on held-out pairs (parameter combinations absent from the seed set): share of pairs with a
    strict triplet and with a grounded one (true of the image, checked against the world's parameters).
 4. ``run/``          synthesize -> filter (lexical checker) -> compose (single-stage) on the domain pairs.
@@ -77,10 +77,8 @@ def run_quickstart(output: str | Path, config: QuickstartConfig | None = None) -
     Each stage reuses what an earlier run left in the same folder where its stage resumes (synthesis,
     filter, compose, evaluation); the world and the models are rebuilt deterministically from the seed.
     """
-    import argparse
-
     from hub_tools.miniature import world as world_mod
-    from hub_tools.training.synthesizer import build_tiny_synthesizer, measure_synthesizer, tune_tiny_synthesizer
+    from hub_tools.miniature.synthesizer import build_tiny_synthesizer, measure_synthesizer, tune_tiny_synthesizer
 
     cfg = config or QuickstartConfig()
     out = Path(output)
@@ -147,31 +145,21 @@ def run_quickstart(output: str | Path, config: QuickstartConfig | None = None) -
 
     # 4. pipeline -------------------------------------------------------------------------------
     started = _stage(4, "synthesize -> filter (lexical) -> compose (single-stage)")
-    from hub_tools.cli import build_parser
+    from hub_tools.compose import ComposeOptions
+    from hub_tools.filtering import load_checker
     from hub_tools.pipeline import format_summary, run_pipeline
+    from hub_tools.synthesis.runner import SynthesisConfig
 
     run_dir = out / "run"
-    args = build_parser().parse_args(
-        [
-            "pipeline",
-            "--pairs",
-            str(files["pairs"]),
-            "--output",
-            str(run_dir),
-            "--synthesizer",
-            str(synthesizer),
-            "--checker",
-            "lexical",
-            "--max-new-tokens",
-            str(cfg.synth_max_new_tokens),
-            "--batch-size",
-            "16",
-            "--seed",
-            str(cfg.seed),
-        ]
+    synthesis = SynthesisConfig(
+        pairs=str(files["pairs"]),
+        output=str(run_dir),
+        synthesizer=str(synthesizer),
+        max_new_tokens=cfg.synth_max_new_tokens,
+        batch_size=16,
+        seed=cfg.seed,
     )
-    assert isinstance(args, argparse.Namespace)
-    summary = run_pipeline(args)
+    summary = run_pipeline(synthesis, lambda: load_checker("lexical"), compose=ComposeOptions(seed=cfg.seed))
     print(format_summary(summary))
     timings["pipeline"] = time.monotonic() - started
     _done(started)

@@ -6,7 +6,6 @@ Light to import: engines load torch / transformers / vllm only when constructed.
 from hub_tools.synthesis.engines import TransformersEngine, VllmEngine, make_engine
 from hub_tools.synthesis.parse import LLAMA3, TaskTriplet, TurnFormat, parse_triplets, split_turns
 from hub_tools.synthesis.prompts import (
-    CAPTION_HINT,
     build_chat_prompt,
     build_released_prompt,
     chat_inputs,
@@ -16,7 +15,6 @@ from hub_tools.synthesis.prompts import (
 )
 
 __all__ = [
-    "CAPTION_HINT",
     "LLAMA3",
     "TaskTriplet",
     "TransformersEngine",

@@ -12,20 +12,17 @@ special tokens kept (turn markers are needed to split turns) and no stop or pad 
 - :class:`VllmEngine` (``pip install 'adamllm-hub[vllm]'``): ``vllm.LLM.generate`` with
   ``multi_modal_data``; vLLM is imported only when this engine is built.
 
-Stopping: generation must run past the end of each turn, so the turn-end token (``<|eot_id|>``,
-``<|im_end|>``) never stops it. The stop tokens are the tokenizer's end-of-text tokens
-(``<|end_of_text|>``, ``<|endoftext|>``) plus the tokenizer / generation-config EOS, minus the
-turn-end token (:func:`stop_token_ids`). The release stops on ``<|end_of_text|>`` alone.
+Generation must run past the end of each turn: the turn-end token never stops it (:func:`stop_token_ids`).
 """
 
 from __future__ import annotations
 
 from typing import Any
 
+from hub_tools.defaults import DEFAULT_SYNTHESIZER  # noqa: F401  (re-exported; hub_tools.demo imports it here)
 from hub_tools.synthesis.parse import TurnFormat
 from hub_tools.synthesis.prompts import pick_prompt_format, prompt_text, turn_format_for
 
-DEFAULT_SYNTHESIZER = "AdaptLLM/visual-instruction-synthesizer"
 STATIC_LENGTH_BUCKET = 64
 """With a static cache, prompts are left-padded to a multiple of this, so compiled shapes repeat."""
 END_OF_TEXT_TOKENS = ("<|end_of_text|>", "<|endoftext|>", "</s>")
@@ -44,7 +41,13 @@ def _as_list(value: Any) -> list[int]:
 
 
 def stop_token_ids(tokenizer: Any, turn_format: TurnFormat, generation_config: Any = None) -> list[int]:
-    """Token ids that end a synthesizer generation: end-of-text tokens and EOS, never the turn end."""
+    """Token ids that end a synthesizer generation: end-of-text tokens and EOS, never the turn end.
+
+    The turn-end token (``<|eot_id|>``, ``<|im_end|>``) must not stop generation, which runs past the
+    end of each turn. The stop tokens are the tokenizer's end-of-text tokens (``<|end_of_text|>``,
+    ``<|endoftext|>``) plus the tokenizer / generation-config EOS, minus the turn-end token. The release
+    stops on ``<|end_of_text|>`` alone.
+    """
     vocab = tokenizer.get_vocab()
     ids = [vocab[t] for t in END_OF_TEXT_TOKENS if t in vocab]
     ids += _as_list(getattr(tokenizer, "eos_token_id", None))

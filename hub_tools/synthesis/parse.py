@@ -1,43 +1,14 @@
 """Turn a synthesizer's raw generation into task triplets (instruction, informative, precise).
 
-The released synthesizer continues a prompt that ends with an open Llama-3 user header, so its
-output starts with the first question's text and then alternates turns::
-
-    Answer with a precise response.\\nQ1<|eot_id|><|start_header_id|>assistant<|end_header_id|>\\n\\nA1<|eot_id|>
-    <|start_header_id|>user<|end_header_id|>\\n\\nAnswer with an informative response.\\nQ1<|eot_id|>...
-
-(no line break between the pieces; shown split here). The exact rule, chosen so that element 0
-equals what the released protocol keeps:
-
-1. **Turns.** Split the text on the user header ``<|start_header_id|>user<|end_header_id|>\\n\\n``.
-   When the text does not end with ``<|eot_id|>`` the last piece is an unfinished turn and is
-   dropped. A piece is a question-answer turn only when it contains the separator
-   ``<|eot_id|><|start_header_id|>assistant<|end_header_id|>\\n\\n`` exactly once; the question is
-   the stripped text before it, the answer the text after it minus its last ``len("<|eot_id|>")``
-   characters, stripped (the release cuts those characters without checking them; in
-   well-formed output they are the ``<|eot_id|>``). Pieces with an empty question or answer, or
-   with zero or several separators, are skipped.
-2. **Hints.** A question starting with ``Answer with a precise response.\\n`` is a precise turn, one
-   starting with ``Answer with an informative response.\\n`` an informative turn; the hint is cut
-   off and the rest, unchanged, is the instruction. Other turns are ignored.
-3. **Pairing, in order of completion.** Walking the turns in order, each hint keeps the latest
-   answer seen per instruction (a repeated question under the same hint overwrites the answer).
-   A turn *completes* a triplet when its instruction is already waiting under the other hint: the
-   triplet is (instruction, informative answer, precise answer) from the two latest answers.
-   Each instruction completes at most once; later turns with that instruction are ignored.
-   Triplets are returned in the order their completing turn appears, so element 0 is the
-   release's (it stops at the first completion).
-
-Every field of every triplet is a substring of the input (text is only cut, never rewritten),
-and the parser never raises on any string.
-
-Synthesizers prompted through another chat template (:mod:`hub_tools.synthesis.prompts`) produce
-that template's turn markers; :meth:`TurnFormat.to_llama3` maps them onto the Llama-3 markers
-first (``parse_triplets(text, turn_format=fmt)`` does this), so one rule serves every format.
+What a reader must know: element 0 of :func:`parse_triplets` is what the released protocol keeps
+(the exact rule is in its docstring), and the parser only cuts text, it never rewrites it or raises.
+Other chat formats are mapped onto the Llama-3 markers first (:meth:`TurnFormat.to_llama3`). Also here:
+the question-type rule (:func:`clean_question`, :func:`leading_word`).
 """
 
 from __future__ import annotations
 
+import re
 from dataclasses import asdict, dataclass
 
 USER_HEADER = "<|start_header_id|>user<|end_header_id|>\n\n"
@@ -46,6 +17,9 @@ EOT = "<|eot_id|>"
 QA_SEPARATOR = EOT + ASSISTANT_HEADER
 PRECISE_HINT = "Answer with a precise response.\n"
 INFORMATIVE_HINT = "Answer with an informative response.\n"
+_HINTS = re.compile(r"^\s*answer with an? (?:precise|informative) response\.?\s*", re.IGNORECASE)
+_WORD = re.compile(r"[A-Za-z]+")
+_HOW_PAIRS = ("many", "much", "long", "big", "old", "often", "far")
 
 
 @dataclass(frozen=True)
@@ -120,10 +94,45 @@ def split_turns(generated: str) -> list[tuple[str, str]]:
 
 
 def parse_triplets(generated: str, turn_format: TurnFormat | None = None) -> list[TaskTriplet]:
-    """Every complete task triplet in ``generated``, in order of completion (see the module doc).
+    """Every complete task triplet in ``generated``, in order of completion.
 
     ``turn_format`` names the chat format of ``generated`` when it is not the released Llama-3
     one. Never raises for a string input; returns ``[]`` for anything else.
+
+    The released synthesizer continues a prompt that ends with an open Llama-3 user header, so its
+    output starts with the first question's text and then alternates turns::
+
+        Answer with a precise response.\\nQ1<|eot_id|><|start_header_id|>assistant<|end_header_id|>\\n\\nA1<|eot_id|>
+        <|start_header_id|>user<|end_header_id|>\\n\\nAnswer with an informative response.\\nQ1<|eot_id|>...
+
+    (no line break between the pieces; shown split here). The exact rule, chosen so that element 0
+    equals what the released protocol keeps:
+
+    1. **Turns.** Split the text on the user header ``<|start_header_id|>user<|end_header_id|>\\n\\n``.
+       When the text does not end with ``<|eot_id|>`` the last piece is an unfinished turn and is
+       dropped. A piece is a question-answer turn only when it contains the separator
+       ``<|eot_id|><|start_header_id|>assistant<|end_header_id|>\\n\\n`` exactly once; the question is
+       the stripped text before it, the answer the text after it minus its last ``len("<|eot_id|>")``
+       characters, stripped (the release cuts those characters without checking them; in
+       well-formed output they are the ``<|eot_id|>``). Pieces with an empty question or answer, or
+       with zero or several separators, are skipped.
+    2. **Hints.** A question starting with ``Answer with a precise response.\\n`` is a precise turn, one
+       starting with ``Answer with an informative response.\\n`` an informative turn; the hint is cut
+       off and the rest, unchanged, is the instruction. Other turns are ignored.
+    3. **Pairing, in order of completion.** Walking the turns in order, each hint keeps the latest
+       answer seen per instruction (a repeated question under the same hint overwrites the answer).
+       A turn *completes* a triplet when its instruction is already waiting under the other hint: the
+       triplet is (instruction, informative answer, precise answer) from the two latest answers.
+       Each instruction completes at most once; later turns with that instruction are ignored.
+       Triplets are returned in the order their completing turn appears, so element 0 is the
+       release's (it stops at the first completion).
+
+    Every field of every triplet is a substring of the input (text is only cut, never rewritten),
+    and the parser never raises on any string.
+
+    Synthesizers prompted through another chat template (:mod:`hub_tools.synthesis.prompts`) produce
+    that template's turn markers; :meth:`TurnFormat.to_llama3` maps them onto the Llama-3 markers
+    first (``parse_triplets(text, turn_format=fmt)`` does this), so one rule serves every format.
     """
     if not isinstance(generated, str):
         return []
@@ -151,3 +160,22 @@ def parse_triplets(generated: str, turn_format: TurnFormat | None = None) -> lis
         else:
             waiting[side][instruction] = answer
     return triplets
+
+
+def clean_question(question: str) -> str:
+    """Strip a leading synthesizer hint ("Answer with a precise response.") from a question."""
+    return _HINTS.sub("", question).strip()
+
+
+def leading_word(question: str) -> str:
+    """The question type: its first word lower-cased (``how`` + next word for how many/much/...).
+
+    Wh-questions give ``what``, ``which``, ``how many`` ...; yes/no questions their verb (``is``,
+    ``does``); imperatives their verb (``describe``, ``identify``).
+    """
+    words = [w.lower() for w in _WORD.findall(clean_question(question.replace("<image>", " ")))]
+    if not words:
+        return "(other)"
+    if words[0] == "how" and len(words) > 1 and words[1] in _HOW_PAIRS:
+        return f"how {words[1]}"
+    return words[0]

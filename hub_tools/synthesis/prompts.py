@@ -7,16 +7,8 @@ Both end with an *open user turn*: the synthesizer continues by writing the firs
   synthesizer's own processor with special tokens on, so the tokenizer puts its BOS in front of
   the prompt's ``<|begin_of_text|>``: two BOS, as the release ran (and was trained).
 - **chat** (any VLM with a chat template, e.g. a Qwen2-VL synthesizer): the caption exchange is
-  rendered with ``processor.apply_chat_template`` and the template's own user-turn opening is
-  appended. ``add_generation_prompt`` can only open an *assistant* turn, so the user opening is
-  derived from the template itself (:func:`chat_turn_format`): render ``[user U, assistant A]``
-  and ``[user U, assistant A, user V]`` with marker strings U, A, V; the second rendering
-  extends the first, and the text of the extension before V is the user opening (Qwen:
-  ``<|im_start|>user\\n``); the text after V is the user-turn end. The text after A in the
-  first rendering is the assistant-turn end, and ``[user U]`` rendered with and without
-  ``add_generation_prompt`` differ by the assistant opening. These markers form the
-  :class:`~hub_tools.synthesis.parse.TurnFormat` that maps generated turns onto the Llama-3
-  markers before parsing (``parse_triplets(text, turn_format=...)``).
+  rendered with ``processor.apply_chat_template`` and the template's own user-turn opening, derived
+  by :func:`chat_turn_format`, is appended.
 
 :func:`pick_prompt_format` chooses: ``released`` when the tokenizer has ``<|start_header_id|>``,
 else ``chat``.
@@ -26,9 +18,9 @@ from __future__ import annotations
 
 from typing import Any
 
+from hub_tools.defaults import CAPTION_PROMPT
 from hub_tools.synthesis.parse import LLAMA3, TurnFormat
 
-CAPTION_HINT = "Describe the image."
 SYSTEM_PROMPT = (
     "You are a helpful language and vision assistant. You are able to understand the visual content that the "
     "user provides, and assist the user with a variety of tasks using natural language."
@@ -46,7 +38,7 @@ def build_released_prompt(caption: str, image_token: str = "<image>") -> str:
         + SYSTEM_PROMPT
         + _EOT
         + _HEADER.format(role="user")
-        + f"{image_token}\n{CAPTION_HINT}"
+        + f"{image_token}\n{CAPTION_PROMPT}"
         + _EOT
         + _HEADER.format(role="assistant")
         + caption
@@ -97,7 +89,16 @@ def _text(role: str, text: str) -> dict:
 
 
 def chat_turn_format(processor: Any) -> TurnFormat:
-    """Derive the chat template's turn markers (see the module doc).
+    """Derive the chat template's turn markers.
+
+    ``add_generation_prompt`` can only open an *assistant* turn, so the user opening is derived from
+    the template itself: render ``[user U, assistant A]`` and ``[user U, assistant A, user V]`` with
+    marker strings U, A, V; the second rendering extends the first, and the text of the extension
+    before V is the user opening (Qwen: ``<|im_start|>user\\n``); the text after V is the user-turn
+    end. The text after A in the first rendering is the assistant-turn end, and ``[user U]`` rendered
+    with and without ``add_generation_prompt`` differ by the assistant opening. These markers form the
+    :class:`~hub_tools.synthesis.parse.TurnFormat` that maps generated turns onto the Llama-3 markers
+    before parsing (``parse_triplets(text, turn_format=...)``).
 
     Raises ``ValueError`` naming the problem when the template does not render turns as
     extensions of each other (e.g. it has no user/assistant roles).
@@ -132,7 +133,7 @@ def build_chat_prompt(
     ``turn_format`` (from :func:`chat_turn_format`) saves re-deriving the markers per call.
     """
     messages = [
-        {"role": "user", "content": [{"type": "image"}, {"type": "text", "text": caption_prompt or CAPTION_HINT}]},
+        {"role": "user", "content": [{"type": "image"}, {"type": "text", "text": caption_prompt or CAPTION_PROMPT}]},
         _text("assistant", caption),
     ]
     return _render(processor, messages) + (turn_format or chat_turn_format(processor)).user_open

@@ -1,37 +1,24 @@
-"""Synthesis runner: pairs -> ``RUN_DIR/synthesis`` shards, resumable and sharded across processes.
+"""Synthesis stage: pairs -> ``RUN_DIR/synthesis`` shards, resumable and sharded across processes.
 
-Run as ``adamllm synthesize ...`` or ``python -m hub_tools.synthesize ...``; scale out with
-``accelerate launch [--num_processes N] -m hub_tools.synthesize ...``.
-
-- **Exactly once.** Every input record (pair or reader rejection) becomes one row in
-  ``synthesis/shard-<rank>-<seq>.jsonl`` (``docs/run_dir.md``). Rows are written whole, flushed and
-  fsync'd; on restart, ``.partial`` shards are recovered (torn tail dropped), the written ids are
-  skipped and the rest is done. ``images/<id>.png`` is written atomically before its row.
-- **Same config or refuse.** ``manifest.json["synthesize"]`` keeps the settings that change what
-  is generated (pairs, synthesizer, prompt format, max new tokens, seed, columns, split, image
-  root); a rerun with different ones stops with an error naming them. Batch size, backend,
-  device, dtype, cache, window and ``--limit`` are runtime choices and may change between runs
-  (a larger ``--limit`` extends a run).
-- **Scale out.** Process ``rank`` of ``world_size`` takes input records with
-  ``index % world_size == rank`` (disjoint and covering) and writes its own shards; after a
-  barrier, rank 0 merges the counts of all shards into ``stats.json``.
-- **Fault injection for tests**: ``ADAMLLM_SYNTH_FAULT=after-record:N`` (or ``torn-record:N``,
-  ``after-image:N``) SIGKILLs the process at that point of the N-th pair it handles.
+Every input record (pair or reader rejection) becomes exactly one row, also across SIGKILLs and
+restarts; a rerun with settings that change the output (:data:`CONFIG_KEYS`) is refused. Process
+``rank`` of ``world_size`` (``accelerate launch -m hub_tools.synthesize``) takes the records with
+``index % world_size == rank``; rank 0 then merges the counts into ``stats.json``.
 """
 
 from __future__ import annotations
 
-import argparse
 import os
 import queue
-import signal
 import sys
 import threading
-import time
+from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
+from hub_tools.defaults import DEFAULT_SYNTHESIZER
 from hub_tools.rundir import (
+    FaultPoints,
     ShardWriter,
     done_ids,
     iter_records,
@@ -60,26 +47,31 @@ class ConfigMismatch(RuntimeError):
     """RUN_DIR holds a synthesis run made with different settings."""
 
 
-# ---------------------------------------------------------------------------------------------
-# fault injection (tests kill the runner at chosen points)
-# ---------------------------------------------------------------------------------------------
-def _fault_plan() -> tuple[str, int] | None:
-    spec = os.environ.get("ADAMLLM_SYNTH_FAULT")
-    if not spec:
-        return None
-    point, _, n = spec.partition(":")
-    return point, int(n or 1)
+@dataclass
+class SynthesisConfig:
+    """The settings of one synthesis run (``adamllm synthesize`` flags of the same names, same defaults).
 
+    ``pairs`` .. ``image_root`` change what is generated (:data:`CONFIG_KEYS`, guarded by the manifest);
+    the rest are runtime choices that may change between runs (a larger ``limit`` extends a run).
+    """
 
-_FAULT = None
-
-
-def _fault(point: str, count: int) -> bool:
-    return _FAULT is not None and (point, count) == _FAULT
-
-
-def _die() -> None:
-    os.kill(os.getpid(), signal.SIGKILL)
+    pairs: str
+    output: str
+    synthesizer: str = DEFAULT_SYNTHESIZER
+    backend: str = "transformers"
+    batch_size: int = 8
+    max_new_tokens: int = 512
+    limit: int | None = None
+    seed: int = 0
+    image_column: str = "image"
+    caption_column: str = "caption"
+    split: str = "train"
+    image_root: str | None = None
+    prompt_format: str = "auto"
+    device: str = "auto"
+    dtype: str = "auto"
+    cache: str = "dynamic"
+    window: int | None = None
 
 
 # ---------------------------------------------------------------------------------------------
@@ -90,25 +82,25 @@ def _resolve_spec(spec: str) -> str:
     return str(path.resolve()) if path.exists() else spec
 
 
-def config_from_args(args: argparse.Namespace) -> dict:
+def manifest_config(cfg: SynthesisConfig) -> dict:
     """The manifest entry of this run: output-changing settings plus a ``runtime`` block."""
     return {
-        "pairs": _resolve_spec(args.pairs),
-        "synthesizer": _resolve_spec(args.synthesizer),
-        "prompt_format": args.prompt_format,
-        "max_new_tokens": args.max_new_tokens,
-        "seed": args.seed,
-        "image_column": args.image_column,
-        "caption_column": args.caption_column,
-        "split": args.split,
-        "image_root": str(Path(args.image_root).resolve()) if args.image_root else None,
+        "pairs": _resolve_spec(cfg.pairs),
+        "synthesizer": _resolve_spec(cfg.synthesizer),
+        "prompt_format": cfg.prompt_format,
+        "max_new_tokens": cfg.max_new_tokens,
+        "seed": cfg.seed,
+        "image_column": cfg.image_column,
+        "caption_column": cfg.caption_column,
+        "split": cfg.split,
+        "image_root": str(Path(cfg.image_root).resolve()) if cfg.image_root else None,
         "runtime": {
-            "backend": args.backend,
-            "batch_size": args.batch_size,
-            "limit": args.limit,
-            "device": args.device,
-            "dtype": args.dtype,
-            "cache": args.cache,
+            "backend": cfg.backend,
+            "batch_size": cfg.batch_size,
+            "limit": cfg.limit,
+            "device": cfg.device,
+            "dtype": cfg.dtype,
+            "cache": cfg.cache,
         },
     }
 
@@ -231,36 +223,38 @@ def merge_stats(run_dir: Path) -> dict:
 # ---------------------------------------------------------------------------------------------
 # the run
 # ---------------------------------------------------------------------------------------------
-def _read_kwargs(args: argparse.Namespace) -> dict:
+def _read_kwargs(cfg: SynthesisConfig) -> dict:
     return {
-        "image_root": args.image_root,
-        "image_column": args.image_column,
-        "caption_column": args.caption_column,
-        "split": args.split,
-        "limit": args.limit,
+        "image_root": cfg.image_root,
+        "image_column": cfg.image_column,
+        "caption_column": cfg.caption_column,
+        "split": cfg.split,
+        "limit": cfg.limit,
     }
 
 
-def _count_share(args, rank: int, world: int, done: set[str]) -> tuple[int | None, int]:
+def _count_share(cfg: SynthesisConfig, rank: int, world: int, done: set[str]) -> tuple[int | None, int]:
     """(records of this rank, of which already done) by a cheap pass without image decoding; local inputs only."""
     from hub_tools.data import read_pairs
 
-    if not Path(args.pairs).exists():
+    if not Path(cfg.pairs).exists():
         return None, 0
     total = already = 0
-    for n, rec in enumerate(read_pairs(args.pairs, check_images=False, **_read_kwargs(args))):
+    for n, rec in enumerate(read_pairs(cfg.pairs, check_images=False, **_read_kwargs(cfg))):
         if n % world == rank:
             total += 1
             already += rec.id in done
     return total, already
 
 
-def _producer(args, rank: int, world: int, done: set[str], run_dir: Path, out: queue.Queue, stop: threading.Event):
+def _producer(
+    cfg: SynthesisConfig, rank: int, world: int, done: set[str], run_dir: Path, out: queue.Queue, stop: threading.Event
+):
     """Read, validate and save images of this rank's pending records; put them on ``out`` (None ends)."""
     from hub_tools.data import ImageCaptionPair, read_pairs, validate
 
     try:
-        for n, rec in enumerate(read_pairs(args.pairs, check_images=False, **_read_kwargs(args))):
+        for n, rec in enumerate(read_pairs(cfg.pairs, check_images=False, **_read_kwargs(cfg))):
             if stop.is_set():
                 return
             if n % world != rank or rec.id in done:
@@ -276,26 +270,25 @@ def _producer(args, rank: int, world: int, done: set[str], run_dir: Path, out: q
         out.put(("error", err, None))
 
 
-def synthesize(args: argparse.Namespace, engine: Any = None) -> dict:
+def synthesize(cfg: SynthesisConfig, engine: Any = None) -> dict:
     """Run (or resume) synthesis as described in the module doc; returns this run's counts.
 
-    ``engine`` may be given ready-made (tests, benchmarks); otherwise it is built from ``args``.
+    ``engine`` may be given ready-made (tests, benchmarks); otherwise it is built from ``cfg``.
     """
-    global _FAULT
-    _FAULT = _fault_plan()
+    fault = FaultPoints.from_env()  # test seam, inert unless $ADAMLLM_SYNTH_FAULT is set
     from tqdm import tqdm
 
-    dist = _Dist(args.device)
-    run_dir = Path(args.output)
+    dist = _Dist(cfg.device)
+    run_dir = Path(cfg.output)
     stage_dir = run_dir / STAGE
-    config = config_from_args(args)
-    config["runtime"]["world_size"] = dist.world_size
-    manifest = check_manifest(run_dir, config)  # every rank checks: all fail alike
+    entry = manifest_config(cfg)
+    entry["runtime"]["world_size"] = dist.world_size
+    manifest = check_manifest(run_dir, entry)  # every rank checks: all fail alike
     dist.barrier()
     if dist.rank == 0:
         stage_dir.mkdir(parents=True, exist_ok=True)
         (run_dir / "images").mkdir(exist_ok=True)
-        manifest["synthesize"] = config
+        manifest["synthesize"] = entry
         write_json_atomic(run_dir / "manifest.json", manifest)
     recover_partials(stage_dir, rank=dist.rank, world_size=dist.world_size)
     dist.barrier()
@@ -304,28 +297,28 @@ def synthesize(args: argparse.Namespace, engine: Any = None) -> dict:
     if engine is None:
         from hub_tools.synthesis import make_engine
 
-        if args.backend == "transformers":
+        if cfg.backend == "transformers":
             from transformers import set_seed
 
-            set_seed(args.seed)
+            set_seed(cfg.seed)
         engine = make_engine(
-            args.backend,
-            args.synthesizer,
-            batch_size=args.batch_size,
-            max_new_tokens=args.max_new_tokens,
-            device=dist.device(args.device),
-            dtype=args.dtype,
-            prompt_format=args.prompt_format,
-            cache_implementation="static" if args.cache == "static" else None,
+            cfg.backend,
+            cfg.synthesizer,
+            batch_size=cfg.batch_size,
+            max_new_tokens=cfg.max_new_tokens,
+            device=dist.device(cfg.device),
+            dtype=cfg.dtype,
+            prompt_format=cfg.prompt_format,
+            cache_implementation="static" if cfg.cache == "static" else None,
         )
     turn_format = engine.turn_format
-    total, already = _count_share(args, dist.rank, dist.world_size, done)
-    window = args.window or 4 * args.batch_size
+    total, already = _count_share(cfg, dist.rank, dist.world_size, done)
+    window = cfg.window or 4 * cfg.batch_size
     counts = {"synthesized": 0, "rejected": 0, "triplets": 0}
     q: queue.Queue = queue.Queue(maxsize=2 * window)
     stop = threading.Event()
     reader = threading.Thread(
-        target=_producer, args=(args, dist.rank, dist.world_size, done, run_dir, q, stop), daemon=True
+        target=_producer, args=(cfg, dist.rank, dist.world_size, done, run_dir, q, stop), daemon=True
     )
     reader.start()
     bar = tqdm(
@@ -352,19 +345,18 @@ def synthesize(args: argparse.Namespace, engine: Any = None) -> dict:
                     raise rec
                 handled += 1
                 if kind == "rejected":
-                    _write(writer, rejected_row(rec), handled)
+                    _write(writer, rejected_row(rec), handled, fault)
                     counts["rejected"] += 1
                     bar.update(1)
                 else:
-                    if _fault("after-image", handled):
-                        _die()
+                    fault("after-image", handled)
                     pending.append((handled, rec, image_rel))
             if not pending:
                 continue
             outs = engine.generate([(rec.image, rec.caption, rec.caption_prompt) for _, rec, _ in pending])
             for (num, rec, image_rel), text in zip(pending, outs, strict=True):
                 row = synthesized_row(rec, image_rel, text, turn_format)
-                _write(writer, row, num)
+                _write(writer, row, num, fault)
                 counts["synthesized"] += 1
                 counts["triplets"] += len(row["triplets"])
                 bar.update(1)
@@ -385,32 +377,7 @@ def synthesize(args: argparse.Namespace, engine: Any = None) -> dict:
     return counts
 
 
-def _write(writer: ShardWriter, row: dict, num: int) -> None:
-    if _fault("torn-record", num):
-        import json
-
-        line = json.dumps(row).encode()
-        writer._fh.write(line[: len(line) // 2])
-        writer._fh.flush()
-        os.fsync(writer._fh.fileno())
-        _die()
+def _write(writer: ShardWriter, row: dict, num: int, fault: FaultPoints) -> None:
+    fault("torn-record", num, torn=(writer, row))
     writer.write(row)
-    if _fault("after-record", num):
-        _die()
-
-
-def run_from_args(args: argparse.Namespace) -> int:
-    """CLI entry: run synthesis, turning expected failures into a message and exit code 2."""
-    try:
-        start = time.perf_counter()
-        counts = synthesize(args)
-        took = time.perf_counter() - start
-        n = counts["synthesized"] + counts["rejected"]
-        if n:
-            print(
-                f"synthesize: this process handled {n} pairs in {took:.1f}s ({n / took:.2f} pairs/s)", file=sys.stderr
-            )
-    except (ConfigMismatch, ImportError, FileNotFoundError, ValueError) as err:
-        print(f"adamllm synthesize: error: {err}", file=sys.stderr)
-        return 2
-    return 0
+    fault("after-record", num)
