@@ -16,7 +16,8 @@ the composed example is then identical to what ``adamllm compose`` writes for th
 Models come from ``ADAMLLM_SYNTHESIZER`` / ``ADAMLLM_CHECKER``; unset, the released models are used on
 a GPU machine with Hub access, else the offline tiny models (random weights, meaningless text), which
 the UI labels as a smoke test (:func:`choose_models`). Models load once, on first use (:func:`load_synthesizer`,
-:func:`load_checker`).
+:func:`load_checker`). This module never builds tiny models or draws examples itself: its caller (the Space)
+passes the tiny-model builder (``prepare``) and the bundled example pairs in.
 
 Heavy libraries (torch, transformers, PIL) are imported inside functions.
 """
@@ -30,13 +31,12 @@ import os
 import re
 import tempfile
 import threading
-from collections.abc import Callable, Sequence
+from collections.abc import Callable, Iterable, Sequence
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
-from hub_tools.filtering.llm import DEFAULT_CHECKER
-from hub_tools.synthesis.engines import DEFAULT_SYNTHESIZER
+from hub_tools.defaults import DEFAULT_CHECKER, DEFAULT_SYNTHESIZER, TINY_CACHE_ENV, default_tiny_cache_dir
 
 SUPPORTED_FORMATS = ("PNG", "JPEG", "WEBP", "BMP", "GIF", "TIFF")
 MAX_IMAGE_BYTES = 10 * 1024 * 1024
@@ -49,8 +49,6 @@ CHECKERS = ("LLM", "lexical")
 TRIPLET_HEADERS = ["instruction", "informative", "precise", "verdict", "P(Yes)", "P(No)", "P(Open)"]
 NO_TRIPLET_MESSAGE = "No complete task triplet in the generation"
 DEMO_SEED = 0
-EXAMPLE_SAMPLES = (("biomed", 0), ("food", 0))
-"""Bundled examples: (domain, index within the domain) of :func:`hub_tools.miniature.samples.sample_records`."""
 
 
 class InputError(ValueError):
@@ -162,11 +160,9 @@ def choose_models(env: dict | None = None, gpu: bool | None = None) -> Models:
 
     ``ADAMLLM_SYNTHESIZER`` / ``ADAMLLM_CHECKER`` win when set. Otherwise: the released models when a
     GPU is available (``gpu``, default ``torch.cuda.is_available()``) and the Hub is reachable
-    (``HF_HUB_OFFLINE`` unset); else the tiny models in :func:`hub_tools.miniature.tiny_models.default_cache_dir`
-    (built on first use).
+    (``HF_HUB_OFFLINE`` unset); else the tiny models in ``ADAMLLM_TINY_CACHE`` or
+    :func:`hub_tools.defaults.default_tiny_cache_dir` (built on first use by the caller's ``prepare``).
     """
-    from hub_tools.miniature.tiny_models import default_cache_dir
-
     env = os.environ if env is None else env
     offline = _truthy(env.get("HF_HUB_OFFLINE"))
     if gpu is None:
@@ -174,7 +170,7 @@ def choose_models(env: dict | None = None, gpu: bool | None = None) -> Models:
 
         gpu = torch.cuda.is_available()
     released = gpu and not offline
-    tiny_dir = Path(env["ADAMLLM_TINY_CACHE"]) if env.get("ADAMLLM_TINY_CACHE") else default_cache_dir()
+    tiny_dir = Path(env[TINY_CACHE_ENV]) if env.get(TINY_CACHE_ENV) else default_tiny_cache_dir()
     if released:
         why = "a GPU is available and the Hub is reachable"
     else:
@@ -190,15 +186,6 @@ def choose_models(env: dict | None = None, gpu: bool | None = None) -> Models:
     return Models(synthesizer, checker, smoke, reason)
 
 
-def _ensure_tiny(model: str) -> None:
-    """Build the tiny models when ``model`` is a not-yet-built folder of the tiny cache."""
-    from hub_tools.miniature.tiny_models import BUILDERS, build_tiny_models
-
-    path = Path(model)
-    if path.name in BUILDERS and not is_tiny(model) and not (path / "config.json").is_file():
-        build_tiny_models(path.parent)
-
-
 _LOAD_LOCK = threading.Lock()
 
 
@@ -206,7 +193,6 @@ _LOAD_LOCK = threading.Lock()
 def _load_synthesizer(model: str):
     from hub_tools.synthesis import TransformersEngine
 
-    _ensure_tiny(model)
     return TransformersEngine(model, batch_size=1, max_new_tokens=DEFAULT_MAX_NEW_TOKENS)
 
 
@@ -214,23 +200,32 @@ def _load_synthesizer(model: str):
 def _load_llm_checker(model: str):
     from hub_tools.filtering import LLMChecker
 
-    _ensure_tiny(model)
     return LLMChecker(model)
 
 
-def load_synthesizer(model: str):
-    """The synthesizer engine for ``model``, loaded once (thread-safe) and cached."""
+def load_synthesizer(model: str, prepare: Callable[[str], None] | None = None):
+    """The synthesizer engine for ``model``, loaded once (thread-safe) and cached.
+
+    ``prepare(model)`` runs first (under the lock) when given, e.g. to build a tiny model not built yet.
+    """
     with _LOAD_LOCK:
+        if prepare is not None:
+            prepare(model)
         return _load_synthesizer(model)
 
 
-def load_checker(kind: str, model: str):
-    """The checker: ``"lexical"`` -> the heuristic; ``"LLM"`` -> :class:`LLMChecker` of ``model`` (cached)."""
+def load_checker(kind: str, model: str, prepare: Callable[[str], None] | None = None):
+    """The checker: ``"lexical"`` -> the heuristic; ``"LLM"`` -> :class:`LLMChecker` of ``model`` (cached).
+
+    ``prepare(model)`` runs before an LLM checker is returned, as in :func:`load_synthesizer`.
+    """
     if kind == "lexical":
         from hub_tools.filtering import LexicalChecker
 
         return LexicalChecker()
     with _LOAD_LOCK:
+        if prepare is not None:
+            prepare(model)
         return _load_llm_checker(model)
 
 
@@ -440,27 +435,15 @@ def model_banner(models: Models) -> str:
 # ---------------------------------------------------------------------------------------------
 # bundled examples
 # ---------------------------------------------------------------------------------------------
-def example_pairs() -> list[tuple[str, Any, str]]:
-    """``(file_name, PIL image, caption)`` of the bundled examples (:data:`EXAMPLE_SAMPLES`)."""
-    from hub_tools.miniature.samples import sample_records
+def ensure_examples(folder: str | os.PathLike, pairs: Iterable[tuple[str, Any, str]]) -> list[list[str]]:
+    """Write the example images of ``pairs`` (``(file_name, PIL image, caption)``) into ``folder`` when missing.
 
-    wanted = dict(EXAMPLE_SAMPLES)
-    seen: dict[str, int] = {}
-    out = []
-    for file_name, img, caption, domain in sample_records():
-        k = seen.get(domain, 0)
-        seen[domain] = k + 1
-        if wanted.get(domain) == k:
-            out.append((file_name, img, caption))
-    return out
-
-
-def ensure_examples(folder: str | os.PathLike) -> list[list[str]]:
-    """Write the bundled example images into ``folder`` when missing; return ``[[image_path, caption], ...]``."""
+    Returns ``[[image_path, caption], ...]`` for ``gr.Examples``.
+    """
     folder = Path(folder)
     folder.mkdir(parents=True, exist_ok=True)
     rows = []
-    for file_name, img, caption in example_pairs():
+    for file_name, img, caption in pairs:
         path = folder / file_name
         if not path.is_file():
             tmp = path.with_name(f".{file_name}.{os.getpid()}.tmp")

@@ -285,7 +285,8 @@ def _perfect_answer(kind: str, label):
 
 def test_built_folders_score_with_the_evaluation_harness(tmp_path):
     """The harness loads every built task from --benchmark-dir and its metric scores labels-as-answers at 1."""
-    from hub_tools.evaluation.benchmarks import BIOMED_READERS, FOOD_READERS, build_benchmark
+    from hub_tools.evaluation.benchmarks import build_benchmark
+    from hub_tools.evaluation.raw_readers import BIOMED_READERS, FOOD_READERS
 
     tasks_mod = pytest.importorskip("hub_tools.evaluation.tasks")
     harness = pytest.importorskip("hub_tools.evaluation.harness")
@@ -317,7 +318,8 @@ def test_built_folders_score_with_the_evaluation_harness(tmp_path):
 
 
 def test_missing_images_fail_or_are_counted(tmp_path):
-    from hub_tools.evaluation.benchmarks import build_benchmark, read_food101
+    from hub_tools.evaluation.benchmarks import build_benchmark
+    from hub_tools.evaluation.raw_readers import read_food101
     from hub_tools.publish.dataset import BuildError
 
     base = raw_food101(tmp_path / "raw")
@@ -334,7 +336,8 @@ def test_missing_images_fail_or_are_counted(tmp_path):
 def test_limit_and_shards(tmp_path):
     import pyarrow.parquet as pq
 
-    from hub_tools.evaluation.benchmarks import build_benchmark, read_food101
+    from hub_tools.evaluation.benchmarks import build_benchmark
+    from hub_tools.evaluation.raw_readers import read_food101
 
     base = raw_food101(tmp_path / "raw")
     result = build_benchmark([read_food101(base)], tmp_path / "a", domain="food", limit=2, progress=False)
@@ -346,7 +349,8 @@ def test_limit_and_shards(tmp_path):
 
 
 def test_pickle_with_code_is_refused(tmp_path):
-    from hub_tools.evaluation.benchmarks import build_benchmark, read_pathvqa
+    from hub_tools.evaluation.benchmarks import build_benchmark
+    from hub_tools.evaluation.raw_readers import read_pathvqa
     from hub_tools.publish.dataset import BuildError
 
     base = raw_pathvqa(tmp_path / "raw")
@@ -366,7 +370,8 @@ def test_pathvqa_from_the_parquet_release(tmp_path):
     import pyarrow as pa
     import pyarrow.parquet as pq
 
-    from hub_tools.evaluation.benchmarks import build_benchmark, read_pathvqa
+    from hub_tools.evaluation.benchmarks import build_benchmark
+    from hub_tools.evaluation.raw_readers import read_pathvqa
 
     jpg(tmp_path / "x.jpg")
     data = (tmp_path / "x.jpg").read_bytes()
@@ -394,7 +399,8 @@ def test_pathvqa_from_the_parquet_release(tmp_path):
     ],
 )
 def test_bad_raw_records_fail_clearly(tmp_path, breakage, message):
-    from hub_tools.evaluation.benchmarks import build_benchmark, read_slake
+    from hub_tools.evaluation.benchmarks import build_benchmark
+    from hub_tools.evaluation.raw_readers import read_slake
     from hub_tools.publish.dataset import BuildError
 
     base = raw_slake(tmp_path / "raw")

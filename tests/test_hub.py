@@ -134,7 +134,7 @@ def test_offline_build_without_push_makes_no_network_call(tmp_path, monkeypatch)
 
 
 def test_size_category():
-    from hub_tools.publish.hub import size_category
+    from hub_tools.publish.cards import size_category
 
     assert size_category(0) == "n<1K"
     assert size_category(999) == "n<1K"
@@ -168,7 +168,7 @@ def test_shorten_local_paths():
 def test_write_card_round_trip(tmp_path):
     from huggingface_hub import DatasetCard
 
-    from hub_tools.publish.hub import write_card
+    from hub_tools.publish.cards import write_card
 
     configs = [{"config_name": "a", "data_files": [{"split": "test", "path": "a/test-*.parquet"}], "default": True}]
     path = write_card(tmp_path, {"license": "mit", "tags": ["x"], "configs": configs}, "# Title\n\nBody.")

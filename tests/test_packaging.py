@@ -8,10 +8,13 @@ import sys
 import zipfile
 from pathlib import Path
 
+import pytest
+
 REPO = Path(__file__).resolve().parents[1]
 METRICS = ("medical_vqa", "multiple_choice", "multilabel", "rouge_l")
 
 
+@pytest.mark.slow  # builds a wheel (about 10 s)
 def test_wheel_ships_metrics_and_they_load_outside_the_checkout(tmp_path):
     subprocess.run(
         [

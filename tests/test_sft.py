@@ -124,7 +124,7 @@ def tiny_mllama(tmp_path_factory) -> Path:
 @pytest.fixture(scope="module")
 def demo_rows(tmp_path_factory) -> Path:
     """16 composed demo rows (JSONL, images relative to the file)."""
-    from hub_tools.training.data import write_demo_rows
+    from hub_tools.miniature.sft_demo import write_demo_rows
 
     return write_demo_rows(tmp_path_factory.mktemp("rows"), num_rows=16)
 
@@ -146,7 +146,7 @@ def test_labels_assistant_only(tiny_models, name, eot):
     from transformers import AutoProcessor
     from trl.trainer.sft_trainer import DataCollatorForVisionLanguageModeling
 
-    from hub_tools.training.data import VisionSFTCollator, image_token_ids
+    from hub_tools.training.collator import VisionSFTCollator, image_token_ids
 
     processor = AutoProcessor.from_pretrained(tiny_models[name])
     batch = VisionSFTCollator(processor)(_examples())
@@ -173,7 +173,7 @@ def test_labels_mllama_template(tiny_mllama):
     import torch
     from transformers import AutoModelForImageTextToText, AutoProcessor
 
-    from hub_tools.training.data import VisionSFTCollator
+    from hub_tools.training.collator import VisionSFTCollator
 
     processor = AutoProcessor.from_pretrained(tiny_mllama)
     batch = VisionSFTCollator(processor)(_examples())
@@ -190,7 +190,7 @@ def test_train_on_all_keeps_images_masked(tiny_models):
     """train_on=all trains prompts too, but never image tokens."""
     from transformers import AutoProcessor
 
-    from hub_tools.training.data import VisionSFTCollator, all_turns, image_token_ids
+    from hub_tools.training.collator import VisionSFTCollator, all_turns, image_token_ids
 
     processor = AutoProcessor.from_pretrained(tiny_models["qwen2_vl"])
     batch = VisionSFTCollator(processor, mask_policy=all_turns)(_examples())
@@ -204,7 +204,7 @@ def test_non_prefix_template_is_an_error(tiny_models):
     """A template that renders earlier turns differently cannot be masked: clear error, no silent labels."""
     from transformers import AutoProcessor
 
-    from hub_tools.training.data import TemplateError, VisionSFTCollator
+    from hub_tools.training.collator import TemplateError, VisionSFTCollator
 
     processor = AutoProcessor.from_pretrained(tiny_models["qwen2_vl"])
     template = (
@@ -218,7 +218,7 @@ def test_non_prefix_template_is_an_error(tiny_models):
 def test_image_count_mismatch_is_an_error(tiny_models):
     from transformers import AutoProcessor
 
-    from hub_tools.training.data import VisionSFTCollator
+    from hub_tools.training.collator import VisionSFTCollator
 
     processor = AutoProcessor.from_pretrained(tiny_models["qwen2_vl"])
     rows = _examples()
@@ -294,7 +294,7 @@ def test_long_examples_drop_and_truncate_text(tiny_models):
     from datasets import Dataset
     from transformers import AutoProcessor
 
-    from hub_tools.training.data import VisionSFTCollator, filter_long_examples, image_token_ids, measure_example
+    from hub_tools.training.collator import VisionSFTCollator, filter_long_examples, image_token_ids, measure_example
 
     processor = AutoProcessor.from_pretrained(tiny_models["qwen2_vl"])
     rows = _examples()
@@ -378,6 +378,7 @@ def _overrides(model, rows, out, *extra):
     return ["--model_name_or_path", str(model), "--dataset_dir", str(rows), "--output_dir", str(out), *extra]
 
 
+@pytest.mark.slow
 def test_tiny_recipe_under_accelerate_learns_and_reloads(tiny_models, demo_rows, tmp_path):
     """accelerate launch (CPU): loss falls on a repeated set, every parameter moves, the model reloads."""
     import torch
@@ -410,6 +411,7 @@ def test_tiny_recipe_under_accelerate_learns_and_reloads(tiny_models, demo_rows,
     assert "image-text-to-text" in card and "demo" in card and "train_loss" in card
 
 
+@pytest.mark.slow
 def test_two_processes_cpu(tiny_models, demo_rows, tmp_path):
     """accelerate launch --multi_gpu --num_processes 2 with use_cpu: a 2-process run completes."""
     out = tmp_path / "ddp"
@@ -428,6 +430,7 @@ def _parse(*argv):
     return parse_args(["--config", str(TINY_RECIPE), *argv])
 
 
+@pytest.mark.slow
 def test_two_stage_runs_both_stages(tiny_models, demo_rows, tmp_path):
     from hub_tools.training.sft import main
 
@@ -448,6 +451,7 @@ def test_two_stage_runs_both_stages(tiny_models, demo_rows, tmp_path):
     assert again["stages"][1]["metrics"]["train_rows"] == 12
 
 
+@pytest.mark.slow
 def test_resume_lora_freeze_and_push(tiny_models, demo_rows, tmp_path):
     """LoRA + frozen vision tower, resume from the last checkpoint, push through an autospec'd HfApi."""
     from huggingface_hub import HfApi, ModelCard
@@ -482,6 +486,7 @@ def test_resume_lora_freeze_and_push(tiny_models, demo_rows, tmp_path):
     assert "train_loss" in card.text
 
 
+@pytest.mark.slow
 def test_push_every_save_pushes_checkpoints(tiny_models, demo_rows, tmp_path):
     from huggingface_hub import HfApi
 
@@ -501,7 +506,7 @@ def test_push_every_save_pushes_checkpoints(tiny_models, demo_rows, tmp_path):
 def test_model_card_metadata_validates():
     from huggingface_hub import ModelCard, ModelCardData
 
-    from hub_tools.publish.model_card import build_model_card, is_hub_id
+    from hub_tools.publish.cards import build_model_card, is_hub_id
 
     card = build_model_card(
         base_model="Qwen/Qwen2-VL-2B-Instruct",
@@ -536,8 +541,9 @@ def test_hub_dataset_folder_rows_feed_collator_and_two_stage(tiny_models, demo_r
     from datasets import Dataset, Features, Image, List, Value
     from transformers import AutoProcessor
 
+    from hub_tools.training.collator import VisionSFTCollator
+    from hub_tools.training.data import load_jsonl_rows, load_rows
     from hub_tools.training.sft import _split_by_kind
-    from hub_tools.training.data import VisionSFTCollator, load_jsonl_rows, load_rows
 
     rows = [dict(r) for r in load_jsonl_rows(demo_rows)]
     features = Features(

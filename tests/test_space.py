@@ -1,4 +1,7 @@
-"""The Gradio synthesizer Space: input checks, callbacks, a gradio_client session and a real browser."""
+"""The Gradio synthesizer Space: input checks, model choice, callbacks and a gradio_client session (no browser).
+
+The browser tests are in ``test_space_browser.py``.
+"""
 
 from __future__ import annotations
 
@@ -17,16 +20,6 @@ from hub_tools.synthesis.parse import EOT, INFORMATIVE_HINT, PRECISE_HINT, QA_SE
 
 REPO = Path(__file__).resolve().parents[1]
 SPACE = REPO / "spaces" / "synthesizer"
-CHROMIUM = Path("/usr/bin/chromium")
-CHROMIUM_ARGS = [
-    "--headless",
-    "--no-sandbox",
-    "--disable-gpu",
-    "--disable-background-networking",
-    "--disable-component-update",
-    "--disable-sync",
-    "--no-first-run",
-]
 
 QUESTION = "Which kidney holds the lesion?"
 INFORMATIVE = "The round dark lesion sits in the left kidney, so the answer is the left kidney."
@@ -111,11 +104,11 @@ def test_space_readme_header_and_requirements():
     assert [ln for ln in lines if ln and not ln.startswith("#")] == ["."]
 
 
-def test_bundled_examples_are_the_sample_images(tmp_path):
+def test_bundled_examples_are_the_sample_images(app, tmp_path):
     """The committed example PNGs equal what hub_tools.miniature.samples draws (and are rewritten when missing)."""
     from PIL import Image, ImageChops
 
-    rows = core.ensure_examples(tmp_path)
+    rows = core.ensure_examples(tmp_path, app.example_pairs())
     assert [Path(p).name.split("_")[0] for p, _ in rows] == ["biomed", "food"]
     for path, caption in rows:
         committed = SPACE / "examples" / Path(path).name
@@ -219,14 +212,14 @@ def test_choose_models(tmp_path, tiny_models):
     assert "meaningless" in core.model_banner(tiny) and "meaningless" not in core.model_banner(named)
 
 
-def test_tiny_models_are_built_on_first_use_only(tmp_path, tiny_models, monkeypatch):
+def test_tiny_models_are_built_on_first_use_only(app, tmp_path, tiny_models, monkeypatch):
     import hub_tools.miniature.tiny_models
 
     calls = []
     monkeypatch.setattr(hub_tools.miniature.tiny_models, "build_tiny_models", lambda out: calls.append(Path(out)))
-    core._ensure_tiny(str(tmp_path / "cache" / "llava_next"))  # the default tiny path, not built yet
-    core._ensure_tiny(str(tiny_models["llama"]))  # already built
-    core._ensure_tiny("meta-llama/Meta-Llama-3-8B")  # a Hub id
+    app.ensure_tiny(str(tmp_path / "cache" / "llava_next"))  # the default tiny path, not built yet
+    app.ensure_tiny(str(tiny_models["llama"]))  # already built
+    app.ensure_tiny("meta-llama/Meta-Llama-3-8B")  # a Hub id
     assert calls == [tmp_path / "cache"]
 
 
@@ -355,6 +348,7 @@ def _wait_http(url: str, proc: subprocess.Popen | None = None, timeout: float = 
     raise AssertionError(f"{url} did not answer within {timeout}s")
 
 
+@pytest.mark.slow
 def test_adamllm_demo_serves_and_gradio_client(tiny_models, tmp_path):
     from gradio_client import Client, handle_file
 
@@ -406,89 +400,3 @@ def test_demo_command_arguments():
     assert (args.host, args.port, args.share) == ("127.0.0.1", 7860, False)
     with pytest.raises(SystemExit):
         build_parser().parse_args(["demo", "--share", "maybe"])
-
-
-# ---------------------------------------------------------------------------------------------
-# real browser
-# ---------------------------------------------------------------------------------------------
-@pytest.fixture(scope="module")
-def served(app):
-    """The app served from this process (so tests can replace its adapters while it runs)."""
-    port = free_port()
-    app.demo.launch(
-        server_name="127.0.0.1", server_port=port, prevent_thread_lock=True, quiet=True, **app.launch_kwargs()
-    )
-    try:
-        yield f"http://127.0.0.1:{port}/"
-    finally:
-        app.demo.close()
-
-
-def _chromium_or_skip():
-    ci = os.environ.get("CI", "").strip().lower() in ("1", "true", "yes")
-    if not CHROMIUM.exists():
-        if ci:
-            pytest.fail("CI is set but /usr/bin/chromium is missing (make test installs the Debian package)")
-        pytest.skip("/usr/bin/chromium is missing (apt-get install chromium); CI would install it")
-    try:
-        from playwright.sync_api import sync_playwright
-    except ImportError:
-        if ci:
-            pytest.fail("playwright is not installed (it is in the dev extras)")
-        pytest.skip("playwright is not installed")
-    return sync_playwright
-
-
-def test_browser_check_fails_under_ci_and_skips_otherwise(monkeypatch, tmp_path):
-    monkeypatch.setattr(sys.modules[__name__], "CHROMIUM", tmp_path / "no-chromium")
-    monkeypatch.setenv("CI", "true")
-    with pytest.raises(pytest.fail.Exception, match="CI is set"):
-        _chromium_or_skip()
-    monkeypatch.delenv("CI")
-    with pytest.raises(pytest.skip.Exception):
-        _chromium_or_skip()
-
-
-def test_browser_example_to_table_and_chat(app, served, monkeypatch, tmp_path):
-    sync_playwright = _chromium_or_skip()
-    with sync_playwright() as p:
-        browser = p.chromium.launch(executable_path=str(CHROMIUM), headless=True, args=CHROMIUM_ARGS)
-        try:
-            page = browser.new_page(viewport={"width": 1400, "height": 1800})
-            page.goto(served)
-            page.wait_for_selector("#run", timeout=30_000)
-            assert "meaningless" in page.locator("#model-banner").inner_text()
-            # pick the bundled food example: image and caption fill in
-            page.locator('#examples [data-testid="dataset-cell-1-0"]').click()
-            caption = app.EXAMPLES[1][1]
-            page.wait_for_function(
-                "c => document.querySelector('#caption textarea').value === c", arg=caption, timeout=15_000
-            )
-            page.locator("#image img").first.wait_for(timeout=15_000)
-            # real tiny models
-            page.locator("#run").click()
-            page.locator("#status").get_by_text(core.NO_TRIPLET_MESSAGE).wait_for(timeout=60_000)
-            table = page.locator("#triplets")
-            for header in ("instruction", "informative", "precise", "verdict", "P(Yes)", "P(No)", "P(Open)"):
-                assert table.get_by_text(header, exact=True).filter(visible=True).count() >= 1
-            chat = page.locator("#example-chat")
-            chat.get_by_text(caption).filter(visible=True).first.wait_for(timeout=15_000)
-            assert chat.locator("img").count() >= 1
-            page.locator("#download").wait_for(state="visible")
-            # a well-formed generation: the triplet rows and the composed task appear
-            monkeypatch.setattr(app, "generate", fake_generate)
-            n_tasks = page.locator("#n-tasks input[type='number']")
-            n_tasks.fill("2")
-            n_tasks.press("Tab")
-            page.locator("#run").click()
-            table.get_by_text(QUESTION).filter(visible=True).first.wait_for(timeout=60_000)
-            assert table.get_by_text(INFORMATIVE).filter(visible=True).count() >= 1
-            assert table.get_by_text("MRI", exact=True).filter(visible=True).count() >= 1
-            # both judged by the (tiny) LLM checker; the chat shows the composed example
-            page.locator("#status").get_by_text("complete task triplets").wait_for(timeout=15_000)
-            chat.get_by_text(caption).filter(visible=True).first.wait_for(timeout=15_000)
-            shot = tmp_path / "space.png"
-            page.screenshot(path=str(shot), full_page=True)
-            assert shot.stat().st_size > 10_000
-        finally:
-            browser.close()

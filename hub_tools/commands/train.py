@@ -42,7 +42,7 @@ def register(subparsers, name: str = "train", help: str | None = None) -> None:
 def run(args: argparse.Namespace) -> int:
     """Parse the recipe and run ``hub_tools.training.sft.main``."""
     if args.write_demo_data:
-        from hub_tools.training.data import write_demo_rows
+        from hub_tools.miniature.sft_demo import write_demo_rows
 
         path = write_demo_rows(args.write_demo_data, num_rows=args.demo_rows)
         print(f"wrote {args.demo_rows} rows to {path}")

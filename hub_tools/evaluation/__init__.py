@@ -4,6 +4,8 @@
   metric), task groups ``biomed`` / ``food``;
 - :mod:`hub_tools.evaluation.harness`: :func:`evaluate_model` and :func:`metrics_dir`;
 - :mod:`hub_tools.evaluation.report`: score tables and :func:`compare`.
+- :mod:`hub_tools.evaluation.raw_readers` -> :mod:`hub_tools.evaluation.benchmarks`: raw benchmark releases
+  to the evaluation schema (``adamllm build-benchmark``).
 
 Names are imported lazily so that ``import hub_tools.evaluation`` stays cheap.
 """

@@ -32,15 +32,18 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
+from hub_tools.defaults import CAPTION_PROMPT as DEFAULT_CAPTION_PROMPT
+from hub_tools.publish.cards import (
+    CAPTION_CONFIG,
+    CONFIGS,
+    DEFAULT_CONFIG,
+    TASK_CONFIG,
+    write_visual_instructions_card,
+)
 from hub_tools.publish.parquet import DEFAULT_MAX_SHARD_BYTES, ShardedParquetWriter, dataset_info_yaml, image_cell
-from hub_tools.pipeline import leading_word
-from hub_tools.rundir import shard_files
+from hub_tools.rundir import read_json, shard_files
+from hub_tools.synthesis.parse import leading_word
 
-CAPTION_CONFIG = "image_caption_pairs"
-TASK_CONFIG = "synthetic_visual_tasks"
-DEFAULT_CONFIG = "image_caption_and_synthetic_task"
-CONFIGS = (DEFAULT_CONFIG, TASK_CONFIG, CAPTION_CONFIG)
-DEFAULT_CAPTION_PROMPT = "Describe the image."
 KINDS = ("caption+task", "caption_only", "task")
 SPLIT_NAME = re.compile(r"\w+(\.\w+)*")
 
@@ -115,14 +118,15 @@ def iter_jsonl_rows(folder: Path, stage: str) -> Iterator[tuple[str, dict]]:
                 yield where, row
 
 
-def read_json(path: Path, what: str) -> dict:
-    """Read a JSON object file or raise :class:`BuildError` naming it."""
-    if not path.is_file():
-        raise BuildError(f"run directory has no {what}: {str(path)!r}")
+def read_run_json(path: Path) -> dict:
+    """Read a JSON object file of the run directory (:func:`hub_tools.rundir.read_json`) or raise :class:`BuildError`."""
+    missing = object()
     try:
-        value = json.loads(path.read_text(encoding="utf-8"))
+        value = read_json(path, default=missing)
     except json.JSONDecodeError as err:
         raise BuildError(f"{str(path)!r} is not valid JSON: {err.msg}") from None
+    if value is missing:
+        raise BuildError(f"run directory has no {path.name}: {str(path)!r}")
     if not isinstance(value, dict):
         raise BuildError(f"{str(path)!r} is not a JSON object")
     return value
@@ -241,12 +245,12 @@ def build_visual_instructions(
         raise BuildError(f"run directory not found: {str(run_dir)!r}")
     if output.resolve() == run_dir.resolve():
         raise BuildError("--output must be a folder of its own, not the run directory")
-    stats = read_json(run_dir / "stats.json", "stats.json")
-    manifest = read_json(run_dir / "manifest.json", "manifest.json")
+    stats = read_run_json(run_dir / "stats.json")
+    manifest = read_run_json(run_dir / "manifest.json")
     for key in ("pairs_in", "kept", "caption_only", "rejected"):
         if not isinstance(stats.get(key), int):
             raise BuildError(f"stats.json has no integer {key!r}")
-    _prepare_output(output, overwrite)
+    prepare_output(output, overwrite)
     tmp = output / ".adamllm-build"
     shutil.rmtree(tmp, ignore_errors=True)
     features = row_features()
@@ -326,7 +330,7 @@ def build_visual_instructions(
             iter_jsonl_rows(run_dir / "compose", "compose"),
             desc=f"writing {DEFAULT_CONFIG} + {TASK_CONFIG}",
             unit="row",
-            total=stats["kept"] + stats["caption_only"],
+            total=stats["kept"] + stats["caption_only"],  # no_task pairs have no compose row
             disable=not progress,
         ):
             split = where.split(".jsonl:")[0]
@@ -420,7 +424,8 @@ def build_visual_instructions(
     return result
 
 
-def _prepare_output(output: Path, overwrite: bool) -> None:
+def prepare_output(output: Path, overwrite: bool) -> None:
+    """Create ``output``, refusing a file or (without ``overwrite``) a non-empty folder with :class:`BuildError`."""
     if output.exists() and not output.is_dir():
         raise BuildError(f"output {str(output)!r} exists and is not a folder")
     if output.is_dir():
@@ -436,10 +441,11 @@ def _check_counts(stats: dict, synth: Counter, rows: dict[str, int], per_split: 
     """Every accepted pair must be in the caption config and in each caption-bearing compose split, every kept task once."""
     problems = []
     accepted = stats["pairs_in"] - stats["rejected"]
-    if stats["pairs_in"] != stats["kept"] + stats["caption_only"] + stats["rejected"]:
+    no_task = stats.get("no_task", 0)  # pairs with no complete triplet: in the caption config, in no compose row
+    if stats["pairs_in"] != stats["kept"] + stats["caption_only"] + no_task + stats["rejected"]:
         problems.append(
             f"stats.json: pairs_in {stats['pairs_in']} != kept {stats['kept']} + caption_only "
-            f"{stats['caption_only']} + rejected {stats['rejected']}"
+            f"{stats['caption_only']} + no_task {no_task} + rejected {stats['rejected']}"
         )
     if synth["rejected"] != stats["rejected"]:
         problems.append(f"synthesis rows hold {synth['rejected']} rejected pairs, stats.json says {stats['rejected']}")
@@ -451,9 +457,10 @@ def _check_counts(stats: dict, synth: Counter, rows: dict[str, int], per_split: 
         problems.append("compose/ holds no rows")
     for split, kinds in sorted(per_split.items()):
         with_caption = kinds["caption+task"] + kinds["caption_only"]
-        if with_caption and with_caption != accepted:
+        if with_caption and with_caption != accepted - no_task:
             problems.append(
-                f"compose split {split!r}: {with_caption} rows with a caption turn, {accepted} accepted pairs"
+                f"compose split {split!r}: {with_caption} rows with a caption turn, "
+                f"{accepted - no_task} accepted pairs with a task triplet"
             )
         if kinds["caption+task"] and kinds["caption_only"] != stats["caption_only"]:
             problems.append(
@@ -461,189 +468,3 @@ def _check_counts(stats: dict, synth: Counter, rows: dict[str, int], per_split: 
             )
     if problems:
         raise BuildError("the run directory is inconsistent (is a stage unfinished?):\n  " + "\n  ".join(problems))
-
-
-# ---------------------------------------------------------------------------------------------
-# the card
-# ---------------------------------------------------------------------------------------------
-def _find(config: Any, *names: str) -> Any:
-    if isinstance(config, dict):
-        for name in names:
-            if config.get(name) not in (None, ""):
-                return config[name]
-    return None
-
-
-def _seeds(value: Any, prefix: str = "") -> list[tuple[str, Any]]:
-    out = []
-    if isinstance(value, dict):
-        for k, v in value.items():
-            path = f"{prefix}.{k}" if prefix else str(k)
-            if "seed" in str(k).lower() and not isinstance(v, (dict, list)):
-                out.append((path, v))
-            else:
-                out.extend(_seeds(v, path))
-    return out
-
-
-def _default_description(per_split: dict[str, Counter]) -> str:
-    parts = []
-    for split, kinds in sorted(per_split.items()):
-        if kinds["caption+task"]:
-            what = "single-stage rows: the caption turn and the synthetic task turn in one conversation (order seeded); images without a kept task keep the caption turn alone"
-        elif kinds["caption_only"] and not kinds["task"]:
-            what = "caption turns (stage 1 of two-stage training)"
-        elif kinds["task"] and not kinds["caption_only"]:
-            what = "synthetic task turns only"
-        else:
-            what = "caption and task rows"
-        parts.append(f"split `{split}`: {sum(kinds.values())} {what}")
-    return "; ".join(parts)
-
-
-def write_visual_instructions_card(
-    output: Path,
-    *,
-    split_files: dict[str, dict[str, str]],
-    dataset_info: list[dict],
-    rows: dict[str, int],
-    stats: dict,
-    manifest: dict,
-    checkers: Counter,
-    reasons: Counter,
-    task_words: Counter,
-    per_split: dict[str, Counter],
-    license: str,
-    tags: list[str] | None,
-    pretty_name: str | None,
-    repo_id: str | None,
-) -> Path:
-    """Write the dataset card (YAML configs + provenance, statistics and usage sections)."""
-    from hub_tools.publish.hub import redact_secrets, shorten_local_paths, size_category, write_card
-
-    manifest = shorten_local_paths(redact_secrets(manifest))
-    configs = []
-    for config in CONFIGS:
-        files = split_files.get(config)
-        if not files:
-            continue
-        entry = {"config_name": config, "data_files": [{"split": s, "path": p} for s, p in sorted(files.items())]}
-        if config == DEFAULT_CONFIG:
-            entry["default"] = True
-        configs.append(entry)
-    card_data = {
-        "license": license,
-        "task_categories": ["image-text-to-text", "visual-question-answering"],
-        "tags": sorted({"synthetic", "visual-instruction-tuning", "adamllm", *(tags or [])}),
-        "size_categories": [size_category(max(rows.values()) if rows else 0)],
-        "pretty_name": pretty_name or "Synthesized visual instruction tasks",
-        "configs": configs,
-        "dataset_info": dataset_info,
-    }
-    synth_cfg = manifest.get("synthesize", {})
-    filter_cfg = manifest.get("filter", {})
-    compose_cfg = manifest.get("compose", {})
-    synthesizer = (
-        _find(synth_cfg, "synthesizer", "model", "model_id", "model_name_or_path", "engine")
-        or "see the pipeline config below"
-    )
-    checker = ", ".join(sorted(checkers)) or _find(filter_cfg, "checker", "model", "model_id") or "not recorded"
-    seeds = _seeds(manifest)
-    verdicts = stats.get("verdicts") or {}
-    name = repo_id or "USER/DATASET"
-    total_tasks = sum(task_words.values())
-
-    lines = [
-        f"# {card_data['pretty_name']}",
-        "",
-        "Domain-specific visual instruction data made with adamllm-hub following the method of",
-        '"On Domain-Specific Post-Training for Multimodal Large Language Models" (Cheng et al., arXiv 2411.19930):',
-        "a visual instruction synthesizer turns image-caption pairs into task triplets (instruction, informative",
-        "response, precise response), a consistency checker keeps the triplets whose precise answer follows from the",
-        "informative one, and each kept task is composed into a training turn next to the original caption turn.",
-        "",
-        "## Configs",
-        "",
-        "| config | rows | what it holds |",
-        "|---|---:|---|",
-        f"| `{DEFAULT_CONFIG}` (default) | {rows.get(DEFAULT_CONFIG, 0)} | the composed training rows, unchanged: "
-        f"{_default_description(per_split)} |",
-        f"| `{TASK_CONFIG}` | {rows.get(TASK_CONFIG, 0)} | the composed synthetic task turns alone"
-        + (
-            " (no kept tasks: the config is left out, as an empty split cannot be loaded)"
-            if not rows.get(TASK_CONFIG)
-            else ""
-        )
-        + " |",
-        f"| `{CAPTION_CONFIG}` | {rows.get(CAPTION_CONFIG, 0)} | the accepted input image-caption pairs as one-turn conversations |",
-        "",
-        "Every row has `id`, `images` (a list with the image) and `messages` in TRL's conversational vision format",
-        '(`role`, and `content` as a list of `{"type": "image"}` / `{"type": "text", "text": ...}` parts), so the',
-        "default config feeds `trl.SFTTrainer` (and `hub_tools.training.sft`) unchanged.",
-        "",
-        "## How the data was made",
-        "",
-        f"- **Synthesizer:** `{synthesizer}`",
-        f"- **Consistency checker:** `{checker}` (keeps `Yes`; `No` and `Open` verdicts drop the task)",
-        f"- **Composition:** `{_find(compose_cfg, 'mode', 'composition', 'strategy') or 'single-stage'}`",
-        "- **Seeds:** " + (", ".join(f"`{k}` = `{v}`" for k, v in seeds) if seeds else "none recorded"),
-        "",
-        "| count | value |",
-        "|---|---:|",
-        f"| image-caption pairs in | {stats['pairs_in']} |",
-        f"| rejected (bad input) | {stats['rejected']} |",
-        f"| synthesized | {stats.get('synthesized', rows.get(CAPTION_CONFIG, 0))} |",
-        f"| task triplets parsed | {stats.get('triplets', 'n/a')} |",
-        f"| checker verdicts Yes / No / Open | {verdicts.get('Yes', 0)} / {verdicts.get('No', 0)} / {verdicts.get('Open', 0)} |",
-        f"| kept (caption + task) | {stats['kept']} |",
-        f"| caption only (no consistent task) | {stats['caption_only']} |",
-        "",
-    ]
-    if reasons:
-        lines += ["Rejection reasons:", ""]
-        lines += [f"- {reason}: {n}" for reason, n in reasons.most_common(10)]
-        if len(reasons) > 10:
-            lines.append(f"- ({len(reasons) - 10} more reasons): {sum(n for _, n in reasons.most_common()[10:])}")
-        lines.append("")
-    lines += [
-        "The pipeline's own configuration (`manifest.json` of the run; local paths shortened, secrets masked):",
-        "",
-        "```json",
-        json.dumps(manifest, indent=2, sort_keys=True, ensure_ascii=False, default=str),
-        "```",
-        "",
-        "## Task-type statistics",
-        "",
-        "Kept synthetic tasks by the leading word of their question:",
-        "",
-        "| leading word | tasks | share |",
-        "|---|---:|---:|",
-    ]
-    for word, n in task_words.most_common(25):
-        lines.append(f"| {word} | {n} | {n / total_tasks:.1%} |")
-    if len(task_words) > 25:
-        rest = sum(n for _, n in task_words.most_common()[25:])
-        lines.append(f"| (other words) | {rest} | {rest / total_tasks:.1%} |")
-    if not task_words:
-        lines.append("| (no kept tasks) | 0 | - |")
-    lines += [
-        "",
-        "## Usage",
-        "",
-        "```python",
-        "from datasets import load_dataset",
-        "",
-        f'train = load_dataset("{name}", "{DEFAULT_CONFIG}", split="train")'
-        + ("" if repo_id else "  # or the local folder path"),
-        'print(train[0]["messages"])',
-        'train[0]["images"][0]  # a PIL image',
-        "```",
-        "",
-        "Post-train with the recipe of adamllm-hub (`accelerate launch -m hub_tools.sft --config recipes/...`) or",
-        f"pass the `{DEFAULT_CONFIG}` split straight to `trl.SFTTrainer`.",
-        "",
-        "## Licence",
-        "",
-        f"The synthesized text is released under `{license}`. The images keep the licence of their source collection.",
-    ]
-    return write_card(output, card_data, "\n".join(lines))

@@ -1,11 +1,8 @@
-"""Dataset cards and Hub publishing.
+"""Hub publishing: :func:`push_folder` uploads a built folder in one commit; card text is cleaned first.
 
-- :func:`size_category` and :func:`write_card`: a ``README.md`` whose YAML header is a
-  :class:`huggingface_hub.DatasetCardData` (``configs``, license, task categories, tags, size
-  category) followed by a markdown body; :func:`write_card` reloads what it wrote with
-  :meth:`huggingface_hub.DatasetCard.load` so a malformed header fails at build time, not on the Hub.
 - :func:`push_folder`: create the repo (``exist_ok``) and upload a built folder with
   :meth:`huggingface_hub.HfApi.upload_folder` in a single commit; returns the repo URL.
+- :func:`redact_secrets` / :func:`shorten_local_paths`: what a public card may show of a config.
 
 The token is never handled here: ``HfApi`` resolves it the usual way (``HF_TOKEN``, then the token
 saved by ``hf auth login``), and nothing in this module prints, logs or writes it.
@@ -18,25 +15,7 @@ import re
 from pathlib import Path
 from typing import Any
 
-SIZE_CATEGORIES: tuple[tuple[int, str], ...] = (
-    (1_000, "n<1K"),
-    (10_000, "1K<n<10K"),
-    (100_000, "10K<n<100K"),
-    (1_000_000, "100K<n<1M"),
-    (10_000_000, "1M<n<10M"),
-    (100_000_000, "10M<n<100M"),
-    (1_000_000_000, "100M<n<1B"),
-)
-
 _SECRET_KEY = re.compile(r"(^|[_-])(token|secret|password|passwd|api[_-]?key|authorization)$", re.IGNORECASE)
-
-
-def size_category(n: int) -> str:
-    """The Hub ``size_categories`` bucket of a dataset with ``n`` rows (e.g. ``"1K<n<10K"``)."""
-    for bound, name in SIZE_CATEGORIES:
-        if n < bound:
-            return name
-    return "n>1B"
 
 
 def redact_secrets(value: Any) -> Any:
@@ -73,26 +52,6 @@ def shorten_local_paths(value: Any) -> Any:
     ):
         return ".../" + (re.split(r"[\\/]", value.rstrip("/\\"))[-1] or "")
     return value
-
-
-def write_card(folder: str | os.PathLike, card_data: dict[str, Any], body: str) -> Path:
-    """Write ``folder/README.md`` from ``card_data`` (DatasetCardData fields + ``configs``) and ``body``.
-
-    The file is read back with :meth:`huggingface_hub.DatasetCard.load` and its ``configs`` compared
-    with what was written; a mismatch raises ``ValueError``. Returns the README path.
-    """
-    from huggingface_hub import DatasetCard, DatasetCardData
-
-    data = DatasetCardData(**card_data)
-    text = f"---\n{data.to_yaml()}\n---\n\n{body.strip()}\n"
-    path = Path(folder) / "README.md"
-    path.write_text(text, encoding="utf-8")
-    loaded = DatasetCard.load(path)
-    if not isinstance(loaded.data, DatasetCardData):
-        raise ValueError(f"{str(path)!r}: the card header did not load as DatasetCardData")
-    if loaded.data.to_dict().get("configs") != data.to_dict().get("configs"):
-        raise ValueError(f"{str(path)!r}: the card's configs did not survive a load round trip")
-    return path
 
 
 DATASET_UPLOAD = {"delete_patterns": ["*.parquet"], "ignore_patterns": [".adamllm-build/*"]}

@@ -4,6 +4,10 @@ Single-stage (the paper's pipeline, default): one run on the composed mix of cap
 turns. ``--stages two`` (the baseline): stage 1 on the captions, stage 2 on the tasks, starting from the
 stage-1 weights. Loss on assistant turns only; image tokens are never trained or truncated.
 
+``main`` reads top to bottom: setup, processor, data and stages, training (:func:`run_stages`), card and push.
+Arguments: :mod:`hub_tools.training.arguments`; callbacks: :mod:`hub_tools.training.callbacks`; labels:
+:mod:`hub_tools.training.collator`.
+
 Usage (any ``AutoModelForImageTextToText`` model; recipes under ``recipes/``):
 
     # 8 GPUs, DeepSpeed ZeRO-3, the paper's recipe for Qwen2-VL-2B on biomedicine
@@ -34,82 +38,11 @@ import sys
 from dataclasses import dataclass, field
 from pathlib import Path
 
-import trl
-from transformers import TrainerCallback
+from hub_tools.training.arguments import parse_args
 
 logger = logging.getLogger(__name__)
 
 STAGE_MARKER = "adamllm_stage.json"
-
-
-@dataclass
-class ScriptArguments:
-    """Data, pipeline and publishing arguments of the SFT recipe (the model and trainer ones are TRL's)."""
-
-    dataset_name: str | None = field(
-        default=None, metadata={"help": "Hub dataset id or local dataset folder (e.g. one built by build-dataset)."}
-    )
-    dataset_config: str | None = field(
-        default=None, metadata={"help": "Dataset config, e.g. image_caption_and_synthetic_task."}
-    )
-    dataset_split: str = field(default="train", metadata={"help": "Split to train on."})
-    dataset_dir: str | None = field(
-        default=None,
-        metadata={
-            "help": "Local rows instead of dataset_name: a JSONL file (image paths relative to it or its parent) "
-            "or a RUN_DIR (reads compose/<dataset_split>.jsonl)."
-        },
-    )
-    domain: str = field(default="custom", metadata={"help": "Domain name recorded in the model card."})
-    stages: str = field(
-        default="one",
-        metadata={
-            "help": "one: single-stage on the composed mix; two: captions, then tasks.",
-            "choices": ["one", "two"],
-        },
-    )
-    stage1_dataset_name: str | None = field(
-        default=None, metadata={"help": "Two-stage: stage-1 (caption) dataset; default: split the main one by kind."}
-    )
-    stage1_dataset_config: str | None = field(default=None, metadata={"help": "Two-stage: stage-1 dataset config."})
-    stage1_dataset_split: str | None = field(default=None, metadata={"help": "Two-stage: stage-1 split."})
-    stage1_dataset_dir: str | None = field(default=None, metadata={"help": "Two-stage: stage-1 local rows."})
-    freeze_vision_tower: bool = field(
-        default=False, metadata={"help": "Freeze the vision encoder (the projector / merger stays trainable)."}
-    )
-    long_example_policy: str = field(
-        default="drop",
-        metadata={
-            "help": "With max_length set: drop longer rows (counted and logged), or truncate_text (cut text only; "
-            "rows whose image tokens pass max_length are dropped).",
-            "choices": ["drop", "truncate_text"],
-        },
-    )
-    train_on: str = field(
-        default="assistant",
-        metadata={
-            "help": "assistant: loss on assistant turns only; all: every text token.",
-            "choices": ["assistant", "all"],
-        },
-    )
-    max_train_samples: int | None = field(default=None, metadata={"help": "Use only the first N rows (quick runs)."})
-    recipe: str | None = field(
-        default=None, metadata={"help": "Recipe name for the card (default: the --config path)."}
-    )
-    base_model_id: str | None = field(
-        default=None,
-        metadata={"help": "Hub id recorded as base_model in the card when model_name_or_path is a local folder."},
-    )
-
-
-@dataclass
-class SFTConfig(trl.SFTConfig):
-    """TRL's ``SFTConfig`` with ``max_length=None`` by default: vision rows are never truncated implicitly."""
-
-    max_length: int | None = field(
-        default=None,
-        metadata={"help": "Maximum tokens per row (image tokens counted); None keeps every row whole."},
-    )
 
 
 @dataclass
@@ -125,23 +58,8 @@ class Stage:
 
 
 # ---------------------------------------------------------------------------------------------
-# helpers
+# model, data and stages
 # ---------------------------------------------------------------------------------------------
-def parse_args(argv: list[str] | None = None):
-    """Parse ``--config YAML`` plus overrides into ``(ScriptArguments, SFTConfig, ModelConfig)``.
-
-    The config path and text are kept for the model card (``script_args.recipe``, ``recipe_text``).
-    """
-    argv = list(sys.argv[1:] if argv is None else argv)
-    config_path = argv[argv.index("--config") + 1] if "--config" in argv else None
-    parser = trl.TrlParser((ScriptArguments, SFTConfig, trl.ModelConfig))
-    script_args, training_args, model_args = parser.parse_args_and_config(argv)
-    if config_path and script_args.recipe is None:
-        script_args.recipe = config_path
-    script_args.recipe_text = Path(config_path).read_text() if config_path else None
-    return script_args, training_args, model_args
-
-
 def freeze_vision_tower(model) -> int:
     """Freeze the vision encoder's parameters (not the projector/merger); return how many were frozen."""
     frozen = 0
@@ -167,6 +85,7 @@ def freeze_vision_tower(model) -> int:
 def load_model(path: str, model_args, training_args, script_args, adapter_path: str | None = None):
     """Load an ``AutoModelForImageTextToText`` (optionally quantized / with a trainable adapter)."""
     import torch
+    import trl
     from transformers import AutoModelForImageTextToText
 
     dtype = model_args.dtype
@@ -292,34 +211,89 @@ def build_stages(script_args, training_args, model_args, dataset) -> list[Stage]
     ]
 
 
-class HubCheckpointCallback(TrainerCallback):
-    """Push checkpoints as they are saved (``hub_strategy``: every_save, checkpoint or all_checkpoints)."""
+def save_json(path: str | os.PathLike, payload: dict) -> None:
+    """Write ``payload`` as indented JSON (stage markers and the run summary)."""
+    Path(path).write_text(json.dumps(payload, indent=2, default=str) + "\n")
 
-    def __init__(self, api, repo_id: str, strategy: str, private: bool | None):
-        self.api, self.repo_id, self.strategy, self.private = api, repo_id, strategy, private
 
-    def on_save(self, args, state, control, **kwargs):
-        """Upload ``checkpoint-<step>`` to the repo root, ``last-checkpoint/`` or ``checkpoint-<step>/``."""
-        if not state.is_world_process_zero:
-            return
-        from hub_tools.publish.hub import push_folder
+# ---------------------------------------------------------------------------------------------
+# training
+# ---------------------------------------------------------------------------------------------
+def train_stage(stage: Stage, script_args, training_args, model_args, processor, collator, peft_config, callbacks):
+    """Train one stage from its starting weights and save it to ``stage.output_dir``; return its record."""
+    import trl
 
-        folder = os.path.join(args.output_dir, f"checkpoint-{state.global_step}")
-        target = {"every_save": None, "checkpoint": "last-checkpoint"}.get(
-            self.strategy, f"checkpoint-{state.global_step}"
+    stage_args = copy.deepcopy(training_args)
+    stage_args.output_dir = stage.output_dir
+    model = load_model(stage.model_path, model_args, training_args, script_args, stage.adapter_path)
+    trainable, total = _trainable_parameters(model)
+    logger.info("stage %s: %d rows, %d/%d trainable parameters", stage.name, len(stage.dataset), trainable, total)
+    trainer = trl.SFTTrainer(
+        model=model,
+        args=stage_args,
+        train_dataset=stage.dataset,
+        processing_class=processor,
+        data_collator=collator,
+        peft_config=peft_config if stage.adapter_path is None else None,
+        callbacks=callbacks or None,
+    )
+    checkpoint = resolve_checkpoint(training_args.resume_from_checkpoint, stage.output_dir)
+    train_result = trainer.train(resume_from_checkpoint=checkpoint)
+    metrics = dict(train_result.metrics)
+    metrics["train_rows"] = len(stage.dataset)
+    trainer.log_metrics("train", metrics)
+    trainer.save_metrics("train", metrics)
+    trainer.save_state()
+    trainer.save_model(stage.output_dir)
+    loss_first, loss_last = _loss_bounds(trainer.state.log_history)
+    record = {
+        "name": stage.name,
+        "rows": len(stage.dataset),
+        "metrics": {k: v for k, v in metrics.items() if isinstance(v, (int, float))},
+        "long_examples": stage.long_examples,
+        "loss_first": loss_first,
+        "loss_last": loss_last,
+        "trainable_parameters": trainable,
+        "output_dir": stage.output_dir,
+        "init_from": stage.adapter_path or stage.model_path,
+        "resumed_from": checkpoint,
+    }
+    if trainer.is_world_process_zero():
+        processor.save_pretrained(stage.output_dir)
+        save_json(Path(stage.output_dir) / STAGE_MARKER, record)
+    trainer.accelerator.wait_for_everyone()
+    del trainer, model
+    return record
+
+
+def run_stages(
+    stages: list[Stage], script_args, training_args, model_args, processor, collator, *, api, repo_id, push
+):
+    """Train the stages in order; a finished stage before the last is skipped (its marker is its record).
+
+    Checkpoints of the last stage are pushed as they are saved when ``push`` and ``hub_strategy`` ask for it.
+    """
+    import trl
+
+    from hub_tools.training.callbacks import HubCheckpointCallback
+
+    peft_config = trl.get_peft_config(model_args)
+    records = []
+    for index, stage in enumerate(stages):
+        marker = Path(stage.output_dir) / STAGE_MARKER
+        last = index == len(stages) - 1
+        if not last and marker.is_file():
+            logger.info("stage %s already finished in %s; skipping", stage.name, stage.output_dir)
+            records.append(json.loads(marker.read_text()))
+            continue
+        callbacks = []
+        if push and last and training_args.hub_strategy not in ("end", "END"):
+            strategy = getattr(training_args.hub_strategy, "value", training_args.hub_strategy)
+            callbacks.append(HubCheckpointCallback(api, repo_id, strategy, training_args.hub_private_repo))
+        records.append(
+            train_stage(stage, script_args, training_args, model_args, processor, collator, peft_config, callbacks)
         )
-        ignore = ["optimizer.pt", "scheduler.pt", "rng_state*.pth"] if target is None else []
-        push_folder(
-            folder,
-            self.repo_id,
-            repo_type="model",
-            require_card=False,
-            private=self.private,
-            path_in_repo=target,
-            ignore_patterns=ignore,
-            commit_message=f"checkpoint at step {state.global_step}",
-            api=self.api,
-        )
+    return records
 
 
 # ---------------------------------------------------------------------------------------------
@@ -331,9 +305,9 @@ def main(script_args, training_args, model_args, hf_api=None) -> dict:
     import transformers
     from transformers import AutoProcessor, set_seed
 
+    from hub_tools.publish.cards import build_model_card, is_hub_id, write_model_card
     from hub_tools.publish.hub import push_folder
-    from hub_tools.publish.model_card import build_model_card, is_hub_id, save_json, write_model_card
-    from hub_tools.training.data import VisionSFTCollator, all_turns, assistant_turns, filter_long_examples
+    from hub_tools.training.collator import VisionSFTCollator, all_turns, assistant_turns, filter_long_examples
 
     ################
     # Setup
@@ -363,7 +337,7 @@ def main(script_args, training_args, model_args, hf_api=None) -> dict:
     mask_policy = assistant_turns if script_args.train_on == "assistant" else all_turns
 
     ################
-    # Processor and data
+    # Load the processor
     ################
     processor = AutoProcessor.from_pretrained(
         model_args.model_name_or_path,
@@ -374,6 +348,10 @@ def main(script_args, training_args, model_args, hf_api=None) -> dict:
         processor.chat_template = Path(training_args.chat_template_path).read_text()
     if processor.tokenizer.pad_token is None:
         processor.tokenizer.pad_token = processor.tokenizer.eos_token
+
+    ################
+    # Load data and build the stages (long examples dropped or marked per stage)
+    ################
     with training_args.main_process_first(desc="loading rows"):
         dataset = _load_main_rows(script_args)
         stages = build_stages(script_args, training_args, model_args, dataset)
@@ -394,7 +372,6 @@ def main(script_args, training_args, model_args, hf_api=None) -> dict:
         mask_policy=mask_policy,
         pad_to_multiple_of=training_args.pad_to_multiple_of,
     )
-    peft_config = trl.get_peft_config(model_args)
 
     api = hf_api
     if push and api is None:
@@ -403,64 +380,15 @@ def main(script_args, training_args, model_args, hf_api=None) -> dict:
         api = HfApi(token=training_args.hub_token)
 
     ################
-    # Training, stage by stage
+    # Train, stage by stage (each stage loads its model from the weights it starts from)
     ################
     summary = {"output_dir": training_args.output_dir, "stages": []}
-    for index, stage in enumerate(stages):
-        marker = Path(stage.output_dir) / STAGE_MARKER
-        last = index == len(stages) - 1
-        if not last and marker.is_file():
-            logger.info("stage %s already finished in %s; skipping", stage.name, stage.output_dir)
-            summary["stages"].append(json.loads(marker.read_text()))
-            continue
-        stage_args = copy.deepcopy(training_args)
-        stage_args.output_dir = stage.output_dir
-        model = load_model(stage.model_path, model_args, training_args, script_args, stage.adapter_path)
-        trainable, total = _trainable_parameters(model)
-        logger.info("stage %s: %d rows, %d/%d trainable parameters", stage.name, len(stage.dataset), trainable, total)
-        callbacks = []
-        if push and last and training_args.hub_strategy not in ("end", "END"):
-            strategy = getattr(training_args.hub_strategy, "value", training_args.hub_strategy)
-            callbacks.append(HubCheckpointCallback(api, repo_id, strategy, training_args.hub_private_repo))
-        trainer = trl.SFTTrainer(
-            model=model,
-            args=stage_args,
-            train_dataset=stage.dataset,
-            processing_class=processor,
-            data_collator=collator,
-            peft_config=peft_config if stage.adapter_path is None else None,
-            callbacks=callbacks or None,
-        )
-        checkpoint = resolve_checkpoint(training_args.resume_from_checkpoint, stage.output_dir)
-        train_result = trainer.train(resume_from_checkpoint=checkpoint)
-        metrics = dict(train_result.metrics)
-        metrics["train_rows"] = len(stage.dataset)
-        trainer.log_metrics("train", metrics)
-        trainer.save_metrics("train", metrics)
-        trainer.save_state()
-        trainer.save_model(stage.output_dir)
-        loss_first, loss_last = _loss_bounds(trainer.state.log_history)
-        record = {
-            "name": stage.name,
-            "rows": len(stage.dataset),
-            "metrics": {k: v for k, v in metrics.items() if isinstance(v, (int, float))},
-            "long_examples": stage.long_examples,
-            "loss_first": loss_first,
-            "loss_last": loss_last,
-            "trainable_parameters": trainable,
-            "output_dir": stage.output_dir,
-            "init_from": stage.adapter_path or stage.model_path,
-            "resumed_from": checkpoint,
-        }
-        summary["stages"].append(record)
-        if trainer.is_world_process_zero():
-            processor.save_pretrained(stage.output_dir)
-            save_json(marker, record)
-        trainer.accelerator.wait_for_everyone()
-        del trainer, model
+    summary["stages"] = run_stages(
+        stages, script_args, training_args, model_args, processor, collator, api=api, repo_id=repo_id, push=push
+    )
 
     ################
-    # Model card and push
+    # Save the model card and push
     ################
     datasets_used = [
         d
@@ -495,5 +423,4 @@ def main(script_args, training_args, model_args, hf_api=None) -> dict:
 
 
 if __name__ == "__main__":
-    script_args, training_args, model_args = parse_args()
-    main(script_args, training_args, model_args)
+    main(*parse_args())

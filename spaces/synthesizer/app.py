@@ -1,8 +1,9 @@
 """AdaMLLM visual instruction synthesizer: one image + caption through synthesize -> filter -> compose.
 
 The Gradio Space of adamllm-hub (also served by ``adamllm demo``). The logic lives in
-:mod:`hub_tools.demo`; this file holds the model adapters and callbacks (small typed functions,
-first), the layout (``gr.Blocks``), then the events. ``demo.launch()`` runs only as ``__main__``.
+:mod:`hub_tools.demo`; this file holds what the core is handed (the bundled examples, the tiny-model
+builder), the model adapters and callbacks (small typed functions, first), the layout (``gr.Blocks``),
+then the events. ``demo.launch()`` runs only as ``__main__``.
 
 Models: ``ADAMLLM_SYNTHESIZER`` / ``ADAMLLM_CHECKER``; unset, the released
 ``AdaptLLM/visual-instruction-synthesizer`` and ``meta-llama/Meta-Llama-3-8B`` on a GPU, else the
@@ -26,9 +27,40 @@ except ImportError:  # running from a source checkout without `pip install -e .`
 
 HERE = Path(__file__).resolve().parent
 EXAMPLES_DIR = HERE / "examples"
-MODELS = core.choose_models()
-EXAMPLES = core.ensure_examples(EXAMPLES_DIR)
+EXAMPLE_SAMPLES = (("biomed", 0), ("food", 0))
+"""Bundled examples: (domain, index within the domain) of :func:`hub_tools.miniature.samples.sample_records`."""
 logger = logging.getLogger("adamllm.demo")
+
+
+# ---------------------------------------------------------------------------------------------
+# the miniature: bundled examples and tiny models (passed into hub_tools.demo, which never imports it)
+# ---------------------------------------------------------------------------------------------
+def example_pairs() -> list[tuple[str, Any, str]]:
+    """``(file_name, PIL image, caption)`` of the bundled examples (:data:`EXAMPLE_SAMPLES`)."""
+    from hub_tools.miniature.samples import sample_records
+
+    wanted = dict(EXAMPLE_SAMPLES)
+    seen: dict[str, int] = {}
+    out = []
+    for file_name, img, caption, domain in sample_records():
+        k = seen.get(domain, 0)
+        seen[domain] = k + 1
+        if wanted.get(domain) == k:
+            out.append((file_name, img, caption))
+    return out
+
+
+def ensure_tiny(model: str) -> None:
+    """Build the tiny models when ``model`` is a not-yet-built folder of the tiny cache (``prepare`` of the loaders)."""
+    from hub_tools.miniature import tiny_models
+
+    path = Path(model)
+    if path.name in tiny_models.BUILDERS and not core.is_tiny(model) and not (path / "config.json").is_file():
+        tiny_models.build_tiny_models(path.parent)
+
+
+MODELS = core.choose_models()
+EXAMPLES = core.ensure_examples(EXAMPLES_DIR, example_pairs())
 
 
 # ---------------------------------------------------------------------------------------------
@@ -36,13 +68,13 @@ logger = logging.getLogger("adamllm.demo")
 # ---------------------------------------------------------------------------------------------
 def generate(image: Any, caption: str, max_new_tokens: int) -> tuple[str, list]:
     """Raw synthesizer generation and its complete task triplets for one pair."""
-    engine = core.load_synthesizer(MODELS.synthesizer)
+    engine = core.load_synthesizer(MODELS.synthesizer, prepare=ensure_tiny)
     return core.synthesize_one(engine, image, caption, max_new_tokens)
 
 
 def judge(triplets: list, checker: str) -> list[dict]:
     """Consistency verdicts (``label`` + ``probs``) of ``checker`` ("LLM" or "lexical") for ``triplets``."""
-    return core.judge_triplets(core.load_checker(checker, MODELS.checker), triplets)
+    return core.judge_triplets(core.load_checker(checker, MODELS.checker, prepare=ensure_tiny), triplets)
 
 
 def checker_label(checker: str) -> str:

@@ -1,0 +1,517 @@
+"""Readers of the raw public benchmark releases: each turns a release folder into a :class:`TaskSource`.
+
+Readers, one per release (layouts as distributed by their authors):
+
+- **SLAKE** (``Slake1.0/``): ``test.json`` — a list of ``{img_name, question, answer, answer_type,
+  q_lang, ...}``; images under ``imgs/<img_name>``. English questions only (``q_lang == "en"``).
+- **VQA-RAD**: ``VQA_RAD Dataset Public.json`` — a list of ``{image_name, question, answer,
+  answer_type, phrase_type, ...}``; the test split is ``phrase_type`` ``test_freeform`` /
+  ``test_para``; images in ``VQA_RAD Image Folder/``.
+- **PathVQA** (``pvqa/``): ``qas/test/test_qa.pkl`` — a list of ``{image, question, answer}``
+  (read with an unpickler that refuses any class, so a crafted file cannot run code); images
+  ``images/test/<image>.jpg``. A folder with the Hugging Face release's parquet files
+  (``image``, ``question``, ``answer``; files named ``test``) works too. ``answer_type`` is
+  ``CLOSED`` for yes/no answers, else ``OPEN``.
+- **PMC-VQA**: ``test_2.csv`` — ``Figure_path, Question, Answer, Choice A..D, Answer_label``;
+  the figures in ``images/`` (or ``images_2/``, ``figures/``).
+- **Food-101** (``food-101/``): ``meta/test.txt`` (``<class>/<id>`` lines), ``meta/classes.txt``;
+  images ``images/<class>/<id>.jpg``. The label is the class name with spaces.
+- **FoodSeg103**: ``category_id.txt`` (``id<TAB>name``), ``ImageSets/test.txt``,
+  ``Images/img_dir/test/<id>.jpg`` and masks ``Images/ann_dir/test/<id>.png`` (pixel = category id);
+  the label is the list of category names present, without ``background`` (0) and
+  ``other ingredients`` (103), as the published evaluation scores them.
+- **Nutrition5K**: ``metadata/dish_metadata_cafe{1,2}.csv`` (``dish_id, total_calories, total_mass,
+  total_fat, total_carb, total_protein, [num_ingrs,] (ingr_id, ingr_name, grams, calories, fat, carb,
+  protein)*``), ``dish_ids/splits/rgb_test_ids.txt``, overhead images
+  ``imagery/realsense_overhead/<dish_id>/rgb.png``; the label is the list of ingredient names.
+- **Recipe1M**: ``layer1.json`` (``{id, title, ingredients: [{text}], instructions: [{text}],
+  partition}``) and ``layer2.json`` (``{id, images: [{id}]}``), images
+  ``<images>/test/<a>/<b>/<c>/<d>/<image id>`` (first four characters of the id); streamed, the
+  ``partition == "test"`` recipes with an image; the label is the recipe as text.
+
+Prompts (the ``input`` column) are our own wording. :mod:`hub_tools.evaluation.benchmarks` writes the rows.
+"""
+
+from __future__ import annotations
+
+import csv
+import json
+import os
+import pickle
+import re
+from collections import Counter
+from collections.abc import Callable, Iterator
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any
+
+from hub_tools.publish.dataset import BuildError
+
+SPLIT = "test"
+
+# prompt templates (the ``input`` column); our own wording
+MEDICAL_PROMPT = "{question}\nAnswer the question based on the image."
+PMC_PROMPT = "{question}\nOptions:\nA. {A}\nB. {B}\nC. {C}\nD. {D}\nReply with the letter of the correct option."
+FOOD101_PROMPT = (
+    "Which dish is shown in this image? Choose one of the following categories and reply with its name only: "
+    "{classes}."
+)
+FOODSEG103_PROMPT = "Name every food ingredient you can see in this image. Reply with a comma-separated list."
+NUTRITION5K_PROMPT = "This is an overhead photo of a plated dish. List the ingredients in it, separated by commas."
+RECIPE1M_PROMPT = (
+    "Write a recipe for the dish in this image: its title, the list of ingredients, and the cooking "
+    "instructions step by step."
+)
+
+
+@dataclass
+class BenchRow:
+    """One benchmark row before writing: the image file (or bytes + name) and the text columns."""
+
+    id: str
+    image: Path | tuple[bytes, str]
+    columns: dict[str, Any]
+
+
+@dataclass
+class TaskSource:
+    """A task to build: its config name, kind, rows, and what the card says about it."""
+
+    name: str
+    kind: str  # "medical" | "letters" | "label" | "multilabel"
+    rows: Iterator[BenchRow]
+    source: str
+    prompt: str
+    label: str
+    vocabulary: list[str] | None = None
+    skipped: Counter = field(default_factory=Counter)
+
+
+# ---------------------------------------------------------------------------------------------
+# helpers
+# ---------------------------------------------------------------------------------------------
+def _find(root: Path, names: list[str], what: str) -> Path:
+    """The first of ``names`` (relative paths) under ``root``, or the file itself when ``root`` is one."""
+    if root.is_file():
+        return root
+    for name in names:
+        path = root / name
+        if path.exists():
+            return path
+    for name in names:  # one level down (archives often unpack into a folder of their own)
+        hits = sorted(root.glob(f"*/{name}"))
+        if hits:
+            return hits[0]
+    raise BuildError(f"{what}: none of {names} found under {str(root)!r}")
+
+
+def _json_list(path: Path) -> list:
+    try:
+        data = json.loads(path.read_text(encoding="utf-8"))
+    except json.JSONDecodeError as err:
+        raise BuildError(f"{str(path)!r} is not valid JSON: {err.msg}") from None
+    if not isinstance(data, list):
+        raise BuildError(f"{str(path)!r}: expected a JSON list of records")
+    return data
+
+
+def _text(value: Any, where: str, field_name: str) -> str:
+    if isinstance(value, bool) or value is None:
+        raise BuildError(f"{where}: {field_name!r} is missing")
+    text = str(value).strip()
+    if not text:
+        raise BuildError(f"{where}: {field_name!r} is empty")
+    return text
+
+
+def _answer_type(value: Any, where: str) -> str:
+    kind = str(value or "").strip().upper()
+    if kind not in ("OPEN", "CLOSED"):
+        raise BuildError(f"{where}: answer_type {value!r} is neither OPEN nor CLOSED")
+    return kind
+
+
+def _safe_join(root: Path, rel: str, where: str) -> Path:
+    from hub_tools.data import BadInput, resolve_image_path
+
+    try:
+        return resolve_image_path(rel, root)
+    except BadInput as err:
+        raise BuildError(f"{where}: {err.reason}") from None
+
+
+def _in_first_dir(dirs: list[Path], rel: str, where: str) -> Path:
+    """``rel`` inside the first of ``dirs`` that holds it (else inside ``dirs[0]``), never escaping it."""
+    for d in dirs:
+        path = _safe_join(d, rel, where)
+        if path.is_file():
+            return path
+    return _safe_join(dirs[0], rel, where)
+
+
+# ---------------------------------------------------------------------------------------------
+# biomedicine
+# ---------------------------------------------------------------------------------------------
+def read_slake(root: str | os.PathLike) -> TaskSource:
+    """SLAKE test split (English) from the ``Slake1.0`` release folder (or its ``test.json``)."""
+    root = Path(root)
+    path = _find(root, ["test.json", "Slake1.0/test.json"], "SLAKE")
+    images = path.parent / "imgs"
+
+    def rows():
+        for i, rec in enumerate(_json_list(path)):
+            where = f"SLAKE {path.name}[{i}]"
+            if not isinstance(rec, dict):
+                raise BuildError(f"{where}: not a JSON object")
+            if rec.get("q_lang", "en") != "en":
+                continue
+            question = _text(rec.get("question"), where, "question")
+            yield BenchRow(
+                str(rec.get("qid", i)),
+                _safe_join(images, _text(rec.get("img_name"), where, "img_name"), where),
+                {
+                    "input": MEDICAL_PROMPT.format(question=question),
+                    "label": _text(rec.get("answer"), where, "answer"),
+                    "answer_type": _answer_type(rec.get("answer_type"), where),
+                },
+            )
+
+    return TaskSource(
+        "SLAKE", "medical", rows(), "SLAKE 1.0 `test.json`, English questions", MEDICAL_PROMPT, "answer text"
+    )
+
+
+def read_vqa_rad(root: str | os.PathLike) -> TaskSource:
+    """VQA-RAD test split (``phrase_type`` test_freeform / test_para) from the public release."""
+    root = Path(root)
+    path = _find(root, ["VQA_RAD Dataset Public.json"], "VQA-RAD")
+    folder = path.parent
+    image_dirs = [folder / "VQA_RAD Image Folder", folder / "images", folder]
+
+    def rows():
+        for i, rec in enumerate(_json_list(path)):
+            where = f"VQA-RAD {path.name}[{i}]"
+            if not isinstance(rec, dict):
+                raise BuildError(f"{where}: not a JSON object")
+            if not str(rec.get("phrase_type", "")).startswith("test"):
+                continue
+            image = _in_first_dir(image_dirs, _text(rec.get("image_name"), where, "image_name"), where)
+            question = _text(rec.get("question"), where, "question")
+            yield BenchRow(
+                str(rec.get("qid", i)),
+                image,
+                {
+                    "input": MEDICAL_PROMPT.format(question=question),
+                    "label": _text(rec.get("answer"), where, "answer"),
+                    "answer_type": _answer_type(rec.get("answer_type"), where),
+                },
+            )
+
+    return TaskSource(
+        "VQA_RAD", "medical", rows(), "VQA-RAD `VQA_RAD Dataset Public.json`, phrase_type test_*", MEDICAL_PROMPT,
+        "answer text",
+    )  # fmt: skip
+
+
+class _PlainDataUnpickler(pickle.Unpickler):
+    """Unpickles lists, dicts, strings and numbers only: any class or function reference is refused."""
+
+    def find_class(self, module, name):
+        raise BuildError(f"the pickle references {module}.{name}; only plain data (lists, dicts, strings) is read")
+
+
+def _pathvqa_type(answer: str) -> str:
+    return "CLOSED" if answer.strip().lower() in ("yes", "no") else "OPEN"
+
+
+def read_pathvqa(root: str | os.PathLike) -> TaskSource:
+    """PathVQA test split from the ``pvqa`` release (pickle) or the Hugging Face parquet files."""
+    root = Path(root)
+    parquet = sorted(p for p in root.rglob("*.parquet") if "test" in p.name) if root.is_dir() else []
+    if parquet:
+        return TaskSource("PathVQA", "medical", _pathvqa_parquet(parquet), "PathVQA parquet release, test files",
+                          MEDICAL_PROMPT, "answer text")  # fmt: skip
+    path = _find(root, ["qas/test/test_qa.pkl", "pvqa/qas/test/test_qa.pkl", "test_qa.pkl"], "PathVQA")
+    images = path.parents[2] / "images" / "test" if path.parent.name == "test" else path.parent / "images" / "test"
+
+    def rows():
+        with open(path, "rb") as fh:
+            try:
+                records = _PlainDataUnpickler(fh).load()
+            except (pickle.UnpicklingError, EOFError) as err:
+                raise BuildError(f"{str(path)!r} is not a readable pickle: {err}") from None
+        if not isinstance(records, list):
+            raise BuildError(f"{str(path)!r}: expected a list of records")
+        for i, rec in enumerate(records):
+            where = f"PathVQA {path.name}[{i}]"
+            if not isinstance(rec, dict):
+                raise BuildError(f"{where}: not a record")
+            name = _text(rec.get("image"), where, "image")
+            answer = _text(rec.get("answer"), where, "answer")
+            yield BenchRow(
+                f"{name}-{i}",
+                _safe_join(images, name if Path(name).suffix else f"{name}.jpg", where),
+                {
+                    "input": MEDICAL_PROMPT.format(question=_text(rec.get("question"), where, "question")),
+                    "label": answer,
+                    "answer_type": _pathvqa_type(answer),
+                },
+            )
+
+    return TaskSource(
+        "PathVQA", "medical", rows(), "PathVQA `pvqa/qas/test/test_qa.pkl`", MEDICAL_PROMPT, "answer text"
+    )
+
+
+def _pathvqa_parquet(files: list[Path]) -> Iterator[BenchRow]:
+    import pyarrow.parquet as pq
+
+    n = 0
+    for path in files:
+        pf = pq.ParquetFile(path)
+        missing = {"image", "question", "answer"} - set(pf.schema_arrow.names)
+        if missing:
+            raise BuildError(f"{str(path)!r}: missing column(s) {sorted(missing)}")
+        for batch in pf.iter_batches(batch_size=64, columns=["image", "question", "answer"]):
+            for rec in batch.to_pylist():
+                where = f"PathVQA {path.name} row {n}"
+                image = rec["image"] or {}
+                if not image.get("bytes"):
+                    raise BuildError(f"{where}: the image has no embedded bytes")
+                answer = _text(rec.get("answer"), where, "answer")
+                yield BenchRow(
+                    str(n),
+                    (image["bytes"], image.get("path") or f"{n}.jpg"),
+                    {
+                        "input": MEDICAL_PROMPT.format(question=_text(rec.get("question"), where, "question")),
+                        "label": answer,
+                        "answer_type": _pathvqa_type(answer),
+                    },
+                )
+                n += 1
+
+
+_CHOICE_PREFIX = re.compile(r"^\s*\(?([A-D])\s*[:.)]\s*")
+
+
+def read_pmc_vqa(root: str | os.PathLike) -> TaskSource:
+    """PMC-VQA test split from ``test_2.csv`` and its figures folder."""
+    root = Path(root)
+    path = _find(root, ["test_2.csv"], "PMC-VQA")
+    folder = path.parent
+    image_dirs = [folder / d for d in ("images", "images_2", "figures")] + [folder]
+
+    def rows():
+        with open(path, newline="", encoding="utf-8") as fh:
+            reader = csv.DictReader(fh)
+            need = {"Figure_path", "Question", "Choice A", "Choice B", "Choice C", "Choice D", "Answer_label"}
+            missing = need - set(reader.fieldnames or [])
+            if missing:
+                raise BuildError(f"{str(path)!r}: missing column(s) {sorted(missing)}")
+            for i, rec in enumerate(reader):
+                where = f"PMC-VQA {path.name} row {i + 2}"
+                name = _text(rec["Figure_path"], where, "Figure_path")
+                options = {}
+                for key in "ABCD":
+                    text = _text(rec[f"Choice {key}"], where, f"Choice {key}")
+                    m = _CHOICE_PREFIX.match(text)
+                    options[key] = text[m.end() :].strip() if m and m.group(1) == key else text
+                label = _text(rec["Answer_label"], where, "Answer_label").upper()
+                if label not in options:
+                    raise BuildError(f"{where}: Answer_label {rec['Answer_label']!r} is not one of A-D")
+                question = _text(rec["Question"], where, "Question")
+                yield BenchRow(
+                    f"{Path(name).stem}-{i}",
+                    _in_first_dir(image_dirs, name, where),
+                    {"input": PMC_PROMPT.format(question=question, **options), "label": label, **options},
+                )
+
+    return TaskSource("PMC-VQA", "letters", rows(), "PMC-VQA `test_2.csv`", PMC_PROMPT, "letter of the correct option")
+
+
+# ---------------------------------------------------------------------------------------------
+# food
+# ---------------------------------------------------------------------------------------------
+def _lines(path: Path) -> list[str]:
+    return [line.strip() for line in path.read_text(encoding="utf-8").splitlines() if line.strip()]
+
+
+def read_food101(root: str | os.PathLike) -> TaskSource:
+    """Food-101 test split (``meta/test.txt``); labels are class names with spaces, in ``classes.txt`` order."""
+    root = Path(root)
+    meta = _find(root, ["meta", "food-101/meta"], "Food-101")
+    base = meta.parent
+    classes = _lines(meta / "classes.txt")
+    names = [c.replace("_", " ") for c in classes]
+    prompt = FOOD101_PROMPT.replace("{classes}", ", ".join(names))
+    known = set(classes)
+
+    def rows():
+        for lineno, entry in enumerate(_lines(meta / "test.txt"), start=1):
+            where = f"Food-101 meta/test.txt:{lineno}"
+            cls = entry.split("/")[0]
+            if cls not in known:
+                raise BuildError(f"{where}: class {cls!r} is not in meta/classes.txt")
+            yield BenchRow(entry, _safe_join(base / "images", f"{entry}.jpg", where),
+                           {"input": prompt, "label": cls.replace("_", " ")})  # fmt: skip
+
+    return TaskSource(
+        "Food101", "label", rows(), "Food-101 `meta/test.txt`", FOOD101_PROMPT, "class name", vocabulary=names
+    )
+
+
+def _read_categories(path: Path) -> dict[int, str]:
+    out = {}
+    for lineno, line in enumerate(_lines(path), start=1):
+        m = re.match(r"^(\d+)\s+(.+)$", line)
+        if not m:
+            raise BuildError(f"{str(path)!r}:{lineno}: expected '<id> <name>', got {line!r}")
+        out[int(m.group(1))] = m.group(2).strip()
+    return out
+
+
+FOODSEG103_EXCLUDED = (0, 103)  # background, other ingredients
+
+
+def read_foodseg103(root: str | os.PathLike) -> TaskSource:
+    """FoodSeg103 test split: the category names present in each mask (background and other excluded)."""
+    import numpy as np
+    from PIL import Image
+
+    root = Path(root)
+    cat_file = _find(root, ["category_id.txt", "FoodSeg103/category_id.txt"], "FoodSeg103")
+    base = cat_file.parent
+    categories = _read_categories(cat_file)
+    vocabulary = [categories[k] for k in sorted(categories) if k not in FOODSEG103_EXCLUDED]
+    img_dir, ann_dir = base / "Images" / "img_dir" / SPLIT, base / "Images" / "ann_dir" / SPLIT
+    listing = base / "ImageSets" / f"{SPLIT}.txt"
+
+    def rows():
+        ids = (
+            [Path(x).stem for x in _lines(listing)]
+            if listing.is_file()
+            else sorted(p.stem for p in ann_dir.glob("*.png"))
+        )
+        for image_id in ids:
+            where = f"FoodSeg103 {image_id}"
+            mask_path = ann_dir / f"{image_id}.png"
+            if not mask_path.is_file():
+                raise BuildError(f"{where}: mask not found: {str(mask_path)!r}")
+            with Image.open(mask_path) as mask:
+                present = sorted(int(v) for v in np.unique(np.asarray(mask)))
+            unknown = [v for v in present if v not in categories]
+            if unknown:
+                raise BuildError(f"{where}: mask holds category id(s) {unknown} not in category_id.txt")
+            label = [categories[v] for v in present if v not in FOODSEG103_EXCLUDED]
+            yield BenchRow(image_id, img_dir / f"{image_id}.jpg", {"input": FOODSEG103_PROMPT, "label": label})
+
+    return TaskSource("FoodSeg103", "multilabel", rows(), "FoodSeg103 test masks (`Images/ann_dir/test`)",
+                      FOODSEG103_PROMPT, "list of category names", vocabulary=vocabulary)  # fmt: skip
+
+
+_INGR_ID = re.compile(r"^ingr_\d+$")
+
+
+def _nutrition_dishes(meta_dir: Path) -> dict[str, list[str]]:
+    dishes: dict[str, list[str]] = {}
+    files = sorted(meta_dir.glob("dish_metadata_cafe*.csv"))
+    if not files:
+        raise BuildError(f"Nutrition5K: no metadata/dish_metadata_cafe*.csv under {str(meta_dir)!r}")
+    for path in files:
+        with open(path, newline="", encoding="utf-8") as fh:
+            for lineno, rec in enumerate(csv.reader(fh), start=1):
+                if not rec or not rec[0].startswith("dish_"):
+                    continue
+                names = [rec[j + 1].strip() for j in range(6, len(rec) - 1) if _INGR_ID.match(rec[j].strip())]
+                if not names:
+                    raise BuildError(f"Nutrition5K {path.name}:{lineno}: dish {rec[0]!r} lists no ingredients")
+                dishes[rec[0]] = list(dict.fromkeys(names))
+    return dishes
+
+
+def read_nutrition5k(root: str | os.PathLike) -> TaskSource:
+    """Nutrition5K overhead-RGB test dishes with their ingredient names."""
+    root = Path(root)
+    meta_dir = _find(root, ["metadata", "nutrition5k_dataset/metadata"], "Nutrition5K")
+    base = meta_dir.parent
+    dishes = _nutrition_dishes(meta_dir)
+    vocabulary = sorted({n for names in dishes.values() for n in names})
+    split_file = _find(base, ["dish_ids/splits/rgb_test_ids.txt"], "Nutrition5K test ids")
+
+    def rows():
+        for lineno, dish in enumerate(_lines(split_file), start=1):
+            where = f"Nutrition5K rgb_test_ids.txt:{lineno}"
+            if dish not in dishes:
+                raise BuildError(f"{where}: dish {dish!r} is not in the dish metadata")
+            image = _safe_join(base / "imagery" / "realsense_overhead", f"{dish}/rgb.png", where)
+            yield BenchRow(dish, image, {"input": NUTRITION5K_PROMPT, "label": dishes[dish]})
+
+    return TaskSource("Nutrition5K", "multilabel", rows(), "Nutrition5K `rgb_test_ids.txt`, overhead RGB",
+                      NUTRITION5K_PROMPT, "list of ingredient names", vocabulary=vocabulary)  # fmt: skip
+
+
+def recipe_text(title: str, ingredients: list[str], instructions: list[str]) -> str:
+    """A recipe as the reference text of Recipe1M: title, ingredient list, numbered steps."""
+    lines = [title, "Ingredients:"] + [f"- {x}" for x in ingredients] + ["Instructions:"]
+    lines += [f"{i}. {x}" for i, x in enumerate(instructions, start=1)]
+    return "\n".join(lines)
+
+
+def read_recipe1m(root: str | os.PathLike, images: str | os.PathLike | None = None) -> TaskSource:
+    """Recipe1M test recipes with an image (streamed ``layer1.json`` joined with ``layer2.json``)."""
+    from hub_tools.data import BadInput, iter_json_array
+
+    root = Path(root)
+    layer1 = _find(root, ["layer1.json"], "Recipe1M")
+    layer2 = _find(root, ["layer2.json"], "Recipe1M")
+    image_root = Path(images) if images else next(
+        (d for d in (layer1.parent / "images", layer1.parent) if (d / SPLIT).is_dir()), layer1.parent / "images"
+    )  # fmt: skip
+
+    def rows():
+        first_image: dict[str, str] = {}
+        try:
+            for _, rec in iter_json_array(layer2):
+                imgs = rec.get("images") if isinstance(rec, dict) else None
+                if imgs and isinstance(imgs[0], dict) and imgs[0].get("id"):
+                    first_image[str(rec.get("id"))] = str(imgs[0]["id"])
+            for i, rec in iter_json_array(layer1):
+                where = f"Recipe1M layer1.json[{i}]"
+                if not isinstance(rec, dict):
+                    raise BuildError(f"{where}: not a JSON object")
+                if rec.get("partition") != SPLIT or str(rec.get("id")) not in first_image:
+                    continue
+                rid = str(rec["id"])
+                image_id = first_image[rid]
+                ingredients = [_text(x.get("text"), where, "ingredients.text") for x in rec.get("ingredients") or []]
+                steps = [_text(x.get("text"), where, "instructions.text") for x in rec.get("instructions") or []]
+                if not ingredients or not steps:
+                    raise BuildError(f"{where}: recipe {rid!r} has no ingredients or no instructions")
+                rel = "/".join([SPLIT, *image_id[:4], image_id])
+                yield BenchRow(
+                    rid,
+                    _safe_join(image_root, rel, where),
+                    {
+                        "input": RECIPE1M_PROMPT,
+                        "label": recipe_text(_text(rec.get("title"), where, "title"), ingredients, steps),
+                    },
+                )
+        except BadInput as err:
+            raise BuildError(f"Recipe1M: {err.reason}") from None
+
+    return TaskSource("Recipe1M", "label", rows(), "Recipe1M `layer1.json` + `layer2.json`, partition test",
+                      RECIPE1M_PROMPT, "recipe text")  # fmt: skip
+
+
+BIOMED_READERS: dict[str, Callable[..., TaskSource]] = {
+    "SLAKE": read_slake,
+    "VQA_RAD": read_vqa_rad,
+    "PathVQA": read_pathvqa,
+    "PMC-VQA": read_pmc_vqa,
+}
+FOOD_READERS: dict[str, Callable[..., TaskSource]] = {
+    "Recipe1M": read_recipe1m,
+    "Food101": read_food101,
+    "FoodSeg103": read_foodseg103,
+    "Nutrition5K": read_nutrition5k,
+}

@@ -1,0 +1,98 @@
+"""The SFT recipe's arguments: ``ScriptArguments`` (data, stages, publishing), ``SFTConfig`` and :func:`parse_args`.
+
+A recipe YAML (``recipes/<model>/sft/*.yaml``) holds all three groups: TRL's ``ModelConfig``, our
+``ScriptArguments`` and ``SFTConfig``; command-line flags override it.
+"""
+
+from __future__ import annotations
+
+import sys
+from dataclasses import dataclass, field
+from pathlib import Path
+
+import trl
+
+
+@dataclass
+class ScriptArguments:
+    """Data, pipeline and publishing arguments of the SFT recipe (the model and trainer ones are TRL's)."""
+
+    dataset_name: str | None = field(
+        default=None, metadata={"help": "Hub dataset id or local dataset folder (e.g. one built by build-dataset)."}
+    )
+    dataset_config: str | None = field(
+        default=None, metadata={"help": "Dataset config, e.g. image_caption_and_synthetic_task."}
+    )
+    dataset_split: str = field(default="train", metadata={"help": "Split to train on."})
+    dataset_dir: str | None = field(
+        default=None,
+        metadata={
+            "help": "Local rows instead of dataset_name: a JSONL file (image paths relative to it or its parent) "
+            "or a RUN_DIR (reads compose/<dataset_split>.jsonl)."
+        },
+    )
+    domain: str = field(default="custom", metadata={"help": "Domain name recorded in the model card."})
+    stages: str = field(
+        default="one",
+        metadata={
+            "help": "one: single-stage on the composed mix; two: captions, then tasks.",
+            "choices": ["one", "two"],
+        },
+    )
+    stage1_dataset_name: str | None = field(
+        default=None, metadata={"help": "Two-stage: stage-1 (caption) dataset; default: split the main one by kind."}
+    )
+    stage1_dataset_config: str | None = field(default=None, metadata={"help": "Two-stage: stage-1 dataset config."})
+    stage1_dataset_split: str | None = field(default=None, metadata={"help": "Two-stage: stage-1 split."})
+    stage1_dataset_dir: str | None = field(default=None, metadata={"help": "Two-stage: stage-1 local rows."})
+    freeze_vision_tower: bool = field(
+        default=False, metadata={"help": "Freeze the vision encoder (the projector / merger stays trainable)."}
+    )
+    long_example_policy: str = field(
+        default="drop",
+        metadata={
+            "help": "With max_length set: drop longer rows (counted and logged), or truncate_text (cut text only; "
+            "rows whose image tokens pass max_length are dropped).",
+            "choices": ["drop", "truncate_text"],
+        },
+    )
+    train_on: str = field(
+        default="assistant",
+        metadata={
+            "help": "assistant: loss on assistant turns only; all: every text token.",
+            "choices": ["assistant", "all"],
+        },
+    )
+    max_train_samples: int | None = field(default=None, metadata={"help": "Use only the first N rows (quick runs)."})
+    recipe: str | None = field(
+        default=None, metadata={"help": "Recipe name for the card (default: the --config path)."}
+    )
+    base_model_id: str | None = field(
+        default=None,
+        metadata={"help": "Hub id recorded as base_model in the card when model_name_or_path is a local folder."},
+    )
+
+
+@dataclass
+class SFTConfig(trl.SFTConfig):
+    """TRL's ``SFTConfig`` with ``max_length=None`` by default: vision rows are never truncated implicitly."""
+
+    max_length: int | None = field(
+        default=None,
+        metadata={"help": "Maximum tokens per row (image tokens counted); None keeps every row whole."},
+    )
+
+
+def parse_args(argv: list[str] | None = None):
+    """Parse ``--config YAML`` plus overrides into ``(ScriptArguments, SFTConfig, ModelConfig)``.
+
+    The config path and text are kept for the model card (``script_args.recipe``, ``recipe_text``).
+    """
+    argv = list(sys.argv[1:] if argv is None else argv)
+    config_path = argv[argv.index("--config") + 1] if "--config" in argv else None
+    parser = trl.TrlParser((ScriptArguments, SFTConfig, trl.ModelConfig))
+    script_args, training_args, model_args = parser.parse_args_and_config(argv)
+    if config_path and script_args.recipe is None:
+        script_args.recipe = config_path
+    script_args.recipe_text = Path(config_path).read_text() if config_path else None
+    return script_args, training_args, model_args
