@@ -213,21 +213,28 @@ def update_manifest(run_dir: str | os.PathLike, stage: str, config: dict) -> Non
 # ---------------------------------------------------------------------------------------------
 # accounting: which pairs are kept, caption-only or rejected
 # ---------------------------------------------------------------------------------------------
+VERDICT_LABELS = ("Yes", "No", "Open", "Other")
+"""Checker verdicts; only ``Yes`` keeps a task (``Other``: the checker's output was none of the three)."""
+
+
 @dataclass
 class Outcome:
-    """What one input pair becomes: ``kept`` (with its triplet), ``caption_only`` or ``rejected``."""
+    """What one input pair becomes: ``kept`` (with its triplet), ``caption_only``, ``no_task`` or ``rejected``."""
 
     row: dict
     status: str
     triplet: dict | None = None
 
 
-def collect_outcomes(run_dir: str | os.PathLike) -> tuple[list[Outcome], dict]:
+def collect_outcomes(
+    run_dir: str | os.PathLike, keep_captions_without_task: bool = False
+) -> tuple[list[Outcome], dict]:
     """Join synthesis and filter rows into one :class:`Outcome` per input pair, plus the stats.
 
     A pair is ``kept`` when its first triplet (the one the released protocol keeps) was judged
-    ``Yes``; a synthesized pair without triplets or with another verdict is ``caption_only``.
-    Raises ``ValueError`` naming the ids that synthesis produced but the filter has not judged.
+    ``Yes``; another verdict makes it ``caption_only``; a synthesized pair without a complete triplet is
+    ``no_task`` (dropped from the training data, as released) or, with ``keep_captions_without_task``,
+    ``caption_only``. Raises ``ValueError`` naming the ids that synthesis produced but the filter has not judged.
     """
     run_dir = Path(run_dir)
     verdicts: dict[str, list[dict]] = {}
@@ -246,7 +253,7 @@ def collect_outcomes(run_dir: str | os.PathLike) -> tuple[list[Outcome], dict]:
         triplets = row.get("triplets") or []
         counts["triplets"] += len(triplets)
         if not triplets:
-            outcomes.append(Outcome(row, "caption_only"))
+            outcomes.append(Outcome(row, "caption_only" if keep_captions_without_task else "no_task"))
             continue
         if row["id"] not in verdicts:
             missing.append(row["id"])
@@ -267,17 +274,18 @@ def collect_outcomes(run_dir: str | os.PathLike) -> tuple[list[Outcome], dict]:
         "pairs_in": len(outcomes),
         "synthesized": counts["synthesized"],
         "triplets": counts["triplets"],
-        "verdicts": {label: counts[f"verdict:{label}"] for label in ("Yes", "No", "Open")},
+        "verdicts": {label: counts[f"verdict:{label}"] for label in VERDICT_LABELS},
         "kept": status["kept"],
         "caption_only": status["caption_only"],
+        "no_task": status["no_task"],
         "rejected": status["rejected"],
     }
     return outcomes, stats
 
 
 def write_stats(run_dir: str | os.PathLike, stats: dict) -> dict:
-    """Merge ``stats`` into ``RUN_DIR/stats.json`` after checking in == kept + caption_only + rejected."""
-    total = stats["kept"] + stats["caption_only"] + stats["rejected"]
+    """Merge ``stats`` into ``RUN_DIR/stats.json`` after checking in == kept + caption_only + no_task + rejected."""
+    total = stats["kept"] + stats["caption_only"] + stats.get("no_task", 0) + stats["rejected"]
     if stats["pairs_in"] != total:
         raise AssertionError(f"stats do not add up: pairs_in={stats['pairs_in']} != {total}")
     return update_stats(run_dir, stats)

@@ -4,13 +4,13 @@ from __future__ import annotations
 
 import json
 import random
-import string
 from pathlib import Path
 
 import pytest
 
 from hub_tools.compose import compose_rows, compose_run, compose_task, has_cue, last_sentence
-from hub_tools.compose.templates import COT_ANSWER_FIRST, COT_REASONING_FIRST, COT_TEMPLATES, QA_TEMPLATES
+from hub_tools.compose.cot_templates import COT_POOL
+from hub_tools.compose.qa_templates import QA_POOL
 from hub_tools.rundir import collect_outcomes
 
 
@@ -79,61 +79,105 @@ def mixed_rows(n: int = 30):
 
 
 # ---------------------------------------------------------------------------------------------
-# answer-cue rules
+# answer-cue rules: the released rule (default), quirks included, and the `words` variant
 # ---------------------------------------------------------------------------------------------
-def test_last_sentence_and_cues():
+@pytest.mark.parametrize(
+    ("informative", "precise", "branch"),
+    [
+        ("A dark area is seen. So the organ is the liver.", "Liver", "informative"),  # "so " in the last piece
+        ("The organ is the liver. Therefore, it is the liver.", "Liver", "cot"),  # "therefore," has no space
+        ("Thus, the liver.", "Liver", "cot"),  # "thus," likewise
+        ("The lesion is also round.", "Round", "informative"),  # "also " contains "so "
+        ("Finally the liver.", "Liver", "cot"),  # "finally" is not "final "
+        ("The final diagnosis is a cyst.", "Cyst", "informative"),  # "final "
+        ("It could be a cyst.", "Cyst", "informative"),  # "could be "
+        ("So we look closely. The liver is enlarged.", "Liver", "cot"),  # cue only in an earlier piece
+        ("Look closely.So the liver.", "Liver", "informative"),  # no ". " split: one piece
+        ("The liver is enlarged.", "The final answer is liver.", "concat"),  # cue in the precise answer
+        ("The liver is enlarged.", "Result is liver", "concat"),  # upper case is lowered first
+        ("The liver is enlarged.", "Liver, so", "cot"),  # "so" with no trailing space
+        ("The liver is enlarged.", "Liver", "cot"),
+        ("The result: liver. It is big.", "Liver", "cot"),  # "result:" has no space after the word
+    ],
+)
+def test_released_answer_branch(informative, precise, branch):
+    from hub_tools.compose import answer_branch
+
+    assert answer_branch(informative, precise) == branch
+    assert answer_branch(informative, precise, rule="released") == branch
+
+
+@pytest.mark.parametrize(
+    ("informative", "precise", "released", "words"),
+    [
+        ("The organ is the liver. Therefore, it is the liver.", "Liver", "cot", "informative"),
+        ("The lesion is also round.", "Round", "informative", "cot"),
+        ("Finally the liver.", "Liver", "cot", "informative"),
+        ("The liver is enlarged.", "Liver, so", "cot", "concat"),
+    ],
+)
+def test_released_and_words_rules_disagree_where_the_issue_says(informative, precise, released, words):
+    from hub_tools.compose import answer_branch
+
+    assert answer_branch(informative, precise, "released") == released
+    assert answer_branch(informative, precise, "words") == words
+
+
+def test_unknown_cue_rule_is_refused():
+    from hub_tools.compose import answer_branch
+
+    with pytest.raises(ValueError, match="unknown cue rule"):
+        answer_branch("a", "b", rule="nope")
+
+
+def test_words_rule_helpers():
     assert last_sentence("First one. Second one! Third?") == "Third?"
     assert last_sentence("No terminal punctuation") == "No terminal punctuation"
     assert has_cue("Thus, it is benign.") and has_cue("It could be a cyst.") and has_cue("The final dish.")
-    assert not has_cue("It is also round.")  # "so" inside "also" is no cue
+    assert not has_cue("It is also round.")  # whole words: "so" inside "also" is no cue
     assert not has_cue("The resultant image is dark.")
 
 
 def test_branch_informative_alone():
     turn = compose_task("Which organ?", "A dark area is seen. So the organ is the liver.", "Liver", random.Random(0))
     assert turn.branch == "informative"
-    assert turn.assistant == "A dark area is seen. So the organ is the liver."
-    assert turn.user == QA_TEMPLATES[turn.template].format(question="Which organ?")
-
-
-def test_cue_only_in_earlier_sentence_is_not_enough():
-    turn = compose_task("Which organ?", "So we look closely. The liver is enlarged.", "Liver", random.Random(0))
-    assert turn.branch == "cot"
+    assert turn.template == random.Random(0).randrange(len(QA_POOL))
+    assert (turn.user, turn.assistant) == QA_POOL[turn.template].render(
+        question="Which organ?", answer="A dark area is seen. So the organ is the liver."
+    )
 
 
 def test_branch_concatenation():
     turn = compose_task("Which organ?", "The liver is enlarged.", "The final answer is liver.", random.Random(0))
     assert turn.branch == "concat"
-    assert turn.assistant == "The liver is enlarged. The final answer is liver."
+    expected = QA_POOL[turn.template].render(
+        question="Which organ?", answer="The liver is enlarged. The final answer is liver."
+    )
+    assert (turn.user, turn.assistant) == expected
 
 
 def test_branch_chain_of_thought():
     rng = random.Random(3)
     turn = compose_task("Answer with a precise response.\nWhich organ?", "The liver is enlarged.", "Liver", rng)
     assert turn.branch == "cot"
-    user, assistant = COT_TEMPLATES[turn.template]
-    assert turn.user == user.format(question="Which organ?")  # synthesizer hint stripped
-    assert turn.assistant == assistant.format(reasoning="The liver is enlarged.", answer="Liver")
+    # synthesizer hint stripped from the question
+    expected = COT_POOL[turn.template].render(
+        question="Which organ?", reasoning="The liver is enlarged.", answer="Liver"
+    )
+    assert (turn.user, turn.assistant) == expected
 
 
-def test_template_pools():
-    assert len(set(QA_TEMPLATES)) == len(QA_TEMPLATES) >= 20
-    assert len(set(COT_TEMPLATES)) == len(COT_TEMPLATES) >= 40
-    assert len(COT_REASONING_FIRST) == len(COT_ANSWER_FIRST)
-    fields = {name for _, name, _, _ in string.Formatter().parse("".join(QA_TEMPLATES)) if name}
-    assert fields == {"question"}
-    for user, assistant in COT_TEMPLATES:
-        assert "{question}" in user
-        assert assistant.count("{reasoning}") == 1 and assistant.count("{answer}") == 1
-    for _, assistant in COT_REASONING_FIRST:
-        assert assistant.index("{reasoning}") < assistant.index("{answer}")
-    for _, assistant in COT_ANSWER_FIRST:
-        assert assistant.index("{answer}") < assistant.index("{reasoning}")
+def test_words_rule_reproduces_the_earlier_branches():
+    turn = compose_task(
+        "Q?", "The organ is the liver. Therefore, it is the liver.", "Liver", random.Random(0), "words"
+    )
+    assert turn.branch == "informative"
 
 
-def test_templates_vary_across_examples():
-    seen = {compose_task("Q?", "Because of X.", "Y", random.Random(f"0-{i}")).template for i in range(200)}
-    assert len(seen) > 20
+def test_templates_vary_across_examples_and_include_inverted_ones():
+    turns = [compose_task("Q?", "Because of X.", "Y", random.Random(f"0-{i}")) for i in range(400)]
+    assert len({t.template for t in turns}) > 60
+    assert any(COT_POOL[t.template].inverted for t in turns)
 
 
 # ---------------------------------------------------------------------------------------------
@@ -149,18 +193,18 @@ def test_single_stage_rows_and_stats(tmp_path):
     result = compose_run(run, seed=7)
     out = _read(run / "compose" / "train.jsonl")
     stats = json.loads((run / "stats.json").read_text())
-    assert stats["pairs_in"] == 30 == stats["kept"] + stats["caption_only"] + stats["rejected"]
-    assert stats["rejected"] == 5
+    assert stats["pairs_in"] == 30 == stats["kept"] + stats["caption_only"] + stats["no_task"] + stats["rejected"]
+    assert stats["rejected"] == 5 and stats["no_task"] == 5 and stats["caption_only"] == 5
     kept_ids = {r["id"] for r in rows if labels.get(r["id"], [None])[0] == "Yes"}
     assert stats["kept"] == len(kept_ids) == 15
     judged = [lab for labs in labels.values() for lab in labs]
-    assert stats["verdicts"] == {lab: judged.count(lab) for lab in ("Yes", "No", "Open")}
-    assert result["splits"] == {"train": 25}
+    assert stats["verdicts"] == {lab: judged.count(lab) for lab in ("Yes", "No", "Open", "Other")}
+    assert result["splits"] == {"train": 20}
     by_id = {r["id"]: r for r in out}
-    assert len(by_id) == len(out) == 25  # one conversation per non-rejected image
+    assert len(by_id) == len(out) == 20  # one conversation per image with a complete triplet
     orders = set()
     for src in rows:
-        if src["status"] == "rejected":
+        if src["status"] == "rejected" or not src["triplets"]:  # rejected, or no_task: dropped as released
             assert src["id"] not in by_id
             continue
         row = by_id[src["id"]]
@@ -188,6 +232,38 @@ def test_single_stage_rows_and_stats(tmp_path):
     assert orders == {True, False}  # caption first and caption last both occur
 
 
+def test_keep_captions_without_task_restores_caption_rows(tmp_path):
+    rows, labels = mixed_rows(30)
+    run = write_run(tmp_path / "run", rows, labels)
+    result = compose_run(run, seed=7, keep_captions_without_task=True)
+    stats = json.loads((run / "stats.json").read_text())
+    assert (stats["kept"], stats["caption_only"], stats["no_task"], stats["rejected"]) == (15, 10, 0, 5)
+    assert result["splits"] == {"train": 25}
+    out = {r["id"]: r for r in _read(run / "compose" / "train.jsonl")}
+    for src in rows:
+        if src["status"] != "rejected" and not src["triplets"]:
+            assert out[src["id"]]["kind"] == "caption_only"
+
+
+def test_cue_rule_words_through_the_cli(tmp_path):
+    import subprocess
+    import sys
+
+    rows = [synth_row("p0", [("Which organ?", "It is the liver. Therefore, the liver.", "Liver")])]
+    run = write_run(tmp_path / "run", rows, {"p0": ["Yes"]})
+    branches = {}
+    for rule in ("released", "words"):
+        cmd = [sys.executable, "-m", "hub_tools", "compose", str(run), "--cue-rule", rule]
+        res = subprocess.run(cmd, capture_output=True, text=True)
+        assert res.returncode == 0, res.stderr
+        row = _read(run / "compose" / "train.jsonl")[0]
+        task = row["messages"][2:] if row["caption_turn"] == 0 else row["messages"][:2]
+        branches[rule] = task[1]["content"][-1]["text"]
+        assert json.loads((run / "manifest.json").read_text())["compose"]["cue_rule"] == rule
+    assert branches["words"].endswith("It is the liver. Therefore, the liver.")  # informative alone
+    assert "Liver" in branches["released"].replace("It is the liver. Therefore, the liver.", "")  # a CoT answer
+
+
 def test_deterministic_for_a_seed_and_order_independent(tmp_path):
     rows, labels = mixed_rows(24)
     run = write_run(tmp_path / "run", rows, labels)
@@ -212,7 +288,7 @@ def test_two_stage_and_synthetic_only(tmp_path):
     rows, labels = mixed_rows(18)
     run = write_run(tmp_path / "run", rows, labels)
     result = compose_run(run, mode="two-stage")
-    assert result["splits"] == {"caption": 15, "task": 9}
+    assert result["splits"] == {"caption": 12, "task": 9}
     caps, tasks = _read(run / "compose" / "caption.jsonl"), _read(run / "compose" / "task.jsonl")
     assert all(len(r["messages"]) == 2 and r["kind"] == "caption_only" for r in caps)
     assert all(len(r["messages"]) == 2 and r["kind"] == "task" for r in tasks)
@@ -253,7 +329,7 @@ def test_llamafactory_export(tmp_path):
         "assistant_tag": "assistant",
     }
     data = json.loads((out / "train.json").read_text())
-    assert len(data) == 10
+    assert len(data) == 8
     for ex in data:
         msgs = ex["messages"]
         assert all(isinstance(m["content"], str) for m in msgs)
@@ -271,9 +347,9 @@ def test_rows_load_with_datasets(tmp_path):
     compose_run(run)
     path = run / "compose" / "train.jsonl"
     ds = load_dataset("json", data_files=str(path), split="train")
-    assert len(ds) == 10 and set(ds.column_names) == {"id", "kind", "caption_turn", "images", "messages"}
+    assert len(ds) == 8 and set(ds.column_names) == {"id", "kind", "caption_turn", "images", "messages"}
     assert ds[0]["messages"][0]["content"][0]["type"] == "image"
-    assert len(Dataset.from_list(_read(path))) == 10
+    assert len(Dataset.from_list(_read(path))) == 8
 
 
 def test_rows_pass_trl_vision_collator(tmp_path, tiny_models):

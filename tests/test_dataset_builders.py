@@ -246,23 +246,25 @@ def test_build_from_the_real_compose_stage(tmp_path, mode):
     from hub_tools.training.data import split_two_stage
 
     run = tmp_path / "run"
-    expected = make_run_dir(run, n=20, compose=False)
+    make_run_dir(run, n=20, compose=False)
     compose_run(run, mode=mode, seed=7)
     result = build(run, tmp_path / "out")
-    stats = expected["stats"]
+    stats = json.loads((run / "stats.json").read_text())  # as the compose stage counted (no_task included)
     accepted = stats["pairs_in"] - stats["rejected"]
+    with_task = accepted - stats["no_task"]  # images with no complete triplet are dropped, as released
+    assert stats["no_task"] > 0 and stats["kept"] > 0
     assert result.rows["synthetic_visual_tasks"] == stats["kept"]
-    assert result.rows["image_caption_pairs"] == accepted
+    assert result.rows["image_caption_pairs"] == accepted  # the caption config keeps every accepted pair
     out = str(tmp_path / "out")
     if mode == "single-stage":
         default = load_dataset(out, "image_caption_and_synthetic_task", split="train")
-        assert len(default) == accepted
+        assert len(default) == with_task
         assert sorted(default["kind"]) == sorted(
             ["caption+task"] * stats["kept"] + ["caption_only"] * stats["caption_only"]
         )
         # hub_tools.training.sft's two-stage split works on the published rows (caption_turn tells the caption turn)
         stage1, stage2 = split_two_stage(default)
-        assert len(stage1) == accepted and len(stage2) == stats["kept"]
+        assert len(stage1) == with_task and len(stage2) == stats["kept"]
         tasks = {r["id"]: r["messages"] for r in load_dataset(out, "synthetic_visual_tasks", split="train")}
         for row in stage2:
             want = [{"role": m["role"], "content": [{k: v for k, v in p.items() if v is not None} for p in m["content"]]}
@@ -271,7 +273,7 @@ def test_build_from_the_real_compose_stage(tmp_path, mode):
     else:
         caption = load_dataset(out, "image_caption_and_synthetic_task", split="caption")
         task = load_dataset(out, "image_caption_and_synthetic_task", split="task")
-        assert len(caption) == accepted and set(caption["kind"]) == {"caption_only"}
+        assert len(caption) == with_task and set(caption["kind"]) == {"caption_only"}
         assert len(task) == stats["kept"] and set(task["kind"]) == {"task"}
 
 
@@ -296,7 +298,9 @@ def test_a_run_without_kept_tasks_builds_an_empty_task_config(tmp_path):
     assert [c["config_name"] for c in card.data.configs] == ["image_caption_and_synthetic_task", "image_caption_pairs"]
     with pytest.raises(ValueError, match="synthetic_visual_tasks"):
         load_dataset(str(tmp_path / "out"), "synthetic_visual_tasks", split="train")
-    assert len(load_dataset(str(tmp_path / "out"), split="train")) == result.rows["image_caption_pairs"] > 0
+    stats = json.loads((run / "stats.json").read_text())
+    default = load_dataset(str(tmp_path / "out"), split="train")  # caption-only rows of images with a triplet
+    assert len(default) == result.rows["image_caption_pairs"] - stats["no_task"] == stats["caption_only"] > 0
     assert "| (no kept tasks) | 0 | - |" in (tmp_path / "out" / "README.md").read_text()
 
 
@@ -321,7 +325,7 @@ def test_rows_collate_for_the_sft_recipe_and_trl(run_dir, tmp_path, tiny_models)
     from transformers import AutoProcessor
     from trl.trainer.sft_trainer import DataCollatorForVisionLanguageModeling
 
-    from hub_tools.training.data import VisionSFTCollator
+    from hub_tools.training.collator import VisionSFTCollator
 
     run, expected = run_dir
     build(run, tmp_path / "out")

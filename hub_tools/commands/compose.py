@@ -30,6 +30,18 @@ def add_compose_arguments(p: argparse.ArgumentParser, seed: bool = True) -> None
     if seed:
         p.add_argument("--seed", type=int, default=0, help="seed of the per-example template and order draws")
     p.add_argument(
+        "--cue-rule",
+        choices=["released", "words"],
+        default="released",
+        help="answer-cue rule choosing informative / concatenated / chain-of-thought answers: released (substring "
+        "cues, the release's rule, default) or words (whole-word cues; a departure, see docs/protocol.md)",
+    )
+    p.add_argument(
+        "--keep-captions-without-task",
+        action="store_true",
+        help="keep a caption-only row for images with no complete triplet (released: such images are dropped)",
+    )
+    p.add_argument(
         "--export",
         choices=["llamafactory"],
         default=None,
@@ -41,20 +53,26 @@ def compose_options(args: argparse.Namespace):
     """The typed :class:`~hub_tools.compose.ComposeOptions` of parsed compose options."""
     from hub_tools.compose import ComposeOptions
 
-    return ComposeOptions(mode=args.mode, synthetic_only=args.synthetic_only, seed=args.seed, export=args.export)
+    return ComposeOptions(
+        mode=args.mode,
+        synthetic_only=args.synthetic_only,
+        seed=args.seed,
+        export=args.export,
+        cue_rule=args.cue_rule,
+        keep_captions_without_task=args.keep_captions_without_task,
+    )
 
 
 def run(args: argparse.Namespace) -> int:
     """Compose the run directory and print the split sizes and stats."""
     import json
     import sys
+    from dataclasses import asdict
 
     from hub_tools.compose import compose_run
 
     try:
-        result = compose_run(
-            args.run_dir, mode=args.mode, synthetic_only=args.synthetic_only, seed=args.seed, export=args.export
-        )
+        result = compose_run(args.run_dir, **asdict(compose_options(args)))
     except (FileNotFoundError, ValueError) as err:
         print(f"adamllm compose: {err}", file=sys.stderr)
         return 1

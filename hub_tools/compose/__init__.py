@@ -6,7 +6,17 @@ pools, ``runner`` the stage over a run directory, ``export`` the LLaMA-Factory e
 """
 
 from hub_tools.compose.export import export_llamafactory, llamafactory_dataset_info, to_sharegpt
-from hub_tools.compose.rules import TaskTurn, clean_question, compose_task, example_rng, has_cue, last_sentence
+from hub_tools.compose.rules import (
+    CUE_RULES,
+    TaskTurn,
+    answer_branch,
+    clean_question,
+    compose_task,
+    example_rng,
+    has_cue,
+    has_released_cue,
+    last_sentence,
+)
 from hub_tools.compose.runner import (
     MODES,
     ComposeOptions,
@@ -20,11 +30,13 @@ from hub_tools.defaults import CAPTION_PROMPT as DEFAULT_CAPTION_PROMPT
 from hub_tools.rundir import Outcome, collect_outcomes, update_manifest, write_stats
 
 __all__ = [
+    "CUE_RULES",
     "DEFAULT_CAPTION_PROMPT",
     "MODES",
     "ComposeOptions",
     "Outcome",
     "TaskTurn",
+    "answer_branch",
     "caption_turns",
     "clean_question",
     "collect_outcomes",
@@ -34,6 +46,7 @@ __all__ = [
     "example_rng",
     "export_llamafactory",
     "has_cue",
+    "has_released_cue",
     "image_path",
     "last_sentence",
     "llamafactory_dataset_info",

@@ -1,8 +1,8 @@
 """Composition stage: judged triplets -> ``RUN_DIR/compose/<split>.jsonl`` (TRL conversational vision format).
 
 Modes: ``single-stage`` (default; one conversation per image: the caption turn and the kept task
-turn, caption first or last by a seeded draw, images without a kept task keep the caption turn
-alone), ``two-stage`` (caption set and task set as separate splits), and ``synthetic_only`` (no
+turn, caption first or last by a seeded draw; an image whose task was judged No/Open/Other keeps the
+caption turn alone; an image with no complete triplet is dropped, as released), ``two-stage`` (caption set and task set as separate splits), and ``synthetic_only`` (no
 caption turns). The image is placed once, in the first user turn. The task turn follows
 :mod:`hub_tools.compose.rules`.
 """
@@ -30,6 +30,8 @@ class ComposeOptions:
     synthetic_only: bool = False
     seed: int = 0
     export: str | None = None
+    cue_rule: str = "released"
+    keep_captions_without_task: bool = False
 
 
 def _turns(user: str, assistant: str) -> list[dict]:
@@ -57,19 +59,23 @@ def caption_turns(synth_row: dict) -> list[dict]:
 
 
 def compose_rows(
-    outcomes: list[Outcome], mode: str = "single-stage", synthetic_only: bool = False, seed: int = 0
+    outcomes: list[Outcome],
+    mode: str = "single-stage",
+    synthetic_only: bool = False,
+    seed: int = 0,
+    cue_rule: str = "released",
 ) -> dict[str, list[dict]]:
     """Compose training rows per split from outcomes.
 
     Returns ``{"train": rows}`` for single-stage (or synthetic-only) and ``{"caption": rows,
-    "task": rows}`` for two-stage. Rejected pairs produce no row; every kept triplet appears in
-    exactly one row (in each of its splits).
+    "task": rows}`` for two-stage. Rejected and ``no_task`` pairs produce no row; every kept triplet
+    appears in exactly one row (in each of its splits).
     """
     if mode not in MODES:
         raise ValueError(f"unknown mode {mode!r}; choose one of {MODES}")
     splits: dict[str, list[dict]] = {"caption": [], "task": []} if mode == "two-stage" else {"train": []}
     for out in outcomes:
-        if out.status == "rejected":
+        if out.status in ("rejected", "no_task"):
             continue
         row, pid = out.row, out.row["id"]
         images = [image_path(row)]
@@ -78,7 +84,7 @@ def compose_rows(
         task = None
         if out.triplet is not None:
             t = out.triplet
-            turn = compose_task(t["question"], t["informative"], t["precise"], rng)
+            turn = compose_task(t["question"], t["informative"], t["precise"], rng, cue_rule=cue_rule)
             task = _turns(turn.user, turn.assistant)
         if mode == "two-stage":
             if not synthetic_only:
@@ -126,6 +132,8 @@ def compose_run(
     synthetic_only: bool = False,
     seed: int = 0,
     export: str | None = None,
+    cue_rule: str = "released",
+    keep_captions_without_task: bool = False,
 ) -> dict:
     """Compose a run directory: write ``compose/<split>.jsonl``, update stats and manifest.
 
@@ -134,15 +142,24 @@ def compose_run(
     run_dir = Path(run_dir)
     if not (run_dir / "synthesis").is_dir():
         raise FileNotFoundError(f"{str(run_dir)!r} has no synthesis/ folder; run `adamllm synthesize` first")
-    outcomes, stats = collect_outcomes(run_dir)
-    splits = compose_rows(outcomes, mode=mode, synthetic_only=synthetic_only, seed=seed)
+    outcomes, stats = collect_outcomes(run_dir, keep_captions_without_task=keep_captions_without_task)
+    splits = compose_rows(outcomes, mode=mode, synthetic_only=synthetic_only, seed=seed, cue_rule=cue_rule)
     files = [str(write_split(run_dir / "compose" / f"{name}.jsonl", rows)) for name, rows in splits.items()]
     if export == "llamafactory":
         files.append(str(export_llamafactory(run_dir, splits)))
     elif export is not None:
         raise ValueError(f"unknown export format {export!r}; supported: llamafactory")
     update_manifest(
-        run_dir, "compose", {"mode": mode, "synthetic_only": synthetic_only, "seed": seed, "export": export}
+        run_dir,
+        "compose",
+        {
+            "mode": mode,
+            "synthetic_only": synthetic_only,
+            "seed": seed,
+            "export": export,
+            "cue_rule": cue_rule,
+            "keep_captions_without_task": keep_captions_without_task,
+        },
     )
     stats = write_stats(run_dir, stats)
     return {"splits": {k: len(v) for k, v in splits.items()}, "stats": stats, "files": files}
