@@ -75,7 +75,7 @@ def test_pretraining_lowers_the_loss_and_saves_the_model(tmp_path):
     import torch
     from safetensors.torch import load_file
 
-    from hub_tools.training.synthesizer import build_tiny_synthesizer
+    from hub_tools.miniature.synthesizer import build_tiny_synthesizer
 
     pairs = W.caption_paraphrases(0, 300, [])
     model_dir = build_tiny_synthesizer(tmp_path / "tiny", [t for pair in pairs for t in pair], seed=0)

@@ -173,7 +173,10 @@ def test_world_corpus_covers_the_texts(small_world):
 
 
 def test_command_line(tmp_path, capsys):
-    assert W.main([str(tmp_path / "w"), "--seed-images", "5", "--pairs", "4", "--benchmark-per-task", "2"]) == 0
+    from hub_tools.cli import main
+
+    argv = ["world", str(tmp_path / "w"), "--seed-images", "5", "--pairs", "4", "--benchmark-per-task", "2"]
+    assert main(argv) == 0
     meta = json.loads((tmp_path / "w" / "world.json").read_text())
     assert meta["seed"]["in_all_three"] == 5 and meta["pairs"]["pairs"] == 4
     assert capsys.readouterr().out.strip() == str(tmp_path / "w")

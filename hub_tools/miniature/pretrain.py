@@ -69,9 +69,9 @@ def pretrain_on_paraphrases(
 
     Runs ``max_steps`` steps of ``batch_size`` pairs drawn with a seeded generator, stopping early
     when ``max_minutes`` is set and spent (the cosine then follows the elapsed share of the budget, as
-    in :func:`hub_tools.training.synthesizer.time_budget_callback`). A progress bar shows the step and the
+    in :func:`hub_tools.miniature.time_budget.time_budget_callback`). A progress bar shows the step and the
     loss. ``threads``: a torch thread count, or ``"auto"`` to keep picking the fastest count while
-    training (:func:`hub_tools.training.synthesizer.thread_tuner_callback`). The summary holds ``steps``,
+    training (:func:`hub_tools.miniature.threads.thread_tuner_callback`). The summary holds ``steps``,
     ``seconds``, ``first_loss``, ``last_loss`` (mean of the last ``log_every`` steps), ``losses`` (one
     mean per ``log_every`` steps) and ``thread_choices``.
     """
@@ -81,7 +81,7 @@ def pretrain_on_paraphrases(
     from tqdm.auto import tqdm
     from transformers import AutoModelForImageTextToText, AutoProcessor
 
-    from hub_tools.training.synthesizer import thread_tuner_callback, torch_threads
+    from hub_tools.miniature.threads import thread_tuner_callback, torch_threads
 
     if not pairs:
         raise ValueError("no paraphrase pairs to pretrain on")

@@ -178,34 +178,37 @@ def run_quickstart(output: str | Path, config: QuickstartConfig | None = None) -
 
     # 6. SFT -----------------------------------------------------------------------------------
     started = _stage(6, "single-stage SFT of the tiny student")
+    from trl import ModelConfig
+
+    from hub_tools.training.arguments import ScriptArguments, SFTConfig
     from hub_tools.training.sft import main as sft_main
-    from hub_tools.training.sft import parse_args as sft_parse_args
 
     base = build_tiny_synthesizer(out / "student" / "base", world_mod.world_corpus(world_dir), seed=cfg.seed + 1)
     tuned = out / "student" / "tuned"
-    sft_argv = [
-        "--model_name_or_path", str(base),
-        "--dtype", "float32",
-        "--dataset_name", str(dataset_dir),
-        "--dataset_config", "image_caption_and_synthetic_task",
-        "--dataset_split", "train",
-        "--domain", "miniature world",
-        "--output_dir", str(tuned),
-        "--use_cpu", "true",
-        "--bf16", "false",
-        "--learning_rate", str(cfg.sft_learning_rate),
-        "--lr_scheduler_type", "cosine",
-        "--warmup_steps", "0.1",
-        "--weight_decay", "0.1",
-        "--num_train_epochs", str(cfg.sft_epochs),
-        "--per_device_train_batch_size", "8",
-        "--logging_steps", "2",
-        "--save_strategy", "no",
-        "--report_to", "none",
-        "--seed", str(cfg.seed),
-        "--dataloader_num_workers", "0",
-    ]  # fmt: skip
-    sft_summary = sft_main(*sft_parse_args(sft_argv))
+    script_args = ScriptArguments(
+        dataset_name=str(dataset_dir),
+        dataset_config="image_caption_and_synthetic_task",
+        dataset_split="train",
+        domain="miniature world",
+    )
+    training_args = SFTConfig(
+        output_dir=str(tuned),
+        use_cpu=True,
+        bf16=False,
+        learning_rate=cfg.sft_learning_rate,
+        lr_scheduler_type="cosine",
+        warmup_steps=0.1,
+        weight_decay=0.1,
+        num_train_epochs=cfg.sft_epochs,
+        per_device_train_batch_size=8,
+        logging_steps=2,
+        save_strategy="no",
+        report_to="none",
+        seed=cfg.seed,
+        dataloader_num_workers=0,
+    )
+    model_args = ModelConfig(model_name_or_path=str(base), dtype="float32")
+    sft_summary = sft_main(script_args, training_args, model_args)
     timings["sft"] = time.monotonic() - started
     _done(started)
 

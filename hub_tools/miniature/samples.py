@@ -1,18 +1,17 @@
 """Bundled sample data: 24 image-caption pairs, 12 biomedical-style and 12 food-style.
 
-The images are drawn here by code (deterministic, no external assets) and the captions were
-written for this project, so both can be redistributed under the project's licence. They are
-smoke-test data for the quickstart, the demo and the tests — not training data.
+The images are drawn by code (:mod:`hub_tools.miniature.world.draw`; deterministic, no external assets)
+and the captions were written for this project, so both can be redistributed under the project's
+licence. They are smoke-test data for the quickstart, the demo and the tests — not training data.
 """
 
 from __future__ import annotations
 
 import json
-import math
 import random
 from pathlib import Path
 
-SIZE = 160
+from hub_tools.miniature.world.draw import draw_sample_plate, draw_sample_scan
 
 BIOMED = [
     # (modality, organ, side, finding, caption)
@@ -165,89 +164,19 @@ FOOD = [
 ]
 
 
-def _draw_scan(rng: random.Random, modality: str, organ: str, side: str, finding: str):
-    from PIL import Image, ImageDraw, ImageFilter
-
-    bg = {"ct": 20, "xray": 10, "mri": 5, "us": 15, "micro": 235}.get(modality, 20)
-    img = Image.new(
-        "L" if modality != "micro" else "RGB", (SIZE, SIZE), bg if modality != "micro" else (240, 220, 230)
-    )
-    d = ImageDraw.Draw(img)
-    if modality == "micro":
-        for _ in range(60 if finding == "many nuclei" else 40):
-            x, y, r = rng.randint(5, SIZE - 5), rng.randint(5, SIZE - 5), rng.randint(3, 7)
-            fill = (90, 40, 120) if finding == "many nuclei" else (200, 60, 70)
-            d.ellipse([x - r, y - r, x + r, y + r], fill=fill)
-        if finding == "red cells":
-            d.ellipse([70, 70, 90, 90], fill=(110, 60, 150))
-        return img.filter(ImageFilter.GaussianBlur(0.6))
-    d.ellipse([15, 15, SIZE - 15, SIZE - 15], fill=bg + 60)  # body outline
-    cx = {"left": SIZE * 0.68, "right": SIZE * 0.32, "none": SIZE * 0.5}[side]  # radiological convention
-    if organ in ("kidney",):
-        for x in (SIZE * 0.32, SIZE * 0.68):
-            d.ellipse([x - 16, 60, x + 16, 105], fill=bg + 120)
-    elif organ in ("lung",):
-        for x in (SIZE * 0.32, SIZE * 0.68):
-            d.ellipse([x - 28, 30, x + 28, 130], fill=bg + 25)
-    elif organ in ("brain",):
-        d.ellipse([30, 25, SIZE - 30, SIZE - 25], fill=bg + 110)
-        d.line([SIZE / 2, 25, SIZE / 2, SIZE - 25], fill=bg + 60, width=2)
-    elif organ in ("liver",):
-        d.polygon([(25, 50), (95, 40), (90, 110), (30, 100)], fill=bg + 100)
-    elif organ in ("bone",):
-        d.rectangle([55, 10, 75, 150], fill=bg + 170)
-        d.rectangle([90, 10, 108, 150], fill=bg + 170)
-    elif organ in ("knee",):
-        d.rectangle([60, 10, 100, 70], fill=bg + 150)
-        d.rectangle([62, 90, 98, 150], fill=bg + 150)
-    if finding == "lesion":
-        r = rng.randint(7, 10)
-        y = rng.randint(70, 90)
-        d.ellipse([cx - r, y - r, cx + r, y + r], fill=bg + (10 if modality == "ct" else 190))
-    elif finding == "opacity":
-        d.ellipse([cx - 20, 90, cx + 15, 125], fill=bg + 90)
-    elif finding == "stone":
-        d.ellipse([cx - 4, 80, cx + 4, 88], fill=255)
-    elif finding == "fracture":
-        d.line([52, 80, 78, 86], fill=bg, width=2)
-    elif finding == "effusion":
-        d.ellipse([95, 65, 125, 95], fill=230)
-    if modality == "us":
-        img = img.filter(ImageFilter.GaussianBlur(2))
-    return img.filter(ImageFilter.GaussianBlur(0.8)).convert("RGB")
-
-
-def _draw_plate(rng: random.Random, ingredients):
-    from PIL import Image, ImageDraw
-
-    img = Image.new("RGB", (SIZE, SIZE), (150, 110, 70))  # wooden table
-    d = ImageDraw.Draw(img)
-    d.ellipse([8, 8, SIZE - 8, SIZE - 8], fill=(245, 245, 245))
-    d.ellipse([22, 22, SIZE - 22, SIZE - 22], fill=(235, 235, 235))
-    for k, (_, colour) in enumerate(ingredients):
-        angle = 2 * math.pi * k / max(1, len(ingredients))
-        for _ in range(6 if k else 1):
-            r = 30 if k == 0 else rng.randint(5, 10)
-            dist = 0 if k == 0 else rng.randint(20, 42)
-            x = SIZE / 2 + dist * math.cos(angle + rng.uniform(-0.5, 0.5))
-            y = SIZE / 2 + dist * math.sin(angle + rng.uniform(-0.5, 0.5))
-            d.ellipse([x - r, y - r, x + r, y + r], fill=colour)
-    return img
-
-
 def sample_records(seed: int = 0):
     """Yield ``(file_name, PIL image, caption, domain)`` for the 24 sample pairs."""
     rng = random.Random(seed)
     for i, (modality, organ, side, finding, caption) in enumerate(BIOMED):
         yield (
             f"biomed_{i:02d}_{modality}_{organ}.png",
-            _draw_scan(rng, modality, organ, side, finding),
+            draw_sample_scan(rng, modality, organ, side, finding),
             caption,
             "biomed",
         )
     for i, (dish, ingredients, caption) in enumerate(FOOD):
         name = dish.replace(" ", "_")
-        yield f"food_{i:02d}_{name}.png", _draw_plate(rng, ingredients), caption, "food"
+        yield f"food_{i:02d}_{name}.png", draw_sample_plate(rng, ingredients), caption, "food"
 
 
 def write_sample_pairs(out_dir: str | Path, seed: int = 0, fmt: str = "sharegpt") -> Path:

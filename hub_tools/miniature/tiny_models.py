@@ -21,6 +21,8 @@ import json
 import os
 from pathlib import Path
 
+from hub_tools.defaults import default_tiny_cache_dir as default_cache_dir  # noqa: F401  (re-exported)
+
 TINY_FORMAT_VERSION = "2"
 """Bumped whenever the tiny models change, so cached copies are rebuilt."""
 
@@ -358,9 +360,3 @@ def build_tiny_models(out_dir: str | Path, seed: int = 0, force: bool = False) -
         tmp.rename(path)
         paths[name] = path
     return paths
-
-
-def default_cache_dir() -> Path:
-    """Where tiny models are cached: ``$ADAMLLM_TINY_CACHE`` or ``~/.cache/adamllm-hub/tiny``."""
-    env = os.environ.get("ADAMLLM_TINY_CACHE")
-    return Path(env) if env else Path.home() / ".cache" / "adamllm-hub" / "tiny"

@@ -1,0 +1,37 @@
+"""``adamllm world OUT_DIR``: build the miniature world (seed sets, domain pairs, mini benchmark)."""
+
+from __future__ import annotations
+
+import argparse
+
+
+def register(subparsers, name: str, help: str) -> None:
+    """Add the ``world`` subcommand."""
+    p = subparsers.add_parser(
+        name, help=help, description=help + " Deterministic: the same seed gives the same files."
+    )
+    p.add_argument("out_dir")
+    p.add_argument("--seed", type=int, default=0)
+    p.add_argument(
+        "--seed-images",
+        type=int,
+        default=None,
+        help="images in all three seed sets (default: WorldConfig.seed_images)",
+    )
+    p.add_argument("--pairs", type=int, default=None, help="domain image-caption pairs (default: WorldConfig.pairs)")
+    p.add_argument(
+        "--benchmark-per-task",
+        type=int,
+        default=None,
+        help="rows per benchmark task (default: WorldConfig.benchmark_per_task)",
+    )
+    p.set_defaults(func=run)
+
+
+def run(args: argparse.Namespace) -> int:
+    """Build the world and print its folder."""
+    from hub_tools.miniature.world import build_world
+
+    sizes = {"seed_images": args.seed_images, "pairs": args.pairs, "benchmark_per_task": args.benchmark_per_task}
+    print(build_world(args.out_dir, seed=args.seed, **{k: v for k, v in sizes.items() if v is not None}))
+    return 0

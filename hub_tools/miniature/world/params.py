@@ -1,0 +1,210 @@
+"""The world's parameter model: ingredients, plates (:class:`Food`) and scans (:class:`Scan`), sampling, held-out keys.
+
+Every image of the world is drawn from one parameter record; held-out keys (ingredient sets, (modality, organ)
+pairs) only remove combinations from the seed set, never a single value.
+"""
+
+from __future__ import annotations
+
+import random
+from dataclasses import asdict, dataclass
+from itertools import combinations
+from typing import Any
+
+
+# ---------------------------------------------------------------------------------------------
+# the world's vocabulary
+# ---------------------------------------------------------------------------------------------
+@dataclass(frozen=True)
+class Ingredient:
+    """A food item: its label name, plural, colour and shape words, and how it is drawn."""
+
+    name: str
+    plural: str
+    color: str
+    shape: str
+    rgb: tuple[int, int, int]
+    draw: str  # circle | stick | square | half | oval
+    size: int
+
+
+INGREDIENTS: dict[str, Ingredient] = {
+    i.name: i
+    for i in (
+        Ingredient("tomato", "tomatoes", "red", "round", (215, 40, 35), "circle", 7),
+        Ingredient("pea", "peas", "green", "round", (70, 170, 60), "circle", 4),
+        Ingredient("carrot", "carrots", "orange", "long", (240, 135, 25), "stick", 8),
+        Ingredient("olive", "olives", "black", "round", (25, 25, 30), "circle", 5),
+        Ingredient("cheese", "cheese cubes", "yellow", "square", (245, 215, 55), "square", 6),
+        Ingredient("mushroom", "mushrooms", "brown", "half-round", (135, 85, 45), "half", 7),
+        Ingredient("egg", "eggs", "white", "oval", (252, 252, 246), "oval", 7),
+    )
+}
+MODALITIES = ("CT", "MRI", "X-ray")
+ORGANS = ("brain", "lungs", "kidneys")
+SIDES = ("left", "right")
+SIZES = ("small", "large")
+COLORS = sorted({i.color for i in INGREDIENTS.values()})
+MODALITY_WORDS = {"CT": "CT", "MRI": "MRI", "X-ray": "X-ray"}
+MODALITY_LONG = {"CT": "computed tomography", "MRI": "magnetic resonance", "X-ray": "radiograph"}
+
+
+@dataclass
+class Item:
+    """One ingredient kind on a plate and how many pieces there are."""
+
+    name: str
+    count: int
+
+
+@dataclass
+class Food:
+    """The parameters of a food plate image."""
+
+    items: list[Item]
+    kind: str = "food"
+
+    def names(self) -> list[str]:
+        """Ingredient names in drawing order."""
+        return [i.name for i in self.items]
+
+    def count(self, name: str) -> int:
+        """Pieces of ``name`` on the plate (0 when absent)."""
+        return next((i.count for i in self.items if i.name == name), 0)
+
+    def combo(self) -> str:
+        """The held-out key: the sorted set of ingredient names."""
+        return "food:" + "+".join(sorted(self.names()))
+
+
+@dataclass
+class Scan:
+    """The parameters of a scan image; ``side``/``size`` are ``None`` when there is no lesion."""
+
+    modality: str
+    organ: str
+    side: str | None = None
+    size: str | None = None
+    kind: str = "scan"
+
+    @property
+    def lesion(self) -> bool:
+        """Whether the scan shows a lesion."""
+        return self.side is not None
+
+    def combo(self) -> str:
+        """The held-out key: modality and organ."""
+        return f"scan:{self.modality}+{self.organ}"
+
+
+Params = Food | Scan
+
+
+def params_to_dict(params: Params) -> dict:
+    """The JSON record of ``params`` (stored with every image)."""
+    if isinstance(params, Food):
+        return {"kind": "food", "items": [asdict(i) for i in params.items]}
+    return {
+        "kind": "scan",
+        "modality": params.modality,
+        "organ": params.organ,
+        "side": params.side,
+        "size": params.size,
+    }
+
+
+def params_from_dict(record: dict) -> Params:
+    """Inverse of :func:`params_to_dict`; raises ``ValueError`` naming a bad record."""
+    kind = record.get("kind") if isinstance(record, dict) else None
+    if kind == "food":
+        items = [Item(str(i["name"]), int(i["count"])) for i in record["items"]]
+        unknown = [i.name for i in items if i.name not in INGREDIENTS]
+        if unknown or not items:
+            raise ValueError(f"food record has unknown or no ingredients: {record!r}")
+        return Food(items)
+    if kind == "scan":
+        scan = Scan(record["modality"], record["organ"], record.get("side"), record.get("size"))
+        if scan.modality not in MODALITIES or scan.organ not in ORGANS:
+            raise ValueError(f"scan record has unknown modality or organ: {record!r}")
+        return scan
+    raise ValueError(f"not a world parameter record: {record!r}")
+
+
+def as_params(value: Params | dict) -> Params:
+    """Accept a parameter object or its dict record."""
+    return value if isinstance(value, (Food, Scan)) else params_from_dict(value)
+
+
+# ---------------------------------------------------------------------------------------------
+# sampling parameters
+# ---------------------------------------------------------------------------------------------
+def all_combos(max_kinds: int = 3) -> dict[str, list[str]]:
+    """Every held-out key of each kind: ingredient sets of 1 to ``max_kinds`` kinds and (modality, organ) pairs."""
+    names = sorted(INGREDIENTS)
+    food = ["food:" + "+".join(c) for k in range(1, max_kinds + 1) for c in combinations(names, k)]
+    scan = [f"scan:{m}+{o}" for m in MODALITIES for o in ORGANS]
+    return {"food": food, "scan": scan}
+
+
+def choose_heldout(seed: int, n_food: int = 6, n_scan: int = 2, max_kinds: int = 3) -> list[str]:
+    """Held-out combinations: ``n_food`` sets of 2 to ``max_kinds`` ingredients and ``n_scan`` (modality, organ) pairs.
+
+    Held-out keys only remove combinations, never a value: every ingredient still occurs in the
+    seed set, and no two held-out scan pairs share a modality or an organ, so each modality is
+    still seen with at least two organs (and each organ with two modalities).
+    """
+    if not 0 <= n_scan <= min(len(MODALITIES), len(ORGANS)):
+        raise ValueError(f"n_scan must be in [0, {min(len(MODALITIES), len(ORGANS))}]")
+    rng = random.Random(f"heldout-{seed}")
+    if max_kinds < 2:
+        raise ValueError("held-out ingredient sets need plates with at least two kinds (max_kinds >= 2)")
+    multi = [c for c in all_combos(max_kinds)["food"] if c.count("+") >= 1]
+    food = sorted(rng.sample(multi, n_food))
+    modalities = rng.sample(MODALITIES, n_scan)
+    organs = rng.sample(ORGANS, n_scan)
+    scans = sorted(f"scan:{m}+{o}" for m, o in zip(modalities, organs))
+    return food + scans
+
+
+def sample_food(rng: random.Random, combo: str | None = None, max_kinds: int = 3) -> Food:
+    """A random plate (1 to ``max_kinds`` ingredient kinds in random order, 1-4 pieces each); ``combo`` fixes the kinds."""
+    if combo is None:
+        k = rng.choice([k for k in range(1, max_kinds + 1) for _ in range(1 if k == 1 else 2)])
+        names = rng.sample(sorted(INGREDIENTS), k)
+    else:
+        names = combo.split(":", 1)[1].split("+")
+        rng.shuffle(names)
+    return Food([Item(n, rng.randint(1, 4)) for n in names])
+
+
+def sample_scan(rng: random.Random, combo: str | None = None) -> Scan:
+    """A random scan; one in four has no lesion. ``combo`` fixes modality and organ."""
+    if combo is None:
+        modality, organ = rng.choice(MODALITIES), rng.choice(ORGANS)
+    else:
+        modality, organ = combo.split(":", 1)[1].split("+")
+    if rng.random() < 0.25:
+        return Scan(modality, organ)
+    return Scan(modality, organ, rng.choice(SIDES), rng.choice(SIZES))
+
+
+def sample_params(rng: random.Random, kind: str, heldout: set[str], want_heldout: bool, max_kinds: int = 3) -> Params:
+    """Sample parameters of ``kind`` whose combination is (``want_heldout``) or is not in ``heldout``."""
+    if want_heldout:
+        keys = sorted(k for k in heldout if k.startswith(kind + ":"))
+        combo = rng.choice(keys)
+        return sample_food(rng, combo) if kind == "food" else sample_scan(rng, combo)
+    while True:
+        params = sample_food(rng, max_kinds=max_kinds) if kind == "food" else sample_scan(rng)
+        if params.combo() not in heldout:
+            return params
+
+
+def _rng(seed: int, *parts: Any) -> random.Random:
+    """A generator seeded by ``seed`` and ``parts`` (every drawing of the world has its own)."""
+    return random.Random("|".join(str(p) for p in (seed, *parts)))
+
+
+def _kind_for(rng: random.Random, food_share: float) -> str:
+    """``food`` with probability ``food_share``, else ``scan``."""
+    return "food" if rng.random() < food_share else "scan"
