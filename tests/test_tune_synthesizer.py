@@ -4,14 +4,18 @@ from __future__ import annotations
 
 import json
 import math
+import random
 from collections import Counter
 from pathlib import Path
 
 import pytest
 
-from hub_tools.training import synthesizer as T
+from hub_tools.miniature import synthesizer as TS
+from hub_tools.miniature import threads as TH
+from hub_tools.miniature import time_budget as TB
 from hub_tools.miniature import world as W
 from hub_tools.synthesis.parse import INFORMATIVE_HINT, LLAMA3, PRECISE_HINT, parse_triplets
+from hub_tools.training import synthesizer as T
 
 SMALL = {"seed_images": 60, "partial_seed_images": 6, "pairs": 8, "benchmark_per_task": 4}
 
@@ -71,7 +75,9 @@ def test_rows_are_caption_turn_then_hinted_turns(seed_data, small_world):
         bare = Counter(q.split("\n", 1)[1] for q in questions)
         assert set(bare.values()) == {2}
         orders[questions[0].startswith(PRECISE_HINT)] += 1
-        assert len(row["images"]) == 1 and (out / row["images"][0]).is_file()
+        root = out if row["blank"] else Path(json.loads((out / "seed_stats.json").read_text())["image_root"])
+        assert len(row["images"]) == 1 and (root / row["images"][0]).is_file()
+        assert not Path(row["images"][0]).is_absolute() and ".." not in Path(row["images"][0]).parts
     assert orders[True] > 0 and orders[False] > 0  # the shuffle puts either hint first
 
 
@@ -79,20 +85,23 @@ def test_blank_share_and_split_per_task(seed_data):
     out, stats = seed_data
     rows = _rows(out / "train.jsonl") + _rows(out / "validation.jsonl")
     blank = [r for r in rows if r["blank"]]
-    assert len(blank) == stats["blank"] == round(0.1 * SMALL["seed_images"])
+    assert len(blank) == stats["blank"]
+    # released: an independent draw per image with probability 0.1 (not exactly 10%)
+    expected = {r["id"] for r in rows if random.Random(f"3|blank|{r['id']}.png").random() < 0.1}
+    assert {r["id"] for r in blank} == expected
     assert all(r["images"] == ["blank.png"] for r in blank)
     assert all(r["images"] != ["blank.png"] for r in rows if not r["blank"])
     per_task = Counter(r["task_name"] for r in rows)
     val = Counter(r["task_name"] for r in _rows(out / "validation.jsonl"))
     for task, n in per_task.items():
-        assert val[task] == math.floor(0.1 * n) == stats["per_task"][task]["validation"]
+        assert val[task] == math.ceil(0.1 * n) == stats["per_task"][task]["validation"]  # released: rounded up
     assert stats["validation"] > 0
 
 
 def _resolved_rows(folder: Path) -> list[dict]:
-    rows = _rows(folder / "train.jsonl")
-    for row in rows:
-        row["images"] = [str((folder / p).resolve()) if p != "blank.png" else p for p in row["images"]]
+    rows = T.load_seed_split(folder, "train").to_list()
+    for row in rows:  # the blank image lives in each seed-data folder
+        row["images"] = [Path(p).name if row["blank"] else p for p in row["images"]]
     return rows
 
 
@@ -134,7 +143,7 @@ def test_raw_layout_details(tmp_path):
             "image": "images_191task_1k/a.png",
             "conversations": conv("Q1?\n<image>", "1"),
         },
-        {"id": "p2", "task_name": "t1", "image": "a.png", "conversations": conv("<image>\nQ2?", "2")},
+        {"id": "p2", "task_name": "t2", "image": "a.png", "conversations": conv("<image>\nQ2?", "2")},
         {"id": "p3", "image": "b.png", "conversations": conv("<image>\nQ?", "x")},  # no task_name
     ]
     informative = [{"id": "i1", "image": "a.png", "conversations": conv("<image>\nQ1?", "One, so 1.")}]
@@ -146,7 +155,10 @@ def test_raw_layout_details(tmp_path):
     assert stats["dropped"]["caption entry malformed"] == 1
     assert stats["dropped"]["precise entry malformed"] == 1
     assert stats["dropped"]["image not in the precise and informative set(s)"] == 1
-    (row,) = _rows(tmp_path / "out" / "train.jsonl")
+    # released: the validation share is rounded up (one image of one task -> validation)
+    assert _rows(tmp_path / "out" / "train.jsonl") == []
+    (row,) = _rows(tmp_path / "out" / "validation.jsonl")
+    assert row["task_name"] == "t2"  # released: the last source's task name
     texts = sorted(m["content"][0]["text"] for m in row["messages"][2::2])
     assert texts == sorted([PRECISE_HINT + "Q1?", PRECISE_HINT + "Q2?", INFORMATIVE_HINT + "Q1?"])
     assert row["messages"][1]["content"][0]["text"] == "A."
@@ -160,9 +172,8 @@ def _load(model_dir):
 
 
 def _qa_rows(seed_data, n=3):
-    from hub_tools.training.data import load_jsonl_rows
-
-    return [load_jsonl_rows(seed_data[0] / "train.jsonl")[i] for i in range(n)]
+    rows = T.load_seed_split(seed_data[0], "train")
+    return [rows[i] for i in range(n)]
 
 
 @pytest.mark.parametrize("model", ["qwen2_vl", "llava_next"])
@@ -263,7 +274,7 @@ def test_bad_rows_are_refused(tiny_models):
 )
 def test_is_strict_triplet(question, informative, precise, strict):
     triplet = {"question": question, "informative": informative, "precise": precise}
-    assert T.is_strict_triplet(triplet) is strict
+    assert TS.is_strict_triplet(triplet) is strict
 
 
 def test_score_generation_judges_against_the_parameters(tiny_models):
@@ -279,26 +290,26 @@ def test_score_generation_judges_against_the_parameters(tiny_models):
     good = generation(
         [(PRECISE_HINT + q, "3"), (INFORMATIVE_HINT + q, "I see three red tomatoes. So the answer is 3.")]
     )
-    assert T.score_generation(good, params, fmt) == {
+    assert TS.score_generation(good, params, fmt) == {
         "triplets": [{"question": q, "informative": "I see three red tomatoes. So the answer is 3.", "precise": "3"}],
         "strict": [True],
         "grounded": [True],
         "question_types": ["number"],
     }
     wrong = generation([(PRECISE_HINT + q, "2"), (INFORMATIVE_HINT + q, "There are two tomatoes.")])
-    assert T.score_generation(wrong, params, fmt)["grounded"] == [False]
+    assert TS.score_generation(wrong, params, fmt)["grounded"] == [False]
     odd = generation(
         [(PRECISE_HINT + "Is this a nice plate?", "Yes"), (INFORMATIVE_HINT + "Is this a nice plate?", "Yes, it is.")]
     )
-    assert T.score_generation(odd, params, fmt)["question_types"] == ["unknown"]
-    assert T.score_generation("no turns at all", params, fmt)["triplets"] == []
+    assert TS.score_generation(odd, params, fmt)["question_types"] == ["unknown"]
+    assert TS.score_generation("no turns at all", params, fmt)["triplets"] == []
 
 
 # -- training ---------------------------------------------------------------------------------------
 @pytest.fixture(scope="module")
 def trained(small_world, tmp_path_factory):
     out = tmp_path_factory.mktemp("tuned")
-    path = T.tune_tiny_synthesizer(
+    path = TS.tune_tiny_synthesizer(
         small_world,
         out,
         seed=0,
@@ -328,7 +339,7 @@ def test_short_training_lowers_the_loss(trained):
 
 
 def test_measure_synthesizer_reports_shares(trained, small_world):
-    report = T.measure_synthesizer(trained, small_world / "heldout_pairs.json", max_new_tokens=24, samples=2)
+    report = TS.measure_synthesizer(trained, small_world / "heldout_pairs.json", max_new_tokens=24, samples=2)
     assert report["pairs"] == round(SMALL["pairs"] * 0.5)
     for key in ("strict_share", "grounded_share", "first_grounded_share", "triplet_grounded_share"):
         assert 0.0 <= report[key] <= 1.0
@@ -340,7 +351,7 @@ def test_measure_synthesizer_reports_shares(trained, small_world):
 
 
 def test_time_budget_schedule_decays_with_time():
-    cb = T.time_budget_callback(minutes=1.0, warmup_steps=4)
+    cb = TB.time_budget_callback(minutes=1.0, warmup_steps=4)
     assert cb.lr_factor(0) == pytest.approx(0.25)
     assert cb.lr_factor(10) == pytest.approx(1.0)  # not started: full rate after warmup
     cb.start = cb.start or 0.0
@@ -356,7 +367,7 @@ def test_time_progress_bar_counts_seconds_of_the_budget():
     import time
     from types import SimpleNamespace
 
-    cb = T.time_progress_callback(minutes=1.0)
+    cb = TB.time_progress_callback(minutes=1.0)
     state = SimpleNamespace(is_world_process_zero=True, global_step=0)
     cb.on_train_begin(None, state, None)
     assert cb.bar.total == 60 and cb.bar.n == 0
@@ -374,24 +385,24 @@ def test_time_progress_bar_counts_seconds_of_the_budget():
 
 def test_time_budgeted_training_shows_the_time_bar(small_world, tmp_path, monkeypatch):
     made = []
-    real = T.time_progress_callback
+    real = TB.time_progress_callback
 
     def recording(minutes):
         made.append(real(minutes))
         return made[-1]
 
-    monkeypatch.setattr(T, "time_progress_callback", recording)
-    out = T.tune_tiny_synthesizer(small_world, tmp_path, seed=0, max_minutes=0.05, threads=1)
+    monkeypatch.setattr(TB, "time_progress_callback", recording)
+    out = TS.tune_tiny_synthesizer(small_world, tmp_path, seed=0, max_minutes=0.05, threads=1)
     summary = json.loads((out / "synthesizer.json").read_text())
-    assert summary["stopped_by_time_budget"] and summary["max_steps"] == T.TIMED_MAX_STEPS
+    assert summary["stopped_by_time_budget"] and summary["max_steps"] == TB.TIMED_MAX_STEPS
     assert len(made) == 1 and made[0].start > 0 and made[0].bar is None  # started, then closed
     made.clear()
-    T.tune_tiny_synthesizer(small_world, tmp_path / "steps", seed=0, max_minutes=1.0, threads=1, max_steps=2)
+    TS.tune_tiny_synthesizer(small_world, tmp_path / "steps", seed=0, max_minutes=1.0, threads=1, max_steps=2)
     assert made == []  # a step budget keeps the trainer's own step bar
 
 
 def test_command_line_recipe_runs(small_world, tmp_path):
-    """``python -m hub_tools.tune_synthesizer --config tiny_cpu.yaml`` (a few steps, the recipe's other settings)."""
+    """``python -m hub_tools.miniature.synthesizer --config tiny_cpu.yaml`` (a few steps, the recipe's settings)."""
     import yaml
 
     recipe = yaml.safe_load((Path(__file__).parents[1] / "recipes" / "synthesizer" / "tiny_cpu.yaml").read_text())
@@ -400,7 +411,7 @@ def test_command_line_recipe_runs(small_world, tmp_path):
     recipe["text_pretrain_steps"] = 3
     config = tmp_path / "recipe.yaml"
     config.write_text(yaml.safe_dump(recipe))
-    assert T.main(["--config", str(config)]) == 0
+    assert TS.main(["--config", str(config)]) == 0
     summary = json.loads((tmp_path / "out" / "synthesizer.json").read_text())
     assert summary["steps"] == 2 and summary["prompt_format"] == "chat"
     assert (tmp_path / "out" / "seed_data" / "train.jsonl").is_file() and (tmp_path / "out" / "init").is_dir()
@@ -447,13 +458,13 @@ def test_vision_encoder_trains_at_a_lower_rate(tiny_models, seed_data, tmp_path)
 def test_time_budget_warmup_stable_decay():
     import time
 
-    cb = T.time_budget_callback(minutes=1.0, decay_share=0.25)
+    cb = TB.time_budget_callback(minutes=1.0, decay_share=0.25)
     cb.start = time.monotonic() - 30  # half the budget: still in the stable phase
     assert cb.lr_factor(100) == pytest.approx(1.0)
     cb.start = time.monotonic() - 52.5  # half-way through the decay phase
     assert cb.lr_factor(100) == pytest.approx(0.5, abs=0.02)
     with pytest.raises(ValueError, match="decay_share"):
-        T.time_budget_callback(minutes=1.0, decay_share=0.0)
+        TB.time_budget_callback(minutes=1.0, decay_share=0.0)
 
 
 def _run_tuner(monkeypatch, step_seconds, steps=40, start_threads=2, busy_from=None):
@@ -462,9 +473,9 @@ def _run_tuner(monkeypatch, step_seconds, steps=40, start_threads=2, busy_from=N
     import torch
 
     clock = [0.0]
-    monkeypatch.setattr(T.time, "perf_counter", lambda: clock[0])
+    monkeypatch.setattr(TH.time, "perf_counter", lambda: clock[0])
     torch.set_num_threads(start_threads)
-    tuner = T.thread_tuner_callback(candidates=(1, 2), probe_steps=3, every=20)
+    tuner = TH.thread_tuner_callback(candidates=(1, 2), probe_steps=3, every=20)
     state = types.SimpleNamespace(global_step=0)
     used = []
     for step in range(steps):
@@ -506,7 +517,8 @@ def test_recipes_parse(recipe):
     from trl import ModelConfig, SFTConfig, TrlParser
 
     path = Path(__file__).parents[1] / "recipes" / "synthesizer" / f"{recipe}.yaml"
-    parser = TrlParser((T.SynthesizerArguments, SFTConfig, ModelConfig))
+    arguments = TS.TinySynthesizerArguments if recipe == "tiny_cpu" else T.SynthesizerArguments
+    parser = TrlParser((arguments, SFTConfig, ModelConfig))
     # bf16 is switched off only so the GPU recipes validate on this CPU machine
     script, args, model = parser.parse_args_and_config(args=["--config", str(path), "--bf16", "false"])
     assert model.model_name_or_path and script.prompt_format in ("released", "chat")
