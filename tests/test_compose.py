@@ -333,7 +333,8 @@ def test_llamafactory_export(tmp_path):
     for ex in data:
         msgs = ex["messages"]
         assert all(isinstance(m["content"], str) for m in msgs)
-        assert msgs[0]["role"] == "user" and msgs[0]["content"].startswith("<image>")
+        assert msgs[0]["role"] == "user" and msgs[0]["content"].startswith("<image>\n")  # as released
+        assert not msgs[0]["content"].startswith("<image>\n\n") and msgs[0]["content"][len("<image>\n") :].strip()
         assert sum(m["content"].count("<image>") for m in msgs) == len(ex["images"]) == 1
         # LLaMA-Factory joins media_dir (default: dataset_dir) with the path
         assert (out / ex["images"][0]).resolve().is_file()

@@ -361,6 +361,81 @@ def test_tiny_qwen2_vl_end_to_end_resume_and_batching(bench, tiny_models, tmp_pa
     assert {r["id"]: r for r in _lines(crashed / "predictions" / "SLAKE.jsonl")} == original["SLAKE"]
 
 
+RELEASED_LLAVA = (
+    "<|begin_of_text|><|start_header_id|>system<|end_header_id|>\n\nYou are a helpful language and vision "
+    "assistant. You are able to understand the visual content that the user provides, and assist the user with "
+    "a variety of tasks using natural language.<|eot_id|>"
+    "<|start_header_id|>user<|end_header_id|>\n\n<image>\n{question}<|eot_id|>"
+    "<|start_header_id|>assistant<|end_header_id|>\n\n"
+)
+
+
+def _expected_llava_ids(tok, question: str) -> list[int]:
+    """The released prompt's ids piece by piece (one image token): special tokens by id, text encoded alone."""
+    s, t = tok.convert_tokens_to_ids, (lambda text: tok(text, add_special_tokens=False)["input_ids"])
+    system = (
+        "\n\nYou are a helpful language and vision assistant. You are able to understand the visual content "
+        "that the user provides, and assist the user with a variety of tasks using natural language."
+    )
+    ids = [tok.bos_token_id, s("<|begin_of_text|>")]  # the tokenizer's BOS, then the prompt's: two, as released
+    ids += [s("<|start_header_id|>"), *t("system"), s("<|end_header_id|>"), *t(system), s("<|eot_id|>")]
+    ids += [s("<|start_header_id|>"), *t("user"), s("<|end_header_id|>"), *t("\n\n"), s("<image>")]
+    ids += [*t("\n" + question), s("<|eot_id|>")]
+    ids += [s("<|start_header_id|>"), *t("assistant"), s("<|end_header_id|>"), *t("\n\n")]
+    return ids
+
+
+def test_llava_next_gets_the_released_prompt_token_for_token(tiny_models, monkeypatch):
+    from PIL import Image
+
+    vlm = harness.ChatVLM(str(tiny_models["llava_next"]), device="cpu")
+    assert vlm.prompt_style == "llava_llama_3"
+    questions = ["PMC-VQA: Question: Which organ?\n(A) Lung\n(B) Liver", "Is this normal?"]
+    images = [Image.new("RGB", (64, 40), (120, 30, 200)), Image.new("RGB", (30, 90), (10, 200, 40))]
+    assert vlm.prompt(questions[1]) == RELEASED_LLAVA.format(question=questions[1])
+
+    fed = []
+    real_generate = vlm.model.generate
+
+    def recording_generate(**kwargs):
+        fed.append(kwargs)
+        return real_generate(**kwargs)
+
+    monkeypatch.setattr(vlm.model, "generate", recording_generate)
+    vlm.generate(images, questions, max_new_tokens=2)
+    tok = vlm.tokenizer
+    image_id = tok.convert_tokens_to_ids("<image>")
+    for row, (image, question) in enumerate(zip(images, questions)):
+        mask = fed[0]["attention_mask"][row].bool()
+        ids = fed[0]["input_ids"][row][mask].tolist()
+        assert fed[0]["input_ids"][row][~mask].tolist() == [tok.pad_token_id] * int((~mask).sum())
+        assert not mask[-1:].logical_not().any()  # left padding
+        # the tokenization of the exact released string, the image token expanded as the processor does
+        exact = vlm.processor(text=[RELEASED_LLAVA.format(question=question)], images=[image], return_tensors="pt")
+        assert ids == exact["input_ids"][0].tolist()
+        n_image = ids.count(image_id)
+        first = ids.index(image_id)
+        assert n_image > 1 and ids[first : first + n_image] == [image_id] * n_image
+        assert ids[: first + 1] + ids[first + n_image :] == _expected_llava_ids(tok, question)
+
+    # answers are returned as decoded, not stripped
+    monkeypatch.setattr(tok, "batch_decode", lambda ids, **kw: [" (B) Liver\n"] * len(ids))
+    assert vlm.generate(images, questions, max_new_tokens=1) == [" (B) Liver\n"] * 2
+
+
+def test_prompt_format_chat_and_other_models_use_the_chat_template(tiny_models):
+    question = "What modality is this?"
+    messages = [{"role": "user", "content": [{"type": "image"}, {"type": "text", "text": question}]}]
+    for name, fmt in (("llava_next", "chat"), ("qwen2_vl", "released")):
+        vlm = harness.ChatVLM(str(tiny_models[name]), device="cpu", prompt_format=fmt)
+        assert vlm.prompt_style == "chat_template", name
+        expected = vlm.processor.apply_chat_template(messages, tokenize=False, add_generation_prompt=True)
+        assert vlm.prompt(question) == expected
+        assert "You are a helpful language and vision assistant" not in expected
+    with pytest.raises(ValueError, match="unknown prompt format 'llava'"):
+        harness.ChatVLM(str(tiny_models["llava_next"]), device="cpu", prompt_format="llava")
+
+
 def test_llava_next_runs_through_the_same_harness(bench, tiny_models, tmp_path):
     scores = harness.evaluate_model(
         str(tiny_models["llava_next"]),
@@ -374,6 +449,35 @@ def test_llava_next_runs_through_the_same_harness(bench, tiny_models, tmp_path):
     )
     entry = scores["tasks"]["PMC-VQA"]
     assert entry["num_items"] == 2 and 0.0 <= entry["results"]["accuracy"] <= 1.0
+    assert json.loads((tmp_path / "llava" / "run.json").read_text())["prompt_format"] == "released"
+
+
+def test_predictions_reach_the_metric_as_generated(bench, tmp_path, monkeypatch):
+    """Whitespace around an answer is neither stripped before the metric nor in the stored line."""
+
+    class Padded(ScriptedVLM):
+        def generate(self, images, texts, max_new_tokens):
+            return [f" {answer}\n" for answer in super().generate(images, texts, max_new_tokens)]
+
+    seen = []
+    real_load = harness.load_metric
+
+    class Recording:
+        def __init__(self, metric):
+            self.metric = metric
+
+        def compute(self, predictions, **kwargs):
+            seen.extend(predictions)
+            return self.metric.compute(predictions=predictions, **kwargs)
+
+    monkeypatch.setattr(harness, "ChatVLM", Padded)
+    monkeypatch.setattr(harness, "load_metric", lambda name: Recording(real_load(name)))
+    scores = harness.evaluate_model("scripted", "VQA_RAD", tmp_path / "run", benchmark_dir=bench, progress=False)
+    padded = [f" {answer}\n" for _, _, _, answer in MED["VQA_RAD"]]
+    assert seen[-3:] == padded  # the task score: the whole split in dataset order
+    assert sorted(seen[:3]) == sorted(padded)  # the per-item scores
+    assert [r["prediction"] for r in _lines(tmp_path / "run" / "predictions" / "VQA_RAD.jsonl")] == padded
+    assert _results(scores)["VQA_RAD"] == MED_EXPECTED["VQA_RAD"]  # the metric's own normalisation
 
 
 def test_runs_refuse_mixing_models_or_datasets(bench, tmp_path, monkeypatch):
@@ -382,6 +486,16 @@ def test_runs_refuse_mixing_models_or_datasets(bench, tmp_path, monkeypatch):
     harness.evaluate_model("scripted", "VQA_RAD", out, benchmark_dir=bench, progress=False)
     with pytest.raises(ValueError, match="holds a run with model='scripted'"):
         harness.evaluate_model("other-model", "VQA_RAD", out, benchmark_dir=bench, progress=False)
+    with pytest.raises(ValueError, match="holds a run with prompt_format='released', not 'chat'"):
+        harness.evaluate_model("scripted", "VQA_RAD", out, benchmark_dir=bench, progress=False, prompt_format="chat")
+    with pytest.raises(ValueError, match="unknown prompt format"):
+        harness.evaluate_model("scripted", "VQA_RAD", tmp_path / "x", benchmark_dir=bench, prompt_format="raw")
+    old = tmp_path / "old"  # written before prompt_format existed: chat templates for every model
+    (old / "run.json").parent.mkdir()
+    (old / "run.json").write_text(json.dumps({"model": "scripted", "min_pixels": 50176, "max_pixels": 1003520}))
+    with pytest.raises(ValueError, match="holds a run with prompt_format='chat', not 'released'"):
+        harness.evaluate_model("scripted", "VQA_RAD", old, benchmark_dir=bench, progress=False)
+    harness.evaluate_model("scripted", "VQA_RAD", old, benchmark_dir=bench, progress=False, prompt_format="chat")
     path = out / "predictions" / "VQA_RAD.jsonl"
     records = _lines(path)
     records[1]["input"] = "a question from another dataset version"
@@ -487,5 +601,11 @@ def test_cli_evaluate_biomed_on_a_local_folder(bench, tiny_models, tmp_path, cap
     scores = json.loads((out / "scores.json").read_text())
     assert sorted(scores["tasks"]) == ["PMC-VQA", "PathVQA", "SLAKE", "VQA_RAD"]
     assert all(entry["num_items"] == 2 for entry in scores["tasks"].values())
+    assert json.loads((out / "run.json").read_text())["prompt_format"] == "released"
+    chat = ["evaluate", "--model", str(tiny_models["llava_next"]), "--tasks", "VQA_RAD", "--output"]
+    chat += [str(tmp_path / "chat"), "--benchmark-dir", str(bench), "--limit", "1", "--max-new-tokens", "1"]
+    assert main(chat + ["--prompt-format", "chat", "--no-progress"]) == 0
+    assert json.loads((tmp_path / "chat" / "run.json").read_text())["prompt_format"] == "chat"
+    capsys.readouterr()
     bad = ["evaluate", "--model", "m", "--tasks", "biomed,nope", "--output", str(tmp_path / "bad")]
     assert main(bad) == 2 and "unknown task or group 'nope'" in capsys.readouterr().err

@@ -54,6 +54,13 @@ def register(subparsers, name: str, help: str) -> None:
         default=1280 * 28 * 28,
         help="Qwen2-VL image resize cap (default: 1280*28*28, as published)",
     )
+    p.add_argument(
+        "--prompt-format",
+        choices=("released", "chat"),
+        default="released",
+        help="released (default): LLaVA-NeXT/LLaVA models with a Llama-3 tokenizer get the release's "
+        "llava_llama_3 prompt, other models their chat template; chat: the chat template for every model",
+    )
     p.add_argument("--no-progress", action="store_true", help="hide the progress bars")
     p.set_defaults(func=run)
 
@@ -79,6 +86,7 @@ def run(args: argparse.Namespace) -> int:
             min_pixels=args.min_pixels,
             max_pixels=args.max_pixels,
             progress=not args.no_progress,
+            prompt_format=args.prompt_format,
         )
     except (ValueError, FileNotFoundError) as err:
         print(f"adamllm evaluate: {err}", file=sys.stderr)

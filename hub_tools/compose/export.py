@@ -10,14 +10,23 @@ from hub_tools.rundir import write_json_atomic
 LLAMAFACTORY_IMAGE = "<image>"
 
 
+def _content_text(content: list[dict]) -> str:
+    """Join content parts into one string; an image followed by more content is written ``<image>\\n``."""
+    pieces = []
+    for i, part in enumerate(content):
+        if part["type"] == "image":
+            pieces.append(LLAMAFACTORY_IMAGE + ("\n" if i + 1 < len(content) else ""))
+        else:
+            pieces.append(part.get("text", ""))
+    return "".join(pieces)
+
+
 def to_sharegpt(row: dict, image_prefix: str = "") -> dict:
-    """One compose row as LLaMA-Factory ShareGPT: string contents, ``<image>`` in the first user turn."""
-    messages = []
-    for msg in row["messages"]:
-        text = "".join(
-            LLAMAFACTORY_IMAGE if part["type"] == "image" else part.get("text", "") for part in msg["content"]
-        )
-        messages.append({"role": msg["role"], "content": text})
+    """One compose row as LLaMA-Factory ShareGPT: string contents, ``<image>\\n`` opening the first user turn.
+
+    As released: the first user message reads ``"<image>\\nQuestion..."``.
+    """
+    messages = [{"role": msg["role"], "content": _content_text(msg["content"])} for msg in row["messages"]]
     return {"messages": messages, "images": [image_prefix + p for p in row["images"]]}
 
 

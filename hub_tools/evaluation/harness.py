@@ -1,9 +1,18 @@
 """Evaluation harness: run a chat vision-language model on the domain benchmarks and score it.
 
-Any Hugging Face VLM with a chat template that loads with ``AutoProcessor`` +
-``AutoModelForImageTextToText`` works (Qwen2-VL, LLaVA-NeXT, Llama-3.2-Vision / mllama). Each
-question is one user turn (the image, then the row's ``input`` text); decoding is greedy; batches are
-formed from length-sorted prompts with left padding.
+Any Hugging Face VLM that loads with ``AutoProcessor`` + ``AutoModelForImageTextToText`` works
+(Qwen2-VL, LLaVA-NeXT, Llama-3.2-Vision / mllama). Each question is one user turn (the image, then
+the row's ``input`` text); decoding is greedy; batches are formed from length-sorted prompts with left
+padding.
+
+Prompts (``prompt_format``): ``"released"`` (default) is what the release ran. LLaVA models
+(``model_type`` ``llava_next`` / ``llava``) with a Llama-3 tokenizer get the ``llava_llama_3``
+conversation (:func:`released_llava_prompt`: the synthesizer's system prompt and Llama-3 headers, one
+user turn ``IMG\\nquestion``, an open assistant header), tokenized with the tokenizer's own BOS in front
+(two BOS, as released; see :mod:`hub_tools.synthesis.prompts`). Qwen2-VL, Llama-3.2-Vision and any
+other model get their chat template. ``"chat"`` uses the chat template for every model.
+
+Predictions are scored (and stored) as generated: special tokens are removed, nothing is stripped.
 
 Output folder::
 
@@ -36,10 +45,13 @@ from pathlib import Path
 from typing import Any
 
 from hub_tools.evaluation.tasks import BenchmarkSplit, Task, dumps, load_split, resolve_tasks
+from hub_tools.synthesis.prompts import _EOT, _HEADER, BOT, SYSTEM_PROMPT, image_token_of, pick_prompt_format
 
 PUBLISHED_MIN_PIXELS = 224 * 224
 PUBLISHED_MAX_PIXELS = 1280 * 28 * 28
 QWEN_VL_TYPES = ("qwen2_vl", "qwen2_5_vl")
+LLAVA_TYPES = ("llava_next", "llava")
+PROMPT_FORMATS = ("released", "chat")
 EXTRA_STOP_TOKENS = ("<|eot_id|>", "<|end_of_text|>", "<|im_end|>")
 METRICS_ENV = "ADAMLLM_METRICS_DIR"
 
@@ -108,8 +120,38 @@ def read_predictions(path: Path) -> dict[int, dict]:
 
 
 # -- model ---------------------------------------------------------------------------------------
+def released_llava_prompt(question: str, image_token: str = "<image>") -> str:
+    """The release's ``llava_llama_3`` evaluation prompt for one question, ending in an open assistant header.
+
+    The synthesizer's system prompt and Llama-3 headers (:mod:`hub_tools.synthesis.prompts`), then one
+    user turn ``{image_token}\\n{question}``. Tokenize with special tokens on: the tokenizer's BOS goes
+    in front of the string's ``<|begin_of_text|>``, as released.
+    """
+    return (
+        BOT
+        + _HEADER.format(role="system")
+        + SYSTEM_PROMPT
+        + _EOT
+        + _HEADER.format(role="user")
+        + f"{image_token}\n{question}"
+        + _EOT
+        + _HEADER.format(role="assistant")
+    )
+
+
+def check_prompt_format(prompt_format: str) -> str:
+    """Return ``prompt_format`` if it is one of :data:`PROMPT_FORMATS`, else raise ``ValueError``."""
+    if prompt_format not in PROMPT_FORMATS:
+        raise ValueError(f"unknown prompt format {prompt_format!r}; expected one of {list(PROMPT_FORMATS)}")
+    return prompt_format
+
+
 class ChatVLM:
-    """A chat VLM loaded with ``AutoProcessor`` + ``AutoModelForImageTextToText`` for batched greedy answers."""
+    """A VLM loaded with ``AutoProcessor`` + ``AutoModelForImageTextToText`` for batched greedy answers.
+
+    ``prompt_style`` is ``"llava_llama_3"`` (a LLaVA model with a Llama-3 tokenizer under
+    ``prompt_format="released"``) or ``"chat_template"``.
+    """
 
     def __init__(
         self,
@@ -118,10 +160,12 @@ class ChatVLM:
         dtype: str | None = None,
         min_pixels: int | None = PUBLISHED_MIN_PIXELS,
         max_pixels: int | None = PUBLISHED_MAX_PIXELS,
+        prompt_format: str = "released",
     ):
         import torch
-        from transformers import AutoModelForImageTextToText, AutoProcessor
+        from transformers import AutoConfig, AutoModelForImageTextToText, AutoProcessor
 
+        check_prompt_format(prompt_format)
         self.model_id = model_id
         self.device = device or ("cuda" if torch.cuda.is_available() else "cpu")
         if dtype in (None, "auto"):
@@ -135,14 +179,18 @@ class ChatVLM:
         self.tokenizer.padding_side = "left"
         if self.tokenizer.pad_token is None:
             self.tokenizer.pad_token = self.tokenizer.eos_token
+        config = AutoConfig.from_pretrained(model_id)
+        self.model_type = getattr(config, "model_type", "")
+        llava_llama3 = self.model_type in LLAVA_TYPES and pick_prompt_format(self.processor) == "released"
+        self.prompt_style = "llava_llama_3" if prompt_format == "released" and llava_llama3 else "chat_template"
+        self.image_token = image_token_of(self.processor)
         self.chat_template = getattr(self.processor, "chat_template", None) or getattr(
             self.tokenizer, "chat_template", None
         )
-        if not self.chat_template:
+        if self.prompt_style == "chat_template" and not self.chat_template:
             raise ValueError(f"{model_id}: neither its processor nor its tokenizer has a chat template")
-        model = AutoModelForImageTextToText.from_pretrained(model_id, dtype=torch_dtype)
+        model = AutoModelForImageTextToText.from_pretrained(model_id, config=config, dtype=torch_dtype)
         self.model = model.to(self.device).eval()
-        self.model_type = getattr(self.model.config, "model_type", "")
         self.image_kwargs: dict[str, Any] = {}
         if self.model_type in QWEN_VL_TYPES and (min_pixels or max_pixels):
             size = dict(getattr(self.processor.image_processor, "size", None) or {})
@@ -160,7 +208,9 @@ class ChatVLM:
         self.eos_token_ids = sorted(set(eos))
 
     def prompt(self, text: str) -> str:
-        """The chat prompt for one question: a user turn holding the image then ``text``."""
+        """The prompt for one question: a user turn holding the image then ``text``, then the assistant opening."""
+        if self.prompt_style == "llava_llama_3":
+            return released_llava_prompt(text, self.image_token)
         messages = [{"role": "user", "content": [{"type": "image"}, {"type": "text", "text": text}]}]
         return self.processor.apply_chat_template(
             messages, chat_template=self.chat_template, tokenize=False, add_generation_prompt=True
@@ -171,12 +221,15 @@ class ChatVLM:
         import torch
 
         prompts = [self.prompt(t) for t in texts]
+        kwargs = dict(self.image_kwargs)
+        if self.prompt_style == "llava_llama_3":
+            kwargs["add_special_tokens"] = True  # the tokenizer's BOS in front of <|begin_of_text|>, as released
         inputs = self.processor(
             text=prompts,
             images=[[image] for image in images],
             padding=True,
             return_tensors="pt",
-            **self.image_kwargs,
+            **kwargs,
         ).to(self.device)
         with torch.inference_mode():
             output = self.model.generate(
@@ -190,7 +243,7 @@ class ChatVLM:
                 pad_token_id=self.tokenizer.pad_token_id,
             )
         new_tokens = output[:, inputs["input_ids"].shape[1] :]
-        return [t.strip() for t in self.tokenizer.batch_decode(new_tokens, skip_special_tokens=True)]
+        return self.tokenizer.batch_decode(new_tokens, skip_special_tokens=True)  # as generated: not stripped
 
 
 # -- harness -------------------------------------------------------------------------------------
@@ -198,10 +251,13 @@ def _check_run(out: Path, settings: dict) -> None:
     path = out / "run.json"
     if path.is_file():
         previous = json.loads(path.read_text(encoding="utf-8"))
-        for key in ("model", "max_new_tokens", "min_pixels", "max_pixels"):
-            if previous.get(key) != settings.get(key):
+        for key in ("model", "max_new_tokens", "min_pixels", "max_pixels", "prompt_format"):
+            # a run written before prompt_format existed used the chat template for every model
+            default = "chat" if key == "prompt_format" else None
+            held = previous.get(key, default)
+            if held != settings.get(key):
                 raise ValueError(
-                    f"{out} holds a run with {key}={previous.get(key)!r}, not {settings.get(key)!r}; "
+                    f"{out} holds a run with {key}={held!r}, not {settings.get(key)!r}; "
                     "use another --output folder to keep runs apart"
                 )
     else:
@@ -304,6 +360,7 @@ def evaluate_model(
     max_pixels: int | None = PUBLISHED_MAX_PIXELS,
     metric_options: dict[str, dict[str, Any]] | None = None,
     progress: bool = True,
+    prompt_format: str = "released",
 ) -> dict:
     """Evaluate ``model`` (Hub id or local folder) on ``tasks``; write predictions and scores to ``output_dir``.
 
@@ -311,6 +368,8 @@ def evaluate_model(
     ``limit``: first N items per task. ``max_new_tokens``: override every task's budget (smoke runs).
     ``metric_options``: extra ``compute()`` keywords per metric module (default
     :data:`hub_tools.evaluation.tasks.METRIC_OPTIONS`), e.g. ``{"medical_vqa": {"mode": "llava_med"}}``.
+    ``prompt_format``: ``"released"`` (LLaVA models with a Llama-3 tokenizer get the release's
+    ``llava_llama_3`` prompt, others their chat template) or ``"chat"`` (the chat template for all).
     Returns the ``scores.json`` content. Resumes a partly finished run in the same folder.
     """
     from hub_tools.evaluation.report import write_scores
@@ -319,6 +378,7 @@ def evaluate_model(
         raise ValueError(f"batch_size must be at least 1, got {batch_size}")
     if max_new_tokens is not None and max_new_tokens < 1:
         raise ValueError(f"max_new_tokens must be at least 1, got {max_new_tokens}")
+    check_prompt_format(prompt_format)
     task_list: list[Task] = resolve_tasks(tasks)
     out = Path(output_dir)
     settings = {
@@ -326,6 +386,7 @@ def evaluate_model(
         "max_new_tokens": max_new_tokens,
         "min_pixels": min_pixels,
         "max_pixels": max_pixels,
+        "prompt_format": prompt_format,
     }
     _check_run(out, settings)
     (out / "predictions").mkdir(parents=True, exist_ok=True)
@@ -334,7 +395,7 @@ def evaluate_model(
 
     def vlm_factory() -> ChatVLM:
         if not loaded:
-            loaded.append(ChatVLM(str(model), device, dtype, min_pixels, max_pixels))
+            loaded.append(ChatVLM(str(model), device, dtype, min_pixels, max_pixels, prompt_format=prompt_format))
         return loaded[0]
 
     scores_path = out / "scores.json"
