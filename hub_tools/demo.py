@@ -1,25 +1,11 @@
 """The logic behind the Gradio synthesizer demo (``spaces/synthesizer/app.py``, ``adamllm demo``).
 
-One image + caption goes through the method's three stages, exactly as the pipeline runs them:
-
-1. **synthesize**: the synthesizer continues the caption conversation (greedy, up to
-   ``max_new_tokens``); :func:`hub_tools.synthesis.parse_triplets` splits the raw generation into
-   complete task triplets;
-2. **filter**: the first ``n_tasks`` triplets are judged by the consistency checker (the LLM checker
-   with Yes / No / Open probabilities, or the offline lexical heuristic); those judged ``Yes`` are kept;
-3. **compose**: one single-stage conversation, the caption turn plus the kept task turns, the caption
-   first or last by a seeded draw (:func:`compose_example`). No kept task -> the caption turn alone.
-
-``n_tasks=1`` is the released protocol: only the first triplet is judged and kept if consistent, and
-the composed example is then identical to what ``adamllm compose`` writes for the pair.
-
-Models come from ``ADAMLLM_SYNTHESIZER`` / ``ADAMLLM_CHECKER``; unset, the released models are used on
-a GPU machine with Hub access, else the offline tiny models (random weights, meaningless text), which
-the UI labels as a smoke test (:func:`choose_models`). Models load once, on first use (:func:`load_synthesizer`,
-:func:`load_checker`). This module never builds tiny models or draws examples itself: its caller (the Space)
-passes the tiny-model builder (``prepare``) and the bundled example pairs in.
-
-Heavy libraries (torch, transformers, PIL) are imported inside functions.
+One image + caption goes through the pipeline's three stages as ``adamllm pipeline`` runs them: synthesize
+(greedy, :func:`hub_tools.synthesis.parse_triplets`), filter (the first ``n_tasks`` triplets; keep ``Yes``)
+and compose (caption turn + kept task turns, seeded order). ``n_tasks=1`` is the released protocol and gives
+the row ``adamllm compose`` writes. Models come from ``ADAMLLM_SYNTHESIZER`` / ``ADAMLLM_CHECKER``, else the
+released ones online or the offline tiny ones (labelled a smoke test). This module never builds tiny models
+or draws examples: its caller passes the tiny-model builder (``prepare``) and the example pairs in.
 """
 
 from __future__ import annotations

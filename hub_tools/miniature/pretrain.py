@@ -1,19 +1,10 @@
 """Text pretraining of a tiny model built from scratch: paraphrasing captions, so it learns to copy.
 
-The paper's synthesizer starts from a pretrained MLLM, which can already copy facts from its context
-(a count, a side, a name) into an answer. The quickstart's tiny synthesizer starts from random
-weights, and its seed set asks for such a copy only a few times per batch: measured on the miniature
-world, two to five minutes of seed-set training leave counts and lesion sides at chance (the model
-asks the right question, then guesses the number). This module gives the tiny model a short text
-pretraining phase instead — the role a base model's pretraining plays — where every target token is a
-copy: the model reads one caption of an image and writes another caption of the same image
-(:func:`hub_tools.miniature.world.caption_paraphrases`), so counts, names and sides must be carried over, in
-another order or wording (``three`` / ``3``). Only seed-set parameter combinations are used, so the
-held-out pairs stay unseen.
-
-Training is a plain PyTorch loop on text only (no images, no TRL): a chat-formatted user turn with the
-first caption, the assistant turn with the second, loss on the assistant turn. The learning rate warms
-up over ``warmup_steps`` and follows a cosine over the run (its steps, or its time budget).
+A pretrained base model can copy a fact from its context (a count, a side) into an answer; a random tiny
+model cannot, so before seed-set tuning it reads one caption of an image and writes another of the same image
+(:func:`hub_tools.miniature.world.caption_paraphrases`, seed-set combinations only): every target token is a
+copy. A plain PyTorch loop on text, loss on the assistant turn, warmup then cosine. Why it is needed, with
+the measurements: ``recipes/synthesizer/README.md``.
 """
 
 from __future__ import annotations

@@ -1,23 +1,10 @@
 """Build a Hub dataset folder from a pipeline run directory (see ``docs/run_dir.md``).
 
-Three configs, each a ``train`` split of parquet shards with the image bytes embedded:
-
-- ``image_caption_pairs``: every accepted input pair as a one-turn conversation (caption prompt ->
-  caption), built from the synthesis rows;
-- ``synthetic_visual_tasks``: the kept synthetic task turns alone (the composed task, without the
-  caption turn), one row per image with a kept task;
-- ``image_caption_and_synthetic_task`` (default): the composed rows exactly as the compose stage
-  wrote them — the single-stage training set (split ``train``; a two-stage run gives splits
-  ``caption`` and ``task``).
-
-Every row is ``{"id", "kind", "caption_turn", "images": [Image], "messages": [...]}``: ``images`` +
-``messages`` are TRL's conversational vision format; ``kind`` and ``caption_turn`` let
-``hub_tools.training.sft`` cut a row into its caption and task stages for the two-stage baseline. Rows are
-streamed: the run directory is read line by line in three passes (filter, synthesis, compose) and
-written shard by shard; only a small per-id index (a caption hash and a word) is kept in memory.
-Counts are checked against ``stats.json`` and a mismatch fails the build instead of publishing a
-silently short dataset. A config without rows is left out (``datasets`` cannot load an empty split).
-See :func:`build_visual_instructions`.
+Three configs of parquet shards with embedded image bytes: ``image_caption_pairs`` (every accepted pair's
+caption turn), ``synthetic_visual_tasks`` (the kept task turns alone) and ``image_caption_and_synthetic_task``
+(default: the composed rows as written, i.e. the single-stage training set). Rows are TRL's conversational
+vision format plus ``id``, ``kind`` and ``caption_turn``. The run directory is streamed in three passes and
+counts are checked against ``stats.json``: a mismatch fails the build rather than publish a short dataset.
 """
 
 from __future__ import annotations
