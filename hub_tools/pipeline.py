@@ -30,7 +30,7 @@ def length_bucket(answer: str) -> str:
     raise AssertionError("unreachable")
 
 
-def summarize(run_dir: str | Path, top: int = 12) -> dict:
+def summarize(run_dir: str | Path, top: int = 12, keep_captions_without_task: bool = False) -> dict:
     """Counts of a finished run plus question-type diversity of the kept tasks.
 
     ``question_types``: the ``top`` most common leading words (the rest as ``other``);
@@ -38,7 +38,7 @@ def summarize(run_dir: str | Path, top: int = 12) -> dict:
     """
     from hub_tools.rundir import collect_outcomes
 
-    outcomes, stats = collect_outcomes(run_dir)
+    outcomes, stats = collect_outcomes(run_dir, keep_captions_without_task=keep_captions_without_task)
     kept = [o.triplet for o in outcomes if o.status == "kept"]
     types = Counter(leading_word(t["question"]) for t in kept)
     shown = dict(types.most_common(top))
@@ -67,11 +67,13 @@ def format_summary(summary: dict) -> str:
         f"pairs in        {summary['pairs_in']}",
         f"  rejected      {summary['rejected']}",
         f"  synthesized   {summary['synthesized']}  ({summary['triplets']} triplets)",
-        f"verdicts        Yes {v['Yes']}  No {v['No']}  Open {v['Open']}",
+        f"verdicts        Yes {v.get('Yes', 0)}  No {v.get('No', 0)}  Open {v.get('Open', 0)}  Other {v.get('Other', 0)}",
         f"kept tasks      {summary['kept']}",
         f"caption-only    {summary['caption_only']}",
-        f"check           {summary['kept']} + {summary['caption_only']} + {summary['rejected']} = "
-        f"{summary['kept'] + summary['caption_only'] + summary['rejected']} (pairs in: {summary['pairs_in']})",
+        f"no task         {summary['no_task']}  (no complete triplet: not in the training data)",
+        f"check           {summary['kept']} + {summary['caption_only']} + {summary['no_task']} + {summary['rejected']} = "
+        f"{summary['kept'] + summary['caption_only'] + summary['no_task'] + summary['rejected']} "
+        f"(pairs in: {summary['pairs_in']})",
         f"question types  ({summary['distinct_question_types']} distinct among kept tasks)",
     ]
     lines += [f"  {name:<14}{n}" for name, n in summary["question_types"].items()]
@@ -109,6 +111,12 @@ def run_pipeline(
         checker = checker()
     filter_run(run_dir, checker, batch_size=checker_batch_size, all_triplets=all_triplets)
     compose_run(
-        run_dir, mode=compose.mode, synthetic_only=compose.synthetic_only, seed=compose.seed, export=compose.export
+        run_dir,
+        mode=compose.mode,
+        synthetic_only=compose.synthetic_only,
+        seed=compose.seed,
+        export=compose.export,
+        cue_rule=compose.cue_rule,
+        keep_captions_without_task=compose.keep_captions_without_task,
     )
-    return summarize(run_dir)
+    return summarize(run_dir, keep_captions_without_task=compose.keep_captions_without_task)

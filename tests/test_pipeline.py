@@ -74,7 +74,7 @@ def _n_records(pairs: Path) -> int:
 
 def _check_adds_up(summary: dict, n: int) -> None:
     assert summary["pairs_in"] == n
-    assert summary["kept"] + summary["caption_only"] + summary["rejected"] == n
+    assert summary["kept"] + summary["caption_only"] + summary["no_task"] + summary["rejected"] == n
     assert summary["synthesized"] + summary["rejected"] == n
     assert sum(summary["question_types"].values()) == summary["kept"]
     assert sum(summary["precise_length"].values()) == summary["kept"]
@@ -121,9 +121,9 @@ def test_pipeline_tiny_synthesizer_lexical(pairs, tmp_path, tiny_models, capsys)
     _check_adds_up(summary, n)
     assert summary["rejected"] == 2
     stats = json.loads((out / "stats.json").read_text())
-    assert stats["pairs_in"] == n == stats["kept"] + stats["caption_only"] + stats["rejected"]
+    assert stats["pairs_in"] == n == stats["kept"] + stats["caption_only"] + stats["no_task"] + stats["rejected"]
     rows = [json.loads(line) for line in (out / "compose" / "train.jsonl").read_text().splitlines()]
-    assert len(rows) == n - 2  # one conversation per non-rejected image
+    assert len(rows) == n - 2 - stats["no_task"]  # one conversation per image with a complete triplet
 
 
 def test_pipeline_scripted_synthesis_lexical_and_resume(pairs, tmp_path):
@@ -191,6 +191,36 @@ def test_pipeline_with_tiny_llama_checker(pairs, tmp_path, tiny_models):
     _check_adds_up(summary, 8)
     assert sum(summary["verdicts"].values()) == summary["triplets"] > 0
     rows = [json.loads(x) for p in (out / "filter").glob("*.jsonl") for x in p.read_text().splitlines()]
-    assert all(r["checker"] == str(tiny_models["llama"]) for r in rows)
+    assert all(r["checker"] == str(tiny_models["llama"]) and r["decision"] == "released" for r in rows)
     assert all(abs(sum(v["probs"].values()) - 1) < 1e-5 for r in rows for v in r["verdicts"])
+    assert all(isinstance(v["generated"], str) for r in rows for v in r["verdicts"])
+    labels = [v["label"] for r in rows for v in r["verdicts"]]
+    assert summary["verdicts"] == {lab: labels.count(lab) for lab in ("Yes", "No", "Open", "Other")}
+    assert summary["kept"] == labels.count("Yes")  # one triplet judged per pair: kept == label "Yes"
+    v = summary["verdicts"]
+    assert f"Yes {v['Yes']}  No {v['No']}  Open {v['Open']}  Other {v['Other']}" in format_summary(summary)
     assert (out / "compose" / "caption.jsonl").is_file() and (out / "compose" / "task.jsonl").is_file()
+
+
+def test_pipeline_checker_decision_and_prompt_options(pairs, tmp_path, tiny_models):
+    llama = str(tiny_models["llama"])
+    prompt = tmp_path / "prompt.txt"
+    prompt.write_text(
+        "Judge.\n\nQuestion: {Q}\nInformative answer: {informative_A}\nPrecise answer: {precise_A}\nVerdict:"
+    )
+    out = tmp_path / "run"
+    args = _args(pairs, out, "--synthesizer", "scripted", "--checker", llama, "--limit", "4",
+                 "--checker-decision", "label-logits", "--checker-prompt", str(prompt))  # fmt: skip
+    summary = run_pipeline(**pipeline_kwargs(args), engine=ScriptedEngine())
+    _check_adds_up(summary, 4)
+    rows = [json.loads(x) for p in (out / "filter").glob("*.jsonl") for x in p.read_text().splitlines()]
+    assert {r["decision"] for r in rows} == {"label-logits"} and summary["verdicts"]["Other"] == 0
+    manifest = json.loads((out / "manifest.json").read_text())["filter"]
+    assert manifest["checker_prompt"] == str(prompt) and manifest["decision"] == "label-logits"
+    # a template without a placeholder is refused in one line before anything runs
+    bad = tmp_path / "bad.txt"
+    bad.write_text("Question: {Q}\nPrecise answer: {precise_A}\nVerdict:")
+    out2 = tmp_path / "run2"
+    code = main(["pipeline", "--pairs", str(pairs), "--output", str(out2), "--synthesizer", "scripted",
+                 "--checker", llama, "--checker-prompt", str(bad)])  # fmt: skip
+    assert code == 2 and not (out2 / "synthesis").exists()

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import argparse
 
-DEFAULT_CHECKER = "meta-llama/Meta-Llama-3-8B"
+from hub_tools.defaults import DEFAULT_CHECKER
 
 
 def register(subparsers, name: str, help: str) -> None:
@@ -32,6 +32,20 @@ def add_checker_arguments(p: argparse.ArgumentParser, prefix: str = "") -> None:
         f"--{prefix}dtype", default=None, help="checker dtype, e.g. bfloat16 (default: bf16 on GPU, fp32 on CPU)"
     )
     p.add_argument(
+        f"--{prefix}decision",
+        choices=("released", "label-logits"),
+        default="released",
+        help="released (default): greedily generate up to 2 tokens, keep iff the text, stripped and lower-cased, is "
+        "'yes' (verdict Yes / No / Open / Other); label-logits: argmax over the first-token logits of Yes / No / Open",
+    )
+    p.add_argument(
+        "--checker-prompt",
+        metavar="FILE",
+        default=None,
+        help="few-shot prompt template with the placeholders {Q}, {informative_A}, {precise_A}, ending where the "
+        "label is generated (default: our built-in prompt)",
+    )
+    p.add_argument(
         "--no-shared-prefix",
         action="store_true",
         help="run the whole few-shot prompt per item instead of reusing the prefix KV cache (slower; for comparison)",
@@ -43,19 +57,34 @@ def add_checker_arguments(p: argparse.ArgumentParser, prefix: str = "") -> None:
     )
 
 
+def checker_factory(args: argparse.Namespace, prefix: str = ""):
+    """Check the checker options now and return a zero-argument function that loads the checker.
+
+    Raises :class:`~hub_tools.filtering.PromptError` (one line, naming the file and the missing
+    placeholder) for a bad ``--checker-prompt`` and ``ValueError`` for a prompt given to the lexical
+    checker, before any model is loaded.
+    """
+    from hub_tools.filtering import PromptTemplate, load_checker
+
+    template = PromptTemplate.from_file(args.checker_prompt) if args.checker_prompt else None
+    if args.checker == "lexical":
+        if template is not None:
+            raise ValueError("--checker-prompt needs an LLM checker; the lexical checker uses no prompt")
+        return lambda: load_checker("lexical")
+    key = prefix.replace("-", "_")
+    kwargs = {
+        "device": getattr(args, f"{key}device"),
+        "dtype": getattr(args, f"{key}dtype"),
+        "shared_prefix": not args.no_shared_prefix,
+        "decision": getattr(args, f"{key}decision"),
+        "template": template,
+    }
+    return lambda: load_checker(args.checker, **kwargs)
+
+
 def make_checker(args: argparse.Namespace, prefix: str = ""):
     """Build the checker named by ``args.checker`` (options read with the same ``prefix`` as added)."""
-    from hub_tools.filtering import load_checker
-
-    if args.checker == "lexical":
-        return load_checker("lexical")
-    key = prefix.replace("-", "_")
-    return load_checker(
-        args.checker,
-        device=getattr(args, f"{key}device"),
-        dtype=getattr(args, f"{key}dtype"),
-        shared_prefix=not args.no_shared_prefix,
-    )
+    return checker_factory(args, prefix)()
 
 
 def run(args: argparse.Namespace) -> int:
@@ -69,9 +98,12 @@ def run(args: argparse.Namespace) -> int:
         print("adamllm filter: --batch-size must be at least 1", file=sys.stderr)
         return 2
     try:
-        result = filter_run(
-            args.run_dir, make_checker(args), batch_size=args.batch_size, all_triplets=args.all_triplets
-        )
+        load = checker_factory(args)
+    except ValueError as err:  # a bad --checker-prompt, before any model is loaded
+        print(f"adamllm filter: {err}", file=sys.stderr)
+        return 2
+    try:
+        result = filter_run(args.run_dir, load(), batch_size=args.batch_size, all_triplets=args.all_triplets)
     except (FileNotFoundError, ValueError) as err:
         print(f"adamllm filter: {err}", file=sys.stderr)
         return 1

@@ -34,12 +34,13 @@ def pipeline_kwargs(args: argparse.Namespace) -> dict:
     The checker is passed as a factory, so it is loaded only after synthesis (as before the split).
     """
     from hub_tools.commands.compose import compose_options
-    from hub_tools.commands.filter import make_checker
+    from hub_tools.commands.filter import checker_factory
     from hub_tools.commands.synthesize import synthesis_config
 
+    checker = checker_factory(args, prefix="checker-")  # a bad --checker-prompt fails here, before synthesis
     return {
         "synthesis": synthesis_config(args),
-        "checker": lambda: make_checker(args, prefix="checker-"),
+        "checker": checker,
         "checker_batch_size": args.checker_batch_size,
         "all_triplets": args.all_triplets,
         "compose": compose_options(args),

@@ -10,7 +10,7 @@ Rules, in order:
 This is a heuristic, not the published protocol (which uses an LLM judge): it misses paraphrases
 ("right lung" vs "right-sided") and yes/no answers whose word is not repeated in the informative
 answer, so it keeps fewer tasks than the LLM checker. Use it for tests, CPU runs and quick looks.
-Its verdicts carry ``probs: null``.
+Its verdicts carry ``generated: null`` and ``probs: null``; its rows record ``decision: "lexical"``.
 """
 
 from __future__ import annotations
@@ -21,34 +21,31 @@ from hub_tools.filtering.prompt import Item
 
 _WORD = re.compile(r"[a-z0-9]+")
 _ARTICLES = {"a", "an", "the"}
-_NUMBERS = {
-    w: str(i)
-    for i, w in enumerate(
-        [
-            "zero",
-            "one",
-            "two",
-            "three",
-            "four",
-            "five",
-            "six",
-            "seven",
-            "eight",
-            "nine",
-            "ten",
-            "eleven",
-            "twelve",
-            "thirteen",
-            "fourteen",
-            "fifteen",
-            "sixteen",
-            "seventeen",
-            "eighteen",
-            "nineteen",
-            "twenty",
-        ]
-    )
-}
+NUMBER_WORDS = [
+    "zero",
+    "one",
+    "two",
+    "three",
+    "four",
+    "five",
+    "six",
+    "seven",
+    "eight",
+    "nine",
+    "ten",
+    "eleven",
+    "twelve",
+    "thirteen",
+    "fourteen",
+    "fifteen",
+    "sixteen",
+    "seventeen",
+    "eighteen",
+    "nineteen",
+    "twenty",
+]
+"""Number words by value (``NUMBER_WORDS[3] == "three"``), zero to twenty."""
+_NUMBERS = {w: str(i) for i, w in enumerate(NUMBER_WORDS)}
 OPEN_QUESTION = re.compile(
     r"\b(describe|description|caption|summari[sz]e|overview|tell me about|what is (?:happening|going on))\b",
     re.IGNORECASE,
@@ -74,7 +71,8 @@ class LexicalChecker:
     """Checker interface over :func:`lexical_verdict` (``name == "lexical"``)."""
 
     name = "lexical"
+    decision = "lexical"
 
     def judge(self, items: list[Item]) -> list[dict]:
-        """Verdicts ``{"label", "probs": None}`` for ``items``, in order."""
-        return [{"label": lexical_verdict(it), "probs": None} for it in items]
+        """Verdicts ``{"label", "generated": None, "probs": None}`` for ``items``, in order."""
+        return [{"label": lexical_verdict(it), "generated": None, "probs": None} for it in items]

@@ -1,14 +1,20 @@
 """The consistency checker's few-shot prompt (written for this project).
 
 The prompt is a fixed **prefix** (instruction + six worked examples, two per label, mixed domains)
-followed by one **item suffix** ending in ``Verdict:``; the checker reads the next-token logits of
-the three label words. Because the prefix is identical for every item, its KV cache is computed
-once and reused (see :mod:`hub_tools.filtering.llm`).
+followed by one **item suffix** ending in ``Verdict:``, where the checker generates the label.
+Because the prefix is identical for every item, its KV cache is computed once and reused (see
+:mod:`hub_tools.filtering.llm`).
+
+A user-supplied template (:class:`PromptTemplate`, ``--checker-prompt FILE``) uses the released
+placeholders ``{Q}``, ``{informative_A}`` and ``{precise_A}`` and ends where the label is generated;
+its shared prefix is everything before the first placeholder. Values are substituted literally.
 """
 
 from __future__ import annotations
 
+import re
 from dataclasses import dataclass
+from pathlib import Path
 
 LABELS = ("Yes", "No", "Open")
 
@@ -114,3 +120,69 @@ def prefix_text(extra_examples: tuple[tuple[str, str, str, str], ...] = ()) -> s
 def full_prompt(item: Item) -> str:
     """Prefix + item suffix as one string (for reading; the checker tokenizes the two parts apart)."""
     return prefix_text() + item_text(item)
+
+
+PLACEHOLDERS = ("{Q}", "{informative_A}", "{precise_A}")
+"""The released template placeholders: question, informative answer, precise answer."""
+_PLACEHOLDER = re.compile(r"\{(Q|informative_A|precise_A)\}")
+
+ITEM_TEMPLATE = "Question: {Q}\nInformative answer: {informative_A}\nPrecise answer: {precise_A}\nVerdict:"
+"""Our item suffix as a template (:func:`item_text` fills it, with clipped fields)."""
+
+
+class PromptError(ValueError):
+    """A checker prompt template that cannot be used (one line, naming the file)."""
+
+
+@dataclass(frozen=True)
+class PromptTemplate:
+    """A few-shot checker prompt with ``{Q}`` / ``{informative_A}`` / ``{precise_A}``, ending at the label.
+
+    ``source`` names where it came from (``"default"`` or a file path); ``clip`` cuts and
+    whitespace-normalises the fields as :func:`item_text` does (our default prompt); user templates
+    get the values as they are.
+    """
+
+    text: str
+    source: str = "default"
+    clip: bool = False
+
+    def __post_init__(self):
+        missing = [p for p in PLACEHOLDERS if p not in self.text]
+        if missing:
+            raise PromptError(f"checker prompt {self.source}: missing placeholder {missing[0]}")
+
+    @classmethod
+    def default(cls, prefix: str | None = None) -> PromptTemplate:
+        """Our prompt: :func:`prefix_text` (or ``prefix``) followed by :data:`ITEM_TEMPLATE`."""
+        return cls((prefix_text() if prefix is None else prefix) + ITEM_TEMPLATE, "default", clip=True)
+
+    @classmethod
+    def from_file(cls, path: str | Path) -> PromptTemplate:
+        """Read a UTF-8 template; one final newline (as editors add) is dropped. Raises :class:`PromptError`."""
+        try:
+            text = Path(path).read_text(encoding="utf-8")
+        except (OSError, UnicodeDecodeError) as err:
+            raise PromptError(f"checker prompt {path}: cannot read it ({err})") from None
+        if text.endswith("\r\n"):
+            text = text[:-2]
+        elif text.endswith("\n"):
+            text = text[:-1]
+        return cls(text, str(path))
+
+    @property
+    def prefix(self) -> str:
+        """Everything before the first placeholder (the same for every item)."""
+        return self.text[: _PLACEHOLDER.search(self.text).start()]
+
+    def render(self, item: Item) -> str:
+        """The whole prompt for ``item``; values are inserted literally (``{x}`` in a value stays as is)."""
+        if self.clip:
+            values = {
+                "Q": _clip(item.question, "question"),
+                "informative_A": _clip(item.informative, "informative"),
+                "precise_A": _clip(item.precise, "precise"),
+            }
+        else:
+            values = {"Q": item.question, "informative_A": item.informative, "precise_A": item.precise}
+        return _PLACEHOLDER.sub(lambda m: values[m.group(1)], self.text)

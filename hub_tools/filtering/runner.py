@@ -6,7 +6,15 @@ import os
 from pathlib import Path
 
 from hub_tools.filtering.prompt import Item, item_text
-from hub_tools.rundir import ShardWriter, iter_records, recover_partials, shard_files
+from hub_tools.rundir import (
+    ShardWriter,
+    collect_outcomes,
+    iter_records,
+    recover_partials,
+    shard_files,
+    update_manifest,
+    write_stats,
+)
 
 
 def _items(row: dict, all_triplets: bool) -> list[Item]:
@@ -14,6 +22,16 @@ def _items(row: dict, all_triplets: bool) -> list[Item]:
     if not all_triplets:
         triplets = triplets[:1]
     return [Item(t["question"], t["informative"], t["precise"]) for t in triplets]
+
+
+def checker_decision(checker) -> str:
+    """The decision rule a checker's rows record (``"lexical"`` for the heuristic)."""
+    return getattr(checker, "decision", None) or ("lexical" if checker.name == "lexical" else "label-logits")
+
+
+def row_decision(row: dict) -> str:
+    """The decision of a filter row; rows from before decisions were recorded used ``label-logits`` (or lexical)."""
+    return row.get("decision") or ("lexical" if row.get("checker") == "lexical" else "label-logits")
 
 
 def filter_run(
@@ -27,11 +45,11 @@ def filter_run(
 
     Afterwards ``stats.json`` gets the verdict counts and the kept / caption-only / rejected split.
 
-    ``checker`` has ``.name`` and ``.judge(items) -> verdicts``. By default only ``triplets[0]``
+    ``checker`` has ``.name``, ``.decision`` and ``.judge(items) -> verdicts``. By default only ``triplets[0]``
     (the one the released protocol keeps) is judged; ``all_triplets=True`` judges every triplet,
     so that ``verdicts[i]`` judges ``triplets[i]`` for all ``i``. Pairs without triplets get
     ``verdicts: []``. Raises ``ValueError`` if synthesis is unfinished or earlier filter rows
-    came from another checker.
+    came from another checker or decision rule.
     """
     from tqdm.auto import tqdm
 
@@ -41,23 +59,31 @@ def filter_run(
         raise FileNotFoundError(f"{str(run_dir)!r} has no synthesis/ folder; run `adamllm synthesize` first")
     if any(p.name.endswith(".partial") for p in shard_files(synth_dir)):
         raise ValueError(f"synthesis in {str(run_dir)!r} is unfinished (.partial shards); resume it first")
-    from hub_tools.compose import collect_outcomes, update_manifest, write_stats
-
     recover_partials(filter_dir)  # an interrupted filter run: keep its complete rows, drop a torn tail
-    done, checkers = set(), set()
+    decision = checker_decision(checker)
+    done, checkers, decisions = set(), set(), set()
     for row in iter_records(filter_dir):
         done.add(row["id"])
         checkers.add(row.get("checker"))
+        decisions.add(row_decision(row))
     others = checkers - {checker.name}
     if others:
         raise ValueError(
             f"{str(filter_dir)!r} already holds verdicts from checker(s) {sorted(others)}, not {checker.name!r}; "
             "resume with the same --checker or delete the filter/ folder"
         )
+    others = decisions - {decision}
+    if others:
+        raise ValueError(
+            f"{str(filter_dir)!r} already holds verdicts made with decision(s) {sorted(others)}, not {decision!r}; "
+            "resume with the same --decision or delete the filter/ folder"
+        )
     pending = [r for r in iter_records(synth_dir) if r.get("status") != "rejected" and r["id"] not in done]
-    update_manifest(
-        run_dir, "filter", {"checker": checker.name, "batch_size": batch_size, "all_triplets": all_triplets}
-    )
+    config = {"checker": checker.name, "decision": decision, "batch_size": batch_size, "all_triplets": all_triplets}
+    template = getattr(checker, "template", None)
+    if template is not None:
+        config["checker_prompt"] = template.source
+    update_manifest(run_dir, "filter", config)
     n_items = sum(len(_items(r, all_triplets)) for r in pending)
     judged = 0
     chunk_pairs = max(1, batch_size * 8)
@@ -79,7 +105,12 @@ def filter_run(
             for n, row in enumerate(chunk):
                 count = len(_items(row, all_triplets))
                 writer.write(
-                    {"id": row["id"], "checker": checker.name, "verdicts": [verdicts[(n, j)] for j in range(count)]}
+                    {
+                        "id": row["id"],
+                        "checker": checker.name,
+                        "decision": decision,
+                        "verdicts": [verdicts[(n, j)] for j in range(count)],
+                    }
                 )
                 judged += count
     _, stats = collect_outcomes(run_dir)
