@@ -57,6 +57,12 @@ def run(args: argparse.Namespace) -> int:
     for config, n in result.rows.items():
         shards = len(result.shards.get(config, []))
         print(f"  {config}: {n} rows in {shards} shard(s)" if n else f"  {config}: no rows (config left out)")
+    if not any(n for config, n in result.rows.items() if config != "image_caption_pairs"):
+        print(
+            "build-dataset: note: no image has a training row (no kept task, no caption-only row; see "
+            "RUN_DIR/stats.json no_task): only the image_caption_pairs config was written",
+            file=sys.stderr,
+        )
     if args.push_to_hub:
         from hub_tools.publish.hub import push_folder
 
