@@ -19,7 +19,6 @@ from __future__ import annotations
 
 from typing import Any
 
-from hub_tools.defaults import DEFAULT_SYNTHESIZER  # noqa: F401  (re-exported; hub_tools.demo imports it here)
 from hub_tools.synthesis.parse import TurnFormat
 from hub_tools.synthesis.prompts import pick_prompt_format, prompt_text, turn_format_for
 
