@@ -1,14 +1,14 @@
-"""Tests for the structured template pools in ``hub_tools.compose.templates``."""
+"""The template pools (``hub_tools.compose.qa_templates`` / ``cot_templates``): the released shape, well-formed."""
 
 from __future__ import annotations
 
-import hashlib
 import re
 
 import pytest
 
-from hub_tools.compose import templates
-from hub_tools.compose.templates import COT_POOL, QA_POOL, Template
+from hub_tools.compose.cot_templates import COT_POOL
+from hub_tools.compose.qa_templates import QA_POOL
+from hub_tools.compose.templates import Template
 
 ALL = QA_POOL + COT_POOL
 SAMPLE = {"question": "How many dogs are there?", "answer": "Two", "reasoning": "I can see two dogs on the grass."}
@@ -116,15 +116,3 @@ def test_validation_rejects_bad_templates():
         Template("{question} {{x}}", "{answer}", "qa", inverted=False)  # literal brace
     with pytest.raises(ValueError):
         Template("{question}", "{answer}", "caption", inverted=False)
-
-
-def test_old_pools_unchanged():
-    assert len(templates.QA_TEMPLATES) == 22
-    assert len(templates.COT_REASONING_FIRST) == 21
-    assert len(templates.COT_ANSWER_FIRST) == 21
-    assert templates.COT_TEMPLATES == templates.COT_REASONING_FIRST + templates.COT_ANSWER_FIRST
-    assert templates.QA_TEMPLATES[0] == "{question}"
-    assert templates.COT_REASONING_FIRST[0] == ("{question}", "{reasoning}\nSo the answer is: {answer}")
-    assert templates.COT_ANSWER_FIRST[0] == ("{question}", "{answer}\n\nExplanation: {reasoning}")
-    digest = hashlib.sha256(repr((templates.QA_TEMPLATES, templates.COT_TEMPLATES)).encode()).hexdigest()
-    assert digest == "e8a3154ed44909e0fb744e6843b2ce1df768ffefd33d59ebd1f0069989935a7b"
