@@ -331,17 +331,60 @@ def test_recipes_parse(recipe):
 
     # bf16 recipes are for GPUs; --use_cpu lets TrainingArguments validate them on a CPU box.
     script_args, training_args, model_args = parse_args(["--config", str(RECIPES / recipe), "--use_cpu", "true"])
-    assert training_args.max_length is None
     model_dir = recipe.split("/")[0]
     if model_dir == "tiny":
-        assert training_args.use_cpu and not training_args.bf16
+        assert training_args.use_cpu and not training_args.bf16 and training_args.max_length is None
         return
     assert model_args.model_name_or_path == HUB_MODELS[model_dir]
     assert script_args.domain == {"config_biomed.yaml": "biomedicine", "config_food.yaml": "food"}[Path(recipe).name]
-    assert training_args.learning_rate == 1e-5 and training_args.weight_decay == 0.1
-    assert training_args.warmup_steps == 0.1 and training_args.num_train_epochs == 1
-    assert getattr(training_args.lr_scheduler_type, "value", None) == "cosine" and training_args.bf16
+    assert training_args.num_train_epochs == 1 and training_args.bf16
+    assert getattr(training_args.lr_scheduler_type, "value", None) == "cosine"
     assert training_args.gradient_checkpointing and not model_args.use_peft
+    # As released: max length 6144 with text-only truncation for every model.
+    assert training_args.max_length == 6144 and script_args.long_example_policy == "truncate_text"
+    if model_dir == "llava-next-llama3-8b":  # the LLaVA codebase's recipe
+        assert training_args.learning_rate == 2e-5 and training_args.weight_decay == 0.0
+        assert training_args.warmup_steps == 0.03 and script_args.vision_tower_lr == 2e-6
+        assert not script_args.freeze_vision_tower and script_args.image_max_side is None
+    else:  # LLaMA-Factory's: vision tower frozen, longer image side capped at 512 px
+        assert training_args.learning_rate == 1e-5 and training_args.weight_decay == 0.1
+        assert training_args.warmup_steps == 0.1 and script_args.vision_tower_lr is None
+        assert script_args.freeze_vision_tower and script_args.image_max_side == 512
+        # LLaMA-Factory then froze Qwen2-VL's whole `visual` (merger included), not Mllama's projector.
+        assert script_args.freeze_multi_modal_projector == (model_dir == "qwen2-vl-2b")
+
+
+def test_image_max_side_caps_the_longer_side_before_the_processor(tiny_models):
+    from PIL import Image
+    from transformers import AutoProcessor
+
+    from hub_tools.training.collator import VisionSFTCollator, image_token_ids, measure_example
+    from hub_tools.training.data import cap_image_side, example_images
+
+    big = Image.new("RGB", (1024, 600), "red")
+    assert cap_image_side(big, 512).size == (512, 300)
+    assert cap_image_side(Image.new("RGB", (333, 1000)), 512).size == (170, 512)  # floored, as LLaMA-Factory
+    assert cap_image_side(Image.new("RGB", (400, 300)), 512).size == (400, 300)  # never enlarged
+    assert cap_image_side(big, None) is big
+    assert [im.size for im in example_images({"images": [big]}, 512)] == [(512, 300)]
+
+    processor = AutoProcessor.from_pretrained(tiny_models["qwen2_vl"])
+    row = {"images": [big], "messages": [_user("Describe.", image=True), _assistant("Red.")]}
+    seen = []
+    original = type(processor).__call__
+
+    def spy(self, *args, **kwargs):
+        seen.extend(im.size for images in kwargs["images"] for im in images)
+        return original(self, *args, **kwargs)
+
+    with mock.patch.object(type(processor), "__call__", spy):
+        capped = VisionSFTCollator(processor, image_max_side=512)([row])
+    assert seen and set(seen) == {(512, 300)}
+    # The tiny processor's own pixel budget already shrinks 512x300, so a smaller cap shows the token saving.
+    small = VisionSFTCollator(processor, image_max_side=64)([row])
+    assert small["input_ids"].shape[1] < capped["input_ids"].shape[1]  # fewer image tokens
+    ids = image_token_ids(processor)
+    assert measure_example(row, processor, ids, image_max_side=64)["num_tokens"] == small["input_ids"].shape[1]
 
 
 def test_every_model_has_both_domains_and_accelerate_configs_parse():
@@ -484,6 +527,71 @@ def test_resume_lora_freeze_and_push(tiny_models, demo_rows, tmp_path):
     assert card.data.base_model == "Qwen/Qwen2-VL-2B-Instruct"
     assert card.data.pipeline_tag == "image-text-to-text" and "lora" in card.data.tags
     assert "train_loss" in card.text
+
+
+def _parameters(path):
+    from transformers import AutoModelForImageTextToText
+
+    return {k: v.detach().clone() for k, v in AutoModelForImageTextToText.from_pretrained(path).named_parameters()}
+
+
+def test_frozen_vision_tower_stays_put_in_a_tiny_run(tiny_models, demo_rows, tmp_path):
+    """freeze_vision_tower (+ freeze_multi_modal_projector): those weights do not move; the language model does."""
+    import torch
+    from transformers import AutoModelForImageTextToText
+
+    from hub_tools.training.sft import main, projector_parameters, vision_tower_parameters
+
+    model = AutoModelForImageTextToText.from_pretrained(tiny_models["qwen2_vl"])
+    vision = {n for n, _ in vision_tower_parameters(model)}
+    merger = {n for n, _ in projector_parameters(model)}
+    assert vision and merger and not vision & merger and all(".merger." in n for n in merger)
+    before = _parameters(tiny_models["qwen2_vl"])
+    for freeze_projector in (False, True):
+        out = tmp_path / f"frozen-{freeze_projector}"
+        argv = _overrides(tiny_models["qwen2_vl"], demo_rows, out, "--max_steps", "2", "--save_strategy", "no",
+                          "--weight_decay", "0.0", "--learning_rate", "1e-2", "--freeze_vision_tower",
+                          "--image_max_side", "48", "--freeze_multi_modal_projector", str(freeze_projector))  # fmt: skip
+        summary = main(*_parse(*argv))
+        after = _parameters(out)
+        moved = {k for k in before if not torch.equal(before[k], after[k])}
+        assert not moved & vision
+        assert bool(moved & merger) != freeze_projector
+        assert any(k.startswith("model.language_model.") for k in moved) and "lm_head.weight" in moved
+        card = (out / "README.md").read_text()
+        assert "- Vision encoder: frozen" in card
+        assert f"- Projector: {'frozen' if freeze_projector else 'trained'}" in card
+        assert "- Images: longer side capped at 48 px" in card
+        trainable = sum(p.numel() for n, p in model.named_parameters() if n not in vision)
+        if freeze_projector:
+            trainable -= sum(p.numel() for n, p in model.named_parameters() if n in merger)
+        assert summary["stages"][0]["trainable_parameters"] == trainable
+
+
+def test_vision_tower_lr_gets_its_own_optimizer_group(tiny_models, demo_rows, tmp_path):
+    """vision_tower_lr: the vision encoder trains at that rate in its own groups, everything else at learning_rate."""
+    from transformers import AutoModelForImageTextToText
+
+    from hub_tools.training.sft import main, vision_tower_parameters
+
+    model = AutoModelForImageTextToText.from_pretrained(tiny_models["llava_next"])
+    vision = sum(p.numel() for _, p in vision_tower_parameters(model))
+    total = sum(p.numel() for p in model.parameters())
+    assert 0 < vision < total and all(".vision_tower." in f".{n}" for n, _ in vision_tower_parameters(model))
+    out = tmp_path / "vision-lr"
+    argv = _overrides(tiny_models["llava_next"], demo_rows, out, "--max_steps", "1", "--save_strategy", "no",
+                      "--learning_rate", "2e-5", "--vision_tower_lr", "2e-6", "--weight_decay", "0.0",
+                      "--max_length", "6144", "--long_example_policy", "truncate_text")  # fmt: skip
+    summary = main(*_parse(*argv))
+    groups = summary["stages"][0]["optimizer_groups"]
+    assert sum(g["parameters"] for g in groups if g["lr"] == 2e-6) == vision
+    assert sum(g["parameters"] for g in groups if g["lr"] == 2e-5) == total - vision
+    assert {g["lr"] for g in groups} == {2e-5, 2e-6}
+    card = (out / "README.md").read_text()
+    assert "- Vision encoder: trained at learning rate 2e-06" in card
+    assert "- Max length: 6144 tokens" in card and "long_example_policy truncate_text" in card
+    with pytest.raises(ValueError, match="vision_tower_lr"):
+        main(*_parse(*argv, "--freeze_vision_tower"))
 
 
 @pytest.mark.slow

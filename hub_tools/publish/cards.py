@@ -89,11 +89,14 @@ def build_model_card(
     model_id: str | None = None,
     extra_tags: list[str] | None = None,
     license: str | None = None,
+    setup: dict[str, str] | None = None,
 ):
     """Return a ``huggingface_hub.ModelCard`` for a post-trained model.
 
     ``stages`` holds one dict per training stage: ``name``, ``rows``, ``metrics`` (trainer metrics),
     and optionally ``long_examples`` (the long-example report) and ``loss_first`` / ``loss_last``.
+    ``setup`` (label -> text) lists how it was trained (vision encoder, projector, images, max length, optimizer;
+    see ``hub_tools.training.sft.training_setup``), one line each.
     Only Hub ids go into the ``base_model`` / ``datasets`` metadata; local paths are named in the body.
     """
     from huggingface_hub import ModelCard, ModelCardData
@@ -125,6 +128,7 @@ def build_model_card(
         f"- Data: {', '.join(f'`{d}`' for d in datasets) or 'local rows'}",
         f"- Pipeline: {'two-stage (captions, then tasks)' if len(stages) > 1 else 'single-stage'}",
         f"- Recipe: `{recipe_name}`" if recipe_name else "- Recipe: command-line arguments",
+        *(f"- {label}: {text}" for label, text in (setup or {}).items()),
         "",
     ]
     for stage in stages:

@@ -46,7 +46,32 @@ class ScriptArguments:
     stage1_dataset_split: str | None = field(default=None, metadata={"help": "Two-stage: stage-1 split."})
     stage1_dataset_dir: str | None = field(default=None, metadata={"help": "Two-stage: stage-1 local rows."})
     freeze_vision_tower: bool = field(
-        default=False, metadata={"help": "Freeze the vision encoder (the projector / merger stays trainable)."}
+        default=False,
+        metadata={
+            "help": "Freeze the vision encoder (Qwen2-VL `visual` minus its merger, `vision_tower`, `vision_model`); "
+            "the projector stays trainable unless freeze_multi_modal_projector is set."
+        },
+    )
+    freeze_multi_modal_projector: bool = field(
+        default=False,
+        metadata={
+            "help": "Freeze the projector too (Qwen2-VL's `visual.merger`, `multi_modal_projector` elsewhere). "
+            "LLaMA-Factory's freeze_vision_tower of late 2024 froze Qwen2-VL's whole `visual`, merger included."
+        },
+    )
+    vision_tower_lr: float | None = field(
+        default=None,
+        metadata={
+            "help": "Learning rate of the vision encoder (its own optimizer group; same schedule); None: "
+            "learning_rate. The LLaVA codebase's mm_vision_tower_lr (the release: 2e-6 against 2e-5)."
+        },
+    )
+    image_max_side: int | None = field(
+        default=None,
+        metadata={
+            "help": "Shrink every image so its longer side is at most this many pixels (aspect kept, nearest "
+            "resampling) before the processor; None: no cap. LLaMA-Factory's image_resolution (512 then)."
+        },
     )
     long_example_policy: str = field(
         default="drop",

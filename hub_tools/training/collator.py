@@ -158,7 +158,8 @@ class VisionSFTCollator:
     turns). Padding is on the right; every ``(batch, seq)`` tensor the processor returns (input ids,
     attention mask, ``mm_token_type_ids``, ``cross_attention_mask``, ...) is padded with it. With
     ``max_length`` set, rows longer than it are cut in their text only: cutting into image tokens raises
-    (filter such rows first with :func:`filter_long_examples`).
+    (filter such rows first with :func:`filter_long_examples`). ``image_max_side`` caps the longer side of
+    every image before the processor (:func:`hub_tools.training.data.cap_image_side`).
     """
 
     processor: Any
@@ -166,6 +167,7 @@ class VisionSFTCollator:
     mask_policy: Callable[[list[dict]], list[bool]] = assistant_turns
     chat_template: str | None = None
     pad_to_multiple_of: int | None = None
+    image_max_side: int | None = None
     _image_ids: set[int] = field(default_factory=set, init=False, repr=False)
 
     def __post_init__(self):
@@ -178,7 +180,7 @@ class VisionSFTCollator:
     def render(self, example: dict) -> tuple[list[dict], list, str, list[tuple[int, int]]]:
         """``(messages, images, text, trained character spans)`` of one row."""
         messages = normalize_messages(example["messages"])
-        images = example_images(example)
+        images = example_images(example, self.image_max_side)
         if count_image_parts(messages) != len(images):
             raise ValueError(
                 f"row {example.get('id')!r}: {count_image_parts(messages)} image parts in messages but "
@@ -245,10 +247,19 @@ def truncate_text(batch: dict, max_length: int, image_ids: set[int], pad_token_i
 # ---------------------------------------------------------------------------------------------
 # long examples
 # ---------------------------------------------------------------------------------------------
-def measure_example(example: dict, processor, image_ids: set[int], chat_template: str | None = None) -> dict:
-    """``num_tokens`` (image tokens expanded) and ``image_end`` (1 + last image token index, 0 if none)."""
+def measure_example(
+    example: dict,
+    processor,
+    image_ids: set[int],
+    chat_template: str | None = None,
+    image_max_side: int | None = None,
+) -> dict:
+    """``num_tokens`` (image tokens expanded) and ``image_end`` (1 + last image token index, 0 if none).
+
+    Images are capped by ``image_max_side`` first, as the collator does, so the lengths are the trained ones.
+    """
     messages = normalize_messages(example["messages"])
-    images = example_images(example)
+    images = example_images(example, image_max_side)
     text = processor.apply_chat_template(messages, chat_template=chat_template, tokenize=False)
     enc = processor(text=[text], images=[images] if images else None, add_special_tokens=False)
     ids = list(enc["input_ids"][0])
@@ -278,12 +289,14 @@ def filter_long_examples(
     policy: str = "drop",
     chat_template: str | None = None,
     num_proc: int | None = None,
+    image_max_side: int | None = None,
 ):
     """Apply the long-example policy; return ``(dataset, LongExampleReport)``.
 
     ``drop``: rows longer than ``max_length`` tokens (image tokens counted) are removed. ``truncate_text``:
     rows are kept and cut at ``max_length`` by the collator, in text only; rows whose image tokens reach
     past ``max_length`` cannot be cut without losing image tokens and are dropped. Every drop is counted.
+    ``image_max_side`` must be the collator's, so rows are measured with the images they are trained on.
     """
     if policy not in ("drop", "truncate_text"):
         raise ValueError(f"long_example_policy must be 'drop' or 'truncate_text', not {policy!r}")
@@ -293,7 +306,12 @@ def filter_long_examples(
     ids = image_token_ids(processor)
     measured = dataset.map(
         measure_example,
-        fn_kwargs={"processor": processor, "image_ids": ids, "chat_template": chat_template},
+        fn_kwargs={
+            "processor": processor,
+            "image_ids": ids,
+            "chat_template": chat_template,
+            "image_max_side": image_max_side,
+        },
         num_proc=num_proc,
         remove_columns=dataset.column_names,  # keep only the two numbers (no image re-encoding)
         desc=f"measuring lengths (max_length={max_length})",

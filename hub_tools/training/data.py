@@ -72,12 +72,33 @@ def count_image_parts(messages: list[dict]) -> int:
     return sum(1 for m in messages for p in m["content"] if p["type"] == "image")
 
 
-def example_images(example: dict) -> list:
-    """The images of one row (``images`` list, or a single ``image``), opened by :func:`hub_tools.data.load_image`."""
+def cap_image_side(image, max_side: int | None):
+    """Shrink ``image`` so its longer side is at most ``max_side`` pixels, keeping the aspect ratio.
+
+    LLaMA-Factory's ``image_resolution`` (default 512 when the released Qwen2-VL / Llama-3.2-Vision models were
+    trained): both sides scaled by ``max_side / longer side`` and floored, nearest-neighbour resampling. Smaller
+    images and ``max_side=None`` leave the image as it is.
+    """
+    if max_side is None or max(image.width, image.height) <= max_side:
+        return image
+    if max_side < 1:
+        raise ValueError(f"image_max_side must be a positive number of pixels, not {max_side}")
+    from PIL import Image
+
+    scale = max_side / max(image.width, image.height)
+    size = (max(1, int(image.width * scale)), max(1, int(image.height * scale)))
+    return image.resize(size, resample=Image.Resampling.NEAREST)
+
+
+def example_images(example: dict, max_side: int | None = None) -> list:
+    """The images of one row (``images`` list, or a single ``image``), opened by :func:`hub_tools.data.load_image`.
+
+    ``max_side`` caps the longer side of each image (:func:`cap_image_side`) before any processor sees it.
+    """
     values = example.get("images")
     if values is None and example.get("image") is not None:
         values = [example["image"]]
-    return [load_image(v) for v in (values or [])]
+    return [cap_image_side(load_image(v), max_side) for v in (values or [])]
 
 
 # ---------------------------------------------------------------------------------------------

@@ -60,26 +60,115 @@ class Stage:
 # ---------------------------------------------------------------------------------------------
 # model, data and stages
 # ---------------------------------------------------------------------------------------------
+VISION_TOWER_MODULES = ("visual", "vision_tower", "vision_model")
+PROJECTOR_MODULES = ("multi_modal_projector",)
+QWEN_MERGER = "merger"  # Qwen2-VL keeps its projector inside `visual`
+
+
+def _named_submodules(model, names: tuple[str, ...]) -> list[tuple[str, object]]:
+    """The outermost submodules whose own name is one of ``names`` (wrappers such as PEFT's are looked through)."""
+    found: list[tuple[str, object]] = []
+    for name, module in model.named_modules():
+        if name.split(".")[-1] in names and not any(name.startswith(f"{outer}.") for outer, _ in found):
+            found.append((name, module))
+    return found
+
+
+def vision_tower_parameters(model) -> list[tuple[str, object]]:
+    """``(name, parameter)`` of the vision encoder: Qwen2-VL's ``visual`` minus its merger, ``vision_tower``
+    (LLaVA-NeXT) or ``vision_model`` (Llama-3.2-Vision). The projector is not included."""
+    out, seen = [], set()
+    for prefix, tower in _named_submodules(model, VISION_TOWER_MODULES):
+        for name, param in tower.named_parameters():
+            if QWEN_MERGER in name.split(".") or id(param) in seen:
+                continue
+            seen.add(id(param))
+            out.append((f"{prefix}.{name}", param))
+    return out
+
+
+def projector_parameters(model) -> list[tuple[str, object]]:
+    """``(name, parameter)`` of the vision-language projector: ``multi_modal_projector``, or Qwen2-VL's merger."""
+    out = []
+    for prefix, module in _named_submodules(model, PROJECTOR_MODULES):
+        out += [(f"{prefix}.{name}", param) for name, param in module.named_parameters()]
+    for prefix, tower in _named_submodules(model, VISION_TOWER_MODULES):
+        out += [
+            (f"{prefix}.{name}", param) for name, param in tower.named_parameters() if QWEN_MERGER in name.split(".")
+        ]
+    return out
+
+
+def _freeze(params: list[tuple[str, object]]) -> int:
+    frozen = 0
+    for _, param in params:
+        if param.requires_grad:
+            param.requires_grad_(False)
+            frozen += param.numel()
+    return frozen
+
+
 def freeze_vision_tower(model) -> int:
     """Freeze the vision encoder's parameters (not the projector/merger); return how many were frozen."""
-    frozen = 0
-    owners = [model, getattr(model, "model", None), getattr(getattr(model, "base_model", None), "model", None)]
-    for owner in owners:
-        if owner is None:
-            continue
-        for attr in ("visual", "vision_tower", "vision_model"):
-            tower = getattr(owner, attr, None)
-            if tower is None:
-                continue
-            for name, param in tower.named_parameters():
-                if "merger" in name:  # Qwen2-VL keeps its projector inside `visual`
-                    continue
-                if param.requires_grad:
-                    param.requires_grad_(False)
-                    frozen += param.numel()
-    if frozen == 0:
+    params = vision_tower_parameters(model)
+    if not params:
         raise ValueError(f"freeze_vision_tower: no vision tower found on {type(model).__name__}")
-    return frozen
+    return _freeze(params)
+
+
+def freeze_multi_modal_projector(model) -> int:
+    """Freeze the projector (``multi_modal_projector`` / Qwen2-VL's ``visual.merger``); return how many were frozen."""
+    params = projector_parameters(model)
+    if not params:
+        raise ValueError(f"freeze_multi_modal_projector: no projector found on {type(model).__name__}")
+    return _freeze(params)
+
+
+def trainer_class(vision_tower_lr: float | None = None):
+    """TRL's ``SFTTrainer``, or a subclass whose optimizer trains the vision encoder at ``vision_tower_lr``.
+
+    The LLaVA codebase's ``mm_vision_tower_lr``: the vision-encoder parameters get their own optimizer groups
+    (one per weight-decay group) at that learning rate; the projector and the language model keep
+    ``learning_rate``. The schedule (warmup, cosine) scales every group alike.
+    """
+    import trl
+
+    if vision_tower_lr is None:
+        return trl.SFTTrainer
+
+    class VisionTowerLRTrainer(trl.SFTTrainer):
+        def create_optimizer(self, model=None):
+            optimizer = super().create_optimizer(model)
+            if getattr(self, "_vision_tower_groups", False):
+                return optimizer
+            vision = {id(p) for _, p in vision_tower_parameters(self.model)}
+            if not vision:
+                raise ValueError(f"vision_tower_lr: no vision tower found on {type(self.model).__name__}")
+            groups = []
+            for group in optimizer.param_groups:
+                rest = [p for p in group["params"] if id(p) not in vision]
+                tower = [p for p in group["params"] if id(p) in vision]
+                if rest:
+                    groups.append({**group, "params": rest})
+                if tower:
+                    groups.append({**group, "params": tower, "lr": vision_tower_lr})
+            optimizer.param_groups = groups  # before the first step: no optimizer state to move
+            self._vision_tower_groups = True
+            return optimizer
+
+    return VisionTowerLRTrainer
+
+
+def optimizer_groups(optimizer) -> list[dict]:
+    """``[{lr, weight_decay, parameters}]`` per optimizer group (``lr``: the pre-schedule rate) for the record."""
+    return [
+        {
+            "lr": group.get("initial_lr", group["lr"]),
+            "weight_decay": group.get("weight_decay"),
+            "parameters": sum(p.numel() for p in group["params"]),
+        }
+        for group in optimizer.param_groups
+    ]
 
 
 def load_model(path: str, model_args, training_args, script_args, adapter_path: str | None = None):
@@ -110,6 +199,8 @@ def load_model(path: str, model_args, training_args, script_args, adapter_path: 
         model = PeftModel.from_pretrained(model, adapter_path, is_trainable=True)
     if script_args.freeze_vision_tower:
         logger.info("froze %d vision-tower parameters", freeze_vision_tower(model))
+    if getattr(script_args, "freeze_multi_modal_projector", False):
+        logger.info("froze %d projector parameters", freeze_multi_modal_projector(model))
     return model
 
 
@@ -211,6 +302,37 @@ def build_stages(script_args, training_args, model_args, dataset) -> list[Stage]
     ]
 
 
+def training_setup(script_args, training_args, model_args) -> dict[str, str]:
+    """What the model card states about how the model was trained (vision tower, images, length, optimizer)."""
+    if script_args.freeze_vision_tower:
+        vision = "frozen"
+    elif script_args.vision_tower_lr is not None:
+        vision = f"trained at learning rate {script_args.vision_tower_lr:g}"
+    else:
+        vision = f"trained at the learning rate ({training_args.learning_rate:g})"
+    policy = {
+        "drop": "longer rows dropped",
+        "truncate_text": "longer rows cut in their text, never in image tokens (rows whose images pass it dropped)",
+    }.get(script_args.long_example_policy, script_args.long_example_policy)
+    max_length = training_args.max_length
+    schedule = getattr(training_args.lr_scheduler_type, "value", training_args.lr_scheduler_type)
+    return {
+        "Fine-tuning": "LoRA" if model_args.use_peft else "full",
+        "Vision encoder": vision,
+        "Projector": "frozen" if script_args.freeze_multi_modal_projector else "trained",
+        "Images": f"longer side capped at {script_args.image_max_side} px before the processor"
+        if script_args.image_max_side
+        else "as given (the processor's own resizing only)",
+        "Max length": f"{max_length} tokens, image tokens counted; {policy} (long_example_policy "
+        f"{script_args.long_example_policy})"
+        if max_length is not None
+        else "none (rows never truncated)",
+        "Optimizer": f"learning rate {training_args.learning_rate:g}, {schedule} schedule, warmup "
+        f"{training_args.warmup_steps:g}, weight decay {training_args.weight_decay:g}, "
+        f"{training_args.num_train_epochs:g} epoch(s)",
+    }
+
+
 def save_json(path: str | os.PathLike, payload: dict) -> None:
     """Write ``payload`` as indented JSON (stage markers and the run summary)."""
     Path(path).write_text(json.dumps(payload, indent=2, default=str) + "\n")
@@ -221,14 +343,12 @@ def save_json(path: str | os.PathLike, payload: dict) -> None:
 # ---------------------------------------------------------------------------------------------
 def train_stage(stage: Stage, script_args, training_args, model_args, processor, collator, peft_config, callbacks):
     """Train one stage from its starting weights and save it to ``stage.output_dir``; return its record."""
-    import trl
-
     stage_args = copy.deepcopy(training_args)
     stage_args.output_dir = stage.output_dir
     model = load_model(stage.model_path, model_args, training_args, script_args, stage.adapter_path)
     trainable, total = _trainable_parameters(model)
     logger.info("stage %s: %d rows, %d/%d trainable parameters", stage.name, len(stage.dataset), trainable, total)
-    trainer = trl.SFTTrainer(
+    trainer = trainer_class(getattr(script_args, "vision_tower_lr", None))(
         model=model,
         args=stage_args,
         train_dataset=stage.dataset,
@@ -254,6 +374,7 @@ def train_stage(stage: Stage, script_args, training_args, model_args, processor,
         "loss_first": loss_first,
         "loss_last": loss_last,
         "trainable_parameters": trainable,
+        "optimizer_groups": optimizer_groups(trainer.optimizer) if trainer.optimizer is not None else [],
         "output_dir": stage.output_dir,
         "init_from": stage.adapter_path or stage.model_path,
         "resumed_from": checkpoint,
@@ -335,6 +456,8 @@ def main(script_args, training_args, model_args, hf_api=None) -> dict:
     if script_args.train_on not in ("assistant", "all"):
         raise ValueError(f"train_on must be 'assistant' or 'all', not {script_args.train_on!r}")
     mask_policy = assistant_turns if script_args.train_on == "assistant" else all_turns
+    if script_args.vision_tower_lr is not None and script_args.freeze_vision_tower:
+        raise ValueError("vision_tower_lr trains the vision tower at its own rate; it cannot be frozen as well")
 
     ################
     # Load the processor
@@ -362,6 +485,7 @@ def main(script_args, training_args, model_args, hf_api=None) -> dict:
                 training_args.max_length,
                 script_args.long_example_policy,
                 num_proc=training_args.dataset_num_proc,
+                image_max_side=script_args.image_max_side,
             )
             stage.long_examples = report.as_dict()
             if len(stage.dataset) == 0:
@@ -371,6 +495,7 @@ def main(script_args, training_args, model_args, hf_api=None) -> dict:
         max_length=training_args.max_length,
         mask_policy=mask_policy,
         pad_to_multiple_of=training_args.pad_to_multiple_of,
+        image_max_side=script_args.image_max_side,
     )
 
     api = hf_api
@@ -404,6 +529,7 @@ def main(script_args, training_args, model_args, hf_api=None) -> dict:
         stages=summary["stages"],
         model_id=repo_id if push else None,
         extra_tags=["lora"] if model_args.use_peft else None,
+        setup=training_setup(script_args, training_args, model_args),
     )
     is_main = int(os.environ.get("RANK", "0")) == 0
     if is_main:
