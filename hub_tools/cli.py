@@ -9,6 +9,7 @@ from __future__ import annotations
 
 import argparse
 import importlib
+import os
 import sys
 
 # (command, module under hub_tools.commands, one-line help)
@@ -40,6 +41,7 @@ def build_parser() -> argparse.ArgumentParser:
         description="Adapt a multimodal LLM to your domain: synthesize, filter, compose, train, evaluate.",
     )
     parser.add_argument("--version", action="version", version=f"adamllm-hub {__version__}")
+    parser.add_argument("--debug", action="store_true", help="show the full traceback of an error")
     sub = parser.add_subparsers(dest="command", metavar="COMMAND")
     for name, module, help_text in COMMANDS:
         mod = importlib.import_module(f"hub_tools.commands.{module}")
@@ -47,14 +49,52 @@ def build_parser() -> argparse.ArgumentParser:
     return parser
 
 
+def _debug() -> bool:
+    return os.environ.get("ADAMLLM_DEBUG", "").strip().lower() not in ("", "0", "false", "no")
+
+
+def describe_error(err: BaseException) -> str:
+    """One line for an error a user can fix: the message's first line, plus whether the Hub is offline.
+
+    A model or dataset that cannot be loaded (misspelt id, gated repo, no network) surfaces from transformers
+    and huggingface_hub as an ``OSError`` with a long explanation; its first line names the id.
+    """
+    lines = [line.strip() for line in str(err).strip().splitlines() if line.strip()]
+    text = lines[0] if lines else type(err).__name__
+    if isinstance(err, OSError) and not isinstance(err, (FileNotFoundError, PermissionError, IsADirectoryError)):
+        offline = os.environ.get("HF_HUB_OFFLINE", "").strip().lower() in ("1", "true", "yes", "on")
+        text += (
+            " (the Hub is offline: HF_HUB_OFFLINE is set)"
+            if offline
+            else " (check the id, your access and the network)"
+        )
+    return text
+
+
 def main(argv: list[str] | None = None) -> int:
-    """Entry point of the ``adamllm`` console script."""
+    """Entry point of the ``adamllm`` console script.
+
+    Exit codes: 0 success, 2 usage errors (argparse's), 1 runtime failures. An unexpected exception is one
+    line on stderr (``adamllm COMMAND: error: ...``); ``--debug`` or ``ADAMLLM_DEBUG=1`` shows the traceback.
+    """
     parser = build_parser()
+    argv = list(sys.argv[1:] if argv is None else argv)
+    debug = "--debug" in argv or _debug()
+    argv = [a for a in argv if a != "--debug"]
     args = parser.parse_args(argv)
     if not getattr(args, "func", None):
-        parser.print_help()
-        return 0
-    return int(args.func(args) or 0)
+        parser.print_help(sys.stderr)
+        return 2
+    try:
+        return int(args.func(args) or 0)
+    except KeyboardInterrupt:
+        print(f"adamllm {args.command}: interrupted", file=sys.stderr)
+        return 130
+    except Exception as err:
+        if debug:
+            raise
+        print(f"adamllm {args.command}: error: {describe_error(err)}", file=sys.stderr)
+        return 1
 
 
 if __name__ == "__main__":

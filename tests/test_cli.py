@@ -33,3 +33,39 @@ def test_tiny_models_command(tmp_path, capsys):
     out = capsys.readouterr().out
     for name in ("qwen2_vl", "llava_next", "llama"):
         assert (tmp_path / "t" / name / "config.json").is_file() and name in out
+
+
+def _adamllm(*args, env_extra=None):
+    import os
+
+    env = {**os.environ, "HF_HUB_OFFLINE": "1", **(env_extra or {})}
+    return subprocess.run([sys.executable, "-m", "hub_tools", *args], capture_output=True, text=True, env=env)
+
+
+def test_bare_adamllm_prints_help_and_exits_2():
+    res = _adamllm()
+    assert res.returncode == 2
+    assert "usage: adamllm" in res.stderr and "COMMAND" in res.stderr
+
+
+def test_an_unloadable_model_is_one_line_naming_it(tmp_path):
+    pairs = tmp_path / "s"
+    assert _adamllm("sample-data", str(pairs)).returncode == 0
+    res = _adamllm(
+        "pipeline", "--pairs", str(pairs / "image_caption_pairs.json"), "--output", str(tmp_path / "run"),
+        "--synthesizer", "no-such-org/no-such-model", "--checker", "lexical",
+    )  # fmt: skip
+    assert res.returncode in (1, 2)
+    lines = [line for line in res.stderr.splitlines() if line.strip() and "%|" not in line]
+    assert len(lines) == 1, res.stderr
+    assert "no-such-org/no-such-model" in lines[0] and "Traceback" not in res.stderr
+    assert lines[0].startswith("adamllm pipeline: error:")
+
+
+def test_debug_shows_the_traceback(tmp_path):
+    missing = tmp_path / "missing"
+    res = _adamllm("--debug", "compare", str(missing), str(missing), "--output", str(tmp_path / "c.png"))
+    plain = _adamllm("compare", str(missing), str(missing), "--output", str(tmp_path / "c.png"))
+    assert res.returncode != 0 and plain.returncode != 0
+    assert "Traceback" not in plain.stderr
+    assert "Traceback" in res.stderr or res.stderr.count("\n") == plain.stderr.count("\n")

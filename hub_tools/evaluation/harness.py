@@ -172,14 +172,17 @@ class ChatVLM:
             torch_dtype = torch.bfloat16 if self.device.startswith("cuda") else torch.float32
         else:
             torch_dtype = getattr(torch, dtype)
-        self.processor = AutoProcessor.from_pretrained(model_id)
+        from hub_tools.errors import loading
+
+        with loading("model", model_id):
+            self.processor = AutoProcessor.from_pretrained(model_id)
+            config = AutoConfig.from_pretrained(model_id)
         self.tokenizer = getattr(self.processor, "tokenizer", None)
         if self.tokenizer is None:
             raise ValueError(f"{model_id}: its processor has no tokenizer")
         self.tokenizer.padding_side = "left"
         if self.tokenizer.pad_token is None:
             self.tokenizer.pad_token = self.tokenizer.eos_token
-        config = AutoConfig.from_pretrained(model_id)
         self.model_type = getattr(config, "model_type", "")
         llava_llama3 = self.model_type in LLAVA_TYPES and pick_prompt_format(self.processor) == "released"
         self.prompt_style = "llava_llama_3" if prompt_format == "released" and llava_llama3 else "chat_template"
@@ -189,7 +192,8 @@ class ChatVLM:
         )
         if self.prompt_style == "chat_template" and not self.chat_template:
             raise ValueError(f"{model_id}: neither its processor nor its tokenizer has a chat template")
-        model = AutoModelForImageTextToText.from_pretrained(model_id, config=config, dtype=torch_dtype)
+        with loading("model", model_id):
+            model = AutoModelForImageTextToText.from_pretrained(model_id, config=config, dtype=torch_dtype)
         self.model = model.to(self.device).eval()
         self.image_kwargs: dict[str, Any] = {}
         if self.model_type in QWEN_VL_TYPES and (min_pixels or max_pixels):

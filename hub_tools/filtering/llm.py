@@ -117,12 +117,15 @@ class LLMChecker:
         self.max_context = max_context
         self.max_new_tokens = max_new_tokens
         self.device = device or ("cuda" if torch.cuda.is_available() else "cpu")
-        if tokenizer is None:
-            tokenizer = AutoTokenizer.from_pretrained(model_id)
-        if model is None:
-            torch_dtype = dtype or ("bfloat16" if self.device.startswith("cuda") else "float32")
-            model = AutoModelForCausalLM.from_pretrained(model_id, dtype=getattr(torch, torch_dtype))
-            model.to(self.device)
+        from hub_tools.errors import loading
+
+        with loading("checker", model_id):
+            if tokenizer is None:
+                tokenizer = AutoTokenizer.from_pretrained(model_id)
+            if model is None:
+                torch_dtype = dtype or ("bfloat16" if self.device.startswith("cuda") else "float32")
+                model = AutoModelForCausalLM.from_pretrained(model_id, dtype=getattr(torch, torch_dtype))
+                model.to(self.device)
         self.model = model.eval()
         self.tokenizer = tokenizer
         self.shared_prefix = shared_prefix

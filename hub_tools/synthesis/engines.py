@@ -122,11 +122,14 @@ class TransformersEngine(_PromptMixin):
                 raise ValueError("TransformersEngine needs model_id, or both model and processor")
             from transformers import AutoModelForImageTextToText, AutoProcessor
 
-            processor = processor or AutoProcessor.from_pretrained(model_id)
+            from hub_tools.errors import loading
+
             kwargs = {"dtype": self.dtype}
             if on_gpu:
                 kwargs["attn_implementation"] = "sdpa"
-            model = model or AutoModelForImageTextToText.from_pretrained(model_id, **kwargs)
+            with loading("synthesizer", model_id):
+                processor = processor or AutoProcessor.from_pretrained(model_id)
+                model = model or AutoModelForImageTextToText.from_pretrained(model_id, **kwargs)
         self.model = model.to(self.device).eval()
         self.processor = processor
         self.tokenizer = getattr(processor, "tokenizer", processor)
@@ -244,7 +247,10 @@ class VllmEngine(_PromptMixin):
             raise ImportError(VLLM_MISSING) from err
         from transformers import AutoProcessor
 
-        self.processor = AutoProcessor.from_pretrained(model_id)
+        from hub_tools.errors import loading
+
+        with loading("synthesizer", model_id):
+            self.processor = AutoProcessor.from_pretrained(model_id)
         self.tokenizer = getattr(self.processor, "tokenizer", self.processor)
         self._setup_format(prompt_format)
         self.max_new_tokens = max_new_tokens

@@ -1,0 +1,27 @@
+"""Errors a user can fix, worded for one line: a model or dataset that cannot be loaded names its id."""
+
+from __future__ import annotations
+
+from collections.abc import Iterator
+from contextlib import contextmanager
+
+
+class ModelLoadError(OSError):
+    """A model, processor or tokenizer that ``from_pretrained`` could not load; the message names the id."""
+
+
+@contextmanager
+def loading(what: str, model_id: str) -> Iterator[None]:
+    """Turn an ``OSError`` / ``ValueError`` raised while loading ``model_id`` into a :class:`ModelLoadError`.
+
+    transformers explains a misspelt, gated or unreachable id in a long message whose first line often
+    omits the id; the one line here says which ``what`` (e.g. "synthesizer") and which id failed.
+    """
+    try:
+        yield
+    except ModelLoadError:
+        raise
+    except (OSError, ValueError) as err:
+        lines = [line.strip() for line in str(err).splitlines() if line.strip()]
+        reason = lines[0] if lines else type(err).__name__
+        raise ModelLoadError(f"cannot load the {what} {str(model_id)!r}: {reason}") from err
