@@ -43,6 +43,7 @@ def test_push_folder_creates_repo_and_uploads_once(tmp_path):
     assert kwargs["repo_id"] == "someone/biomed-tasks"
     assert Path(kwargs["folder_path"]) == tmp_path / "ds"
     assert "*.parquet" in kwargs["delete_patterns"]  # stale shards of an earlier build go in the same commit
+    assert "training_args.bin" in kwargs["ignore_patterns"]  # a pickle of the trainer arguments never goes up
     assert "token" not in kwargs
     api.create_commit.assert_not_called()
     api.upload_file.assert_not_called()

@@ -51,10 +51,11 @@ def run(args: argparse.Namespace) -> int:
         print("adamllm train: give --config RECIPE.yaml [overrides] (see adamllm train --help)")
         return 2
     sft_args = ["--config", *args.config]
+    from hub_tools.publish.hub import strip_credentials
     from hub_tools.training.sft import main, parse_args
 
     summary = main(*parse_args(sft_args))
-    print(f"trained {len(summary['stages'])} stage(s); model in {summary['output_dir']}")
+    print(f"trained {len(summary['stages'])} stage(s); model in {strip_credentials(summary['output_dir'])}")
     if summary.get("url"):
-        print(f"pushed to {summary['url']}")
+        print(f"pushed to {strip_credentials(summary['url'])}")
     return 0

@@ -16,7 +16,7 @@ from collections import Counter
 from pathlib import Path
 from typing import Any
 
-from hub_tools.publish.hub import redact_secrets, shorten_local_paths
+from hub_tools.publish.hub import redact_secrets, redact_text, shorten_local_paths, strip_credentials
 
 CAPTION_CONFIG = "image_caption_pairs"
 TASK_CONFIG = "synthetic_visual_tasks"
@@ -45,13 +45,14 @@ def size_category(n: int) -> str:
 def write_card(folder: str | os.PathLike, card_data: dict[str, Any], body: str) -> Path:
     """Write ``folder/README.md`` from ``card_data`` (DatasetCardData fields + ``configs``) and ``body``.
 
-    The file is read back with :meth:`huggingface_hub.DatasetCard.load` and its ``configs`` compared
+    Secrets in the body (see :func:`hub_tools.publish.hub.redact_text`) and URL credentials anywhere are
+    masked. The file is read back with :meth:`huggingface_hub.DatasetCard.load` and its ``configs`` compared
     with what was written; a mismatch raises ``ValueError``. Returns the README path.
     """
     from huggingface_hub import DatasetCard, DatasetCardData
 
     data = DatasetCardData(**card_data)
-    text = f"---\n{data.to_yaml()}\n---\n\n{body.strip()}\n"
+    text = strip_credentials(f"---\n{data.to_yaml()}\n---\n\n{redact_text(body.strip())}\n")
     path = Path(folder) / "README.md"
     path.write_text(text, encoding="utf-8")
     loaded = DatasetCard.load(path)
@@ -98,11 +99,16 @@ def build_model_card(
     ``setup`` (label -> text) lists how it was trained (vision encoder, projector, images, max length, optimizer;
     see ``hub_tools.training.sft.training_setup``), one line each.
     Only Hub ids go into the ``base_model`` / ``datasets`` metadata; local paths are named in the body.
+    Nothing secret is shown: the recipe's secret-looking keys are masked and credentials are cut from URLs
+    (see :func:`hub_tools.publish.hub.redact_text`).
     """
     from huggingface_hub import ModelCard, ModelCardData
 
     stages = stages or []
-    datasets = [d for d in (datasets or []) if d]
+    base_model = strip_credentials(base_model)
+    model_id = strip_credentials(model_id) if model_id else model_id
+    datasets = [strip_credentials(d) for d in (datasets or []) if d]
+    recipe_text = redact_text(recipe_text) if recipe_text else recipe_text
     tags = ["adamllm", "domain-adaptation", "multimodal", "trl", "sft", domain, *(extra_tags or [])]
     data = ModelCardData(
         base_model=base_model if is_hub_id(base_model) else None,
@@ -161,7 +167,7 @@ def build_model_card(
         "```",
         "",
     ]
-    content = f"---\n{data.to_yaml()}\n---\n\n" + "\n".join(lines)
+    content = f"---\n{data.to_yaml()}\n---\n\n" + strip_credentials("\n".join(lines))
     return ModelCard(content)
 
 

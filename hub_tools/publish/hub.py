@@ -2,10 +2,12 @@
 
 - :func:`push_folder`: create the repo (``exist_ok``) and upload a built folder with
   :meth:`huggingface_hub.HfApi.upload_folder` in a single commit; returns the repo URL.
-- :func:`redact_secrets` / :func:`shorten_local_paths`: what a public card may show of a config.
+- :func:`redact_secrets` / :func:`redact_text` / :func:`shorten_local_paths`: what a public card, a JSON file
+  or a log line may show of a config (secret-looking keys, URL credentials and Hub tokens masked).
 
 The token is never handled here: ``HfApi`` resolves it the usual way (``HF_TOKEN``, then the token
-saved by ``hf auth login``), and nothing in this module prints, logs or writes it.
+saved by ``hf auth login``) or the caller passes an ``api`` built with one, and nothing in this module
+prints, logs or writes it. ``training_args.bin`` (a pickle of the trainer arguments) never goes up.
 """
 
 from __future__ import annotations
@@ -15,27 +17,83 @@ import re
 from pathlib import Path
 from typing import Any
 
-_SECRET_KEY = re.compile(r"(^|[_-])(token|secret|password|passwd|api[_-]?key|authorization)$", re.IGNORECASE)
+REDACTED = "<redacted>"
+_SECRET_WORD = re.compile(r"token|secret|password|passwd|api[_-]?key|authorization|credential", re.IGNORECASE)
+# "token" keys that are not secrets: counts (max_new_tokens), the tokenizer, special tokens and their ids.
+_NOT_SECRET = re.compile(
+    r"tokens|tokeni[sz]|token[_-]?(id|ids|index|type|types|count|len|length|limit)$"
+    r"|^(pad|bos|eos|unk|sep|cls|mask|image|video|audio|boi|eoi|start|end)[_-]?token$",
+    re.IGNORECASE,
+)
+_HF_TOKEN = re.compile(r"\bhf_[A-Za-z0-9]{30,}\b")
+_URL_USERINFO = re.compile(r"(?P<scheme>\b[A-Za-z][A-Za-z0-9+.-]*://)[^/\s@'\"<>]+@")
+# `key: value`, `"key": "value"`, `key=value` (YAML, JSON, reprs, env files) and `--key value` / `--key=value`.
+_KEY_VALUE = re.compile(
+    r"(?P<head>(?:^|(?<=[\s{,\[(]))[\"']?(?P<key>[A-Za-z_][\w.-]*)[\"']?[ \t]*(?::(?=[ \t\"'])|=)[ \t]*)"
+    r"(?P<value>\"[^\"\n]*\"|'[^'\n]*'|[^\s,#}\])'\"]+)",
+    re.MULTILINE,
+)
+_CLI_OPTION = re.compile(r"(?P<head>--(?P<key>[A-Za-z][\w-]*)(?:=|[ \t]+))(?P<value>\"[^\"\n]*\"|'[^'\n]*'|[^\s-]\S*)")
+_NOT_A_SECRET_VALUE = {"", "null", "none", "~", "true", "false", "yes", "no", '""', "''"}
+
+
+def is_secret_key(key: Any) -> bool:
+    """Whether a config key names a secret: ``*token*`` (not counts, the tokenizer or special tokens),
+    ``*secret*``, ``*password*``, ``*api_key*``, ``authorization``, ``*credential*``; case-insensitive."""
+    return isinstance(key, str) and bool(_SECRET_WORD.search(key)) and not _NOT_SECRET.search(key)
+
+
+def _live_tokens() -> list[str]:
+    names = ("HF_TOKEN", "HUGGING_FACE_HUB_TOKEN", "HF_API_TOKEN")
+    return sorted({t for t in (os.environ.get(n, "").strip() for n in names) if len(t) >= 8}, key=len, reverse=True)
+
+
+def strip_credentials(text: str) -> str:
+    """``text`` with URL userinfo removed (``https://user:pw@host/x`` -> ``https://host/x``), the live
+    ``HF_TOKEN`` value and anything shaped like a Hub token (``hf_`` + 30 or more letters/digits) masked."""
+    text = _URL_USERINFO.sub(r"\g<scheme>", text)
+    for token in _live_tokens():
+        text = text.replace(token, REDACTED)
+    return _HF_TOKEN.sub(REDACTED, text)
+
+
+def _mask(match: re.Match) -> str:
+    value = match.group("value")
+    if not is_secret_key(match.group("key")) or value.strip("\"'").lower() in _NOT_A_SECRET_VALUE:
+        return match.group(0)
+    quote = value[0] if value[:1] in ("'", '"') and value[-1:] == value[0] and len(value) > 1 else ""
+    return f"{match.group('head')}{quote}{REDACTED}{quote}"
+
+
+def redact_text(text: str) -> str:
+    """Mask secrets in free text (a recipe YAML, a JSON dump, an argument list, a log line).
+
+    Values of secret-looking keys (:func:`is_secret_key`) in ``key: value`` / ``"key": "value"`` / ``key=value`` /
+    ``--key value`` form become ``<redacted>``, then :func:`strip_credentials` runs over the whole text.
+    """
+    if not text:
+        return text
+    text = _KEY_VALUE.sub(_mask, text)
+    text = _CLI_OPTION.sub(_mask, text)
+    return strip_credentials(text)
 
 
 def redact_secrets(value: Any) -> Any:
-    """Return ``value`` (nested dicts/lists) with secret-looking keys and the live ``HF_TOKEN`` value masked.
+    """Return ``value`` (nested dicts/lists/strings) with secrets masked (what a card, JSON file or log may show).
 
-    Pipeline configs go into dataset cards verbatim; this keeps a token that slipped into a config
-    from being published.
+    Values under secret-looking keys (:func:`is_secret_key`; booleans and empty values kept) become
+    ``<redacted>``; every string goes through :func:`redact_text` (secret ``key: value`` pairs inside text,
+    URL credentials, the live ``HF_TOKEN``, ``hf_...`` tokens).
     """
-    live = [t for t in (os.environ.get("HF_TOKEN"), os.environ.get("HUGGING_FACE_HUB_TOKEN")) if t]
     if isinstance(value, dict):
         return {
-            k: "<redacted>" if isinstance(k, str) and _SECRET_KEY.search(k) and v else redact_secrets(v)
+            k: REDACTED if is_secret_key(k) and v not in (None, "") and not isinstance(v, bool) else redact_secrets(v)
             for k, v in value.items()
         }
     if isinstance(value, (list, tuple)):
         return [redact_secrets(v) for v in value]
     if isinstance(value, str):
-        for token in live:
-            value = value.replace(token, "<redacted>")
-        return value
+        return redact_text(value)
     return value
 
 
@@ -58,9 +116,15 @@ DATASET_UPLOAD = {"delete_patterns": ["*.parquet"], "ignore_patterns": [".adamll
 """Dataset folders: stale remote shards go in the same commit; leftovers of an interrupted build never go up."""
 MODEL_UPLOAD = {
     "delete_patterns": None,
-    "ignore_patterns": ["checkpoint-*", "checkpoint-*/**", "stage1/**", "*.pt", "*.pth"],
+    "ignore_patterns": ["checkpoint-*", "checkpoint-*/**", "stage1/**", "*.pt", "*.pth", "training_args.bin"],
 }
-"""Model folders: checkpoints, stage-1 weights and optimizer states stay local."""
+"""Model folders: checkpoints, stage-1 weights, optimizer states and the pickled trainer arguments stay local."""
+NEVER_UPLOAD = ["training_args.bin", "*/training_args.bin"]
+"""Added to every upload's ignore patterns: the pickled trainer arguments may hold a ``hub_token``."""
+
+
+def _with_never_upload(patterns: list[str] | None) -> list[str]:
+    return list(dict.fromkeys([*(patterns or []), *NEVER_UPLOAD]))
 
 
 def push_folder(
@@ -81,8 +145,8 @@ def push_folder(
     ``ignore_patterns`` / ``delete_patterns`` default to :data:`DATASET_UPLOAD` or :data:`MODEL_UPLOAD`
     by ``repo_type`` (datasets: remote ``*.parquet`` the folder no longer has are deleted in the same
     commit, so a rebuilt dataset with fewer shards keeps no stale ones). ``require_card`` refuses a
-    folder without ``README.md``. ``api`` defaults to a fresh :class:`huggingface_hub.HfApi` (token from
-    ``HF_TOKEN`` or ``hf auth login``).
+    folder without ``README.md``. :data:`NEVER_UPLOAD` is always ignored. ``api`` defaults to a fresh
+    :class:`huggingface_hub.HfApi` (token from ``HF_TOKEN`` or ``hf auth login``).
     """
     folder = Path(folder)
     if not folder.is_dir():
@@ -90,6 +154,7 @@ def push_folder(
     if require_card and not (folder / "README.md").is_file():
         raise FileNotFoundError(f"{str(folder)!r} has no README.md card; build it first")
     defaults = DATASET_UPLOAD if repo_type == "dataset" else MODEL_UPLOAD
+    ignore = _with_never_upload(defaults["ignore_patterns"] if ignore_patterns is None else ignore_patterns)
     if api is None:
         from huggingface_hub import HfApi, constants
 
@@ -104,7 +169,7 @@ def push_folder(
         path_in_repo=path_in_repo,
         commit_message=commit_message or f"Upload {folder.name} with adamllm-hub",
         delete_patterns=defaults["delete_patterns"] if delete_patterns is None else delete_patterns,
-        ignore_patterns=defaults["ignore_patterns"] if ignore_patterns is None else ignore_patterns,
+        ignore_patterns=ignore,
     )
     prefix = {"dataset": "datasets/", "space": "spaces/"}.get(repo_type, "")
     return str(getattr(repo_url, "url", None) or repo_url or f"https://huggingface.co/{prefix}{repo_id}")

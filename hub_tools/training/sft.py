@@ -334,8 +334,27 @@ def training_setup(script_args, training_args, model_args) -> dict[str, str]:
 
 
 def save_json(path: str | os.PathLike, payload: dict) -> None:
-    """Write ``payload`` as indented JSON (stage markers and the run summary)."""
-    Path(path).write_text(json.dumps(payload, indent=2, default=str) + "\n")
+    """Write ``payload`` as indented JSON (stage markers and the run summary), secrets masked."""
+    from hub_tools.publish.hub import redact_secrets
+
+    Path(path).write_text(json.dumps(redact_secrets(payload), indent=2, default=str) + "\n")
+
+
+HUB_TOKEN_FIELDS = ("hub_token", "push_to_hub_token")
+
+
+def pop_hub_token(training_args) -> str | None:
+    """Return the recipe's Hub token and clear it from ``training_args`` (``hub_token``, ``push_to_hub_token``).
+
+    The Trainer pickles its arguments into ``training_args.bin`` (top level and every checkpoint); a cleared
+    field keeps the token out of them. The token is only handed to ``HfApi(token=...)`` for the upload.
+    """
+    token = None
+    for name in HUB_TOKEN_FIELDS:
+        if hasattr(training_args, name):
+            token = token or getattr(training_args, name)
+            setattr(training_args, name, None)
+    return token
 
 
 # ---------------------------------------------------------------------------------------------
@@ -345,6 +364,7 @@ def train_stage(stage: Stage, script_args, training_args, model_args, processor,
     """Train one stage from its starting weights and save it to ``stage.output_dir``; return its record."""
     stage_args = copy.deepcopy(training_args)
     stage_args.output_dir = stage.output_dir
+    pop_hub_token(stage_args)  # never pickled into training_args.bin
     model = load_model(stage.model_path, model_args, training_args, script_args, stage.adapter_path)
     trainable, total = _trainable_parameters(model)
     logger.info("stage %s: %d rows, %d/%d trainable parameters", stage.name, len(stage.dataset), trainable, total)
@@ -427,12 +447,13 @@ def main(script_args, training_args, model_args, hf_api=None) -> dict:
     from transformers import AutoProcessor, set_seed
 
     from hub_tools.publish.cards import build_model_card, is_hub_id, write_model_card
-    from hub_tools.publish.hub import push_folder
+    from hub_tools.publish.hub import push_folder, redact_text, strip_credentials
     from hub_tools.training.collator import VisionSFTCollator, all_turns, assistant_turns, filter_long_examples
 
     ################
-    # Setup
+    # Setup (the Hub token leaves the arguments first: only the upload's HfApi gets it)
     ################
+    hub_token = pop_hub_token(training_args)
     set_seed(training_args.seed)
     logging.basicConfig(
         format="%(asctime)s - %(levelname)s - %(name)s - %(message)s",
@@ -443,8 +464,8 @@ def main(script_args, training_args, model_args, hf_api=None) -> dict:
     logger.setLevel(log_level)
     datasets.utils.logging.set_verbosity(log_level)
     transformers.utils.logging.set_verbosity(log_level)
-    logger.info("Script parameters %s", script_args)
-    logger.info("Model parameters %s", model_args)
+    logger.info("Script parameters %s", redact_text(repr(script_args)))
+    logger.info("Model parameters %s", redact_text(repr(model_args)))
     if not model_args.model_name_or_path:
         raise ValueError("model_name_or_path is required")
 
@@ -502,7 +523,7 @@ def main(script_args, training_args, model_args, hf_api=None) -> dict:
     if push and api is None:
         from huggingface_hub import HfApi
 
-        api = HfApi(token=training_args.hub_token)
+        api = HfApi(token=hub_token)
 
     ################
     # Train, stage by stage (each stage loads its model from the weights it starts from)
@@ -544,7 +565,7 @@ def main(script_args, training_args, model_args, hf_api=None) -> dict:
                 commit_message="adamllm-hub: post-trained model",
                 api=api,
             )
-            logger.info("pushed to %s", summary["url"])
+            logger.info("pushed to %s", strip_credentials(summary["url"]))
     return summary
 
 
