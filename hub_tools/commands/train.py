@@ -47,9 +47,17 @@ def run(args: argparse.Namespace) -> int:
         path = write_demo_rows(args.write_demo_data, num_rows=args.demo_rows)
         print(f"wrote {args.demo_rows} rows to {path}")
         return 0
+    import sys
+    from pathlib import Path
+
     if not args.config:
-        print("adamllm train: give --config RECIPE.yaml [overrides] (see adamllm train --help)")
+        print(
+            "adamllm train: error: give --config RECIPE.yaml [overrides] (see adamllm train --help)", file=sys.stderr
+        )
         return 2
+    if not Path(args.config[0]).is_file():
+        print(f"adamllm train: error: recipe not found: {args.config[0]!r} (see recipes/README.md)", file=sys.stderr)
+        return 1
     sft_args = ["--config", *args.config]
     from hub_tools.publish.hub import strip_credentials
     from hub_tools.training.sft import main, parse_args
