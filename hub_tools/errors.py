@@ -6,6 +6,14 @@ from collections.abc import Iterator
 from contextlib import contextmanager
 
 
+class BadInput(ValueError):
+    """A record that cannot be used; ``reason`` says why (it is stored with the rejection)."""
+
+    def __init__(self, reason: str):
+        super().__init__(reason)
+        self.reason = reason
+
+
 class ModelLoadError(OSError):
     """A model, processor or tokenizer that ``from_pretrained`` could not load; the message names the id."""
 

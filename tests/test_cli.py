@@ -69,3 +69,16 @@ def test_debug_shows_the_traceback(tmp_path):
     assert res.returncode != 0 and plain.returncode != 0
     assert "Traceback" not in plain.stderr
     assert "Traceback" in res.stderr or res.stderr.count("\n") == plain.stderr.count("\n")
+
+
+def test_common_mistakes_get_one_line_and_exit_1(tmp_path):
+    cases = [
+        (["train", "--config", str(tmp_path / "missing.yaml")], "recipe not found"),
+        (["validate-pairs", str(tmp_path / "nope.json")], "not found"),
+        (["evaluate", "--model", "x", "--tasks", "biomed", "--output", str(tmp_path / "e")], "--benchmark-dir"),
+    ]
+    for argv, words in cases:
+        res = _adamllm(*argv)
+        lines = [line for line in res.stderr.splitlines() if line.strip() and "pair/s]" not in line]
+        assert res.returncode == 1, (argv, res.stderr)
+        assert len(lines) == 1 and words in lines[0] and lines[0].startswith(f"adamllm {argv[0]}: error:"), res.stderr

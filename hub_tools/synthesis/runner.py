@@ -191,14 +191,29 @@ def synthesized_row(pair: Any, image_rel: str, generation: str, turn_format: Any
 
 
 def save_image(run_dir: Path, pair: Any) -> str:
-    """Write ``images/<id>.png`` atomically; returns the path relative to RUN_DIR."""
+    """Write ``images/<id>.png`` atomically; returns the path relative to RUN_DIR.
+
+    An image that cannot be encoded raises :class:`~hub_tools.data.BadInput` (the record is rejected); a
+    failing write (disk full, permissions) raises as it is: that is the machine's fault, not the record's.
+    """
     import io
+
+    from hub_tools.data import BadInput
 
     rel = f"images/{pair.id}.png"
     buf = io.BytesIO()
-    pair.image.save(buf, format="PNG")
+    try:
+        pair.image.save(buf, format="PNG")
+    except Exception as err:
+        raise BadInput(f"image could not be encoded as PNG: {_describe(err)}") from None
     write_bytes_atomic(run_dir / rel, buf.getvalue())
     return rel
+
+
+def _describe(err: BaseException, limit: int = 300) -> str:
+    """``Type: message`` of an exception, shortened and safe to write as UTF-8 (no lone surrogates)."""
+    text = f"{type(err).__name__}: {err}".encode("utf-8", "backslashreplace").decode("utf-8")
+    return text if len(text) <= limit else text[: limit - 3] + "..."
 
 
 def merge_stats(run_dir: Path) -> dict:
@@ -251,7 +266,7 @@ def _producer(
     cfg: SynthesisConfig, rank: int, world: int, done: set[str], run_dir: Path, out: queue.Queue, stop: threading.Event
 ):
     """Read, validate and save images of this rank's pending records; put them on ``out`` (None ends)."""
-    from hub_tools.data import ImageCaptionPair, read_pairs, validate
+    from hub_tools.data import BadInput, ImageCaptionPair, Rejection, read_pairs, validate
 
     try:
         for n, rec in enumerate(read_pairs(cfg.pairs, check_images=False, **_read_kwargs(cfg))):
@@ -260,9 +275,17 @@ def _producer(
             if n % world != rank or rec.id in done:
                 continue
             if isinstance(rec, ImageCaptionPair):
-                rec = validate(rec)
+                try:  # anything one record's image raises rejects that record (BadInput: validate's own reasons)
+                    rec = validate(rec)
+                except Exception as err:
+                    rec = Rejection(rec.id, f"image could not be decoded: {_describe(err)}", rec.source)
             if isinstance(rec, ImageCaptionPair):
-                out.put(("pair", rec, save_image(run_dir, rec)))
+                try:
+                    image_rel = save_image(run_dir, rec)
+                except BadInput as err:
+                    rec = Rejection(rec.id, err.reason, rec.source)
+            if isinstance(rec, ImageCaptionPair):
+                out.put(("pair", rec, image_rel))
             else:
                 out.put(("rejected", rec, None))
         out.put(None)
@@ -271,6 +294,16 @@ def _producer(
 
 
 def synthesize(cfg: SynthesisConfig, engine: Any = None) -> dict:
+    """:func:`_synthesize` holding ``cfg.output``'s lock (:func:`hub_tools.rundir.lock_run_dir`): exclusive in a
+    single process, shared across the ranks of one ``accelerate launch``; ``RunDirBusy`` if another run holds it."""
+    from hub_tools.rundir import dist_env, lock_run_dir
+
+    rank, world_size = dist_env()
+    with lock_run_dir(cfg.output, "adamllm synthesize", rank=rank, world_size=world_size):
+        return _synthesize(cfg, engine)
+
+
+def _synthesize(cfg: SynthesisConfig, engine: Any = None) -> dict:
     """Run (or resume) synthesis as described in the module doc; returns this run's counts.
 
     ``engine`` may be given ready-made (tests, benchmarks); otherwise it is built from ``cfg``.
@@ -330,6 +363,8 @@ def synthesize(cfg: SynthesisConfig, engine: Any = None) -> dict:
         dynamic_ncols=True,
     )
     handled = 0
+    failed: list[tuple[int, dict]] = []  # pairs the engine failed on since its last success, not yet written
+    max_failed = max(16, 2 * window)
     writer = ShardWriter(stage_dir, rank=dist.rank)
     try:
         finished = False
@@ -353,13 +388,35 @@ def synthesize(cfg: SynthesisConfig, engine: Any = None) -> dict:
                     pending.append((handled, rec, image_rel))
             if not pending:
                 continue
-            outs = engine.generate([(rec.image, rec.caption, rec.caption_prompt) for _, rec, _ in pending])
-            for (num, rec, image_rel), text in zip(pending, outs, strict=True):
-                row = synthesized_row(rec, image_rel, text, turn_format)
+            for (num, rec, image_rel), text, error in _generate(engine, pending):
+                row = None
+                if error is None:
+                    try:
+                        row = synthesized_row(rec, image_rel, text, turn_format)
+                    except Exception as err:
+                        error = f"the generation could not be parsed: {_describe(err)}"
+                if row is None:
+                    failed.append((num, rejected_row(_failure(rec, error))))
+                    if len(failed) >= max_failed:  # nothing of these was written: a rerun retries them
+                        raise RuntimeError(
+                            f"synthesis failed on {len(failed)} pairs in a row, e.g. {failed[-1][1]['id']}: "
+                            f"{failed[-1][1]['reason']}. This looks like a broken engine or device, not bad input; "
+                            "stopping (the failed pairs are not recorded, so a rerun retries them)."
+                        )
+                    continue
+                for fnum, frow in failed:  # a success after failures: they were per-pair problems
+                    _write(writer, frow, fnum, fault)
+                    counts["rejected"] += 1
+                    bar.update(1)
+                failed.clear()
                 _write(writer, row, num, fault)
                 counts["synthesized"] += 1
                 counts["triplets"] += len(row["triplets"])
                 bar.update(1)
+        for fnum, frow in failed:
+            _write(writer, frow, fnum, fault)
+            counts["rejected"] += 1
+            bar.update(1)
     finally:
         stop.set()
         writer.close()
@@ -375,6 +432,36 @@ def synthesize(cfg: SynthesisConfig, engine: Any = None) -> dict:
         )
     dist.barrier()
     return counts
+
+
+def _generate(engine: Any, pending: list) -> list[tuple[tuple, str | None, str | None]]:
+    """``(item, text, error)`` per pending item: the batch at once; if that raises, item by item.
+
+    A failure of one item (its tokenizer or processor call, the engine raising for it) becomes its ``error``
+    (the reason its pair is rejected); the other items are generated as usual.
+    """
+    batch = [(rec.image, rec.caption, rec.caption_prompt) for _, rec, _ in pending]
+    try:
+        outs = list(engine.generate(batch))
+        if len(outs) != len(batch):
+            raise RuntimeError(f"the engine returned {len(outs)} generations for {len(batch)} pairs")
+    except Exception as err:
+        if len(batch) > 1:
+            return [result for item in pending for result in _generate(engine, [item])]
+        return [(pending[0], None, f"synthesis failed for this pair: {_describe(err)}")]
+    results = []
+    for item, text in zip(pending, outs, strict=True):
+        if isinstance(text, str):
+            results.append((item, text, None))
+        else:
+            results.append((item, None, f"synthesis failed for this pair: the engine returned {type(text).__name__}"))
+    return results
+
+
+def _failure(rec: Any, reason: str) -> Any:
+    from hub_tools.data import Rejection
+
+    return Rejection(rec.id, reason, rec.source)
 
 
 def _write(writer: ShardWriter, row: dict, num: int, fault: FaultPoints) -> None:

@@ -18,26 +18,26 @@ from __future__ import annotations
 
 import hashlib
 import io
-import json
 import os
 import re
+import unicodedata
 from collections.abc import Iterator
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
+from hub_tools.data.json_stream import (  # noqa: F401  (public here)
+    MAX_JSON_ELEMENT_CHARS,
+    iter_json_array,
+    iter_json_array_records,
+    iter_json_records,
+)
+from hub_tools.errors import BadInput
+
 IMAGE_MARKER = "<image>"
 MAX_IMAGE_PIXELS = 64_000_000
 """Decompression-bomb cap: images with more pixels than this are rejected."""
 MAX_CAPTION_CHARS = 20_000
-
-
-class BadInput(ValueError):
-    """A record that cannot be used; ``reason`` says why (it is stored with the rejection)."""
-
-    def __init__(self, reason: str):
-        super().__init__(reason)
-        self.reason = reason
 
 
 @dataclass
@@ -78,13 +78,48 @@ def make_id(*parts: Any) -> str:
     """A stable, filesystem-safe id built from provenance parts (a readable stem + short hash)."""
     raw = "|".join(str(p) for p in parts)
     stem = _SAFE_ID.sub("-", str(parts[-1]) if parts else "pair").strip("-.")[:48] or "pair"
-    return f"{stem}-{hashlib.sha1(raw.encode()).hexdigest()[:10]}"
+    # surrogatepass: a part that is not valid UTF-8 (a lone surrogate) still gets an id (its record is rejected)
+    return f"{stem}-{hashlib.sha1(raw.encode('utf-8', 'surrogatepass')).hexdigest()[:10]}"
+
+
+def json_kind(value: Any) -> str:
+    """``value``'s JSON type in words, for reasons ("a number", "an object", ...)."""
+    if isinstance(value, bool):
+        return "a boolean"
+    if isinstance(value, (int, float)):
+        return "a number"
+    if isinstance(value, dict):
+        return "an object"
+    if isinstance(value, (list, tuple)):
+        return "a list"
+    if value is None:
+        return "null"
+    return f"a {type(value).__name__}"
+
+
+def utf8_problem(text: str) -> str | None:
+    """``None`` when ``text`` encodes as UTF-8, else where it does not (a lone surrogate such as ``"\\ud800"``)."""
+    try:
+        text.encode("utf-8")
+    except UnicodeEncodeError as err:
+        return f"lone surrogate U+{ord(text[err.start]):04X} at character {err.start}"
+    return None
+
+
+def _has_visible(text: str) -> bool:
+    """True when ``text`` holds a character that is not whitespace, a control or a zero-width (format) character."""
+    return any(not ch.isspace() and unicodedata.category(ch) not in ("Cc", "Cf") for ch in text)
 
 
 def resolve_image_path(path: str, image_root: str | os.PathLike) -> Path:
     """Resolve ``path`` inside ``image_root``; raise :class:`BadInput` if it escapes the folder."""
-    if not isinstance(path, str) or not path.strip():
+    if path is not None and not isinstance(path, str):
+        raise BadInput(f"image path is {json_kind(path)}, not text")
+    if not path or not path.strip():
         raise BadInput("image path is empty")
+    problem = utf8_problem(path)
+    if problem:
+        raise BadInput(f"image path is not valid UTF-8 text: {problem} (path {path!r})")
     if os.path.isabs(path) or path.startswith(("~", "\\")) or re.match(r"^[A-Za-z]:", path):
         raise BadInput(f"image path {path!r} is absolute; paths must be relative to the image folder")
     root = Path(image_root).resolve()
@@ -117,6 +152,8 @@ def load_image(image: Any, max_pixels: int = MAX_IMAGE_PIXELS):
             name = "<bytes>"
         else:
             path = Path(image)
+            if path.is_dir():
+                raise BadInput(f"image path {str(path)!r} is a directory, not an image file")
             if not path.is_file():
                 raise BadInput(f"image file not found: {str(path)!r}")
             if path.stat().st_size == 0:
@@ -166,105 +203,48 @@ def to_rgb(img):
 
 
 def check_caption(caption: Any) -> str:
-    """Return the stripped caption or raise :class:`BadInput` (missing, not text, empty, too long)."""
+    """Return the stripped caption or raise :class:`BadInput` (missing, not text, not UTF-8, empty, too long).
+
+    A caption is empty when nothing is left after removing whitespace, control and zero-width characters
+    (newlines and tabs inside a caption are ordinary whitespace and stay).
+    """
     if caption is None:
         raise BadInput("caption is missing")
     if not isinstance(caption, str):
-        raise BadInput(f"caption is not text ({type(caption).__name__})")
+        raise BadInput(f"caption is {json_kind(caption)}, not text")
+    problem = utf8_problem(caption)
+    if problem:
+        raise BadInput(f"caption is not valid UTF-8 text: {problem}")
     caption = caption.strip()
     if not caption:
         raise BadInput("caption is empty")
+    if not _has_visible(caption):
+        raise BadInput("caption is empty after removing zero-width and control characters")
     if len(caption) > MAX_CAPTION_CHARS:
         raise BadInput(f"caption is too long ({len(caption)} characters > {MAX_CAPTION_CHARS})")
+    return caption
+
+
+def check_text(pair: ImageCaptionPair) -> str:
+    """Check the caption (:func:`check_caption`) and the caption prompt; return the stripped caption."""
+    caption = check_caption(pair.caption)
+    if pair.caption_prompt is not None:
+        if not isinstance(pair.caption_prompt, str):
+            raise BadInput(f"caption prompt is {json_kind(pair.caption_prompt)}, not text")
+        problem = utf8_problem(pair.caption_prompt)
+        if problem:
+            raise BadInput(f"caption prompt is not valid UTF-8 text: {problem}")
     return caption
 
 
 def validate(pair: ImageCaptionPair, max_pixels: int = MAX_IMAGE_PIXELS) -> Record:
     """Decode and check ``pair``; return it with ``image`` as an RGB PIL image, or a :class:`Rejection`."""
     try:
-        caption = check_caption(pair.caption)
+        caption = check_text(pair)
         image = load_image(pair.image, max_pixels=max_pixels)
     except BadInput as err:
         return Rejection(pair.id, err.reason, pair.source)
     return ImageCaptionPair(pair.id, caption, image, pair.caption_prompt, pair.source)
-
-
-# ---------------------------------------------------------------------------------------------
-# streaming JSON
-# ---------------------------------------------------------------------------------------------
-def iter_json_array(path: str | os.PathLike, chunk_size: int = 1 << 16) -> Iterator[tuple[int, Any]]:
-    """Yield ``(index, element)`` from a top-level JSON array without loading the file.
-
-    An element that is not valid JSON raises :class:`BadInput` for the whole file position
-    (the array cannot be resynchronised reliably), naming the element index.
-    """
-    decoder = json.JSONDecoder()
-    with open(path, encoding="utf-8") as fh:
-        buf = fh.read(chunk_size)
-        pos = _skip_ws(buf, 0)
-        if pos >= len(buf) or buf[pos] != "[":
-            raise BadInput(f"{os.fspath(path)!r} is not a JSON array (expected '[' at the start)")
-        pos += 1
-        index = 0
-        eof = False
-        while True:
-            pos = _skip_ws(buf, pos)
-            while pos >= len(buf) and not eof:
-                more = fh.read(chunk_size)
-                eof = not more
-                buf, pos = buf[pos:] + more, 0
-                pos = _skip_ws(buf, pos)
-            if pos >= len(buf):
-                raise BadInput(f"{os.fspath(path)!r}: JSON array is not closed (truncated file?)")
-            if buf[pos] == "]":
-                return
-            if buf[pos] == ",":
-                pos += 1
-                continue
-            while True:
-                try:
-                    value, end = decoder.raw_decode(buf, pos)
-                    # a number or literal cut at the chunk edge decodes "successfully" but short
-                    if end == len(buf) and not eof:
-                        raise ValueError("need more")
-                    break
-                except ValueError as err:
-                    more = fh.read(chunk_size) if not eof else ""
-                    if not more:
-                        eof = True
-                        if isinstance(err, json.JSONDecodeError):
-                            raise BadInput(
-                                f"{os.fspath(path)!r}: element {index} is not valid JSON: {err.msg}"
-                            ) from None
-                        value, end = decoder.raw_decode(buf, pos)
-                        break
-                    buf, pos = buf[pos:] + more, 0
-            yield index, value
-            index += 1
-            buf, pos = buf[end:], 0
-
-
-def _skip_ws(buf: str, pos: int) -> int:
-    while pos < len(buf) and buf[pos] in " \t\r\n":
-        pos += 1
-    return pos
-
-
-def iter_json_records(path: str | os.PathLike) -> Iterator[tuple[int, Any, str | None]]:
-    """Yield ``(index, record, error)`` from a .json array or a .jsonl file; bad JSONL lines give an error."""
-    path = Path(path)
-    if path.suffix == ".jsonl":
-        with open(path, encoding="utf-8") as fh:
-            for index, line in enumerate(fh):
-                if not line.strip():
-                    continue
-                try:
-                    yield index, json.loads(line), None
-                except json.JSONDecodeError as err:
-                    yield index, None, f"line {index + 1} is not valid JSON: {err.msg}"
-    else:
-        for index, value in iter_json_array(path):
-            yield index, value, None
 
 
 # ---------------------------------------------------------------------------------------------
@@ -275,7 +255,7 @@ def _text_of(content: Any) -> str | None:
         return content
     if isinstance(content, list):  # TRL/OpenAI-style content parts
         texts = [p.get("text", "") for p in content if isinstance(p, dict) and p.get("type") == "text"]
-        return "".join(texts) if texts else None
+        return "".join(texts) if texts and all(isinstance(t, str) for t in texts) else None
     return None
 
 
@@ -298,10 +278,15 @@ def parse_sharegpt_record(record: Any) -> tuple[str, str, str | None]:
         if not isinstance(msg, dict):
             raise BadInput("a message is not a JSON object")
         role = msg.get("role", msg.get("from"))
-        text = _text_of(msg.get("content", msg.get("value")))
+        content = msg.get("content", msg.get("value"))
+        text = _text_of(content)
         if role in ("user", "human") and user is None:
             user = text
         elif role in ("assistant", "gpt") and caption is None:
+            if text is None:
+                if content is None:
+                    raise BadInput("caption is missing (the assistant turn has no content)")
+                raise BadInput(f"caption is {json_kind(content)}, not text")
             caption = text
             break
     if user is None:
@@ -325,9 +310,11 @@ def read_sharegpt(path: str | os.PathLike, image_root: str | os.PathLike | None 
         pid = make_id(path.name, index, rid)
         source = {"reader": "sharegpt", "path": str(path), "index": index}
         if error:
-            yield Rejection(pid, f"malformed JSON: {error}", source)
+            yield Rejection(pid, error, source)
             continue
         try:
+            if isinstance(rid, str) and utf8_problem(rid):
+                raise BadInput(f"id is not valid UTF-8 text: {utf8_problem(rid)} (id {rid!r})")
             image, caption, prompt = parse_sharegpt_record(record)
             image_path = resolve_image_path(image, root)
         except BadInput as err:
@@ -347,7 +334,7 @@ def read_imagefolder(folder: str | os.PathLike, caption_column: str = "caption")
         pid = make_id("imagefolder", index, name or index)
         source = {"reader": "imagefolder", "path": str(meta), "index": index}
         if error:
-            yield Rejection(pid, f"malformed JSON: {error}", source)
+            yield Rejection(pid, error, source)
             continue
         try:
             if not isinstance(record, dict):
@@ -423,7 +410,7 @@ def read_pairs(
                 record = validate(record, max_pixels=max_pixels)
             else:
                 try:
-                    record.caption = check_caption(record.caption)
+                    record.caption = check_text(record)
                 except BadInput as err:
                     record = Rejection(record.id, err.reason, record.source)
         yield record
