@@ -205,3 +205,42 @@ def test_engine_failing_on_everything_stops_without_recording_rejections(sample_
     assert list(iter_records(out / "synthesis")) == []  # nothing recorded: a rerun retries every pair
     synthesize(cfg, engine=RaisingEngine())
     assert json.loads((out / "stats.json").read_text())["synthesized"] == 24
+
+
+def _write_table_pairs(folder):
+    from PIL import Image
+
+    folder.mkdir(parents=True, exist_ok=True)
+    for name in ("a.png", "b.png"):
+        Image.new("RGB", (16, 12), (200, 30, 30)).save(folder / name)
+    return [("a.png", "A red square."), ("b.png", "Another red square."), ("../escape.png", "Escapes.")]
+
+
+@pytest.mark.parametrize("suffix", [".csv", ".tsv", ".parquet"])
+def test_csv_tsv_parquet_pairs_validate_with_the_same_rules(tmp_path, suffix):
+    import csv
+
+    rows = _write_table_pairs(tmp_path / "d")
+    path = tmp_path / "d" / f"pairs{suffix}"
+    if suffix == ".parquet":
+        import pyarrow as pa
+        import pyarrow.parquet as pq
+
+        pq.write_table(pa.table({"image": [r[0] for r in rows], "caption": [r[1] for r in rows]}), path)
+    else:
+        with open(path, "w", newline="") as fh:
+            writer = csv.writer(fh, delimiter="\t" if suffix == ".tsv" else ",")
+            writer.writerow(["image", "caption"])
+            writer.writerows(rows)
+    res = validate_pairs(path)
+    assert res.returncode == 0, res.stderr
+    assert "accepted: 2  rejected: 1" in res.stdout and "escapes the image folder" in res.stdout
+
+
+def test_unsupported_pairs_format_is_one_line(tmp_path):
+    path = tmp_path / "pairs.xlsx"
+    path.write_bytes(b"not really")
+    res = validate_pairs(path)
+    assert res.returncode == 1
+    lines = [line for line in res.stderr.splitlines() if line.strip() and "pair/s]" not in line]
+    assert len(lines) == 1 and "unsupported format '.xlsx'" in lines[0] and ".csv" in lines[0], res.stderr

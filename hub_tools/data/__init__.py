@@ -376,6 +376,52 @@ def read_hf_dataset(
         yield ImageCaptionPair(pid, row.get(caption_column), row.get(image_column), None, source)
 
 
+TABLE_FORMATS = {".csv": "csv", ".tsv": "csv", ".parquet": "parquet"}
+"""Hand-made tables of pairs (an ``image`` and a ``caption`` column), read through ``datasets``."""
+SUPPORTED = (
+    ".json, .jsonl (ShareGPT), .csv, .tsv, .parquet (image,caption), a folder with metadata.jsonl, a Hub dataset"
+)
+
+
+def read_table(
+    path: str | os.PathLike,
+    image_root: str | os.PathLike | None = None,
+    image_column: str = "image",
+    caption_column: str = "caption",
+) -> Iterator[Record]:
+    """Stream pairs from a CSV / TSV / parquet file with ``load_dataset(..., streaming=True)``.
+
+    Image cells are paths relative to ``image_root`` (default: the file's folder; the same path policy as
+    every reader) or, in parquet, embedded ``{"bytes", "path"}`` images.
+    """
+    from datasets import Image, load_dataset
+
+    path = Path(path)
+    root = Path(image_root) if image_root is not None else path.parent
+    kwargs = {"sep": "\t"} if path.suffix == ".tsv" else {}
+    ds = load_dataset(TABLE_FORMATS[path.suffix], data_files=str(path), split="train", streaming=True, **kwargs)
+    if ds.features is not None:
+        missing = [col for col in (image_column, caption_column) if col not in ds.features]
+        if missing:
+            raise ValueError(
+                f"{str(path)!r} has no column {missing[0]!r}; columns: {sorted(ds.features)}. "
+                "Use --image-column / --caption-column."
+            )
+        if isinstance(ds.features[image_column], Image):
+            ds = ds.cast_column(image_column, Image(decode=False))
+    for index, row in enumerate(ds):
+        image = row.get(image_column)
+        pid = make_id("table", path.name, index, image if isinstance(image, str) else index)
+        source = {"reader": path.suffix.lstrip("."), "path": str(path), "index": index}
+        if isinstance(image, str):
+            try:
+                image = str(resolve_image_path(image, root))
+            except BadInput as err:
+                yield Rejection(pid, err.reason, source)
+                continue
+        yield ImageCaptionPair(pid, row.get(caption_column), image, None, source)
+
+
 def read_pairs(
     spec: str | os.PathLike,
     *,
@@ -389,17 +435,23 @@ def read_pairs(
 ) -> Iterator[Record]:
     """Stream every record of ``spec`` as a validated pair or a rejection.
 
-    ``spec`` is a ``.json``/``.jsonl`` ShareGPT file, a folder with ``metadata.jsonl``, or a
-    Hugging Face dataset (local folder or repo id). With ``check_images`` (default) every image
+    ``spec`` is a ``.json``/``.jsonl`` ShareGPT file, a ``.csv``/``.tsv``/``.parquet`` table of
+    ``image,caption``, a folder with ``metadata.jsonl``, or a Hugging Face dataset (local folder or repo id). With ``check_images`` (default) every image
     is decoded and converted to RGB here, so downstream stages receive PIL images.
     """
     path = Path(spec)
+    if path.suffix in (".json", ".jsonl", *TABLE_FORMATS) and not path.is_file():
+        raise FileNotFoundError(f"pairs file not found: {str(path)!r}")
     if path.suffix in (".json", ".jsonl"):
-        if not path.is_file():
-            raise FileNotFoundError(f"pairs file not found: {str(path)!r}")
         records = read_sharegpt(path, image_root)
+    elif path.suffix in TABLE_FORMATS:
+        records = read_table(path, image_root, image_column=image_column, caption_column=caption_column)
     elif path.is_dir() and (path / "metadata.jsonl").is_file():
         records = read_imagefolder(path, caption_column=caption_column)
+    elif path.is_file():
+        raise ValueError(
+            f"unsupported format {path.suffix or '(no extension)'!r} for {str(path)!r}; supported: {SUPPORTED}"
+        )
     else:
         records = read_hf_dataset(str(spec), split=split, image_column=image_column, caption_column=caption_column)
     for n, record in enumerate(records):
