@@ -99,24 +99,28 @@ def run_pipeline(
     callable is called only after synthesis, so the synthesizer and the checker are never loaded
     together. ``compose`` defaults to ``ComposeOptions()`` (the CLI passes ``seed=synthesis.seed``).
     ``engine`` may be a ready-made synthesis engine (tests); otherwise it is built from ``synthesis``.
+    The run directory stays locked (:func:`~hub_tools.rundir.lock_run_dir`) across all three stages;
+    :class:`~hub_tools.rundir.RunDirBusy` if another process holds it.
     """
     from hub_tools.compose import ComposeOptions, compose_run
     from hub_tools.filtering import filter_run
+    from hub_tools.rundir import lock_run_dir
     from hub_tools.synthesis.runner import synthesize
 
     compose = compose or ComposeOptions()
     run_dir = Path(synthesis.output)
-    synthesize(synthesis, engine=engine)
-    if not hasattr(checker, "judge") and callable(checker):
-        checker = checker()
-    filter_run(run_dir, checker, batch_size=checker_batch_size, all_triplets=all_triplets)
-    compose_run(
-        run_dir,
-        mode=compose.mode,
-        synthetic_only=compose.synthetic_only,
-        seed=compose.seed,
-        export=compose.export,
-        cue_rule=compose.cue_rule,
-        keep_captions_without_task=compose.keep_captions_without_task,
-    )
-    return summarize(run_dir, keep_captions_without_task=compose.keep_captions_without_task)
+    with lock_run_dir(run_dir, "adamllm pipeline"):
+        synthesize(synthesis, engine=engine)
+        if not hasattr(checker, "judge") and callable(checker):
+            checker = checker()
+        filter_run(run_dir, checker, batch_size=checker_batch_size, all_triplets=all_triplets)
+        compose_run(
+            run_dir,
+            mode=compose.mode,
+            synthetic_only=compose.synthetic_only,
+            seed=compose.seed,
+            export=compose.export,
+            cue_rule=compose.cue_rule,
+            keep_captions_without_task=compose.keep_captions_without_task,
+        )
+        return summarize(run_dir, keep_captions_without_task=compose.keep_captions_without_task)

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import argparse
+import re
 import sys
 
 DESCRIPTION = (
@@ -19,7 +20,19 @@ def add_arguments(p: argparse.ArgumentParser) -> None:
     p.add_argument("--push-to-hub", metavar="REPO_ID", default=None, help="publish the folder to this dataset repo")
     p.add_argument("--private", action="store_true", help="create the Hub repo as private")
     p.add_argument("--max-shard-size", default="500MB", help="upper bound of one parquet shard (default 500MB)")
-    p.add_argument("--license", default="apache-2.0", help="licence of the synthesized text in the card")
+    p.add_argument(
+        "--license",
+        default="other",
+        help="licence of the synthesized text in the card, a Hub licence id such as cc-by-4.0 (default: other; the "
+        "card says the text inherits the terms of the synthesizer and checker it names)",
+    )
+    p.add_argument(
+        "--language",
+        action="append",
+        default=None,
+        metavar="CODE",
+        help="language of the text for the card header (ISO 639-1, repeatable; default: en)",
+    )
     p.add_argument("--tag", action="append", default=[], help="extra card tag (repeatable), e.g. --tag medical")
     p.add_argument("--pretty-name", default=None, help="title of the dataset card")
     p.add_argument("--overwrite", action="store_true", help="replace the contents of a non-empty --output folder")
@@ -37,7 +50,15 @@ def run(args: argparse.Namespace) -> int:
     """Build the folder, print its configs and row counts, and publish when ``--push-to-hub`` is given."""
     from hub_tools.publish.dataset import BuildError, build_visual_instructions
     from hub_tools.publish.parquet import parse_size
+    from hub_tools.rundir import RunDirBusy
 
+    languages = list(dict.fromkeys(args.language or ["en"]))
+    bad = [code for code in languages if not re.fullmatch(r"[a-z]{2,3}(-[A-Za-z0-9]{2,8})*", code)]
+    if bad:
+        print(
+            f"build-dataset: --language {bad[0]!r} is not a language code (ISO 639-1 such as en, fr)", file=sys.stderr
+        )
+        return 2
     try:
         result = build_visual_instructions(
             args.run_dir,
@@ -50,9 +71,16 @@ def run(args: argparse.Namespace) -> int:
             overwrite=args.overwrite,
             progress=not args.no_progress,
         )
+    except RunDirBusy as err:  # a stage is writing RUN_DIR: one line, nothing read
+        print(err, file=sys.stderr)
+        return 1
     except (BuildError, ValueError) as err:
         print(f"build-dataset: {err}", file=sys.stderr)
         return 1
+    if languages != ["en"]:  # the builder writes language: en; a user's choice replaces it in the card header
+        from hub_tools.publish.cards import update_card_data
+
+        update_card_data(result.card, language=languages)
     print(f"dataset folder: {result.output}")
     for config, n in result.rows.items():
         shards = len(result.shards.get(config, []))

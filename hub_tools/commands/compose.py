@@ -70,9 +70,13 @@ def run(args: argparse.Namespace) -> int:
     from dataclasses import asdict
 
     from hub_tools.compose import compose_run
+    from hub_tools.rundir import RunDirBusy
 
     try:
         result = compose_run(args.run_dir, **asdict(compose_options(args)))
+    except RunDirBusy as err:  # another process works on RUN_DIR: one line, nothing touched
+        print(err, file=sys.stderr)
+        return 1
     except (FileNotFoundError, ValueError) as err:
         print(f"adamllm compose: {err}", file=sys.stderr)
         return 1

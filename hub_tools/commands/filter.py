@@ -93,6 +93,7 @@ def run(args: argparse.Namespace) -> int:
     import sys
 
     from hub_tools.filtering import filter_run
+    from hub_tools.rundir import RunDirBusy
 
     if args.batch_size < 1:
         print("adamllm filter: --batch-size must be at least 1", file=sys.stderr)
@@ -104,6 +105,9 @@ def run(args: argparse.Namespace) -> int:
         return 2
     try:
         result = filter_run(args.run_dir, load(), batch_size=args.batch_size, all_triplets=args.all_triplets)
+    except RunDirBusy as err:  # another process works on RUN_DIR: one line, nothing touched
+        print(err, file=sys.stderr)
+        return 1
     except (FileNotFoundError, ValueError) as err:
         print(f"adamllm filter: {err}", file=sys.stderr)
         return 1

@@ -53,6 +53,7 @@ def run(args: argparse.Namespace) -> int:
     import sys
 
     from hub_tools.pipeline import format_summary, run_pipeline
+    from hub_tools.rundir import RunDirBusy
     from hub_tools.synthesis.runner import ConfigMismatch
 
     if args.checker_batch_size < 1:
@@ -60,6 +61,9 @@ def run(args: argparse.Namespace) -> int:
         return 2
     try:
         summary = run_pipeline(**pipeline_kwargs(args))
+    except RunDirBusy as err:  # another process works on RUN_DIR: one line, nothing touched
+        print(err, file=sys.stderr)
+        return 1
     except (ConfigMismatch, ImportError, FileNotFoundError, ValueError) as err:
         print(f"adamllm pipeline: error: {err}", file=sys.stderr)
         return 2

@@ -47,7 +47,15 @@ def add_arguments(p: argparse.ArgumentParser) -> argparse.ArgumentParser:
         "--cache",
         choices=["dynamic", "static"],
         default="dynamic",
-        help="transformers KV cache; static also compiles the decode step on GPU (default: %(default)s)",
+        help="KV cache of --decode generate; static also compiles the forward on GPU (default: %(default)s)",
+    )
+    p.add_argument(
+        "--decode",
+        choices=["auto", "generate", "compiled"],
+        default="auto",
+        help="transformers decode path: generate (model.generate), compiled (batched prefill into a static cache, "
+        "then a one-token greedy step with argmax and stop checks inside, CUDA-graph compiled on GPU; eager "
+        "elsewhere, same tokens), or auto: compiled on CUDA, generate otherwise (default: %(default)s)",
     )
     p.add_argument("--window", type=int, default=None, help="pairs sorted by length together (default: 4 x batch)")
     return p
@@ -76,6 +84,7 @@ def run(args: argparse.Namespace) -> int:
     import sys
     import time
 
+    from hub_tools.rundir import RunDirBusy
     from hub_tools.synthesis.runner import ConfigMismatch, synthesize
 
     try:
@@ -87,6 +96,9 @@ def run(args: argparse.Namespace) -> int:
             print(
                 f"synthesize: this process handled {n} pairs in {took:.1f}s ({n / took:.2f} pairs/s)", file=sys.stderr
             )
+    except RunDirBusy as err:  # another process works on RUN_DIR: one line, nothing touched
+        print(err, file=sys.stderr)
+        return 1
     except (ConfigMismatch, ImportError, FileNotFoundError, ValueError) as err:
         print(f"adamllm synthesize: error: {err}", file=sys.stderr)
         return 2

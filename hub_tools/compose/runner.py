@@ -17,7 +17,7 @@ from pathlib import Path
 from hub_tools.compose.export import export_llamafactory
 from hub_tools.compose.rules import compose_task, example_rng
 from hub_tools.defaults import CAPTION_PROMPT
-from hub_tools.rundir import Outcome, collect_outcomes, update_manifest, write_stats
+from hub_tools.rundir import Outcome, collect_outcomes, lock_run_dir, update_manifest, write_stats
 
 MODES = ("single-stage", "two-stage")
 
@@ -137,9 +137,22 @@ def compose_run(
 ) -> dict:
     """Compose a run directory: write ``compose/<split>.jsonl``, update stats and manifest.
 
-    Returns ``{"splits": {name: n_rows}, "stats": stats, "files": [paths]}``.
+    Returns ``{"splits": {name: n_rows}, "stats": stats, "files": [paths]}``. Holds
+    :func:`~hub_tools.rundir.lock_run_dir` throughout (:class:`~hub_tools.rundir.RunDirBusy` if another process has it).
     """
-    run_dir = Path(run_dir)
+    with lock_run_dir(run_dir, "adamllm compose", create=False):
+        return _compose_run(Path(run_dir), mode, synthetic_only, seed, export, cue_rule, keep_captions_without_task)
+
+
+def _compose_run(
+    run_dir: Path,
+    mode: str,
+    synthetic_only: bool,
+    seed: int,
+    export: str | None,
+    cue_rule: str,
+    keep_captions_without_task: bool,
+) -> dict:
     if not (run_dir / "synthesis").is_dir():
         raise FileNotFoundError(f"{str(run_dir)!r} has no synthesis/ folder; run `adamllm synthesize` first")
     outcomes, stats = collect_outcomes(run_dir, keep_captions_without_task=keep_captions_without_task)

@@ -10,6 +10,7 @@ from hub_tools.rundir import (
     ShardWriter,
     collect_outcomes,
     iter_records,
+    lock_run_dir,
     recover_partials,
     shard_files,
     update_manifest,
@@ -49,11 +50,16 @@ def filter_run(
     (the one the released protocol keeps) is judged; ``all_triplets=True`` judges every triplet,
     so that ``verdicts[i]`` judges ``triplets[i]`` for all ``i``. Pairs without triplets get
     ``verdicts: []``. Raises ``ValueError`` if synthesis is unfinished or earlier filter rows
-    came from another checker or decision rule.
+    came from another checker or decision rule, and :class:`~hub_tools.rundir.RunDirBusy` if another
+    process holds ``run_dir`` (the whole run holds :func:`~hub_tools.rundir.lock_run_dir`).
     """
+    with lock_run_dir(run_dir, "adamllm filter", create=False):
+        return _filter_run(Path(run_dir), checker, batch_size, all_triplets, progress)
+
+
+def _filter_run(run_dir: Path, checker, batch_size: int, all_triplets: bool, progress: bool) -> dict:
     from tqdm.auto import tqdm
 
-    run_dir = Path(run_dir)
     synth_dir, filter_dir = run_dir / "synthesis", run_dir / "filter"
     if not synth_dir.is_dir():
         raise FileNotFoundError(f"{str(run_dir)!r} has no synthesis/ folder; run `adamllm synthesize` first")

@@ -206,7 +206,17 @@ def split_caption_turn(messages: list[dict], caption_hash: int, where: str) -> t
 # ---------------------------------------------------------------------------------------------
 # the build
 # ---------------------------------------------------------------------------------------------
-def build_visual_instructions(
+def build_visual_instructions(run_dir: str | os.PathLike, output: str | os.PathLike, **options: Any) -> BuildResult:
+    """Build the dataset folder from ``run_dir`` (options: :func:`_build_visual_instructions`) while holding
+    the run directory's lock (:func:`hub_tools.rundir.lock_run_dir`; :class:`~hub_tools.rundir.RunDirBusy`
+    if another process holds it), so no stage writes the rows while they are read."""
+    from hub_tools.rundir import lock_run_dir
+
+    with lock_run_dir(run_dir, "adamllm build-dataset", create=False):
+        return _build_visual_instructions(run_dir, output, **options)
+
+
+def _build_visual_instructions(
     run_dir: str | os.PathLike,
     output: str | os.PathLike,
     *,

@@ -71,6 +71,7 @@ class SynthesisConfig:
     device: str = "auto"
     dtype: str = "auto"
     cache: str = "dynamic"
+    decode: str = "auto"
     window: int | None = None
 
 
@@ -101,6 +102,7 @@ def manifest_config(cfg: SynthesisConfig) -> dict:
             "device": cfg.device,
             "dtype": cfg.dtype,
             "cache": cfg.cache,
+            "decode": cfg.decode,
         },
     }
 
@@ -343,6 +345,7 @@ def _synthesize(cfg: SynthesisConfig, engine: Any = None) -> dict:
             dtype=cfg.dtype,
             prompt_format=cfg.prompt_format,
             cache_implementation="static" if cfg.cache == "static" else None,
+            decode=cfg.decode,
         )
     turn_format = engine.turn_format
     total, already = _count_share(cfg, dist.rank, dist.world_size, done)

@@ -1,23 +1,15 @@
-"""The run directory and its accounting, used by every stage (layout and row formats: ``docs/run_dir.md``).
-
-What a reader must know: shards are append-only and durable per record (:class:`ShardWriter`), a
-``.partial`` shard is read up to its last complete line, and ``manifest.json`` / ``stats.json`` are
-only ever rewritten atomically. :class:`FaultPoints` is a test-only seam (``ADAMLLM_SYNTH_FAULT``).
-"""
+"""Append-only JSONL shards (durable per record, torn-line recovery), atomic JSON files, stats and manifest."""
 
 from __future__ import annotations
 
 import json
 import os
 import re
-import signal
-from collections import Counter
-from collections.abc import Iterator, Mapping
-from dataclasses import dataclass
+from collections.abc import Iterator
 from pathlib import Path
 from typing import Any
 
-_SHARD = re.compile(r"^shard-(\d+)-(\d+)\.jsonl(\.partial)?$")
+SHARD_NAME = re.compile(r"^shard-(\d+)-(\d+)\.jsonl(\.partial)?$")
 
 
 def fsync_dir(path: str | os.PathLike) -> None:
@@ -67,7 +59,7 @@ def shard_files(stage_dir: str | os.PathLike) -> list[Path]:
         return []
     found = []
     for p in stage_dir.iterdir():
-        m = _SHARD.match(p.name)
+        m = SHARD_NAME.match(p.name)
         if m:
             found.append(((int(m.group(1)), int(m.group(2)), p.name), p))
     return [p for _, p in sorted(found)]
@@ -108,10 +100,14 @@ def iter_records(stage_dir: str | os.PathLike) -> Iterator[dict]:
                 continue
             try:
                 yield json.loads(line)
-            except json.JSONDecodeError as err:
+            except ValueError as err:  # JSONDecodeError, or UnicodeDecodeError (e.g. a run of NUL bytes)
                 if partial:
                     continue  # a torn record: it is not done and will be redone
-                raise ValueError(f"{path}: line {n} is not valid JSON ({err.msg}); the shard is corrupt") from None
+                why = err.msg if isinstance(err, json.JSONDecodeError) else "not UTF-8"
+                raise ValueError(
+                    f"{path}: line {n} is not valid JSON ({why}); the shard is corrupt: "
+                    f"run `adamllm doctor {Path(stage_dir).parent} --repair`"
+                ) from None
 
 
 def done_ids(stage_dir: str | os.PathLike) -> set[str]:
@@ -127,7 +123,7 @@ def recover_partials(stage_dir: str | os.PathLike, rank: int = 0, world_size: in
     """
     out = []
     for path in shard_files(stage_dir):
-        m = _SHARD.match(path.name)
+        m = SHARD_NAME.match(path.name)
         shard_rank = int(m.group(1))
         if not m.group(3) or not (shard_rank == rank or (rank == 0 and shard_rank >= world_size)):
             continue
@@ -156,7 +152,7 @@ class ShardWriter:
         self.stage_dir.mkdir(parents=True, exist_ok=True)
         seqs = [
             int(m.group(2))
-            for m in (_SHARD.match(p.name) for p in shard_files(self.stage_dir))
+            for m in (SHARD_NAME.match(p.name) for p in shard_files(self.stage_dir))
             if int(m.group(1)) == rank
         ]
         self.seq = max(seqs, default=-1) + 1
@@ -208,122 +204,3 @@ def update_manifest(run_dir: str | os.PathLike, stage: str, config: dict) -> Non
     manifest = read_json(path, default={}) or {}
     manifest[stage] = config
     write_json_atomic(path, manifest)
-
-
-# ---------------------------------------------------------------------------------------------
-# accounting: which pairs are kept, caption-only or rejected
-# ---------------------------------------------------------------------------------------------
-VERDICT_LABELS = ("Yes", "No", "Open", "Other")
-"""Checker verdicts; only ``Yes`` keeps a task (``Other``: the checker's output was none of the three)."""
-
-
-@dataclass
-class Outcome:
-    """What one input pair becomes: ``kept`` (with its triplet), ``caption_only``, ``no_task`` or ``rejected``."""
-
-    row: dict
-    status: str
-    triplet: dict | None = None
-
-
-def collect_outcomes(
-    run_dir: str | os.PathLike, keep_captions_without_task: bool = False
-) -> tuple[list[Outcome], dict]:
-    """Join synthesis and filter rows into one :class:`Outcome` per input pair, plus the stats.
-
-    A pair is ``kept`` when its first triplet (the one the released protocol keeps) was judged
-    ``Yes``; another verdict makes it ``caption_only``; a synthesized pair without a complete triplet is
-    ``no_task`` (dropped from the training data, as released) or, with ``keep_captions_without_task``,
-    ``caption_only``. Raises ``ValueError`` naming the ids that synthesis produced but the filter has not judged.
-    """
-    run_dir = Path(run_dir)
-    verdicts: dict[str, list[dict]] = {}
-    for row in iter_records(run_dir / "filter"):
-        verdicts[row["id"]] = row.get("verdicts") or []
-    outcomes, seen, missing = [], set(), []
-    counts = Counter()
-    for row in iter_records(run_dir / "synthesis"):
-        if row["id"] in seen:
-            raise ValueError(f"synthesis has the pair id {row['id']!r} more than once")
-        seen.add(row["id"])
-        if row.get("status") == "rejected":
-            outcomes.append(Outcome(row, "rejected"))
-            continue
-        counts["synthesized"] += 1
-        triplets = row.get("triplets") or []
-        counts["triplets"] += len(triplets)
-        if not triplets:
-            outcomes.append(Outcome(row, "caption_only" if keep_captions_without_task else "no_task"))
-            continue
-        if row["id"] not in verdicts:
-            missing.append(row["id"])
-            continue
-        judged = verdicts[row["id"]]
-        for v in judged:
-            counts[f"verdict:{v['label']}"] += 1
-        kept = bool(judged) and judged[0]["label"] == "Yes"
-        outcomes.append(Outcome(row, "kept" if kept else "caption_only", triplets[0] if kept else None))
-    if missing:
-        shown = ", ".join(repr(m) for m in missing[:5])
-        raise ValueError(
-            f"{len(missing)} synthesized pair(s) have no consistency verdict yet (e.g. {shown}); "
-            f"run `adamllm filter {run_dir}` first"
-        )
-    status = Counter(o.status for o in outcomes)
-    stats = {
-        "pairs_in": len(outcomes),
-        "synthesized": counts["synthesized"],
-        "triplets": counts["triplets"],
-        "verdicts": {label: counts[f"verdict:{label}"] for label in VERDICT_LABELS},
-        "kept": status["kept"],
-        "caption_only": status["caption_only"],
-        "no_task": status["no_task"],
-        "rejected": status["rejected"],
-    }
-    return outcomes, stats
-
-
-def write_stats(run_dir: str | os.PathLike, stats: dict) -> dict:
-    """Merge ``stats`` into ``RUN_DIR/stats.json`` after checking in == kept + caption_only + no_task + rejected."""
-    total = stats["kept"] + stats["caption_only"] + stats.get("no_task", 0) + stats["rejected"]
-    if stats["pairs_in"] != total:
-        raise AssertionError(f"stats do not add up: pairs_in={stats['pairs_in']} != {total}")
-    return update_stats(run_dir, stats)
-
-
-# ---------------------------------------------------------------------------------------------
-# test-only fault injection
-# ---------------------------------------------------------------------------------------------
-FAULT_ENV = "ADAMLLM_SYNTH_FAULT"
-"""``<point>:<N>`` (``after-record``, ``torn-record``, ``after-image``): SIGKILL at that point of the N-th pair."""
-
-
-class FaultPoints:
-    """Test seam: kill the process at a chosen point of a run, as a crash would. Inert unless the env var is set.
-
-    Build one per run with :meth:`from_env` (the variable is read once); the runner calls it at each
-    named point with a running count.
-    """
-
-    def __init__(self, spec: str | None = None):
-        self.plan: tuple[str, int] | None = None
-        if spec:
-            point, _, n = spec.partition(":")
-            self.plan = (point, int(n or 1))
-
-    @classmethod
-    def from_env(cls, environ: Mapping[str, str] | None = None) -> FaultPoints:
-        """The plan in ``$ADAMLLM_SYNTH_FAULT`` (none when unset); raises ``ValueError`` for a bad count."""
-        return cls((os.environ if environ is None else environ).get(FAULT_ENV))
-
-    def __call__(self, point: str, count: int, torn: tuple[ShardWriter, dict] | None = None) -> None:
-        """SIGKILL this process if ``(point, count)`` is the plan; ``torn=(writer, row)`` first writes half the row."""
-        if self.plan is None or (point, count) != self.plan:
-            return
-        if torn is not None:
-            writer, row = torn
-            line = json.dumps(row).encode()
-            writer._fh.write(line[: len(line) // 2])
-            writer._fh.flush()
-            os.fsync(writer._fh.fileno())
-        os.kill(os.getpid(), signal.SIGKILL)

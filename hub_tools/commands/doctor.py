@@ -1,0 +1,67 @@
+"""``adamllm doctor RUN_DIR [--repair]``: find (and repair) damage in a run directory."""
+
+from __future__ import annotations
+
+import argparse
+
+DESCRIPTION = """\
+Check a run directory: every line of every synthesis/ and filter/ shard is a valid UTF-8 JSON row,
+finished shards end in a whole line, every pair id appears once per stage, every filter row judges
+a synthesized pair, and stats.json agrees with the rows. Prints one line per problem (exit 1), or
+'RUN_DIR: healthy (...)' (exit 0). With --repair, each damaged shard is moved to
+RUN_DIR/quarantine/<stage>/ and its good rows (first occurrence of each id) are rewritten into a
+fresh shard; rerun the stages afterwards and they redo exactly the rows that were lost.
+"""
+
+
+def register(subparsers, name: str, help: str) -> None:
+    """Add the ``doctor`` subcommand."""
+    p = subparsers.add_parser(
+        name, help=help, description=DESCRIPTION, formatter_class=argparse.RawDescriptionHelpFormatter
+    )
+    p.add_argument("run_dir", help="run directory (synthesis/, filter/, stats.json)")
+    p.add_argument(
+        "--repair",
+        action="store_true",
+        help="quarantine damaged shards and rewrite their good rows, so the stages can resume",
+    )
+    p.set_defaults(func=run)
+
+
+def run(args: argparse.Namespace) -> int:
+    """Check (and with ``--repair`` repair) the run directory, holding its lock."""
+    import sys
+    from pathlib import Path
+
+    from hub_tools.rundir import RunDirBusy, check_run_dir, lock_run_dir, repair_run_dir
+
+    run_dir = args.run_dir
+    if not Path(run_dir).is_dir():
+        print(f"adamllm doctor: run directory not found: {run_dir!r}", file=sys.stderr)
+        return 2
+    try:
+        with lock_run_dir(run_dir, "adamllm doctor", create=False):
+            found = check_run_dir(run_dir)
+            for line in found.problems:
+                print(f"{run_dir}: {line}")
+            if args.repair and not found.healthy:
+                result = repair_run_dir(run_dir)
+                for line in result["actions"]:
+                    print(f"{run_dir}: repaired: {line}")
+                found = check_run_dir(run_dir)
+                for line in found.problems:
+                    print(f"{run_dir}: still wrong: {line}")
+                lost = {stage: n for stage, n in result["lost"].items() if n}
+                if found.healthy and lost:
+                    todo = ", ".join(f"{n} {stage} row(s)" for stage, n in lost.items())
+                    print(f"{run_dir}: rerun the stages (or the pipeline) to redo {todo}")
+    except RunDirBusy as err:
+        print(err, file=sys.stderr)
+        return 1
+    if found.healthy:
+        print(f"{run_dir}: healthy ({found.synthesis_rows} synthesis rows, {found.filter_rows} filter rows)")
+    for line in found.notes:
+        print(f"{run_dir}: note: {line}")
+    if not found.healthy and not args.repair:
+        print(f"adamllm doctor: `adamllm doctor {run_dir} --repair` moves the damage aside", file=sys.stderr)
+    return 0 if found.healthy else 1
