@@ -376,3 +376,24 @@ def test_rows_pass_trl_vision_collator(tmp_path, tiny_models):
     assert ((batch["input_ids"] == image_token).sum(-1) > 0).all()
     assert not (batch["labels"] == image_token).any()
     assert ((batch["labels"] != -100).sum(-1) > 0).all()
+
+
+def test_a_second_compose_replaces_the_first(tmp_path):
+    """Both README compose lines in one run dir: the second mode's output replaces the first's, so it builds."""
+    import subprocess
+    import sys
+
+    from hub_tools.publish.dataset import build_visual_instructions
+
+    rows, labels = mixed_rows(12)
+    run = write_run(tmp_path / "run", rows, labels)
+    for argv in (["--mode", "single-stage"], ["--mode", "two-stage", "--export", "llamafactory"], []):
+        res = subprocess.run(
+            [sys.executable, "-m", "hub_tools", "compose", str(run), *argv], capture_output=True, text=True
+        )
+        assert res.returncode == 0, res.stderr
+        if argv[1:2] == ["two-stage"]:
+            assert sorted(p.name for p in (run / "compose").glob("*.jsonl")) == ["caption.jsonl", "task.jsonl"]
+            assert (run / "compose" / "llamafactory").is_dir()
+    assert sorted(p.name for p in (run / "compose").glob("*")) == ["train.jsonl"]
+    build_visual_instructions(run, tmp_path / "out", progress=False)

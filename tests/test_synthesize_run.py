@@ -258,3 +258,31 @@ def test_two_processes_with_accelerate(pairs, tiny_models, tmp_path):
         ]
         assert sorted(mine) == sorted(ids[rank::2])
     assert len(got) == len(ids)
+
+
+def _synth(pairs: Path, out: Path, synthesizer: str, *extra: str) -> subprocess.CompletedProcess:
+    cmd = [
+        sys.executable, "-m", "hub_tools", "synthesize", "--pairs", str(pairs), "--output", str(out),
+        "--synthesizer", synthesizer, "--max-new-tokens", "4", "--batch-size", "8", *extra,
+    ]  # fmt: skip
+    return subprocess.run(cmd, cwd=REPO, env={**os.environ, "HF_HUB_OFFLINE": "1"}, capture_output=True, text=True)
+
+
+def test_a_failed_start_leaves_no_manifest_and_overwrite_starts_over(pairs, tiny_models, tmp_path):
+    """A model that fails to load writes nothing that blocks the corrected rerun; --overwrite replaces a run."""
+    out = tmp_path / "run"
+    bad = _synth(pairs, out, "foo/does-not-exist")
+    assert bad.returncode == 1 and "foo/does-not-exist" in bad.stderr and "Traceback" not in bad.stderr
+    assert not (out / "manifest.json").exists() and not (out / "synthesis").exists()
+    good = _synth(pairs, out, str(tiny_models["llava_next"]))
+    assert good.returncode == 0, good.stderr[-2000:]
+    assert_complete(out, pairs)
+    other = _synth(pairs, out, str(tiny_models["llava_next"]), "--max-new-tokens", "6")
+    assert other.returncode == 2 and "different settings" in other.stderr  # a resume with other settings
+    (out / "compose").mkdir()
+    (out / "compose" / "train.jsonl").write_text("{}\n")  # an earlier compose must go too
+    again = _synth(pairs, out, str(tiny_models["llava_next"]), "--max-new-tokens", "6", "--overwrite")
+    assert again.returncode == 0, again.stderr[-2000:]
+    assert_complete(out, pairs)
+    assert json.loads((out / "manifest.json").read_text())["synthesize"]["max_new_tokens"] == 6
+    assert not (out / "compose").exists()

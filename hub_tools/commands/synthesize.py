@@ -58,6 +58,11 @@ def add_arguments(p: argparse.ArgumentParser) -> argparse.ArgumentParser:
         "elsewhere, same tokens), or auto: compiled on CUDA, generate otherwise (default: %(default)s)",
     )
     p.add_argument("--window", type=int, default=None, help="pairs sorted by length together (default: 4 x batch)")
+    p.add_argument(
+        "--overwrite",
+        action="store_true",
+        help="start over: remove RUN_DIR's stage outputs (synthesis, filter, compose, images, manifest, stats) first",
+    )
     return p
 
 

@@ -144,6 +144,18 @@ def compose_run(
         return _compose_run(Path(run_dir), mode, synthetic_only, seed, export, cue_rule, keep_captions_without_task)
 
 
+def _replace_previous_output(compose_dir: Path, splits: set[str]) -> None:
+    """A new compose replaces the last one: remove splits it will not write and the old LLaMA-Factory export."""
+    import shutil
+
+    if not compose_dir.is_dir():
+        return
+    for path in compose_dir.glob("*.jsonl*"):
+        if path.name.split(".jsonl")[0] not in splits:
+            path.unlink()
+    shutil.rmtree(compose_dir / "llamafactory", ignore_errors=True)
+
+
 def _compose_run(
     run_dir: Path,
     mode: str,
@@ -156,7 +168,10 @@ def _compose_run(
     if not (run_dir / "synthesis").is_dir():
         raise FileNotFoundError(f"{str(run_dir)!r} has no synthesis/ folder; run `adamllm synthesize` first")
     outcomes, stats = collect_outcomes(run_dir, keep_captions_without_task=keep_captions_without_task)
+    if export not in (None, "llamafactory"):
+        raise ValueError(f"unknown export format {export!r}; supported: llamafactory")
     splits = compose_rows(outcomes, mode=mode, synthetic_only=synthetic_only, seed=seed, cue_rule=cue_rule)
+    _replace_previous_output(run_dir / "compose", set(splits))
     files = [str(write_split(run_dir / "compose" / f"{name}.jsonl", rows)) for name, rows in splits.items()]
     if export == "llamafactory":
         files.append(str(export_llamafactory(run_dir, splits)))

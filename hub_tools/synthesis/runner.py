@@ -73,6 +73,7 @@ class SynthesisConfig:
     cache: str = "dynamic"
     decode: str = "auto"
     window: int | None = None
+    overwrite: bool = False
 
 
 # ---------------------------------------------------------------------------------------------
@@ -120,6 +121,22 @@ def check_manifest(run_dir: Path, config: dict) -> dict:
                 "Use the same settings to resume, or choose another --output."
             )
     return manifest
+
+
+RUN_OUTPUTS = ("synthesis", "filter", "compose", "images", "quarantine", "manifest.json", "stats.json")
+"""What the stages write into RUN_DIR (``--overwrite`` removes these and nothing else)."""
+
+
+def clear_run_dir(run_dir: Path) -> None:
+    """Remove every stage output of ``run_dir`` (``--overwrite``); other files in the folder are left alone."""
+    import shutil
+
+    for name in RUN_OUTPUTS:
+        path = run_dir / name
+        if path.is_dir():
+            shutil.rmtree(path)
+        elif path.exists():
+            path.unlink()
 
 
 class _Dist:
@@ -318,17 +335,9 @@ def _synthesize(cfg: SynthesisConfig, engine: Any = None) -> dict:
     stage_dir = run_dir / STAGE
     entry = manifest_config(cfg)
     entry["runtime"]["world_size"] = dist.world_size
-    manifest = check_manifest(run_dir, entry)  # every rank checks: all fail alike
-    dist.barrier()
-    if dist.rank == 0:
-        stage_dir.mkdir(parents=True, exist_ok=True)
-        (run_dir / "images").mkdir(exist_ok=True)
-        manifest["synthesize"] = entry
-        write_json_atomic(run_dir / "manifest.json", manifest)
-    recover_partials(stage_dir, rank=dist.rank, world_size=dist.world_size)
-    dist.barrier()
-    done = done_ids(stage_dir)
+    manifest = {} if cfg.overwrite else check_manifest(run_dir, entry)  # every rank checks: all fail alike
 
+    # load the model before touching RUN_DIR: a run whose model fails to load leaves nothing behind
     if engine is None:
         from hub_tools.synthesis import make_engine
 
@@ -347,6 +356,19 @@ def _synthesize(cfg: SynthesisConfig, engine: Any = None) -> dict:
             cache_implementation="static" if cfg.cache == "static" else None,
             decode=cfg.decode,
         )
+    dist.barrier()
+    if dist.rank == 0:
+        if cfg.overwrite:
+            clear_run_dir(run_dir)
+        stage_dir.mkdir(parents=True, exist_ok=True)
+        (run_dir / "images").mkdir(exist_ok=True)
+        manifest["synthesize"] = entry
+        write_json_atomic(run_dir / "manifest.json", manifest)
+    dist.barrier()
+    recover_partials(stage_dir, rank=dist.rank, world_size=dist.world_size)
+    dist.barrier()
+    done = done_ids(stage_dir)
+
     turn_format = engine.turn_format
     total, already = _count_share(cfg, dist.rank, dist.world_size, done)
     window = cfg.window or 4 * cfg.batch_size
