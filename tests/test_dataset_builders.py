@@ -356,7 +356,7 @@ def test_card_round_trip_and_sections(run_dir, tmp_path):
     assert sum(bool(c.get("default")) for c in configs.values()) == 1
     for name, c in configs.items():
         assert c["data_files"] == [{"split": "train", "path": f"{name}/train-*.parquet"}]
-    assert data["license"] == "apache-2.0"
+    assert data["license"] == "other" and data["language"] == ["en"]  # the user's choice; text inherits model terms
     assert data["size_categories"] == ["n<1K"]
     infos = {i["config_name"]: i for i in data["dataset_info"]}
     assert infos["synthetic_visual_tasks"]["splits"][0]["num_examples"] == expected["stats"]["kept"]

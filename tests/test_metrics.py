@@ -236,7 +236,23 @@ def test_space_apps_score_their_examples(modules):
         result = app.score(*app.EXAMPLE)
         _assert_scores_in_range(name, result)
     medical_app = _import_file(METRICS_DIR / "medical_vqa" / "app.py", "_metric_app_medical_vqa_again")
-    assert medical_app.score(*medical_app.EXAMPLE)["closed_accuracy"] == 0.5
+    predictions, references, answer_types, _ = medical_app.EXAMPLE
+    assert medical_app.score(predictions, references, answer_types, "token")["closed_accuracy"] == 0.5
+    assert medical_app.score(*medical_app.EXAMPLE)["closed_accuracy"] == 1.0  # lenient: "normal" contains "no"
+
+
+def test_medical_vqa_widget_starts_in_the_metrics_default_mode(modules):
+    """The Space widget's mode (radio default and example) is the metric's own default, the published protocol."""
+    import gradio as gr
+
+    default = inspect.signature(modules["medical_vqa"].MedicalVQA._compute).parameters["mode"].default
+    assert default == "llava_med"
+    app = _import_file(METRICS_DIR / "medical_vqa" / "app.py", "_metric_app_medical_vqa_mode")
+    (radio,) = [c for c in app.demo.input_components if isinstance(c, gr.Radio)]
+    assert radio.value == default == app.EXAMPLE[-1]
+    assert app.METRIC.compute(predictions=["It is normal."], references=["no"], answer_types=["CLOSED"]) == app.score(
+        "It is normal.", "no", "CLOSED", radio.value
+    )
 
 
 # --------------------------------------------------------------------------------------------------------------

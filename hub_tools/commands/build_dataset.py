@@ -65,6 +65,7 @@ def run(args: argparse.Namespace) -> int:
             args.output,
             max_shard_bytes=parse_size(args.max_shard_size),
             license=args.license,
+            language=languages,
             tags=args.tag,
             pretty_name=args.pretty_name,
             repo_id=args.push_to_hub,
@@ -77,10 +78,6 @@ def run(args: argparse.Namespace) -> int:
     except (BuildError, ValueError) as err:
         print(f"build-dataset: {err}", file=sys.stderr)
         return 1
-    if languages != ["en"]:  # the builder writes language: en; a user's choice replaces it in the card header
-        from hub_tools.publish.cards import update_card_data
-
-        update_card_data(result.card, language=languages)
     print(f"dataset folder: {result.output}")
     for config, n in result.rows.items():
         shards = len(result.shards.get(config, []))

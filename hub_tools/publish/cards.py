@@ -79,6 +79,94 @@ def _fmt(value: Any) -> str:
     return str(value)
 
 
+PAPER_BIBTEX = """@article{cheng2024adamllm,
+  title={On Domain-Specific Post-Training for Multimodal Large Language Models},
+  author={Cheng, Daixuan and Huang, Shaohan and Zhu, Ziyu and Zhang, Xintong and Zhao, Wayne Xin and Luan, Zhongzhi
+          and Dai, Bo and Zhang, Zhenliang},
+  journal={arXiv preprint arXiv:2411.19930},
+  year={2024}
+}"""
+TRL_BIBTEX = """@software{vonwerra2020trl,
+  title   = {{TRL: Transformers Reinforcement Learning}},
+  author  = {von Werra, Leandro and Belkada, Younes and Tunstall, Lewis and Beeching, Edward and Thrush, Tristan and Lambert, Nathan and Huang, Shengyi and Rasul, Kashif and Gallou\u00e9dec, Quentin},
+  license = {Apache-2.0},
+  url     = {https://github.com/huggingface/trl},
+  year    = {2020}
+}"""
+FRAMEWORKS = (
+    ("TRL", "trl"),
+    ("Transformers", "transformers"),
+    ("PyTorch", "torch"),
+    ("Datasets", "datasets"),
+    ("Tokenizers", "tokenizers"),
+    ("huggingface_hub", "huggingface-hub"),
+    ("adamllm-hub", "adamllm-hub"),
+)
+_LOAD_DATASET = re.compile(r"load_dataset\(\s*[\"']([^\"']+)[\"']")
+
+
+def framework_versions() -> dict[str, str]:
+    """``{label: version}`` of the libraries a card lists (TRL's "Framework versions", plus huggingface_hub)."""
+    from importlib.metadata import PackageNotFoundError, version
+
+    out = {}
+    for label, dist in FRAMEWORKS:
+        try:
+            out[label] = version(dist)
+        except PackageNotFoundError:
+            out[label] = "not installed"
+    return out
+
+
+def dataset_reference(value: str) -> tuple[str | None, str]:
+    """``(metadata id, name)`` of a training dataset for a model card.
+
+    A Hub id is both. A local dataset folder with a ``README.md`` card (``adamllm build-dataset``) gives the Hub id
+    its card names (a ``repo_id`` header key, or the ``load_dataset("owner/name", ...)`` line of its usage section),
+    else its ``pretty_name``; its name is the ``pretty_name`` or the folder name. Anything else: ``(None, value)``.
+    """
+    if is_hub_id(value):
+        return value, value
+    readme = Path(value) / "README.md"
+    if not readme.is_file():
+        return None, value
+    from huggingface_hub import DatasetCard
+
+    try:
+        card = DatasetCard.load(readme)
+    except Exception:  # a hand-written README without a valid header names nothing
+        return None, value
+    header = card.data.to_dict()
+    candidates = [header.get("repo_id"), *_LOAD_DATASET.findall(card.text)]
+    repo = next((c for c in candidates if isinstance(c, str) and c != "USER/DATASET" and is_hub_id(c)), None)
+    pretty = header.get("pretty_name") if isinstance(header.get("pretty_name"), str) else None
+    return repo or pretty, pretty or Path(value).name
+
+
+def usage_example(model_ref: str, prompt: str = "What does this image show?") -> str:
+    """A ``generate`` example for an image-text-to-text model: the processor's chat template, one image."""
+    return "\n".join(
+        [
+            "from transformers import AutoModelForImageTextToText, AutoProcessor",
+            "",
+            f'model_id = "{model_ref}"',
+            'model = AutoModelForImageTextToText.from_pretrained(model_id, dtype="auto", device_map="auto")',
+            "processor = AutoProcessor.from_pretrained(model_id)",
+            "messages = [",
+            "    {",
+            '        "role": "user",',
+            f'        "content": [{{"type": "image", "path": "image.png"}}, {{"type": "text", "text": "{prompt}"}}],',
+            "    }",
+            "]",
+            "inputs = processor.apply_chat_template(",
+            '    messages, add_generation_prompt=True, tokenize=True, return_dict=True, return_tensors="pt"',
+            ").to(model.device)",
+            "output = model.generate(**inputs, max_new_tokens=256)",
+            'print(processor.decode(output[0, inputs["input_ids"].shape[1] :], skip_special_tokens=True))',
+        ]
+    )
+
+
 def build_model_card(
     *,
     base_model: str,
@@ -88,17 +176,23 @@ def build_model_card(
     recipe_text: str | None = None,
     stages: list[dict] | None = None,
     model_id: str | None = None,
+    model_name: str | None = None,
     extra_tags: list[str] | None = None,
     license: str | None = None,
     setup: dict[str, str] | None = None,
 ):
     """Return a ``huggingface_hub.ModelCard`` for a post-trained model.
 
+    The header carries the fields of TRL's own card (``SFTTrainer.create_model_card``): ``model_name``,
+    ``base_model``, ``datasets``, ``library_name``, ``tags`` (``trl``, ``sft``, ``adamllm``, the domain), plus
+    ``pipeline_tag``; the body has the training record, the framework versions, a ``generate`` example with the
+    processor's chat template and the BibTeX of the paper and of TRL.
     ``stages`` holds one dict per training stage: ``name``, ``rows``, ``metrics`` (trainer metrics),
     and optionally ``long_examples`` (the long-example report) and ``loss_first`` / ``loss_last``.
     ``setup`` (label -> text) lists how it was trained (vision encoder, projector, images, max length, optimizer;
     see ``hub_tools.training.sft.training_setup``), one line each.
-    Only Hub ids go into the ``base_model`` / ``datasets`` metadata; local paths are named in the body.
+    Only Hub ids go into ``base_model``; ``datasets`` takes Hub ids and, for a local dataset folder, what its card
+    names (:func:`dataset_reference`); local paths are named in the body only.
     Nothing secret is shown: the recipe's secret-looking keys are masked and credentials are cut from URLs
     (see :func:`hub_tools.publish.hub.redact_text`).
     """
@@ -108,30 +202,43 @@ def build_model_card(
     base_model = strip_credentials(base_model)
     model_id = strip_credentials(model_id) if model_id else model_id
     datasets = [strip_credentials(d) for d in (datasets or []) if d]
+    references = [dataset_reference(d) for d in datasets]
     recipe_text = redact_text(recipe_text) if recipe_text else recipe_text
+    title = model_id or f"{base_model.rstrip('/').split('/')[-1]}-{domain}"
+    model_name = model_name or title.rstrip("/").split("/")[-1]
     tags = ["adamllm", "domain-adaptation", "multimodal", "trl", "sft", domain, *(extra_tags or [])]
     data = ModelCardData(
+        model_name=model_name,
         base_model=base_model if is_hub_id(base_model) else None,
-        datasets=[d for d in datasets if is_hub_id(d)] or None,
+        datasets=list(dict.fromkeys(ref for ref, _ in references if ref)) or None,
         library_name="transformers",
         pipeline_tag="image-text-to-text",
         tags=list(dict.fromkeys(t for t in tags if t)),
         license=license,
     )
-    title = model_id or f"{base_model.rstrip('/').split('/')[-1]}-{domain}"
+
+    def named(value: str, name: str) -> str:
+        return f"`{value}`" if name == value else f"{name} (`{value}`)"
+
     lines = [
-        f"# {title}",
+        f"# Model Card for {model_name}",
         "",
         f"`{base_model}` post-trained for the **{domain}** domain with adamllm-hub, following *On Domain-Specific "
         "Post-Training for Multimodal Large Language Models* (Cheng et al., arXiv 2411.19930): visual instruction "
         "tasks synthesized from domain image-caption pairs, filtered for consistency, and trained together with "
-        "the captions in a single stage.",
+        "the captions in a single stage. It has been trained with [TRL](https://github.com/huggingface/trl) (SFT).",
+        "",
+        "## Quick start",
+        "",
+        "```python",
+        usage_example(model_id or "path/to/this/model"),
+        "```",
         "",
         "## Training",
         "",
         f"- Base model: `{base_model}`",
         f"- Domain: {domain}",
-        f"- Data: {', '.join(f'`{d}`' for d in datasets) or 'local rows'}",
+        f"- Data: {', '.join(named(d, name) for d, (_, name) in zip(datasets, references)) or 'local rows'}",
         f"- Pipeline: {'two-stage (captions, then tasks)' if len(stages) > 1 else 'single-stage'}",
         f"- Recipe: `{recipe_name}`" if recipe_name else "- Recipe: command-line arguments",
         *(f"- {label}: {text}" for label, text in (setup or {}).items()),
@@ -156,14 +263,22 @@ def build_model_card(
             lines.append("")
     if recipe_text:
         lines += ["## Recipe", "", "```yaml", recipe_text.strip(), "```", ""]
+    lines += ["### Framework versions", ""]
+    lines += [f"- {label}: {v}" for label, v in framework_versions().items()]
     lines += [
-        "## Use",
         "",
-        "```python",
-        "from transformers import AutoModelForImageTextToText, AutoProcessor",
+        "## Citations",
         "",
-        f'model = AutoModelForImageTextToText.from_pretrained("{model_id or "path/to/this/model"}")',
-        f'processor = AutoProcessor.from_pretrained("{model_id or "path/to/this/model"}")',
+        "Cite the method (AdaMLLM) as:",
+        "",
+        "```bibtex",
+        PAPER_BIBTEX,
+        "```",
+        "",
+        "Cite TRL as:",
+        "",
+        "```bibtex",
+        TRL_BIBTEX,
         "```",
         "",
     ]
@@ -201,19 +316,45 @@ def _seeds(value: Any, prefix: str = "") -> list[tuple[str, Any]]:
     return out
 
 
-def _default_description(per_split: dict[str, Counter]) -> str:
+def _default_description(per_split: dict[str, Counter], mode: str, no_task: int) -> str:
+    """What the default config's rows are, split by split (single-stage: caption+task and caption_only rows)."""
     parts = []
+    left_out = (
+        f"; the {no_task} image(s) with no complete task triplet (`no_task`) are not in this config, only in "
+        f"`{CAPTION_CONFIG}`"
+        if no_task
+        else ""
+    )
     for split, kinds in sorted(per_split.items()):
-        if kinds["caption+task"]:
-            what = "single-stage rows: the caption turn and the synthetic task turn in one conversation (order seeded); images without a kept task keep the caption turn alone"
+        if kinds["caption+task"] or (kinds["caption_only"] and mode != "two-stage" and not kinds["task"]):
+            what = (
+                "single-stage rows: the caption turn and the kept synthetic task turn in one conversation (order "
+                "seeded); `caption_only` rows are images whose task was judged not consistent, kept with the "
+                f"caption turn alone ({kinds['caption_only']} rows){left_out}"
+            )
         elif kinds["caption_only"] and not kinds["task"]:
-            what = "caption turns (stage 1 of two-stage training)"
+            what = f"caption turns (stage 1 of two-stage training){left_out}"
         elif kinds["task"] and not kinds["caption_only"]:
             what = "synthetic task turns only"
         else:
             what = "caption and task rows"
         parts.append(f"split `{split}`: {sum(kinds.values())} {what}")
     return "; ".join(parts)
+
+
+def licence_note(license: str, synthesizer: str, checker: str) -> str:
+    """The card's licence paragraph: the licence chosen, and that the text inherits the terms of its models."""
+    chosen = (
+        "No licence was chosen for this dataset (`license: other`; pick one with `adamllm build-dataset --license`)."
+        if license in (None, "", "other")
+        else f"The synthesized text is released under `{license}`."
+    )
+    return (
+        f"{chosen} The instructions and answers were generated by the synthesizer `{synthesizer}` and judged by "
+        f"the consistency checker `{checker}`, so they inherit the terms of use of those models: check their "
+        "licences before you publish or use this data. The captions and the images keep the licence of their "
+        "source collection."
+    )
 
 
 def write_visual_instructions_card(
@@ -232,8 +373,14 @@ def write_visual_instructions_card(
     tags: list[str] | None,
     pretty_name: str | None,
     repo_id: str | None,
+    language: str | list[str] | None = "en",
 ) -> Path:
-    """Write the dataset card (YAML configs + provenance, statistics and usage sections)."""
+    """Write the dataset card (YAML configs + provenance, statistics and usage sections).
+
+    ``license`` is the user's choice (``other`` when none is chosen); the licence section names the synthesizer and
+    checker of the run (from ``manifest``), whose terms the synthesized text inherits. ``language``: the text's
+    language code(s) for the header (default ``en``).
+    """
     manifest = shorten_local_paths(redact_secrets(manifest))
     configs = []
     for config in CONFIGS:
@@ -245,7 +392,8 @@ def write_visual_instructions_card(
             entry["default"] = True
         configs.append(entry)
     card_data = {
-        "license": license,
+        "license": license or "other",
+        "language": [language] if isinstance(language, str) else list(language or []) or None,
         "task_categories": ["image-text-to-text", "visual-question-answering"],
         "tags": sorted({"synthetic", "visual-instruction-tuning", "adamllm", *(tags or [])}),
         "size_categories": [size_category(max(rows.values()) if rows else 0)],
@@ -261,6 +409,7 @@ def write_visual_instructions_card(
         or "see the pipeline config below"
     )
     checker = ", ".join(sorted(checkers)) or _find(filter_cfg, "checker", "model", "model_id") or "not recorded"
+    mode = _find(compose_cfg, "mode", "composition", "strategy") or "single-stage"
     seeds = _seeds(manifest)
     verdicts = stats.get("verdicts") or {}
     name = repo_id or "USER/DATASET"
@@ -280,7 +429,7 @@ def write_visual_instructions_card(
         "| config | rows | what it holds |",
         "|---|---:|---|",
         f"| `{DEFAULT_CONFIG}` (default) | {rows.get(DEFAULT_CONFIG, 0)} | the composed training rows, unchanged: "
-        f"{_default_description(per_split)} |",
+        f"{_default_description(per_split, mode, stats.get('no_task', 0))} |",
         f"| `{TASK_CONFIG}` | {rows.get(TASK_CONFIG, 0)} | the composed synthetic task turns alone"
         + (
             " (no kept tasks: the config is left out, as an empty split cannot be loaded)"
@@ -298,7 +447,7 @@ def write_visual_instructions_card(
         "",
         f"- **Synthesizer:** `{synthesizer}`",
         f"- **Consistency checker:** `{checker}` (keeps `Yes`; any other verdict drops the task)",
-        f"- **Composition:** `{_find(compose_cfg, 'mode', 'composition', 'strategy') or 'single-stage'}`",
+        f"- **Composition:** `{mode}`",
         "- **Seeds:** " + (", ".join(f"`{k}` = `{v}`" for k, v in seeds) if seeds else "none recorded"),
         "",
         "| count | value |",
@@ -311,8 +460,8 @@ def write_visual_instructions_card(
         + " / ".join(str(verdicts.get(label, 0)) for label in ("Yes", "No", "Open", "Other"))
         + " |",
         f"| kept (caption + task) | {stats['kept']} |",
-        f"| caption only (task judged not consistent) | {stats['caption_only']} |",
-        f"| no complete task triplet (not in the training data) | {stats.get('no_task', 0)} |",
+        f"| caption only (task judged not consistent: caption turn alone) | {stats['caption_only']} |",
+        f"| no complete task triplet (`no_task`: not in the training configs) | {stats.get('no_task', 0)} |",
         "",
     ]
     if reasons:
@@ -360,6 +509,6 @@ def write_visual_instructions_card(
         "",
         "## Licence",
         "",
-        f"The synthesized text is released under `{license}`. The images keep the licence of their source collection.",
+        licence_note(card_data["license"], synthesizer, checker),
     ]
     return write_card(output, card_data, "\n".join(lines))

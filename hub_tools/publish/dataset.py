@@ -221,7 +221,8 @@ def _build_visual_instructions(
     output: str | os.PathLike,
     *,
     max_shard_bytes: int = DEFAULT_MAX_SHARD_BYTES,
-    license: str = "apache-2.0",
+    license: str = "other",
+    language: str | list[str] | None = "en",
     tags: list[str] | None = None,
     pretty_name: str | None = None,
     repo_id: str | None = None,
@@ -234,7 +235,7 @@ def _build_visual_instructions(
     partial, a row pointing at a missing image, counts that disagree with ``stats.json``); nothing
     is left in ``output`` then. ``repo_id`` only changes the ``load_dataset`` example in the card.
     """
-    from tqdm.auto import tqdm
+    from hub_tools.defaults import progress_bar
 
     run_dir = Path(run_dir)
     output = Path(output)
@@ -262,7 +263,7 @@ def _build_visual_instructions(
         # pass 1: first consistent triplet per id
         first_yes: dict[str, int] = {}
         checkers: Counter = Counter()
-        for where, row in tqdm(
+        for where, row in progress_bar(
             iter_jsonl_rows(run_dir / "filter", "filter"), desc="reading filter rows", unit="row", disable=not progress
         ):
             verdicts = row.get("verdicts")
@@ -277,7 +278,7 @@ def _build_visual_instructions(
         synth_counts: Counter = Counter()
         reasons: Counter = Counter()
         caption_writer = writer(CAPTION_CONFIG, "train")
-        for where, row in tqdm(
+        for where, row in progress_bar(
             iter_jsonl_rows(run_dir / "synthesis", "synthesis"),
             desc=f"writing {CAPTION_CONFIG}",
             unit="row",
@@ -323,7 +324,7 @@ def _build_visual_instructions(
         per_split: dict[str, Counter] = {}
         seen: set[tuple[str, str]] = set()
         task_ids: set[str] = set()
-        for where, row in tqdm(
+        for where, row in progress_bar(
             iter_jsonl_rows(run_dir / "compose", "compose"),
             desc=f"writing {DEFAULT_CONFIG} + {TASK_CONFIG}",
             unit="row",
@@ -414,6 +415,7 @@ def _build_visual_instructions(
         task_words=task_words,
         per_split=per_split,
         license=license,
+        language=language,
         tags=tags,
         pretty_name=pretty_name,
         repo_id=repo_id,

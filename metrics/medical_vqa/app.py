@@ -3,18 +3,21 @@
 evaluate's ``launch_gradio_widget`` does not work with gradio 6, so this is a small app of our own.
 """
 
+import inspect
 from pathlib import Path
 
 import evaluate
 import gradio as gr
 
 METRIC = evaluate.load(str(Path(__file__).with_name("medical_vqa.py")))
+# The widget starts in the metric's own default mode ("llava_med", the published protocol), read from the metric.
+DEFAULT_MODE = inspect.signature(METRIC._compute).parameters["mode"].default
 
 EXAMPLE = (
     "There are two lesions in the left lung.\nYes, the liver is abnormal.\nIt is normal.",
     "2 lesions\nyes\nno",
     "OPEN\nCLOSED\nCLOSED",
-    "token",
+    DEFAULT_MODE,
 )
 
 
@@ -37,7 +40,11 @@ demo = gr.Interface(
         gr.Textbox(label="Predictions (one per line)", lines=6),
         gr.Textbox(label="References (one per line)", lines=6),
         gr.Textbox(label="Answer types: OPEN or CLOSED (one per line)", lines=6),
-        gr.Radio(["token", "llava_med"], value="token", label="Mode"),
+        gr.Radio(
+            ["llava_med", "token"],
+            value=DEFAULT_MODE,
+            label="Mode (llava_med: the published protocol, lenient; token: whole-token matching)",
+        ),
     ],
     outputs=gr.JSON(label="Scores"),
     title="Medical VQA (LLaVA-Med protocol)",
