@@ -55,6 +55,16 @@ def _debug() -> bool:
     return os.environ.get("ADAMLLM_DEBUG", "").strip().lower() not in ("", "0", "false", "no")
 
 
+def fail(command: str, message: object, code: int = 1) -> int:
+    """Print ``adamllm COMMAND: error: MESSAGE`` on stderr (the one error format) and return ``code``.
+
+    ``code`` is 1 for a runtime failure (a missing input, a model that cannot be loaded) and 2 for a usage
+    error (a bad option value, a resume with different settings), as argparse's own errors.
+    """
+    print(f"adamllm {command}: error: {message}", file=sys.stderr)
+    return code
+
+
 def describe_error(err: BaseException) -> str:
     """One line for an error a user can fix: the message's first line, plus whether the Hub is offline.
 
@@ -63,7 +73,8 @@ def describe_error(err: BaseException) -> str:
     """
     lines = [line.strip() for line in str(err).strip().splitlines() if line.strip()]
     text = lines[0] if lines else type(err).__name__
-    if isinstance(err, OSError) and not isinstance(err, (FileNotFoundError, PermissionError, IsADirectoryError)):
+    hub_error = "huggingface" in text.lower() or "the hub" in text.lower() or type(err).__name__ == "ModelLoadError"
+    if isinstance(err, OSError) and hub_error:
         offline = os.environ.get("HF_HUB_OFFLINE", "").strip().lower() in ("1", "true", "yes", "on")
         text += (
             " (the Hub is offline: HF_HUB_OFFLINE is set)"

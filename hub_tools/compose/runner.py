@@ -9,6 +9,7 @@ caption turns). The image is placed once, in the first user turn. The task turn 
 
 from __future__ import annotations
 
+import errno
 import json
 import os
 from dataclasses import dataclass
@@ -17,7 +18,7 @@ from pathlib import Path
 from hub_tools.compose.export import export_llamafactory
 from hub_tools.compose.rules import compose_task, example_rng
 from hub_tools.defaults import CAPTION_PROMPT
-from hub_tools.rundir import Outcome, collect_outcomes, lock_run_dir, update_manifest, write_stats
+from hub_tools.rundir import DiskFull, Outcome, collect_outcomes, lock_run_dir, update_manifest, write_stats
 
 MODES = ("single-stage", "two-stage")
 
@@ -117,12 +118,18 @@ def write_split(path: str | os.PathLike, rows: list[dict]) -> Path:
     path = Path(path)
     path.parent.mkdir(parents=True, exist_ok=True)
     tmp = path.with_name(path.name + ".partial")
-    with open(tmp, "w", encoding="utf-8") as fh:
-        for row in rows:
-            fh.write(json.dumps(row, ensure_ascii=False) + "\n")
-        fh.flush()
-        os.fsync(fh.fileno())
-    os.replace(tmp, path)
+    try:
+        with open(tmp, "w", encoding="utf-8") as fh:
+            for row in rows:
+                fh.write(json.dumps(row, ensure_ascii=False) + "\n")
+            fh.flush()
+            os.fsync(fh.fileno())
+        os.replace(tmp, path)
+    except OSError as err:
+        tmp.unlink(missing_ok=True)
+        if err.errno == errno.ENOSPC:
+            raise DiskFull(path) from None
+        raise
     return path
 
 

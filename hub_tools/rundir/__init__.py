@@ -12,6 +12,8 @@ from hub_tools.rundir.doctor import DOCTOR_STAGES, RunCheck, ShardScan, check_ru
 from hub_tools.rundir.faults import FAULT_ENV, FaultPoints  # noqa: F401
 from hub_tools.rundir.lock import LOCK_NAME, RunDirBusy, dist_env, lock_run_dir  # noqa: F401
 from hub_tools.rundir.shards import (  # noqa: F401
+    SHARD_NAME,
+    DiskFull,
     ShardWriter,
     done_ids,
     fsync_dir,

@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import contextlib
+import errno
 import json
 import os
 import re
@@ -26,16 +28,37 @@ def fsync_dir(path: str | os.PathLike) -> None:
         os.close(fd)
 
 
+class DiskFull(OSError):
+    """The disk filled up while a stage wrote ``RUN_DIR``; the message names the file and says the run resumes."""
+
+    def __init__(self, path: str | os.PathLike):
+        super().__init__(
+            errno.ENOSPC, f"no space left on device while writing {path}; free space and rerun: the run resumes"
+        )
+
+    def __str__(self) -> str:
+        return self.strerror
+
+
 def write_bytes_atomic(path: str | os.PathLike, data: bytes) -> None:
-    """Write ``data`` to ``path`` via a temp file + fsync + rename: readers see the old or the new file."""
+    """Write ``data`` to ``path`` via a temp file + fsync + rename: readers see the old or the new file.
+
+    On failure the temp file is removed (a full disk raises :class:`DiskFull`).
+    """
     path = Path(path)
     path.parent.mkdir(parents=True, exist_ok=True)
     tmp = path.with_name(f".{path.name}.tmp-{os.getpid()}")
-    with open(tmp, "wb") as fh:
-        fh.write(data)
-        fh.flush()
-        os.fsync(fh.fileno())
-    os.replace(tmp, path)
+    try:
+        with open(tmp, "wb") as fh:
+            fh.write(data)
+            fh.flush()
+            os.fsync(fh.fileno())
+        os.replace(tmp, path)
+    except OSError as err:
+        tmp.unlink(missing_ok=True)
+        if err.errno == errno.ENOSPC:
+            raise DiskFull(path) from None
+        raise
     fsync_dir(path.parent)
 
 
@@ -160,18 +183,31 @@ class ShardWriter:
         self._fh = open(self.path, "xb")  # noqa: SIM115 - closed in close()
         fsync_dir(self.stage_dir)
         self.count = 0
+        self.failed = False
 
     def write(self, record: dict) -> None:
-        """Append ``record`` as one JSON line, then flush and fsync."""
+        """Append ``record`` as one JSON line, then flush and fsync.
+
+        A full disk raises :class:`DiskFull`; the shard then stays ``.partial`` (its torn last line is
+        discarded on resume) and is never renamed to a finished shard.
+        """
         line = (json.dumps(record, ensure_ascii=False) + "\n").encode("utf-8")
-        self._fh.write(line)
-        self._fh.flush()
-        os.fsync(self._fh.fileno())
+        try:
+            self._fh.write(line)
+            self._fh.flush()
+            os.fsync(self._fh.fileno())
+        except OSError as err:
+            self.failed = True
+            with contextlib.suppress(OSError):
+                self._fh.close()
+            if err.errno == errno.ENOSPC:
+                raise DiskFull(self.path) from None
+            raise
         self.count += 1
 
     def close(self) -> Path | None:
         """Finish the shard: rename ``.partial`` -> ``.jsonl`` (or delete it when empty). Returns the final path."""
-        if self._fh.closed:
+        if self._fh.closed or self.failed:
             return None
         self._fh.close()
         if self.count == 0:
