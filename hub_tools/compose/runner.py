@@ -9,7 +9,6 @@ caption turns). The image is placed once, in the first user turn. The task turn 
 
 from __future__ import annotations
 
-import errno
 import json
 import os
 from dataclasses import dataclass
@@ -18,7 +17,7 @@ from pathlib import Path
 from hub_tools.compose.export import export_llamafactory
 from hub_tools.compose.rules import compose_task, example_rng
 from hub_tools.defaults import CAPTION_PROMPT
-from hub_tools.rundir import DiskFull, Outcome, collect_outcomes, lock_run_dir, update_manifest, write_stats
+from hub_tools.rundir import Outcome, collect_outcomes, lock_run_dir, update_manifest, write_bytes_atomic, write_stats
 
 MODES = ("single-stage", "two-stage")
 
@@ -114,22 +113,9 @@ def _row(pid: str, kind: str, images: list[str], messages: list[dict], caption_t
 
 
 def write_split(path: str | os.PathLike, rows: list[dict]) -> Path:
-    """Write rows as JSONL atomically (``.partial`` then rename)."""
+    """Write rows as JSONL atomically (temp file, fsync, rename; :class:`~hub_tools.rundir.DiskFull` if the disk fills)."""
     path = Path(path)
-    path.parent.mkdir(parents=True, exist_ok=True)
-    tmp = path.with_name(path.name + ".partial")
-    try:
-        with open(tmp, "w", encoding="utf-8") as fh:
-            for row in rows:
-                fh.write(json.dumps(row, ensure_ascii=False) + "\n")
-            fh.flush()
-            os.fsync(fh.fileno())
-        os.replace(tmp, path)
-    except OSError as err:
-        tmp.unlink(missing_ok=True)
-        if err.errno == errno.ENOSPC:
-            raise DiskFull(path) from None
-        raise
+    write_bytes_atomic(path, "".join(json.dumps(row, ensure_ascii=False) + "\n" for row in rows).encode("utf-8"))
     return path
 
 

@@ -30,21 +30,24 @@ _HEADER = "<|start_header_id|>{role}<|end_header_id|>\n\n"
 _EOT = "<|eot_id|>"
 
 
-def build_released_prompt(caption: str, image_token: str = "<image>") -> str:
-    """The released synthesizer's prompt string for ``caption`` (see DESIGN.md), ending in an open user header."""
+def llava_llama_3_opening(user_text: str, image_token: str = "<image>") -> str:
+    """The ``llava_llama_3`` conversation up to an open assistant header: BOT, the system prompt, one user turn
+    ``{image_token}\n{user_text}``. The released synthesizer prompt and the released evaluation prompt start so."""
     return (
         BOT
         + _HEADER.format(role="system")
         + SYSTEM_PROMPT
         + _EOT
         + _HEADER.format(role="user")
-        + f"{image_token}\n{CAPTION_PROMPT}"
+        + f"{image_token}\n{user_text}"
         + _EOT
         + _HEADER.format(role="assistant")
-        + caption
-        + _EOT
-        + _HEADER.format(role="user")
     )
+
+
+def build_released_prompt(caption: str, image_token: str = "<image>") -> str:
+    """The released synthesizer's prompt string for ``caption`` (see DESIGN.md), ending in an open user header."""
+    return llava_llama_3_opening(CAPTION_PROMPT, image_token) + caption + _EOT + _HEADER.format(role="user")
 
 
 def _tokenizer_of(processor: Any):
