@@ -55,6 +55,26 @@ def _debug() -> bool:
     return os.environ.get("ADAMLLM_DEBUG", "").strip().lower() not in ("", "0", "false", "no")
 
 
+def add_output_argument(p: argparse.ArgumentParser, help: str) -> None:
+    """``--output DIR``, the one spelling of an output folder, with a positional ``OUT_DIR`` kept as its alias.
+
+    Read it back with :func:`output_dir`.
+    """
+    p.add_argument("out_dir", nargs="?", metavar="OUT_DIR", default=None, help="same as --output")
+    p.add_argument("--output", metavar="DIR", default=None, help=f"{help} (required; or give it as OUT_DIR)")
+    p.set_defaults(output_parser=p)
+
+
+def output_dir(args: argparse.Namespace) -> str:
+    """The folder of :func:`add_output_argument`; a usage error (exit 2) when it is missing or given twice."""
+    if args.output and args.out_dir and args.output != args.out_dir:
+        args.output_parser.error(f"two output folders given ({args.out_dir!r} and --output {args.output!r})")
+    folder = args.output or args.out_dir
+    if not folder:
+        args.output_parser.error("the output folder is required: --output DIR")
+    return folder
+
+
 def fail(command: str, message: object, code: int = 1) -> int:
     """Print ``adamllm COMMAND: error: MESSAGE`` on stderr (the one error format) and return ``code``.
 

@@ -1,10 +1,11 @@
-"""The one definition of each project default: caption prompt, model ids, tiny-model cache.
+"""The one definition of each project default: caption prompt, model ids, tiny-model cache, progress bars.
 
 Every other module imports these names; change a default here and nowhere else.
 """
 
 from __future__ import annotations
 
+import functools
 import os
 from pathlib import Path
 
@@ -25,3 +26,84 @@ def default_tiny_cache_dir() -> Path:
     """Where tiny models are cached: ``$ADAMLLM_TINY_CACHE`` or ``~/.cache/adamllm-hub/tiny``."""
     env = os.environ.get(TINY_CACHE_ENV)
     return Path(env) if env else Path.home() / ".cache" / "adamllm-hub" / "tiny"
+
+
+# progress -------------------------------------------------------------------------------------
+
+PROGRESS_INTERVAL_ENV = "ADAMLLM_PROGRESS_INTERVAL"
+"""Seconds between the plain progress lines printed when stderr is not a terminal (default 5)."""
+
+_progress = {"enabled": True}
+
+
+def set_progress(enabled: bool, quiet_transformers: bool = False) -> None:
+    """Turn our progress bars on or off for this process (``--no-progress``).
+
+    ``quiet_transformers`` also silences transformers' own bars ("Loading weights", "Writing model
+    shards") inside our steps; Hub download bars and our bars stay.
+    """
+    _progress["enabled"] = bool(enabled)
+    if quiet_transformers:
+        from transformers.utils import logging as hf_logging
+
+        hf_logging.set_tqdm_hook(lambda factory, args, kwargs: hf_logging.EmptyTqdm(*args, **kwargs))
+
+
+def progress_bar(iterable=None, *, disable: bool | None = False, **kwargs):
+    """A tqdm bar on a terminal; when stderr is not one (a log file, CI), a plain line every few seconds.
+
+    Takes tqdm's arguments (``total``, ``desc``, ``unit``, ``initial``...). ``disable=True`` or
+    :func:`set_progress` ``(False)`` hides it; ``disable=None`` is the same as ``False`` here (tqdm would
+    hide a bar on a non-terminal, leaving logs without progress).
+    """
+    import sys
+
+    from tqdm.auto import tqdm
+
+    if disable or not _progress["enabled"]:
+        return tqdm(iterable, disable=True, **kwargs)
+    stream = kwargs.pop("file", None) or sys.stderr
+    if getattr(stream, "isatty", lambda: False)():
+        kwargs.setdefault("dynamic_ncols", True)
+        return tqdm(iterable, file=stream, **kwargs)
+    kwargs.pop("dynamic_ncols", None)
+    kwargs.pop("ncols", None)
+    try:
+        interval = float(os.environ.get(PROGRESS_INTERVAL_ENV, "") or 5.0)
+    except ValueError:
+        interval = 5.0
+    line_progress = _line_progress_class()
+    return line_progress(iterable, file=_LineWriter(stream), ncols=0, mininterval=interval, miniters=1, **kwargs)
+
+
+class _LineWriter:
+    """A stream for :class:`_LineProgress`: no carriage returns, no blank lines."""
+
+    def __init__(self, stream):
+        self.stream = stream
+
+    def write(self, text: str) -> None:
+        text = text.replace("\r", "").rstrip()
+        if text:
+            self.stream.write(text + "\n")
+
+    def flush(self) -> None:
+        self.stream.flush()
+
+
+@functools.cache
+def _line_progress_class():
+    """tqdm, imported on first use, printing whole lines."""
+    from tqdm import tqdm
+
+    class LineProgress(tqdm):
+        """tqdm printing one whole line per refresh (at most every ``mininterval`` seconds, and at the end)."""
+
+        def display(self, msg=None, pos=None):
+            if msg == "":  # tqdm clearing the line: nothing to clear
+                return True
+            self.fp.write(msg if msg is not None else self.__str__())
+            self.fp.flush()
+            return True
+
+    return LineProgress

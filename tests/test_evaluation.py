@@ -586,7 +586,7 @@ def test_compare_prints_deltas_and_writes_a_png(tmp_path, capsys):
         and "| PMC-VQA | accuracy | 40.00 | — | — |" in printed
     )
     assert cli_png.stat().st_size > 1000
-    assert main(["compare", str(base), str(tmp_path / "missing")]) == 2
+    assert main(["compare", str(base), str(tmp_path / "missing")]) == 1  # a missing input: a runtime failure
 
 
 def test_cli_evaluate_biomed_on_a_local_folder(bench, tiny_models, tmp_path, capsys):

@@ -517,7 +517,7 @@ def test_cli_refuses_a_prompt_without_a_placeholder(tmp_path, tiny_models):
     proc = _cli("filter", str(run), "--checker", str(tiny_models["llama"]), "--checker-prompt", str(bad))
     assert proc.returncode == 2, proc.stderr
     lines = proc.stderr.strip().splitlines()
-    assert lines == [f"adamllm filter: checker prompt {bad}: missing placeholder {{precise_A}}"]
+    assert lines == [f"adamllm filter: error: checker prompt {bad}: missing placeholder {{precise_A}}"]
     assert not (run / "filter").exists()
 
 

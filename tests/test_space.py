@@ -360,7 +360,7 @@ def test_adamllm_demo_serves_and_gradio_client(tiny_models, tmp_path):
         "ADAMLLM_CHECKER": str(tiny_models["llama"]),
         "GRADIO_ANALYTICS_ENABLED": "False",
     }
-    cmd = [sys.executable, "-m", "hub_tools", "demo", "--port", str(port), "--share", "false"]
+    cmd = [sys.executable, "-m", "hub_tools", "demo", "--port", str(port)]
     proc = subprocess.Popen(cmd, env=env, cwd=tmp_path, stdout=subprocess.PIPE, stderr=subprocess.STDOUT, text=True)
     try:
         url = f"http://127.0.0.1:{port}/"
@@ -394,9 +394,9 @@ def test_adamllm_demo_serves_and_gradio_client(tiny_models, tmp_path):
 def test_demo_command_arguments():
     from hub_tools.cli import build_parser
 
-    args = build_parser().parse_args(["demo", "--host", "0.0.0.0", "--port", "9000", "--share", "true"])
+    args = build_parser().parse_args(["demo", "--host", "0.0.0.0", "--port", "9000", "--share"])
     assert (args.host, args.port, args.share) == ("0.0.0.0", 9000, True)
     args = build_parser().parse_args(["demo"])
-    assert (args.host, args.port, args.share) == ("127.0.0.1", 7860, False)
+    assert (args.host, args.port, args.share) == (None, None, False)  # resolved by server_address
     with pytest.raises(SystemExit):
         build_parser().parse_args(["demo", "--share", "maybe"])

@@ -6,7 +6,6 @@
 from __future__ import annotations
 
 import argparse
-import sys
 from pathlib import Path
 
 # per domain, in reader order: reader name -> (flag, help)
@@ -64,11 +63,14 @@ def register(subparsers, name: str = "build-benchmark", help: str | None = None)
 
 def run(args: argparse.Namespace) -> int:
     """Read the given releases, build the benchmark folder, print the row counts, publish when asked."""
+    from hub_tools.cli import fail
+    from hub_tools.defaults import set_progress
     from hub_tools.evaluation.benchmarks import build_benchmark
     from hub_tools.evaluation.raw_readers import BIOMED_READERS, FOOD_READERS
     from hub_tools.publish.dataset import BuildError
     from hub_tools.publish.parquet import parse_size
 
+    set_progress(not args.no_progress)
     readers = BIOMED_READERS if args.domain == "biomed" else FOOD_READERS
     try:
         tasks = []
@@ -94,8 +96,7 @@ def run(args: argparse.Namespace) -> int:
             progress=not args.no_progress,
         )
     except (BuildError, ValueError) as err:
-        print(f"error: {err}", file=sys.stderr)
-        return 1
+        return fail("build-benchmark", err)
     print(f"benchmark folder: {result.output}")
     for name, n in result.rows.items():
         skipped = sum(result.skipped.get(name, {}).values())
@@ -106,8 +107,7 @@ def run(args: argparse.Namespace) -> int:
         try:
             url = push_folder(result.output, args.push_to_hub, private=args.private)
         except Exception as err:
-            print(f"error: publishing to {args.push_to_hub!r} failed: {type(err).__name__}: {err}", file=sys.stderr)
-            return 1
+            return fail("build-benchmark", f"publishing to {args.push_to_hub!r} failed: {type(err).__name__}: {err}")
         print(f"published: {url}")
     return 0
 

@@ -48,6 +48,8 @@ def register(subparsers, name: str, help: str) -> None:
 
 def run(args: argparse.Namespace) -> int:
     """Build the folder, print its configs and row counts, and publish when ``--push-to-hub`` is given."""
+    from hub_tools.cli import fail
+    from hub_tools.defaults import set_progress
     from hub_tools.publish.dataset import BuildError, build_visual_instructions
     from hub_tools.publish.parquet import parse_size
     from hub_tools.rundir import RunDirBusy
@@ -55,10 +57,8 @@ def run(args: argparse.Namespace) -> int:
     languages = list(dict.fromkeys(args.language or ["en"]))
     bad = [code for code in languages if not re.fullmatch(r"[a-z]{2,3}(-[A-Za-z0-9]{2,8})*", code)]
     if bad:
-        print(
-            f"build-dataset: --language {bad[0]!r} is not a language code (ISO 639-1 such as en, fr)", file=sys.stderr
-        )
-        return 2
+        return fail("build-dataset", f"--language {bad[0]!r} is not a language code (ISO 639-1 such as en, fr)", 2)
+    set_progress(not args.no_progress)
     try:
         result = build_visual_instructions(
             args.run_dir,
@@ -76,15 +76,14 @@ def run(args: argparse.Namespace) -> int:
         print(err, file=sys.stderr)
         return 1
     except (BuildError, ValueError) as err:
-        print(f"build-dataset: {err}", file=sys.stderr)
-        return 1
+        return fail("build-dataset", err)
     print(f"dataset folder: {result.output}")
     for config, n in result.rows.items():
         shards = len(result.shards.get(config, []))
         print(f"  {config}: {n} rows in {shards} shard(s)" if n else f"  {config}: no rows (config left out)")
     if not any(n for config, n in result.rows.items() if config != "image_caption_pairs"):
         print(
-            "build-dataset: note: no image has a training row (no kept task, no caption-only row; see "
+            "adamllm build-dataset: note: no image has a training row (no kept task, no caption-only row; see "
             "RUN_DIR/stats.json no_task): only the image_caption_pairs config was written",
             file=sys.stderr,
         )
@@ -94,10 +93,6 @@ def run(args: argparse.Namespace) -> int:
         try:
             url = push_folder(result.output, args.push_to_hub, private=args.private)
         except Exception as err:  # network / auth errors from huggingface_hub carry their own message
-            print(
-                f"build-dataset: publishing to {args.push_to_hub!r} failed: {type(err).__name__}: {err}",
-                file=sys.stderr,
-            )
-            return 1
+            return fail("build-dataset", f"publishing to {args.push_to_hub!r} failed: {type(err).__name__}: {err}")
         print(f"published: {url}")
     return 0

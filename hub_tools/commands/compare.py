@@ -17,13 +17,11 @@ def register(subparsers, name: str, help: str) -> None:
 
 def run(args: argparse.Namespace) -> int:
     """Print the delta table (B - A, points) and save the chart."""
-    import sys
-
+    from hub_tools.cli import fail
     from hub_tools.evaluation.report import compare
 
     try:
         compare(args.dir_a, args.dir_b, args.output, labels=tuple(args.labels) if args.labels else None)
-    except FileNotFoundError as err:
-        print(f"adamllm compare: {err}", file=sys.stderr)
-        return 2
+    except FileNotFoundError as err:  # a run folder without scores.json: a missing input
+        return fail("compare", err)
     return 0

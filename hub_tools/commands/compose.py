@@ -14,6 +14,11 @@ def register(subparsers, name: str, help: str) -> None:
     )
     p.add_argument("run_dir", help="run directory after `adamllm filter`")
     add_compose_arguments(p)
+    p.add_argument(
+        "--no-progress",
+        action="store_true",
+        help="hide progress bars (accepted like on every stage; compose works in memory and shows none)",
+    )
     p.set_defaults(func=run)
 
 
@@ -69,6 +74,7 @@ def run(args: argparse.Namespace) -> int:
     import sys
     from dataclasses import asdict
 
+    from hub_tools.cli import fail
     from hub_tools.compose import compose_run
     from hub_tools.rundir import RunDirBusy
 
@@ -78,8 +84,7 @@ def run(args: argparse.Namespace) -> int:
         print(err, file=sys.stderr)
         return 1
     except (FileNotFoundError, ValueError) as err:
-        print(f"adamllm compose: {err}", file=sys.stderr)
-        return 1
+        return fail("compose", err)
     for split, n in result["splits"].items():
         print(f"{split}: {n} row(s)")
     for path in result["files"]:

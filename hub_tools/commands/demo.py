@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 import argparse
-import sys
+import os
 
 DESCRIPTION = (
     "Start the Gradio synthesizer demo: one image + caption through synthesize -> consistency filter -> "
@@ -12,41 +12,55 @@ DESCRIPTION = (
 )
 
 
-def _bool(text: str) -> bool:
-    value = text.strip().lower()
-    if value in ("true", "1", "yes", "on"):
-        return True
-    if value in ("false", "0", "no", "off"):
-        return False
-    raise argparse.ArgumentTypeError(f"expected true or false, not {text!r}")
+DEFAULT_HOST = "127.0.0.1"
+DEFAULT_PORT = 7860
+
+
+def server_address(host: str | None, port: int | None, environ=None) -> tuple[str, int]:
+    """The interface and port to serve on: the flag, else ``GRADIO_SERVER_NAME`` / ``GRADIO_SERVER_PORT``, else
+    127.0.0.1:7860. ``ValueError`` for a ``GRADIO_SERVER_PORT`` that is not a port number."""
+    environ = os.environ if environ is None else environ
+    if host is None:
+        host = environ.get("GRADIO_SERVER_NAME", "").strip() or DEFAULT_HOST
+    if port is None:
+        text = environ.get("GRADIO_SERVER_PORT", "").strip()
+        if not text:
+            port = DEFAULT_PORT
+        elif text.isdigit() and 0 < int(text) < 65536:
+            port = int(text)
+        else:
+            raise ValueError(f"GRADIO_SERVER_PORT={text!r} is not a port number")
+    return host, port
 
 
 def register(subparsers, name: str, help: str) -> None:
     """Add the ``demo`` subcommand."""
     p = subparsers.add_parser(name, help=help, description=DESCRIPTION)
-    p.add_argument("--host", default="127.0.0.1", help="interface to listen on (default 127.0.0.1; 0.0.0.0 for all)")
-    p.add_argument("--port", type=int, default=7860, help="port (default 7860)")
     p.add_argument(
-        "--share",
-        type=_bool,
-        default=False,
-        metavar="{true,false}",
-        help="also open a public gradio.live link (default false; needs network)",
+        "--host",
+        default=None,
+        help="interface to listen on (default: $GRADIO_SERVER_NAME, else 127.0.0.1; 0.0.0.0 for all)",
     )
+    p.add_argument("--port", type=int, default=None, help="port (default: $GRADIO_SERVER_PORT, else 7860)")
+    p.add_argument("--share", action="store_true", help="also open a public gradio.live link (needs network)")
     p.set_defaults(func=run)
 
 
 def run(args: argparse.Namespace) -> int:
     """Load the Space app and serve it until interrupted."""
+    from hub_tools.cli import fail
     from hub_tools.demo import load_app
 
     try:
+        host, port = server_address(args.host, args.port)
+    except ValueError as err:
+        return fail("demo", err, 2)
+    try:
         app = load_app()
-    except FileNotFoundError as err:
-        print(f"adamllm demo: {err}", file=sys.stderr)
-        return 2
+    except FileNotFoundError as err:  # the Space's app.py is missing: a broken install
+        return fail("demo", err)
     print(f"adamllm demo: synthesizer {app.MODELS.synthesizer}, checker {app.MODELS.checker}", flush=True)
     if app.MODELS.smoke_test:
         print("adamllm demo: tiny smoke-test models in use; their text is meaningless", flush=True)
-    app.demo.launch(server_name=args.host, server_port=args.port, share=args.share, **app.launch_kwargs())
+    app.demo.launch(server_name=host, server_port=port, share=args.share, **app.launch_kwargs())
     return 0

@@ -33,12 +33,12 @@ def run(args: argparse.Namespace) -> int:
     import sys
     from pathlib import Path
 
+    from hub_tools.cli import fail
     from hub_tools.rundir import RunDirBusy, check_run_dir, lock_run_dir, repair_run_dir
 
     run_dir = args.run_dir
     if not Path(run_dir).is_dir():
-        print(f"adamllm doctor: run directory not found: {run_dir!r}", file=sys.stderr)
-        return 2
+        return fail("doctor", f"run directory not found: {run_dir!r}")
     try:
         with lock_run_dir(run_dir, "adamllm doctor", create=False):
             found = check_run_dir(run_dir)
@@ -63,5 +63,5 @@ def run(args: argparse.Namespace) -> int:
     for line in found.notes:
         print(f"{run_dir}: note: {line}")
     if not found.healthy and not args.repair:
-        print(f"adamllm doctor: `adamllm doctor {run_dir} --repair` moves the damage aside", file=sys.stderr)
+        print(f"adamllm doctor: hint: `adamllm doctor {run_dir} --repair` moves the damage aside", file=sys.stderr)
     return 0 if found.healthy else 1

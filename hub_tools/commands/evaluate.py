@@ -68,23 +68,23 @@ def register(subparsers, name: str, help: str) -> None:
 def run(args: argparse.Namespace) -> int:
     """Run the harness and print the score table."""
     import os
-    import sys
 
+    from hub_tools.cli import fail
+    from hub_tools.defaults import set_progress
     from hub_tools.evaluation.tasks import resolve_tasks
 
     try:
         resolve_tasks(args.tasks)
-    except ValueError as err:
-        print(f"adamllm evaluate: error: {err}", file=sys.stderr)
-        return 2
+    except ValueError as err:  # a bad --tasks value
+        return fail("evaluate", err, 2)
     offline = os.environ.get("HF_HUB_OFFLINE", "").strip().lower() in ("1", "true", "yes", "on")
     if offline and not args.benchmark_dir:
-        print(
-            "adamllm evaluate: error: the Hub is offline (HF_HUB_OFFLINE is set) and --benchmark-dir is not given: "
+        return fail(
+            "evaluate",
+            "the Hub is offline (HF_HUB_OFFLINE is set) and --benchmark-dir is not given: "
             "pass --benchmark-dir with benchmarks built by `adamllm build-benchmark` (or `adamllm world`)",
-            file=sys.stderr,
         )
-        return 1
+    set_progress(not args.no_progress, quiet_transformers=True)
 
     from hub_tools.evaluation.harness import evaluate_model
     from hub_tools.evaluation.report import scores_markdown
@@ -105,9 +105,8 @@ def run(args: argparse.Namespace) -> int:
             progress=not args.no_progress,
             prompt_format=args.prompt_format,
         )
-    except (ValueError, FileNotFoundError) as err:
-        print(f"adamllm evaluate: error: {err}", file=sys.stderr)
-        return 2
+    except (ValueError, FileNotFoundError) as err:  # a missing benchmark folder or task, bad predictions
+        return fail("evaluate", err)
     print(scores_markdown(scores))
     print(f"written: {args.output}/scores.json, {args.output}/scores.md, {args.output}/predictions/")
     return 0

@@ -16,6 +16,7 @@ def register(subparsers, name: str, help: str) -> None:
     )
     p.add_argument("run_dir", help="run directory written by `adamllm synthesize`")
     add_checker_arguments(p)
+    p.add_argument("--no-progress", action="store_true", help="hide the progress bar")
     p.set_defaults(func=run)
 
 
@@ -92,25 +93,25 @@ def run(args: argparse.Namespace) -> int:
     import json
     import sys
 
+    from hub_tools.cli import fail
+    from hub_tools.defaults import set_progress
     from hub_tools.filtering import filter_run
     from hub_tools.rundir import RunDirBusy
 
     if args.batch_size < 1:
-        print("adamllm filter: --batch-size must be at least 1", file=sys.stderr)
-        return 2
+        return fail("filter", "--batch-size must be at least 1", 2)
     try:
         load = checker_factory(args)
-    except ValueError as err:  # a bad --checker-prompt, before any model is loaded
-        print(f"adamllm filter: {err}", file=sys.stderr)
-        return 2
+    except ValueError as err:  # a bad --checker-prompt, before any model is loaded: a usage error
+        return fail("filter", err, 2)
+    set_progress(not args.no_progress, quiet_transformers=args.checker != "lexical")
     try:
         result = filter_run(args.run_dir, load(), batch_size=args.batch_size, all_triplets=args.all_triplets)
     except RunDirBusy as err:  # another process works on RUN_DIR: one line, nothing touched
         print(err, file=sys.stderr)
         return 1
     except (FileNotFoundError, ValueError) as err:
-        print(f"adamllm filter: {err}", file=sys.stderr)
-        return 1
+        return fail("filter", err)
     print(f"judged {result['items']} item(s) of {result['pairs']} pair(s) ({result['already_done']} done before)")
     print(json.dumps(result["stats"], indent=2))
     return 0

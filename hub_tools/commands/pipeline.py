@@ -52,20 +52,27 @@ def run(args: argparse.Namespace) -> int:
     import json
     import sys
 
+    from hub_tools.cli import fail
+    from hub_tools.defaults import set_progress
     from hub_tools.pipeline import format_summary, run_pipeline
     from hub_tools.rundir import RunDirBusy
     from hub_tools.synthesis.runner import ConfigMismatch
 
     if args.checker_batch_size < 1:
-        print("adamllm pipeline: --checker-batch-size must be at least 1", file=sys.stderr)
-        return 2
+        return fail("pipeline", "--checker-batch-size must be at least 1", 2)
     try:
-        summary = run_pipeline(**pipeline_kwargs(args))
+        kwargs = pipeline_kwargs(args)
+    except ValueError as err:  # a bad --checker-prompt, before anything runs: a usage error
+        return fail("pipeline", err, 2)
+    set_progress(not args.no_progress, quiet_transformers=True)
+    try:
+        summary = run_pipeline(**kwargs)
     except RunDirBusy as err:  # another process works on RUN_DIR: one line, nothing touched
         print(err, file=sys.stderr)
         return 1
-    except (ConfigMismatch, ImportError, FileNotFoundError, ValueError) as err:
-        print(f"adamllm pipeline: error: {err}", file=sys.stderr)
-        return 2
+    except ConfigMismatch as err:  # a resume with different settings: a usage error
+        return fail("pipeline", err, 2)
+    except (ImportError, FileNotFoundError, ValueError) as err:  # a missing backend, input or model
+        return fail("pipeline", err)
     print(json.dumps(summary, indent=2) if args.json else format_summary(summary))
     return 0

@@ -9,7 +9,7 @@ def register(subparsers, name: str, help: str) -> None:
     """Add the ``quickstart`` subcommand."""
     p = subparsers.add_parser(name, help=help, description=help + " Writes OUTPUT/REPORT.md.")
     p.add_argument("--output", default="outputs/quickstart", help="folder for every artifact and the report")
-    p.add_argument("--seed", type=int, default=0)
+    p.add_argument("--seed", type=int, default=0, help="seed of the world, the models and every draw (default: 0)")
     p.add_argument("--small", action="store_true", help="a reduced run (about a minute) that touches every stage")
     p.add_argument(
         "--pretrain-steps", type=int, default=None, help="text-pretraining steps of the tiny synthesizer (0: none)"
@@ -23,13 +23,16 @@ def register(subparsers, name: str, help: str) -> None:
         default=None,
         help="cap on seed-set tuning time (the whole budget with --tune-steps -1)",
     )
+    p.add_argument("--no-progress", action="store_true", help="hide the progress bars of the stages")
     p.set_defaults(func=run)
 
 
 def run(args: argparse.Namespace) -> int:
     """Run the quickstart and print where the report is."""
+    from hub_tools.defaults import set_progress
     from hub_tools.miniature.quickstart import QuickstartConfig, run_quickstart
 
+    set_progress(not args.no_progress, quiet_transformers=True)
     config = QuickstartConfig.small(args.seed) if args.small else QuickstartConfig(seed=args.seed)
     overrides = {
         "pretrain_steps": args.pretrain_steps,

@@ -63,6 +63,7 @@ def add_arguments(p: argparse.ArgumentParser) -> argparse.ArgumentParser:
         action="store_true",
         help="start over: remove RUN_DIR's stage outputs (synthesis, filter, compose, images, manifest, stats) first",
     )
+    p.add_argument("--no-progress", action="store_true", help="hide the progress bars")
     return p
 
 
@@ -85,13 +86,16 @@ def synthesis_config(args: argparse.Namespace):
 
 
 def run(args: argparse.Namespace) -> int:
-    """Run synthesis with parsed ``args``, turning expected failures into a message and exit code 2."""
+    """Run synthesis with parsed ``args``: expected failures are one line, exit 1 (2 for a resume with other settings)."""
     import sys
     import time
 
+    from hub_tools.cli import fail
+    from hub_tools.defaults import set_progress
     from hub_tools.rundir import RunDirBusy
     from hub_tools.synthesis.runner import ConfigMismatch, synthesize
 
+    set_progress(not args.no_progress, quiet_transformers=args.synthesizer != "scripted")
     try:
         start = time.perf_counter()
         counts = synthesize(synthesis_config(args))
@@ -104,7 +108,8 @@ def run(args: argparse.Namespace) -> int:
     except RunDirBusy as err:  # another process works on RUN_DIR: one line, nothing touched
         print(err, file=sys.stderr)
         return 1
-    except (ConfigMismatch, ImportError, FileNotFoundError, ValueError) as err:
-        print(f"adamllm synthesize: error: {err}", file=sys.stderr)
-        return 2
+    except ConfigMismatch as err:  # a resume with different settings: a usage error
+        return fail("synthesize", err, 2)
+    except (ImportError, FileNotFoundError, ValueError) as err:  # a missing backend, input or model
+        return fail("synthesize", err)
     return 0

@@ -1,8 +1,9 @@
 """``adamllm train --config RECIPE.yaml [overrides]``: the TRL SFT recipe of ``hub_tools.training.sft``.
 
 Every argument after ``train`` goes to ``hub_tools.training.sft``'s parser (``ScriptArguments``, ``SFTConfig``,
-``ModelConfig``), so ``adamllm train --config X.yaml --learning_rate 1e-4`` equals
-``python -m hub_tools.sft --config X.yaml --learning_rate 1e-4``. Under several processes run
+``ModelConfig``), so ``adamllm train --config X.yaml --learning-rate 1e-4`` equals
+``python -m hub_tools.sft --config X.yaml --learning-rate 1e-4``. Those options are kebab-case like every
+other ``adamllm`` flag; the snake_case spelling of the YAML key (``--learning_rate``) is accepted too. Under several processes run
 ``accelerate launch [--config_file recipes/accelerate_configs/zero3.yaml] -m hub_tools.cli train --config ...``.
 """
 
@@ -14,12 +15,16 @@ DESCRIPTION = """Post-train a multimodal LLM with the TRL SFT recipe (single-sta
 
 Examples:
   adamllm train --config recipes/qwen2-vl-2b/sft/config_biomed.yaml
-  adamllm train --config recipes/tiny/sft/config.yaml --output_dir runs/tiny-sft --max_steps 5
+  adamllm train --config recipes/tiny/sft/config.yaml --output-dir runs/tiny-sft --max-steps 5
+  adamllm train --config recipes/qwen2-vl-2b/sft/config_biomed.yaml --learning-rate 2e-5 --no-progress
   accelerate launch --multi_gpu --num_processes 2 -m hub_tools.cli train --config recipes/tiny/sft/config.yaml
   adamllm train --write-demo-data .cache/tiny-sft-data   # the small rows recipes/tiny reads
 
---config comes last: everything after it (the YAML path, then overrides such as --max_steps 5) goes to
-hub_tools.training.sft, whose options are listed by `python -m hub_tools.sft --help`.
+--config comes last: everything after it (the YAML path, then overrides such as --max-steps 5) goes to
+hub_tools.training.sft, whose options are listed by `python -m hub_tools.sft --help`. Every override
+is the YAML key in kebab-case (--learning-rate 2e-5, --per-device-train-batch-size 4); the key's own
+snake_case spelling (--learning_rate 2e-5) is accepted as an alias. --no-progress (anywhere) hides
+the training progress bar (the same as --disable-tqdm true); loss lines are still logged.
 """
 
 
@@ -30,6 +35,9 @@ def register(subparsers, name: str = "train", help: str | None = None) -> None:
     )
     p.add_argument("--write-demo-data", metavar="DIR", help="write the small demo rows (+ images) to DIR and exit")
     p.add_argument("--demo-rows", type=int, default=16, help="rows for --write-demo-data (default 16)")
+    p.add_argument(
+        "--no-progress", action="store_true", help="hide the training progress bar (same as --disable-tqdm true)"
+    )
     p.add_argument(
         "--config",
         nargs=argparse.REMAINDER,
@@ -58,9 +66,14 @@ def run(args: argparse.Namespace) -> int:
     if not Path(args.config[0]).is_file():
         print(f"adamllm train: error: recipe not found: {args.config[0]!r} (see recipes/README.md)", file=sys.stderr)
         return 1
-    sft_args = ["--config", *args.config]
+    overrides = [a for a in args.config[1:] if a != "--no-progress"]
+    no_progress = args.no_progress or len(overrides) < len(args.config) - 1
+    sft_args = ["--config", args.config[0], *overrides, *(["--disable-tqdm", "true"] if no_progress else [])]
+    from hub_tools.defaults import set_progress
     from hub_tools.publish.hub import strip_credentials
     from hub_tools.training.sft import main, parse_args
+
+    set_progress(not no_progress, quiet_transformers=True)
 
     summary = main(*parse_args(sft_args))
     print(f"trained {len(summary['stages'])} stage(s); model in {strip_credentials(summary['output_dir'])}")

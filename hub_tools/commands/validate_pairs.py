@@ -24,6 +24,7 @@ def register(subparsers, name: str, help: str) -> None:
     )
     add_reader_arguments(p)
     p.add_argument("--rejections", default=None, help="write rejected records (id, reason, source) to this JSONL file")
+    p.add_argument("--no-progress", action="store_true", help="hide the progress bar")
     p.set_defaults(func=run)
 
 
@@ -32,12 +33,11 @@ def run(args: argparse.Namespace) -> int:
     import contextlib
     import hashlib
     import json
-    import sys
     from collections import Counter
 
-    from tqdm.auto import tqdm
-
+    from hub_tools.cli import fail
     from hub_tools.data import BadInput, ImageCaptionPair, Rejection, read_pairs, validate
+    from hub_tools.defaults import progress_bar
 
     counts = Counter()
     reasons = Counter()
@@ -56,7 +56,7 @@ def run(args: argparse.Namespace) -> int:
                 limit=args.limit,
                 check_images=False,
             )
-            for record in tqdm(records, desc="validating pairs", unit="pair"):
+            for record in progress_bar(records, desc="validating pairs", unit="pair", disable=args.no_progress):
                 if isinstance(record, ImageCaptionPair):
                     key = _image_key(record.image)
                     record = validate(record)
@@ -74,8 +74,7 @@ def run(args: argparse.Namespace) -> int:
                     counts["duplicates"] += h in seen
                     seen.add(h)
     except (BadInput, FileNotFoundError, ValueError) as err:
-        print(f"adamllm validate-pairs: error: {err}", file=sys.stderr)
-        return 1
+        return fail("validate-pairs", err)
     print(f"accepted: {counts['accepted']}  rejected: {counts['rejected']}")
     print(f"duplicates: {counts['duplicates']} (same image and caption; kept as separate pairs)")
     for reason, n in reasons.most_common():

@@ -1,4 +1,4 @@
-"""``adamllm world OUT_DIR``: build the miniature world (seed sets, domain pairs, mini benchmark)."""
+"""``adamllm world --output DIR``: build the miniature world (seed sets, domain pairs, mini benchmark)."""
 
 from __future__ import annotations
 
@@ -7,11 +7,13 @@ import argparse
 
 def register(subparsers, name: str, help: str) -> None:
     """Add the ``world`` subcommand."""
+    from hub_tools.cli import add_output_argument
+
     p = subparsers.add_parser(
         name, help=help, description=help + " Deterministic: the same seed gives the same files."
     )
-    p.add_argument("out_dir")
-    p.add_argument("--seed", type=int, default=0)
+    add_output_argument(p, "folder to write the world into")
+    p.add_argument("--seed", type=int, default=0, help="seed of every drawn image, caption and question (default: 0)")
     p.add_argument(
         "--seed-images",
         type=int,
@@ -30,8 +32,9 @@ def register(subparsers, name: str, help: str) -> None:
 
 def run(args: argparse.Namespace) -> int:
     """Build the world and print its folder."""
+    from hub_tools.cli import output_dir
     from hub_tools.miniature.world import build_world
 
     sizes = {"seed_images": args.seed_images, "pairs": args.pairs, "benchmark_per_task": args.benchmark_per_task}
-    print(build_world(args.out_dir, seed=args.seed, **{k: v for k, v in sizes.items() if v is not None}))
+    print(build_world(output_dir(args), seed=args.seed, **{k: v for k, v in sizes.items() if v is not None}))
     return 0

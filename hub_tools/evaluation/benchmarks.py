@@ -67,8 +67,7 @@ def build_benchmark(
     progress: bool = True,
 ) -> BenchmarkResult:
     """Write each task's test split as ``OUTPUT/<Config>/test-*.parquet`` (+ ``vocabulary.json``) and a card."""
-    from tqdm.auto import tqdm
-
+    from hub_tools.defaults import progress_bar
     from hub_tools.publish.dataset import prepare_output
 
     if not tasks:
@@ -86,7 +85,7 @@ def build_benchmark(
             features = task_features(task.kind)
             writer = ShardedParquetWriter(tmp / task.name, SPLIT, features, max_shard_bytes)
             try:
-                for row in tqdm(task.rows, desc=f"writing {task.name}", unit="row", disable=not progress):
+                for row in progress_bar(task.rows, desc=f"writing {task.name}", unit="row", disable=not progress):
                     if limit is not None and writer.rows >= limit:
                         break
                     if isinstance(row.image, tuple):

@@ -39,13 +39,12 @@ from __future__ import annotations
 
 import json
 import os
-import sys
 import time
 from pathlib import Path
 from typing import Any
 
 from hub_tools.evaluation.tasks import BenchmarkSplit, Task, dumps, load_split, resolve_tasks
-from hub_tools.synthesis.prompts import _EOT, _HEADER, BOT, SYSTEM_PROMPT, image_token_of, pick_prompt_format
+from hub_tools.synthesis.prompts import image_token_of, llava_llama_3_opening, pick_prompt_format
 
 PUBLISHED_MIN_PIXELS = 224 * 224
 PUBLISHED_MAX_PIXELS = 1280 * 28 * 28
@@ -127,16 +126,7 @@ def released_llava_prompt(question: str, image_token: str = "<image>") -> str:
     user turn ``{image_token}\\n{question}``. Tokenize with special tokens on: the tokenizer's BOS goes
     in front of the string's ``<|begin_of_text|>``, as released.
     """
-    return (
-        BOT
-        + _HEADER.format(role="system")
-        + SYSTEM_PROMPT
-        + _EOT
-        + _HEADER.format(role="user")
-        + f"{image_token}\n{question}"
-        + _EOT
-        + _HEADER.format(role="assistant")
-    )
+    return llava_llama_3_opening(question, image_token)
 
 
 def check_prompt_format(prompt_format: str) -> str:
@@ -290,9 +280,8 @@ def _run_task(
     max_new_tokens: int,
     progress: bool,
 ) -> dict[int, dict]:
-    from tqdm.auto import tqdm
-
     from hub_tools.data import BadInput
+    from hub_tools.defaults import progress_bar
 
     records = read_predictions(path)
     _check_records(path, split, records)
@@ -301,7 +290,7 @@ def _run_task(
         return records
     vlm = vlm_factory()
     todo.sort(key=lambda item: (-len(item.input), item.id))  # longest first: memory trouble shows early
-    bar = tqdm(total=len(todo), desc=split.task.name, unit="item", disable=not progress, file=sys.stderr)
+    bar = progress_bar(total=len(todo), desc=split.task.name, unit="item", disable=not progress)
     with open(path, "a", encoding="utf-8") as fh:
         for start in range(0, len(todo), batch_size):
             batch = todo[start : start + batch_size]

@@ -58,7 +58,7 @@ def filter_run(
 
 
 def _filter_run(run_dir: Path, checker, batch_size: int, all_triplets: bool, progress: bool) -> dict:
-    from tqdm.auto import tqdm
+    from hub_tools.defaults import progress_bar
 
     synth_dir, filter_dir = run_dir / "synthesis", run_dir / "filter"
     if not synth_dir.is_dir():
@@ -95,7 +95,7 @@ def _filter_run(run_dir: Path, checker, batch_size: int, all_triplets: bool, pro
     chunk_pairs = max(1, batch_size * 8)
     with (
         ShardWriter(filter_dir) as writer,
-        tqdm(total=n_items, desc="filter", unit="item", disable=not progress) as bar,
+        progress_bar(total=n_items, desc="filter", unit="item", disable=not progress) as bar,
     ):
         for start in range(0, len(pending), chunk_pairs):
             chunk = pending[start : start + chunk_pairs]

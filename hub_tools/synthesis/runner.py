@@ -328,7 +328,7 @@ def _synthesize(cfg: SynthesisConfig, engine: Any = None) -> dict:
     ``engine`` may be given ready-made (tests, benchmarks); otherwise it is built from ``cfg``.
     """
     fault = FaultPoints.from_env()  # test seam, inert unless $ADAMLLM_SYNTH_FAULT is set
-    from tqdm import tqdm
+    from hub_tools.defaults import progress_bar
 
     dist = _Dist(cfg.device)
     run_dir = Path(cfg.output)
@@ -379,13 +379,11 @@ def _synthesize(cfg: SynthesisConfig, engine: Any = None) -> dict:
         target=_producer, args=(cfg, dist.rank, dist.world_size, done, run_dir, q, stop), daemon=True
     )
     reader.start()
-    bar = tqdm(
+    bar = progress_bar(
         total=total,
         initial=already,
         unit="pair",
         desc=f"synthesize[{dist.rank}]" if dist.world_size > 1 else "synthesize",
-        disable=None,
-        dynamic_ncols=True,
     )
     handled = 0
     failed: list[tuple[int, dict]] = []  # pairs the engine failed on since its last success, not yet written
