@@ -4,11 +4,26 @@
 pair's caption prompt or ``None``); the result holds one raw generation per item, in order, with
 special tokens kept (turn markers are needed to split turns) and no stop or pad tokens.
 
-- :class:`TransformersEngine` (default): greedy ``model.generate`` in micro-batches of
-  ``batch_size``; items are sorted by prompt length (image tokens included) so a micro-batch
-  pads little; left padding; bf16 + SDPA on CUDA; optional ``cache_implementation="static"``
-  (transformers then compiles the decode step on GPU; prompt widths are padded to a multiple of
-  :data:`STATIC_LENGTH_BUCKET` so that compiled shapes repeat across micro-batches).
+- :class:`TransformersEngine` (default): greedy decoding in micro-batches of ``batch_size``; items
+  are sorted by prompt length (image tokens included) so a micro-batch pads little; left padding;
+  bf16 + SDPA on CUDA. Two decode paths (``decode=``):
+
+  - ``"generate"``: ``model.generate``; optional ``cache_implementation="static"`` (transformers then
+    compiles the forward on GPU). The default on CPU.
+  - ``"compiled"``: our own loop (:meth:`TransformersEngine.decode_static`): one batched prefill
+    (images included) into a :class:`~transformers.StaticCache`, then a decode step that runs the
+    model on one token per row, takes the greedy argmax, applies ``min_new_tokens`` and marks rows
+    that hit a stop token, all inside one function. On CUDA that function is compiled with
+    ``torch.compile(mode="reduce-overhead")`` (CUDA-graph replay: no per-step Python or kernel
+    launch overhead beyond one call); stop tokens are checked on the host only every
+    :data:`STOP_CHECK_EVERY` steps. The default on CUDA. Off CUDA the same function runs eagerly
+    (``compile_decode`` forces either way), so the CPU tests check this very code path.
+
+  With a static cache (either path) prompt widths are padded to a multiple of
+  :data:`STATIC_LENGTH_BUCKET`, and compiled micro-batches are filled up to ``batch_size`` rows,
+  so that compiled shapes repeat across micro-batches. transformers' continuous batching
+  (``generate_batch``) takes token ids only (no ``pixel_values``, transformers 5.23), so it cannot
+  serve the image prompts here.
 - :class:`VllmEngine` (``pip install 'adamllm-hub[vllm]'``): ``vllm.LLM.generate`` with
   ``multi_modal_data``; vLLM is imported only when this engine is built.
 
@@ -24,6 +39,21 @@ from hub_tools.synthesis.prompts import pick_prompt_format, prompt_text, turn_fo
 
 STATIC_LENGTH_BUCKET = 64
 """With a static cache, prompts are left-padded to a multiple of this, so compiled shapes repeat."""
+DECODE_MODES = ("auto", "generate", "compiled")
+"""``decode=`` values of :class:`TransformersEngine` (``auto``: ``compiled`` on CUDA, ``generate`` elsewhere)."""
+STOP_CHECK_EVERY = 16
+"""The compiled decode loop reads the "all rows stopped" flag on the host once per this many steps."""
+GREEDY_ONLY_SETTINGS = (
+    "repetition_penalty",
+    "no_repeat_ngram_size",
+    "bad_words_ids",
+    "suppress_tokens",
+    "begin_suppress_tokens",
+    "sequence_bias",
+    "forced_bos_token_id",
+    "forced_eos_token_id",
+)
+"""Generation-config settings that change greedy tokens; the compiled loop does not apply them (falls back)."""
 END_OF_TEXT_TOKENS = ("<|end_of_text|>", "<|endoftext|>", "</s>")
 VLLM_MISSING = (
     "--backend vllm needs the optional vLLM dependency, which is not installed. "
@@ -88,8 +118,16 @@ class TransformersEngine(_PromptMixin):
 
     Pass ``model_id`` (Hub id or folder) or ready ``model`` + ``processor`` objects. ``device``
     ``"auto"`` picks CUDA when available; ``dtype`` ``"auto"`` is bf16 on CUDA, fp32 on CPU.
-    ``cache_implementation`` (e.g. ``"static"``) is passed to ``generate``. ``min_new_tokens``
-    forces generations to a length (benchmarks).
+    ``min_new_tokens`` forces generations to a length (benchmarks).
+
+    ``decode``: ``"auto"`` (default: ``"compiled"`` on CUDA, ``"generate"`` elsewhere),
+    ``"generate"`` (``model.generate``; ``cache_implementation``, e.g. ``"static"``, is passed to it)
+    or ``"compiled"`` (batched prefill into a static cache, then :meth:`decode_static`'s one-token
+    step with argmax and stop checks inside, compiled with ``torch.compile(mode="reduce-overhead")``
+    when ``compile_decode`` is true: default on CUDA only; eager otherwise, same tokens). The compiled
+    loop applies greedy argmax, stop tokens and ``min_new_tokens`` only: when the model's generation
+    config sets anything else that changes greedy tokens (:data:`GREEDY_ONLY_SETTINGS`, e.g. a
+    repetition penalty) the engine falls back to ``"generate"`` with a warning.
     """
 
     def __init__(
@@ -102,12 +140,16 @@ class TransformersEngine(_PromptMixin):
         prompt_format: str = "auto",
         cache_implementation: str | None = None,
         min_new_tokens: int | None = None,
+        decode: str = "auto",
+        compile_decode: bool | None = None,
         *,
         model: Any = None,
         processor: Any = None,
     ):
         import torch
 
+        if decode not in DECODE_MODES:
+            raise ValueError(f"decode must be one of {', '.join(DECODE_MODES)}, not {decode!r}")
         if batch_size < 1:
             raise ValueError(f"batch_size must be >= 1, not {batch_size}")
         if device == "auto":
@@ -141,6 +183,40 @@ class TransformersEngine(_PromptMixin):
         self.stop_ids = stop_token_ids(self.tokenizer, self.turn_format, self.model.generation_config)
         pad = self.tokenizer.pad_token_id
         self.pad_id = pad if pad is not None else (self.stop_ids[0] if self.stop_ids else 0)
+        if decode == "auto":
+            decode = "compiled" if on_gpu else "generate"
+        if decode == "compiled" and (blocking := self._greedy_changers()):
+            import warnings
+
+            warnings.warn(
+                f"decode='compiled' does not apply the generation config's {', '.join(blocking)}; "
+                "using model.generate instead",
+                stacklevel=2,
+            )
+            decode = "generate"
+        self.decode_mode = decode
+        self.compile_decode = on_gpu if compile_decode is None else bool(compile_decode)
+        self._cache = None  # the compiled loop's StaticCache, reused while (batch, length) repeat
+        self._step = None
+
+    def _greedy_changers(self) -> list[str]:
+        """Generation-config settings (of :data:`GREEDY_ONLY_SETTINGS`) that would change greedy tokens."""
+        config = getattr(self.model, "generation_config", None)
+        found = []
+        for name in GREEDY_ONLY_SETTINGS:
+            value = getattr(config, name, None)
+            if value is None or (name == "repetition_penalty" and float(value) == 1.0):
+                continue
+            if isinstance(value, (list, tuple, dict)) and not value:
+                continue
+            found.append(name)
+        return found
+
+    @property
+    def _bucket_widths(self) -> bool:
+        """Pad prompt widths (and fill micro-batches) so that compiled shapes repeat."""
+        compiled_loop = self.decode_mode == "compiled" and self.compile_decode
+        return compiled_loop or (self.decode_mode == "generate" and self.cache_implementation == "static")
 
     # -- preprocessing ---------------------------------------------------------------------------
     def encode(self, entry: Any) -> dict:
@@ -158,7 +234,7 @@ class TransformersEngine(_PromptMixin):
         import torch
 
         width = max(e["input_ids"].shape[1] for e in encodings)
-        if self.cache_implementation == "static":  # few distinct shapes -> few recompilations
+        if self._bucket_widths:  # few distinct shapes -> few recompilations
             width = -(-width // STATIC_LENGTH_BUCKET) * STATIC_LENGTH_BUCKET
         batch: dict[str, Any] = {}
         for key in encodings[0]:
@@ -185,20 +261,39 @@ class TransformersEngine(_PromptMixin):
         encodings = [self.encode(entry) for entry in batch]
         order = sorted(range(len(batch)), key=lambda i: encodings[i]["input_ids"].shape[1])
         out: list[str | None] = [None] * len(batch)
+        fill = self.decode_mode == "compiled" and self.compile_decode
         for start in range(0, len(order), self.batch_size):
             idx = order[start : start + self.batch_size]
-            texts = self._generate_batch(self.collate([encodings[i] for i in idx]))
-            for i, text in zip(idx, texts, strict=True):
+            rows = [encodings[i] for i in idx]
+            if fill:  # a short last micro-batch repeats its last row: the compiled step keeps its shape
+                rows += [rows[-1]] * (self.batch_size - len(rows))
+            texts = self._generate_batch(self.collate(rows))
+            for i, text in zip(idx, texts):
                 out[i] = text
         return out  # type: ignore[return-value]
 
-    def generate_ids(self, inputs: dict):
-        """Run ``model.generate`` on a collated batch; returns the new token ids (batch, new_len)."""
+    def _to_device(self, inputs: dict) -> dict:
         import torch
 
         inputs = {k: (v.to(self.device) if torch.is_tensor(v) else v) for k, v in inputs.items()}
         if "pixel_values" in inputs:
             inputs["pixel_values"] = inputs["pixel_values"].to(self.dtype)
+        return inputs
+
+    def generate_ids(self, inputs: dict):
+        """Greedy new token ids ``(batch, new_len)`` of a collated batch, by the engine's decode path.
+
+        After a row's stop token the row holds pad ids (both paths); :meth:`decode` cuts at the stop.
+        """
+        if self.decode_mode == "compiled":
+            return self.decode_static(inputs)
+        return self.generate_plain(inputs)
+
+    def generate_plain(self, inputs: dict):
+        """Run ``model.generate`` on a collated batch; returns the new token ids (batch, new_len)."""
+        import torch
+
+        inputs = self._to_device(inputs)
         kwargs = {
             "do_sample": False,
             "max_new_tokens": self.max_new_tokens,
@@ -212,6 +307,112 @@ class TransformersEngine(_PromptMixin):
         with torch.inference_mode():
             ids = self.model.generate(**inputs, **kwargs)
         return ids[:, inputs["input_ids"].shape[1] :]
+
+    # -- the compiled decode loop ------------------------------------------------------------------
+    def _static_cache(self, batch: int, length: int):
+        """A :class:`~transformers.StaticCache` for ``batch`` rows of ``length`` tokens, reused (reset) when the
+        shape repeats, so the compiled step sees the same cache tensors (no recompilation, no re-capture)."""
+        from transformers import StaticCache
+
+        key = (batch, length)
+        if self._cache is not None and self._cache[0] == key:
+            self._cache[1].reset()
+            return self._cache[1]
+        self._cache = None  # free the old one first
+        cache = StaticCache(config=self.model.config.get_text_config(decoder=True), max_cache_len=length)
+        self._cache = (key, cache)
+        return cache
+
+    def _step_impl(self, tokens, positions, mask, cache, done, allow_stop, stop_ids, stop_cols):
+        """One greedy decode step for the whole batch: forward one token per row, argmax, stop bookkeeping.
+
+        ``allow_stop`` (0-dim bool) is false while ``min_new_tokens`` is not reached: stop tokens are then
+        suppressed. Rows already ``done`` emit the pad id. Returns ``(next_tokens, done)``.
+        """
+        import torch
+
+        out = self.model(
+            input_ids=tokens,
+            attention_mask=mask,
+            position_ids=positions,
+            past_key_values=cache,
+            use_cache=True,
+            logits_to_keep=1,
+        )
+        return self._pick(out.logits[:, -1], done, allow_stop, stop_ids, stop_cols, torch)
+
+    def _pick(self, logits, done, allow_stop, stop_ids, stop_cols, torch):
+        logits = torch.where(stop_cols & ~allow_stop, torch.finfo(logits.dtype).min, logits)
+        nxt = logits.argmax(-1)
+        nxt = torch.where(done, torch.full_like(nxt, self.pad_id), nxt)
+        return nxt, done | torch.isin(nxt, stop_ids)
+
+    def _decode_step(self):
+        """The step function: :meth:`_step_impl`, compiled (CUDA graphs) when ``compile_decode``."""
+        if self._step is None:
+            import torch
+
+            step = self._step_impl
+            if self.compile_decode:
+                step = torch.compile(step, mode="reduce-overhead", dynamic=False)
+            self._step = step
+        return self._step
+
+    def decode_static(self, inputs: dict):
+        """Greedy new token ids ``(batch, max_new_tokens or fewer)``: batched prefill, then the decode step.
+
+        The prefill runs the whole prompt (images included) once, eagerly, into a static cache sized
+        ``prompt width + max_new_tokens``; its positions are the model's own generation positions
+        (M-RoPE for Qwen2-VL). Each decode step feeds one token per row at position ``real prompt
+        tokens + step`` (plus Qwen2-VL's ``rope_deltas``) under a fixed full-width attention mask (the
+        causal mask hides the unwritten slots), so its inputs keep their shapes and addresses.
+        """
+        import torch
+
+        inputs = self._to_device(inputs)
+        ids, mask = inputs["input_ids"], inputs["attention_mask"]
+        batch, width = ids.shape
+        max_new = self.max_new_tokens
+        min_new = self.min_new_tokens or 0
+        cache = self._static_cache(batch, width + max_new)
+        model = self.model
+        with torch.no_grad():  # as generate(); the cache must not hold inference tensors for a compiled step
+            prepare = getattr(model, "_prepare_position_ids_for_generation", None)
+            rest = {k: v for k, v in inputs.items() if k != "input_ids"}
+            if prepare is not None:  # the positions generate() would use (3D M-RoPE for Qwen2-VL)
+                positions = prepare(ids, {**rest, "input_ids": ids, "past_key_values": cache})
+            elif hasattr(getattr(model, "model", None), "get_rope_index"):
+                positions = None  # older transformers: the model derives its M-RoPE positions itself
+            else:
+                positions = (mask.long().cumsum(-1) - 1).clamp(min=0)
+            out = model(**inputs, position_ids=positions, past_key_values=cache, use_cache=True, logits_to_keep=1)
+            stop_ids = torch.tensor(self.stop_ids or [-1], device=self.device)
+            stop_cols = torch.zeros(out.logits.shape[-1], dtype=torch.bool, device=self.device)
+            stop_cols[stop_ids[stop_ids >= 0]] = True
+            allow = [torch.tensor(False, device=self.device), torch.tensor(True, device=self.device)]
+            done = torch.zeros(batch, dtype=torch.bool, device=self.device)
+            nxt, done = self._pick(out.logits[:, -1], done, allow[min_new <= 0], stop_ids, stop_cols, torch)
+            del out
+            # Decode positions: real prompt tokens + step, shifted by the M-RoPE deltas where the model has them.
+            pos = mask.long().sum(-1, keepdim=True)
+            deltas = getattr(getattr(model, "model", None), "rope_deltas", None)
+            if torch.is_tensor(deltas):
+                pos = pos + deltas.to(pos.device).reshape(-1, 1).expand(batch, 1)
+            full_mask = torch.cat([mask, mask.new_ones((batch, max_new))], dim=1)
+            step = self._decode_step()
+            compiled = self.compile_decode
+            tokens = [nxt]
+            for k in range(1, max_new):
+                if k % STOP_CHECK_EVERY == 0 and bool(done.all()):
+                    break
+                if compiled:
+                    torch.compiler.cudagraph_mark_step_begin()
+                nxt, done = step(nxt[:, None], pos, full_mask, cache, done, allow[k >= min_new], stop_ids, stop_cols)
+                if compiled:  # outputs of a CUDA-graph replay are overwritten by the next one
+                    nxt, done = nxt.clone(), done.clone()
+                tokens.append(nxt)
+                pos = pos + 1
+        return torch.stack(tokens, dim=1)
 
     def _generate_batch(self, inputs: dict) -> list[str]:
         new = self.generate_ids(inputs).tolist()

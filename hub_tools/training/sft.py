@@ -448,7 +448,14 @@ def main(script_args, training_args, model_args, hf_api=None) -> dict:
 
     from hub_tools.publish.cards import build_model_card, is_hub_id, write_model_card
     from hub_tools.publish.hub import push_folder, redact_text, strip_credentials
-    from hub_tools.training.collator import VisionSFTCollator, all_turns, assistant_turns, filter_long_examples
+    from hub_tools.training.collator import (
+        LENGTH_GROUPED_STRATEGIES,
+        VisionSFTCollator,
+        add_length_column,
+        all_turns,
+        assistant_turns,
+        filter_long_examples,
+    )
 
     ################
     # Setup (the Hub token leaves the arguments first: only the upload's HfApi gets it)
@@ -511,6 +518,16 @@ def main(script_args, training_args, model_args, hf_api=None) -> dict:
             stage.long_examples = report.as_dict()
             if len(stage.dataset) == 0:
                 raise ValueError(f"stage {stage.name}: no rows left to train on ({stage.long_examples})")
+            if training_args.train_sampling_strategy in LENGTH_GROUPED_STRATEGIES:  # batches of similar length
+                # The sampler reads the length column; TRL's vision signature columns would drop it.
+                training_args.remove_unused_columns = False
+                stage.dataset = add_length_column(
+                    stage.dataset,
+                    processor,
+                    training_args.length_column_name,
+                    num_proc=training_args.dataset_num_proc,
+                    image_max_side=script_args.image_max_side,
+                )
     collator = VisionSFTCollator(
         processor,
         max_length=training_args.max_length,
@@ -549,6 +566,7 @@ def main(script_args, training_args, model_args, hf_api=None) -> dict:
         recipe_text=getattr(script_args, "recipe_text", None),
         stages=summary["stages"],
         model_id=repo_id if push else None,
+        model_name=repo_id.rstrip("/").split("/")[-1],  # as TRL names it: hub_model_id's name or output_dir's
         extra_tags=["lora"] if model_args.use_peft else None,
         setup=training_setup(script_args, training_args, model_args),
     )
