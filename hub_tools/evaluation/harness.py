@@ -1,38 +1,9 @@
 """Evaluation harness: run a chat vision-language model on the domain benchmarks and score it.
 
-Any Hugging Face VLM that loads with ``AutoProcessor`` + ``AutoModelForImageTextToText`` works
-(Qwen2-VL, LLaVA-NeXT, Llama-3.2-Vision / mllama). Each question is one user turn (the image, then
-the row's ``input`` text); decoding is greedy; batches are formed from length-sorted prompts with left
-padding.
-
-Prompts (``prompt_format``): ``"released"`` (default) is what the release ran. LLaVA models
-(``model_type`` ``llava_next`` / ``llava``) with a Llama-3 tokenizer get the ``llava_llama_3``
-conversation (:func:`released_llava_prompt`: the synthesizer's system prompt and Llama-3 headers, one
-user turn ``IMG\\nquestion``, an open assistant header), tokenized with the tokenizer's own BOS in front
-(two BOS, as released; see :mod:`hub_tools.synthesis.prompts`). Qwen2-VL, Llama-3.2-Vision and any
-other model get their chat template. ``"chat"`` uses the chat template for every model.
-
-Predictions are scored (and stored) as generated: special tokens are removed, nothing is stripped.
-
-Output folder::
-
-    OUTPUT/
-      run.json                  model + settings; a rerun with another model is refused
-      predictions/<task>.jsonl  one line per item: id, input, label, prediction, score (+ answer_type, ...)
-      scores.json               per task: the metric's results, item counts, sources
-      scores.md                 the same as a markdown table (percent)
-
-Runs resume: items already in ``predictions/<task>.jsonl`` are skipped; lines are appended and
-flushed per batch, and a torn last line (a killed run) is dropped and redone. Task scores are always
-recomputed from the whole predictions file with the metric module, over the split in dataset order
-(so the multiple-choice fallback seed is the item's dataset index, as published). Per-item scores
-are computed with the same metric on the single item when the line is written (for multiple choice
-with the same seeded fallback), so they average to the task score; they keep the metric options of
-the run that wrote them.
-
-Published settings kept: Qwen2-VL images are resized into [224*224, 1280*28*28] pixels (the
-evaluation's ``min_pixels`` / ``max_pixels``); Llama-3 based models also stop at ``<|eot_id|>`` /
-``<|end_of_text|>``. Not reproduced: the 6144-token model length cap (prompts are not truncated).
+Greedy, batched, length-sorted, resumable (``OUTPUT/predictions/<task>.jsonl``; a torn last line is redone).
+LLaVA models with a Llama-3 tokenizer get the released ``llava_llama_3`` prompt (``prompt_format="released"``),
+others their chat template; predictions are scored as generated. Output folder, resume and score details:
+``docs/benchmarks.md``.
 """
 
 from __future__ import annotations

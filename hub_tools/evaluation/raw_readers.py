@@ -1,35 +1,9 @@
 """Readers of the raw public benchmark releases: each turns a release folder into a :class:`TaskSource`.
 
-Readers, one per release (layouts as distributed by their authors):
-
-- **SLAKE** (``Slake1.0/``): ``test.json`` — a list of ``{img_name, question, answer, answer_type,
-  q_lang, ...}``; images under ``imgs/<img_name>``. English questions only (``q_lang == "en"``).
-- **VQA-RAD**: ``VQA_RAD Dataset Public.json`` — a list of ``{image_name, question, answer,
-  answer_type, phrase_type, ...}``; the test split is ``phrase_type`` ``test_freeform`` /
-  ``test_para``; images in ``VQA_RAD Image Folder/``.
-- **PathVQA** (``pvqa/``): ``qas/test/test_qa.pkl`` — a list of ``{image, question, answer}``
-  (read with an unpickler that refuses any class, so a crafted file cannot run code); images
-  ``images/test/<image>.jpg``. A folder with the Hugging Face release's parquet files
-  (``image``, ``question``, ``answer``; files named ``test``) works too. ``answer_type`` is
-  ``CLOSED`` for yes/no answers, else ``OPEN``.
-- **PMC-VQA**: ``test_2.csv`` — ``Figure_path, Question, Answer, Choice A..D, Answer_label``;
-  the figures in ``images/`` (or ``images_2/``, ``figures/``).
-- **Food-101** (``food-101/``): ``meta/test.txt`` (``<class>/<id>`` lines), ``meta/classes.txt``;
-  images ``images/<class>/<id>.jpg``. The label is the class name with spaces.
-- **FoodSeg103**: ``category_id.txt`` (``id<TAB>name``), ``ImageSets/test.txt``,
-  ``Images/img_dir/test/<id>.jpg`` and masks ``Images/ann_dir/test/<id>.png`` (pixel = category id);
-  the label is the list of category names present, without ``background`` (0) and
-  ``other ingredients`` (103), as the published evaluation scores them.
-- **Nutrition5K**: ``metadata/dish_metadata_cafe{1,2}.csv`` (``dish_id, total_calories, total_mass,
-  total_fat, total_carb, total_protein, [num_ingrs,] (ingr_id, ingr_name, grams, calories, fat, carb,
-  protein)*``), ``dish_ids/splits/rgb_test_ids.txt``, overhead images
-  ``imagery/realsense_overhead/<dish_id>/rgb.png``; the label is the list of ingredient names.
-- **Recipe1M**: ``layer1.json`` (``{id, title, ingredients: [{text}], instructions: [{text}],
-  partition}``) and ``layer2.json`` (``{id, images: [{id}]}``), images
-  ``<images>/test/<a>/<b>/<c>/<d>/<image id>`` (first four characters of the id); streamed, the
-  ``partition == "test"`` recipes with an image; the label is the recipe as text.
-
-Prompts (the ``input`` column) are our own wording. :mod:`hub_tools.evaluation.benchmarks` writes the rows.
+One reader per release (SLAKE, VQA-RAD, PathVQA, PMC-VQA, Food-101, FoodSeg103, Nutrition5K, Recipe1M), in
+the layouts their authors distribute (listed in ``docs/benchmarks.md``). PathVQA's pickle is read with an
+unpickler that refuses every class. Prompts are our own wording; :mod:`hub_tools.evaluation.benchmarks`
+writes the rows.
 """
 
 from __future__ import annotations

@@ -1,34 +1,8 @@
 """The eight domain benchmarks of AdaMLLM: data source, prompt, generation budget and metric of each.
 
-What we found about the Hub datasets (``AdaptLLM/biomed-VQA-benchmark`` and
-``AdaptLLM/food-VQA-benchmark``, looked up through their dataset cards, file listings and public
-loaders; nothing is downloaded in tests):
-
-- configs ``SLAKE``, ``VQA_RAD``, ``PathVQA``, ``PMC-VQA`` (biomed) and ``Recipe1M``, ``Food101``,
-  ``FoodSeg103``, ``Nutrition5K`` (food), each with one split, ``test``; loaded with
-  ``load_dataset(repo, config, split="test")``. The repos store ``save_to_disk`` folders (``vqa_rad/``,
-  ``SLAKE/``, ``pathvqa/``, ``pmc_vqa/``; ``food101/``, ``foodseg103/``, ``nutrition50k/``,
-  ``food_eval_multitask_v2/`` for Recipe1M) and the Hub's parquet conversion holds
-  ``<Config>/test/0000.parquet``;
-- every row has ``image`` (an ``Image`` feature), ``input`` (the full prompt text shown to the model)
-  and ``label``;
-- SLAKE / VQA_RAD / PathVQA add ``answer_type`` (``OPEN`` / ``CLOSED``); the label is the answer text;
-- PMC-VQA adds the option columns ``A``, ``B``, ``C``, ``D`` (the ``input`` already lists the choices)
-  and the label is the correct letter;
-- Food101's label is the class name (with spaces); FoodSeg103's and Nutrition5K's labels are lists of
-  category / ingredient names; Recipe1M's label is the recipe text.
-
-The food repo also carries the vocabularies (see :mod:`hub_tools.evaluation.vocab`). Generation budgets
-follow the published evaluation: 1024 new tokens, 256 for Food101, FoodSeg103 and Nutrition5K.
-
-Assumed, not verified: that no row has an empty ``input``/``label`` (we raise on such rows rather than
-skip them) and that the Hub's Food101 class order is Food-101's ``classes.txt`` order.
-
-A local benchmark folder (``--benchmark-dir DIR``) mirrors the Hub: ``DIR/<Config>/`` (case-insensitive;
-the Hub repo's folder names such as ``vqa_rad`` are accepted too) holds the test split as parquet
-(``*.parquet``, any depth, e.g. a download of the parquet conversion), JSON Lines (``*.jsonl``, image
-column = a path relative to ``DIR/<Config>/`` or ``{"bytes", "path"}``) or a ``save_to_disk`` folder.
-Files whose path names ``test`` are preferred when there are others.
+Hub configs of ``AdaptLLM/biomed-VQA-benchmark`` / ``AdaptLLM/food-VQA-benchmark`` (split ``test``: ``image``,
+``input``, ``label``, plus ``answer_type`` or options where the task has them), or a local ``--benchmark-dir``
+that mirrors them. What we know (and assume) of those datasets: ``docs/benchmarks.md``.
 """
 
 from __future__ import annotations

@@ -1,24 +1,8 @@
 """Label vocabularies of the food benchmarks (Food101 classes, FoodSeg103 and Nutrition5K ingredients).
 
-Where a vocabulary comes from, in order:
-
-1. a file in the local benchmark folder (``--benchmark-dir``): ``DIR/<Task>/vocabulary.json`` (a JSON
-   list of names), or the files the Hub dataset repo carries, in ``DIR/<Task>/`` or ``DIR/``:
-   ``food101_name_to_label_map.json`` (name -> class index), ``foodSeg103_id2label.json`` (id -> name)
-   and ``nutrition5k_ingredients.py`` (a Python file assigning ``all_ingredients = [...]``; read with
-   :func:`ast.literal_eval`, never executed);
-2. the same files downloaded from ``AdaptLLM/food-VQA-benchmark`` (only when no benchmark folder is
-   given and the Hub is reachable);
-3. the public class lists bundled below: Food-101's 101 classes in the order of its ``classes.txt``
-   (the class index of the Hugging Face ``food101`` dataset) with ``_`` written as a space, and
-   FoodSeg103's 104 categories (id 0 "background" and id 103 "other ingredients" are left out of
-   the vocabulary, as the published evaluation does). Nutrition5K's ingredient list is not bundled
-   (we could not verify a copy); without a file the vocabulary falls back to the union of the
-   split's reference labels, which is marked ``labels-union (approximate)`` in ``scores.json``.
-
-Assumption (not verified against the Hub file): the Hub's ``food101_name_to_label_map.json`` uses the
-same class order as Food-101's ``classes.txt``. The order only matters for the multiple-choice parser
-(keys are the class indices) when a model answers with a bare number.
+Looked up in the local benchmark folder, then the Hub dataset repo, then the public class lists bundled here;
+Nutrition5K without a file falls back to the union of the split's labels, marked approximate in
+``scores.json``. Sources and assumptions: ``docs/benchmarks.md``.
 """
 
 from __future__ import annotations

@@ -1,33 +1,8 @@
 """The LLM consistency checker: few-shot prompt, greedy label generation, shared-prefix KV cache.
 
-**Decisions.** ``decision="released"`` (default) is the released rule: the checker *generates* up to
-``max_new_tokens=2`` tokens greedily over the whole vocabulary after the prompt (an end-of-text
-token stops it), the text is decoded with special tokens skipped, and the item is kept iff that
-text, stripped and lower-cased, equals ``yes``. The verdict label is :func:`released_verdict` of
-the text: ``Yes`` (kept), ``No`` / ``Open`` (the text is ``no`` / ``open``) or ``Other`` (anything
-else: ``Yes,``, ``The``, ...). ``decision="label-logits"`` is our variant: the label is the argmax
-of the next-token logits of the first tokens of `` Yes`` / `` No`` / `` Open`` (it never abstains
-and ignores `` yes``); nothing is generated. Both record ``probs``, the softmax over those three
-first-token logits, as a diagnostic.
-
-**Context.** The released checker (Meta-Llama-3-8B) had 8,192 tokens of context: a prompt longer
-than ``max_context`` is not run; its verdict is ``Other`` (not kept) with
-``reason: "prompt exceeds 8192 tokens"``. Generation stops at the context limit too.
-
-**Shared prefix.** The part of the prompt before the first placeholder
-(:attr:`~hub_tools.filtering.prompt.PromptTemplate.prefix`) is the same for every item, so its KV
-cache is computed once per checker (batch 1) and, for each batch, expanded to the batch size
-(stride-0 views, never written) and extended with the item suffixes only. Every item's prompt is
-tokenized whole (as the released checker did); the cached part is the longest run of prefix tokens
-that all items of the batch share, so a token that merges across the prefix boundary is simply
-recomputed. Suffixes are padded *on the left, between the prefix and the suffix*: the attention
-mask hides the pad slots, position ids continue from the prefix for each item's real tokens, and
-every item's last real token sits in the last column, so one ``logits_to_keep=1`` forward serves
-the whole batch. The second generated token is one more cached decode step for the whole batch
-(the first tokens fed back, positions continuing; rows that already stopped are ignored). The naive
-mode (``shared_prefix=False``) runs the whole prompt per item (left-padded batch, its own KV cache
-for the decode step); both see exactly the same token sequences, so generated text is equal and
-probabilities agree up to float rounding (tested, also against ``generate``).
+The default decision is the released rule (generate up to 2 tokens, keep iff the text is ``yes``); the
+prompt's shared prefix is encoded once and reused, which gives the same tokens as running each prompt whole
+(tested). How both work: :class:`LLMChecker`.
 """
 
 from __future__ import annotations
@@ -83,11 +58,40 @@ def _common_prefix(a: list[int], b: list[int]) -> int:
 class LLMChecker:
     """Judge items with a causal LM (default ``meta-llama/Meta-Llama-3-8B``).
 
-    ``decision``: ``"released"`` (default) or ``"label-logits"`` (see the module docstring).
+    ``decision``: ``"released"`` (default) or ``"label-logits"`` (below).
     ``template``: a :class:`~hub_tools.filtering.prompt.PromptTemplate` (default: ours; ``prefix``
     replaces only our worked-examples prefix). ``shared_prefix=True`` (default) reuses the prefix
     KV cache; ``False`` runs the whole prompt per item (the naive baseline). ``model`` /
     ``tokenizer`` may be passed already loaded.
+
+    **Decisions.** ``decision="released"`` (default) is the released rule: the checker *generates* up to
+    ``max_new_tokens=2`` tokens greedily over the whole vocabulary after the prompt (an end-of-text
+    token stops it), the text is decoded with special tokens skipped, and the item is kept iff that
+    text, stripped and lower-cased, equals ``yes``. The verdict label is :func:`released_verdict` of
+    the text: ``Yes`` (kept), ``No`` / ``Open`` (the text is ``no`` / ``open``) or ``Other`` (anything
+    else: ``Yes,``, ``The``, ...). ``decision="label-logits"`` is our variant: the label is the argmax
+    of the next-token logits of the first tokens of `` Yes`` / `` No`` / `` Open`` (it never abstains
+    and ignores `` yes``); nothing is generated. Both record ``probs``, the softmax over those three
+    first-token logits, as a diagnostic.
+
+    **Context.** The released checker (Meta-Llama-3-8B) had 8,192 tokens of context: a prompt longer
+    than ``max_context`` is not run; its verdict is ``Other`` (not kept) with
+    ``reason: "prompt exceeds 8192 tokens"``. Generation stops at the context limit too.
+
+    **Shared prefix.** The part of the prompt before the first placeholder
+    (:attr:`~hub_tools.filtering.prompt.PromptTemplate.prefix`) is the same for every item, so its KV
+    cache is computed once per checker (batch 1) and, for each batch, expanded to the batch size
+    (stride-0 views, never written) and extended with the item suffixes only. Every item's prompt is
+    tokenized whole (as the released checker did); the cached part is the longest run of prefix tokens
+    that all items of the batch share, so a token that merges across the prefix boundary is simply
+    recomputed. Suffixes are padded *on the left, between the prefix and the suffix*: the attention
+    mask hides the pad slots, position ids continue from the prefix for each item's real tokens, and
+    every item's last real token sits in the last column, so one ``logits_to_keep=1`` forward serves
+    the whole batch. The second generated token is one more cached decode step for the whole batch
+    (the first tokens fed back, positions continuing; rows that already stopped are ignored). The naive
+    mode (``shared_prefix=False``) runs the whole prompt per item (left-padded batch, its own KV cache
+    for the decode step); both see exactly the same token sequences, so generated text is equal and
+    probabilities agree up to float rounding (tested, also against ``generate``).
     """
 
     def __init__(
