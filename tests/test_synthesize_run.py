@@ -174,6 +174,7 @@ def test_rundir_torn_partial_and_recovery(tmp_path):
         done_ids(stage)
 
 
+@pytest.mark.slow
 def test_cli_resume_after_sigkill_at_several_points(pairs, tiny_models, tmp_path):
     out = tmp_path / "run"
     for fault in ("after-record:3", "torn-record:6", "after-image:9", "after-record:4"):
@@ -190,6 +191,7 @@ def test_cli_resume_after_sigkill_at_several_points(pairs, tiny_models, tmp_path
     assert res.returncode == 2 and "refusing to resume" in res.stderr and "max_new_tokens" in res.stderr
 
 
+@pytest.mark.slow
 def test_cli_external_sigkill_mid_run(pairs, tiny_models, tmp_path):
     out = tmp_path / "run"
     cmd = [
@@ -237,6 +239,7 @@ def test_cli_adamllm_entry_on_sample_pairs(sample_pairs, tiny_models, tmp_path):
     assert manifest["synthesize"]["synthesizer"] == str(Path(tiny_models["qwen2_vl"]).resolve())
 
 
+@pytest.mark.slow
 def test_two_processes_with_accelerate(pairs, tiny_models, tmp_path):
     out = tmp_path / "run"
     cmd = [
@@ -268,6 +271,7 @@ def _synth(pairs: Path, out: Path, synthesizer: str, *extra: str) -> subprocess.
     return subprocess.run(cmd, cwd=REPO, env={**os.environ, "HF_HUB_OFFLINE": "1"}, capture_output=True, text=True)
 
 
+@pytest.mark.slow
 def test_a_failed_start_leaves_no_manifest_and_overwrite_starts_over(pairs, tiny_models, tmp_path):
     """A model that fails to load writes nothing that blocks the corrected rerun; --overwrite replaces a run."""
     out = tmp_path / "run"

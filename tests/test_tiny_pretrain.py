@@ -71,6 +71,7 @@ def test_batch_trains_only_the_rewrite(tiny_models):
         paraphrase_batch(tok, [("A plate.", "  ")])
 
 
+@pytest.mark.slow
 def test_pretraining_lowers_the_loss_and_saves_the_model(tmp_path):
     import torch
     from safetensors.torch import load_file

@@ -324,6 +324,7 @@ def trained(small_world, tmp_path_factory):
     return path
 
 
+@pytest.mark.slow
 def test_short_training_lowers_the_loss(trained):
     summary = json.loads((trained / "synthesizer.json").read_text())
     losses = summary["logged_losses"]
@@ -338,6 +339,7 @@ def test_short_training_lowers_the_loss(trained):
         assert (trained / name).is_file()
 
 
+@pytest.mark.slow
 def test_measure_synthesizer_reports_shares(trained, small_world):
     report = TS.measure_synthesizer(trained, small_world / "heldout_pairs.json", max_new_tokens=24, samples=2)
     assert report["pairs"] == round(SMALL["pairs"] * 0.5)
