@@ -146,8 +146,9 @@ def choose_models(env: dict | None = None, gpu: bool | None = None) -> Models:
 
     ``ADAMLLM_SYNTHESIZER`` / ``ADAMLLM_CHECKER`` win when set. Otherwise: the released models when a
     GPU is available (``gpu``, default ``torch.cuda.is_available()``) and the Hub is reachable
-    (``HF_HUB_OFFLINE`` unset); else the tiny models in ``ADAMLLM_TINY_CACHE`` or
-    :func:`hub_tools.defaults.default_tiny_cache_dir` (built on first use by the caller's ``prepare``).
+    (``HF_HUB_OFFLINE`` unset); else the briefly tuned tiny ``synthesizer`` and ``checker`` in
+    ``ADAMLLM_TINY_CACHE`` or :func:`hub_tools.defaults.default_tiny_cache_dir` (built on first use by the
+    caller's ``prepare``).
     """
     env = os.environ if env is None else env
     offline = _truthy(env.get("HF_HUB_OFFLINE"))
@@ -161,8 +162,10 @@ def choose_models(env: dict | None = None, gpu: bool | None = None) -> Models:
         why = "a GPU is available and the Hub is reachable"
     else:
         why = "offline (HF_HUB_OFFLINE=1)" if offline else "no GPU available"
-    synthesizer = env.get("ADAMLLM_SYNTHESIZER") or (DEFAULT_SYNTHESIZER if released else str(tiny_dir / "llava_next"))
-    checker = env.get("ADAMLLM_CHECKER") or (DEFAULT_CHECKER if released else str(tiny_dir / "llama"))
+    synthesizer = env.get("ADAMLLM_SYNTHESIZER") or (
+        DEFAULT_SYNTHESIZER if released else str(tiny_dir / "synthesizer")
+    )
+    checker = env.get("ADAMLLM_CHECKER") or (DEFAULT_CHECKER if released else str(tiny_dir / "checker"))
     defaults = [k for k in ("ADAMLLM_SYNTHESIZER", "ADAMLLM_CHECKER") if not env.get(k)]
     reason = (
         "set by ADAMLLM_SYNTHESIZER / ADAMLLM_CHECKER" if not defaults else f"{' and '.join(defaults)} unset; {why}"
@@ -410,10 +413,12 @@ def model_banner(models: Models) -> str:
     text = f"Synthesizer: `{models.synthesizer}` · Checker (LLM): `{models.checker}` ({models.reason})."
     if models.smoke_test:
         return (
-            "⚠️ **Smoke-test models.** This demo is running tiny random-weight models built offline "
-            "(`hub_tools.miniature.tiny_models`): **their text is meaningless** and usually holds no complete task triplet. "
-            "They only show that every stage runs. Set `ADAMLLM_SYNTHESIZER` / `ADAMLLM_CHECKER`, or run on a "
-            "GPU with Hub access, for the released models.\n\n" + text
+            "⚠️ **Smoke-test models.** This demo is running tiny models built offline "
+            "(`hub_tools.miniature.tiny_models`): **their text is meaningless** as content. The default tiny "
+            "synthesizer was tuned for a minute to write the task format (its answers are rarely true of the image) "
+            "and the tiny checker to answer Yes / No / Open (not accurately); the random-weight ones usually write "
+            "no complete task triplet. They only show that every stage runs. Set `ADAMLLM_SYNTHESIZER` / "
+            "`ADAMLLM_CHECKER`, or run on a GPU with Hub access, for the released models.\n\n" + text
         )
     return text
 

@@ -31,6 +31,14 @@ def tiny_models(tmp_path_factory) -> dict[str, Path]:
 
 
 @pytest.fixture(scope="session")
+def tuned_tiny_models(tiny_models) -> dict[str, Path]:
+    """:func:`tiny_models` plus the briefly tuned ``synthesizer`` and ``checker`` (trained once per cache: minutes)."""
+    from hub_tools.miniature.tiny_tuned import build_all_tiny_models
+
+    return build_all_tiny_models(Path(tiny_models["qwen2_vl"]).parent)
+
+
+@pytest.fixture(scope="session")
 def sample_pairs(tmp_path_factory) -> Path:
     """The bundled sample pairs written as a ShareGPT JSON file (+ images); returns the JSON path."""
     from hub_tools.miniature.samples import write_sample_pairs

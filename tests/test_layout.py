@@ -92,7 +92,9 @@ def test_argparse_only_at_the_edge(name):
     assert not bad, f"{name} imports {sorted(bad)}; argparse belongs in hub_tools/cli.py and hub_tools/commands/"
 
 
-@pytest.mark.parametrize("name", sorted(n for n in MODULES if not _is_edge(n) and not n.startswith("hub_tools.miniature")))
+@pytest.mark.parametrize(
+    "name", sorted(n for n in MODULES if not _is_edge(n) and not n.startswith("hub_tools.miniature"))
+)
 def test_core_never_imports_the_miniature(name):
     bad = {m for m in _imports(name) if m.startswith("hub_tools.miniature")}
     assert not bad, f"{name} (core) imports {sorted(bad)}; pass what it needs in from the CLI, tests or benchmarks"

@@ -201,7 +201,7 @@ def test_choose_models(tmp_path, tiny_models):
     assert (gpu_online.synthesizer, gpu_online.checker) == (core.DEFAULT_SYNTHESIZER, core.DEFAULT_CHECKER)
     assert not gpu_online.smoke_test
     offline = core.choose_models({"HF_HUB_OFFLINE": "1", "ADAMLLM_TINY_CACHE": str(tmp_path)}, gpu=True)
-    assert offline.synthesizer == str(tmp_path / "llava_next") and offline.checker == str(tmp_path / "llama")
+    assert offline.synthesizer == str(tmp_path / "synthesizer") and offline.checker == str(tmp_path / "checker")
     assert offline.smoke_test and "offline" in offline.reason
     cpu = core.choose_models({"ADAMLLM_TINY_CACHE": str(tmp_path)}, gpu=False)
     assert cpu.smoke_test and "no GPU" in cpu.reason
@@ -213,12 +213,17 @@ def test_choose_models(tmp_path, tiny_models):
 
 
 def test_tiny_models_are_built_on_first_use_only(app, tmp_path, tiny_models, monkeypatch):
-    import hub_tools.miniature.tiny_models
+    import hub_tools.miniature.tiny_tuned
 
     calls = []
-    monkeypatch.setattr(hub_tools.miniature.tiny_models, "build_tiny_models", lambda out: calls.append(Path(out)))
-    app.ensure_tiny(str(tmp_path / "cache" / "llava_next"))  # the default tiny path, not built yet
-    app.ensure_tiny(str(tiny_models["llama"]))  # already built
+    monkeypatch.setattr(hub_tools.miniature.tiny_tuned, "build_all_tiny_models", lambda out: calls.append(Path(out)))
+    built = tmp_path / "built" / "checker"  # an already built tuned model: stamped folder with a config
+    built.mkdir(parents=True)
+    (built / "tiny.json").write_text("{}")
+    (built / "config.json").write_text("{}")
+    app.ensure_tiny(str(tmp_path / "cache" / "synthesizer"))  # the default tiny path, not built yet
+    app.ensure_tiny(str(built))  # already built
+    app.ensure_tiny(str(tiny_models["llama"]))
     app.ensure_tiny("meta-llama/Meta-Llama-3-8B")  # a Hub id
     assert calls == [tmp_path / "cache"]
 

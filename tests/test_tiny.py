@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import json
 
+import pytest
 import torch
 from PIL import Image
 
@@ -78,3 +79,22 @@ def test_build_is_deterministic_and_cached(tmp_path):
     mtime = (a["llama"] / "model.safetensors").stat().st_mtime_ns
     build_tiny_models(tmp_path / "a")  # cached: not rebuilt
     assert (a["llama"] / "model.safetensors").stat().st_mtime_ns == mtime
+
+
+@pytest.mark.slow
+def test_tuned_synthesizer_writes_triplets_and_checker_writes_labels(tuned_tiny_models):
+    tiny_models = tuned_tiny_models
+    from hub_tools.filtering import LLMChecker
+    from hub_tools.filtering.prompt import Item
+    from hub_tools.miniature.tiny_tuned import checker_items, measure_format
+
+    for name in ("synthesizer", "checker"):
+        assert json.loads((tiny_models[name] / "tiny.json").read_text())["name"] == name
+    measured = measure_format(tiny_models["synthesizer"])
+    assert measured["triplet_share"] >= 0.5, measured  # 20 of 24 when measured (README)
+    checker = LLMChecker(str(tiny_models["checker"]), device="cpu")
+    items = checker_items(48, seed=7)
+    verdicts = checker.judge([Item(q, i, p) for q, i, p, _ in items])
+    labels = {v["label"] for v in verdicts}
+    assert labels <= {"Yes", "No", "Open"} and len(labels) >= 2, [v["generated"] for v in verdicts]
+    assert {v["label"] for v, (*_, truth) in zip(verdicts, items) if truth == "Open"} == {"Open"}

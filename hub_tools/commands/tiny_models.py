@@ -7,18 +7,34 @@ import argparse
 
 def register(subparsers, name: str, help: str) -> None:
     """Add the ``tiny-models`` subcommand."""
-    p = subparsers.add_parser(name, help=help, description=help + " Random weights; for tests and smoke runs only.")
-    p.add_argument("out_dir", help="folder to write qwen2_vl/, llava_next/ and llama/ into")
+    p = subparsers.add_parser(
+        name,
+        help=help,
+        description=help
+        + " Three with random weights (qwen2_vl/, llava_next/, llama/) and two briefly tuned so an offline run"
+        " writes tasks and verdicts (synthesizer/, checker/: about a minute of CPU the first time, then copied"
+        " from the tiny cache, $ADAMLLM_TINY_CACHE or ~/.cache/adamllm-hub/tiny). For tests and smoke runs only.",
+    )
+    p.add_argument("out_dir", help="folder to write qwen2_vl/, llava_next/, llama/, synthesizer/ and checker/ into")
     p.add_argument("--seed", type=int, default=0)
-    p.add_argument("--force", action="store_true", help="rebuild even when a matching build exists")
+    p.add_argument("--force", action="store_true", help="rebuild (and retune) even when a matching build exists")
+    p.add_argument("--no-tuned", action="store_true", help="only the three random-weight models (seconds)")
     p.set_defaults(func=run)
 
 
 def run(args: argparse.Namespace) -> int:
     """Build the tiny models and print where they are."""
-    from hub_tools.miniature.tiny_models import build_tiny_models
+    import sys
 
-    paths = build_tiny_models(args.out_dir, seed=args.seed, force=args.force)
+    from hub_tools.miniature.tiny_tuned import build_all_tiny_models
+
+    paths = build_all_tiny_models(
+        args.out_dir,
+        seed=args.seed,
+        force=args.force,
+        tuned=not args.no_tuned,
+        log=lambda line: print(line, file=sys.stderr, flush=True),
+    )
     for name, path in paths.items():
         print(f"{name}\t{path}")
     return 0

@@ -12,6 +12,11 @@ and a byte-level BPE tokenizer trained locally with `tokenizers`. Each model is 
   token, so the released synthesizer's prompt format runs end to end.
 - ``llama``: a Llama causal LM with the same Llama-3 tokenizer (the consistency-checker stand-in).
 
+Two more are briefly *tuned* (:mod:`hub_tools.miniature.tiny_tuned`), so an offline run shows the method and
+not an empty run: ``synthesizer`` (a tiny Qwen2-VL tuned for a minute to write complete task triplets) and
+``checker`` (a tiny Llama tuned to answer the few-shot prompt with Yes / No / Open). They are trained once per
+seed into the tiny cache (:func:`hub_tools.defaults.default_tiny_cache_dir`) and copied from there.
+
 Build with ``adamllm tiny-models OUT_DIR`` or :func:`build_tiny_models`.
 """
 
@@ -19,6 +24,8 @@ from __future__ import annotations
 
 import json
 import os
+import shutil
+from collections.abc import Callable
 from pathlib import Path
 
 from hub_tools.defaults import default_tiny_cache_dir as default_cache_dir  # noqa: F401  (re-exported)
@@ -145,11 +152,11 @@ def _qwen_tokenizer():
     )
 
 
-def _llama3_tokenizer(chat_template: bool = True):
+def _llama3_tokenizer(chat_template: bool = True, corpus: list[str] | None = None):
     from tokenizers import processors
     from transformers import PreTrainedTokenizerFast
 
-    tok = train_tokenizer(LLAMA3_SPECIAL_TOKENS)
+    tok = train_tokenizer(LLAMA3_SPECIAL_TOKENS, corpus=corpus)
     bos_id = tok.token_to_id("<|begin_of_text|>")
     # Like Llama-3's tokenizer: BOS added in front of every encoded text, even one that starts with it.
     tok.post_processor = processors.TemplateProcessing(
@@ -333,30 +340,40 @@ def build_tiny_llama(out_dir: str | Path, seed: int = 0, hidden_size: int = 64, 
 
 
 BUILDERS = {"qwen2_vl": build_tiny_qwen2_vl, "llava_next": build_tiny_llava_next, "llama": build_tiny_llama}
+"""The random-weight tiny models (seconds to build)."""
+
+
+def _stamped(path: Path, want: dict) -> bool:
+    stamp = path / "tiny.json"
+    return stamp.is_file() and json.loads(stamp.read_text()) == want
+
+
+def _install(source_builder: Callable[[Path], object], path: Path, want: dict) -> None:
+    """Build into a temporary sibling folder, stamp it, then move it into ``path`` (an interrupted build is redone)."""
+    tmp = path.parent / f".{path.name}.building-{os.getpid()}"
+    if tmp.exists():
+        shutil.rmtree(tmp)
+    source_builder(tmp)
+    (tmp / "tiny.json").write_text(json.dumps(want))
+    if path.exists():
+        shutil.rmtree(path)
+    tmp.rename(path)
 
 
 def build_tiny_models(out_dir: str | Path, seed: int = 0, force: bool = False) -> dict[str, Path]:
-    """Build (or reuse, when already built with this version and seed) the three tiny models.
+    """Build (or reuse, when already built with this version and seed) the random-weight tiny models.
 
-    Returns ``{"qwen2_vl": path, "llava_next": path, "llama": path}``. A model folder is reused
-    only when its ``tiny.json`` stamp matches, so an interrupted build is redone.
+    Returns ``{"qwen2_vl": path, "llava_next": path, "llama": path}``. A model folder is reused only when its
+    ``tiny.json`` stamp matches, so an interrupted build is redone. The briefly tuned synthesizer and checker
+    come on top from :func:`hub_tools.miniature.tiny_tuned.build_all_tiny_models` (``adamllm tiny-models``).
     """
     out_dir = Path(out_dir)
+    out_dir.mkdir(parents=True, exist_ok=True)
     paths = {}
     for name, builder in BUILDERS.items():
         path = out_dir / name
-        stamp = path / "tiny.json"
         want = {"version": TINY_FORMAT_VERSION, "seed": seed, "name": name}
-        if not force and stamp.is_file() and json.loads(stamp.read_text()) == want:
-            paths[name] = path
-            continue
-        tmp = out_dir / f".{name}.building-{os.getpid()}"
-        builder(tmp, seed=seed)
-        (tmp / "tiny.json").write_text(json.dumps(want))
-        if path.exists():
-            import shutil
-
-            shutil.rmtree(path)
-        tmp.rename(path)
+        if force or not _stamped(path, want):
+            _install(lambda tmp, builder=builder: builder(tmp, seed=seed), path, want)
         paths[name] = path
     return paths

@@ -7,7 +7,7 @@ then the events. ``demo.launch()`` runs only as ``__main__``.
 
 Models: ``ADAMLLM_SYNTHESIZER`` / ``ADAMLLM_CHECKER``; unset, the released
 ``AdaptLLM/visual-instruction-synthesizer`` and ``meta-llama/Meta-Llama-3-8B`` on a GPU, else the
-offline tiny models, labelled in the page as a smoke test. Models load once, on the first request.
+offline tiny models (the briefly tuned tiny synthesizer and checker), labelled in the page as a smoke test. Models load once, on the first request.
 """
 
 from __future__ import annotations
@@ -52,11 +52,12 @@ def example_pairs() -> list[tuple[str, Any, str]]:
 
 def ensure_tiny(model: str) -> None:
     """Build the tiny models when ``model`` is a not-yet-built folder of the tiny cache (``prepare`` of the loaders)."""
-    from hub_tools.miniature import tiny_models
+    from hub_tools.miniature import tiny_models, tiny_tuned
 
     path = Path(model)
-    if path.name in tiny_models.BUILDERS and not core.is_tiny(model) and not (path / "config.json").is_file():
-        tiny_models.build_tiny_models(path.parent)
+    names = (*tiny_models.BUILDERS, *tiny_tuned.TUNED)
+    if path.name in names and not core.is_tiny(model) and not (path / "config.json").is_file():
+        tiny_tuned.build_all_tiny_models(path.parent)
 
 
 MODELS = core.choose_models()
