@@ -1,4 +1,4 @@
-"""``adamllm tiny-models OUT_DIR``: build the offline tiny models."""
+"""``adamllm tiny-models --output DIR``: build the offline tiny models."""
 
 from __future__ import annotations
 
@@ -7,6 +7,8 @@ import argparse
 
 def register(subparsers, name: str, help: str) -> None:
     """Add the ``tiny-models`` subcommand."""
+    from hub_tools.cli import add_output_argument
+
     p = subparsers.add_parser(
         name,
         help=help,
@@ -15,8 +17,8 @@ def register(subparsers, name: str, help: str) -> None:
         " writes tasks and verdicts (synthesizer/, checker/: about a minute of CPU the first time, then copied"
         " from the tiny cache, $ADAMLLM_TINY_CACHE or ~/.cache/adamllm-hub/tiny). For tests and smoke runs only.",
     )
-    p.add_argument("out_dir", help="folder to write qwen2_vl/, llava_next/, llama/, synthesizer/ and checker/ into")
-    p.add_argument("--seed", type=int, default=0)
+    add_output_argument(p, "folder to write qwen2_vl/, llava_next/, llama/, synthesizer/ and checker/ into")
+    p.add_argument("--seed", type=int, default=0, help="seed of the weights, tokenizers and tuning (default: 0)")
     p.add_argument("--force", action="store_true", help="rebuild (and retune) even when a matching build exists")
     p.add_argument("--no-tuned", action="store_true", help="only the three random-weight models (seconds)")
     p.set_defaults(func=run)
@@ -26,10 +28,11 @@ def run(args: argparse.Namespace) -> int:
     """Build the tiny models and print where they are."""
     import sys
 
+    from hub_tools.cli import output_dir
     from hub_tools.miniature.tiny_tuned import build_all_tiny_models
 
     paths = build_all_tiny_models(
-        args.out_dir,
+        output_dir(args),
         seed=args.seed,
         force=args.force,
         tuned=not args.no_tuned,
