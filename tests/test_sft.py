@@ -540,7 +540,8 @@ def test_frozen_vision_tower_stays_put_in_a_tiny_run(tiny_models, demo_rows, tmp
     import torch
     from transformers import AutoModelForImageTextToText
 
-    from hub_tools.training.sft import main, projector_parameters, vision_tower_parameters
+    from hub_tools.training.sft import main
+    from hub_tools.training.vision import projector_parameters, vision_tower_parameters
 
     model = AutoModelForImageTextToText.from_pretrained(tiny_models["qwen2_vl"])
     vision = {n for n, _ in vision_tower_parameters(model)}
@@ -572,7 +573,8 @@ def test_vision_tower_lr_gets_its_own_optimizer_group(tiny_models, demo_rows, tm
     """vision_tower_lr: the vision encoder trains at that rate in its own groups, everything else at learning_rate."""
     from transformers import AutoModelForImageTextToText
 
-    from hub_tools.training.sft import main, vision_tower_parameters
+    from hub_tools.training.sft import main
+    from hub_tools.training.vision import vision_tower_parameters
 
     model = AutoModelForImageTextToText.from_pretrained(tiny_models["llava_next"])
     vision = sum(p.numel() for _, p in vision_tower_parameters(model))

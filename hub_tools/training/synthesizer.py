@@ -163,13 +163,10 @@ class SynthesizerArguments:
 
 
 def vision_parameter_names(model) -> list[str]:
-    """Names of the vision-encoder parameters (``vision_tower`` / ``visual``), projector / merger excluded."""
-    names = []
-    for name, _ in model.named_parameters():
-        parts = name.split(".")
-        if ("vision_tower" in parts or "visual" in parts) and "merger" not in parts:
-            names.append(name)
-    return names
+    """Names of the vision-encoder parameters (projector / merger excluded; see :mod:`hub_tools.training.vision`)."""
+    from hub_tools.training.vision import vision_tower_parameters
+
+    return [name for name, _ in vision_tower_parameters(model)]
 
 
 def _trainer_class(lr_lambda=None, vision_lr_ratio: float | None = None):
@@ -187,18 +184,9 @@ def _trainer_class(lr_lambda=None, vision_lr_ratio: float | None = None):
         def create_optimizer(self, model=None):
             optimizer = super().create_optimizer(model)
             if vision_lr_ratio is not None and not getattr(self, "_vision_groups_split", False):
-                vision = {
-                    id(p) for n, p in self.model.named_parameters() if n in set(vision_parameter_names(self.model))
-                }
-                groups = []
-                for group in optimizer.param_groups:
-                    rest = [p for p in group["params"] if id(p) not in vision]
-                    tower = [p for p in group["params"] if id(p) in vision]
-                    if rest:
-                        groups.append({**group, "params": rest})
-                    if tower:
-                        groups.append({**group, "params": tower, "lr": group["lr"] * vision_lr_ratio})
-                optimizer.param_groups = groups  # no step taken yet: no optimizer state to move
+                from hub_tools.training.vision import split_vision_tower_groups
+
+                split_vision_tower_groups(optimizer, self.model, lambda group: group["lr"] * vision_lr_ratio)
                 self._vision_groups_split = True
             return optimizer
 
