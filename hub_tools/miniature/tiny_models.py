@@ -314,13 +314,11 @@ def build_tiny_llava_next(out_dir: str | Path, seed: int = 0, hidden_size: int =
     return out_dir
 
 
-def build_tiny_llama(out_dir: str | Path, seed: int = 0, hidden_size: int = 64, num_layers: int = 2) -> Path:
-    """Save a tiny Llama causal LM with the Llama-3 special tokens (the checker stand-in) to ``out_dir``."""
-    from transformers import LlamaConfig, LlamaForCausalLM
+def tiny_llama_config(tokenizer, hidden_size: int = 64, num_layers: int = 2):
+    """The ``LlamaConfig`` of a tiny Llama for ``tokenizer`` (its vocabulary, BOS, ``<|end_of_text|>`` and pad)."""
+    from transformers import LlamaConfig
 
-    out_dir = Path(out_dir)
-    tokenizer = _llama3_tokenizer(chat_template=False)  # a base model, like Meta-Llama-3-8B
-    config = LlamaConfig(
+    return LlamaConfig(
         vocab_size=len(tokenizer),
         hidden_size=hidden_size,
         intermediate_size=hidden_size * 2,
@@ -332,6 +330,15 @@ def build_tiny_llama(out_dir: str | Path, seed: int = 0, hidden_size: int = 64, 
         eos_token_id=tokenizer.convert_tokens_to_ids("<|end_of_text|>"),
         pad_token_id=tokenizer.pad_token_id,
     )
+
+
+def build_tiny_llama(out_dir: str | Path, seed: int = 0, hidden_size: int = 64, num_layers: int = 2) -> Path:
+    """Save a tiny Llama causal LM with the Llama-3 special tokens (the checker stand-in) to ``out_dir``."""
+    from transformers import LlamaForCausalLM
+
+    out_dir = Path(out_dir)
+    tokenizer = _llama3_tokenizer(chat_template=False)  # a base model, like Meta-Llama-3-8B
+    config = tiny_llama_config(tokenizer, hidden_size, num_layers)
     _seed(seed)
     model = LlamaForCausalLM(config).eval()
     model.save_pretrained(out_dir)

@@ -189,11 +189,11 @@ def build_tiny_checker(
     of greedy generation under the released rule).
     """
     import torch
-    from transformers import LlamaConfig, LlamaForCausalLM
+    from transformers import LlamaForCausalLM
 
     from hub_tools.filtering.prompt import Item, PromptTemplate
     from hub_tools.miniature.threads import torch_threads
-    from hub_tools.miniature.tiny_models import _llama3_tokenizer
+    from hub_tools.miniature.tiny_models import _llama3_tokenizer, tiny_llama_config
 
     out = Path(out_dir)
     started = time.monotonic()
@@ -205,18 +205,7 @@ def build_tiny_checker(
         if len(ids) != 1:
             raise RuntimeError(f"label {label!r} is not a single token for the tiny checker's tokenizer: {ids}")
         label_ids[label] = ids[0]
-    config = LlamaConfig(
-        vocab_size=len(tokenizer),
-        hidden_size=hidden_size,
-        intermediate_size=hidden_size * 2,
-        num_hidden_layers=num_layers,
-        num_attention_heads=4,
-        num_key_value_heads=2,
-        max_position_embeddings=4096,
-        bos_token_id=tokenizer.bos_token_id,
-        eos_token_id=eos,
-        pad_token_id=tokenizer.pad_token_id,
-    )
+    config = tiny_llama_config(tokenizer, hidden_size, num_layers)
     torch.manual_seed(seed)
     model = LlamaForCausalLM(config)
     template = PromptTemplate.default()
