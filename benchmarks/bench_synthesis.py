@@ -153,8 +153,8 @@ def bench_cpu_engine(n_pairs: int = 32, new_tokens: int = 32) -> None:
     """Tiny synthesizer pairs/s at batch 1 vs batch 16, generation forced to ``new_tokens``."""
     import torch
 
-    from hub_tools.synthesis import TransformersEngine
     from hub_tools.miniature.tiny_models import build_tiny_models, default_cache_dir
+    from hub_tools.synthesis import TransformersEngine
 
     paths = build_tiny_models(default_cache_dir())
     batch = sample_batch(n_pairs, (160, 160))
@@ -253,8 +253,8 @@ def bench_gpu(new_tokens: int, budget_s: float, models: list[str], batches: list
     """New tokens/s of the random-weight architectures, forced to ``new_tokens`` per sequence."""
     import torch
 
-    from hub_tools.synthesis import TransformersEngine
     from hub_tools.miniature.tiny_models import build_tiny_models
+    from hub_tools.synthesis import TransformersEngine
 
     t0 = time.perf_counter()
     tiny_dir = Path(tempfile.mkdtemp()) / "tiny"
