@@ -32,6 +32,8 @@ MAX_TASKS = 5
 DEFAULT_MAX_NEW_TOKENS = 512
 MAX_NEW_TOKENS_LIMIT = 1024
 CHECKERS = ("LLM", "lexical")
+LEXICAL = "lexical"
+"""``ADAMLLM_CHECKER=lexical``: no LLM checker; the demo judges with the offline word-overlap heuristic."""
 TRIPLET_HEADERS = ["instruction", "informative", "precise", "verdict", "P(Yes)", "P(No)", "P(Open)"]
 NO_TRIPLET_MESSAGE = "No complete task triplet in the generation"
 DEMO_SEED = 0
@@ -166,13 +168,35 @@ def choose_models(env: dict | None = None, gpu: bool | None = None) -> Models:
         DEFAULT_SYNTHESIZER if released else str(tiny_dir / "synthesizer")
     )
     checker = env.get("ADAMLLM_CHECKER") or (DEFAULT_CHECKER if released else str(tiny_dir / "checker"))
+    if checker.strip().lower() == LEXICAL:
+        checker = LEXICAL
     defaults = [k for k in ("ADAMLLM_SYNTHESIZER", "ADAMLLM_CHECKER") if not env.get(k)]
     reason = (
         "set by ADAMLLM_SYNTHESIZER / ADAMLLM_CHECKER" if not defaults else f"{' and '.join(defaults)} unset; {why}"
     )
     tiny_default = not released and bool(defaults)
-    smoke = tiny_default or is_tiny(synthesizer) or is_tiny(checker)
+    smoke = tiny_default or is_tiny(synthesizer) or (checker != LEXICAL and is_tiny(checker))
     return Models(synthesizer, checker, smoke, reason)
+
+
+def default_checker_choice(models: Models) -> str:
+    """The UI's default checker: ``"lexical"`` when ``ADAMLLM_CHECKER=lexical`` configures it, else ``"LLM"``."""
+    return LEXICAL if models.checker == LEXICAL else "LLM"
+
+
+def resolve_checker(choice: str, models: Models) -> tuple[str, str | None]:
+    """The checker a run uses for the UI ``choice``, and a note for the summary when it is not the one chosen.
+
+    With ``ADAMLLM_CHECKER=lexical`` no LLM checker is configured, so ``"LLM"`` falls back to the lexical
+    checker (the note says so) instead of loading a model nobody named (which may be gated or unreachable).
+    """
+    if choice == "LLM" and models.checker == LEXICAL:
+        return LEXICAL, (
+            "**Checker:** no LLM checker is configured (`ADAMLLM_CHECKER=lexical`), so the lexical checker "
+            "judged the triplets. Set `ADAMLLM_CHECKER` to a causal LM (e.g. "
+            f"`{DEFAULT_CHECKER}`) to use the LLM checker."
+        )
+    return choice, None
 
 
 _LOAD_LOCK = threading.Lock()
@@ -206,9 +230,10 @@ def load_synthesizer(model: str, prepare: Callable[[str], None] | None = None):
 def load_checker(kind: str, model: str, prepare: Callable[[str], None] | None = None):
     """The checker: ``"lexical"`` -> the heuristic; ``"LLM"`` -> :class:`LLMChecker` of ``model`` (cached).
 
-    ``prepare(model)`` runs before an LLM checker is returned, as in :func:`load_synthesizer`.
+    ``prepare(model)`` runs before an LLM checker is returned, as in :func:`load_synthesizer`. A ``model`` of
+    ``"lexical"`` (``ADAMLLM_CHECKER=lexical``) names no LLM: the heuristic is returned for either kind.
     """
-    if kind == "lexical":
+    if kind == LEXICAL or model == LEXICAL:
         from hub_tools.filtering import LexicalChecker
 
         return LexicalChecker()
@@ -399,18 +424,34 @@ def printable_generation(text: str) -> str:
     return _CONTROL.sub(lambda m: f"\\x{ord(m.group()):02x}", text)
 
 
-def write_example_json(result: DemoResult, out_dir: str | os.PathLike | None = None) -> Path:
-    """Write the composed example (a compose row) as JSON into a fresh folder; return the file path."""
-    folder = Path(out_dir) if out_dir is not None else Path(tempfile.mkdtemp(prefix="adamllm-demo-"))
+def write_example_json(result: DemoResult, out_dir: str | os.PathLike) -> Path:
+    """Write the composed example (a compose row) as JSON into ``out_dir``; return the file path."""
+    folder = Path(out_dir)
     folder.mkdir(parents=True, exist_ok=True)
     path = folder / f"example-{result.example_id}.json"
     path.write_text(json.dumps(result.example, ensure_ascii=False, indent=2), encoding="utf-8")
     return path
 
 
+def publish_example_json(result: DemoResult, keep: Callable[[Path], str]) -> str:
+    """Offer the composed example as a download without leaving a folder behind; return ``keep``'s path.
+
+    The JSON is written into a fresh ``adamllm-demo-*`` temporary folder, ``keep(path)`` copies it to where
+    the server serves files from (the Space passes gradio's cache, which ``delete_cache`` can age out) and
+    returns the copy's path; the folder is removed before this returns, also when writing or ``keep`` fails.
+    """
+    with tempfile.TemporaryDirectory(prefix="adamllm-demo-") as folder:
+        return keep(write_example_json(result, folder))
+
+
 def model_banner(models: Models) -> str:
     """Markdown naming the models; a clear smoke-test warning when tiny models are in use."""
-    text = f"Synthesizer: `{models.synthesizer}` · Checker (LLM): `{models.checker}` ({models.reason})."
+    checker = (
+        "Checker: lexical word-overlap heuristic (`ADAMLLM_CHECKER=lexical`; no LLM checker)"
+        if models.checker == LEXICAL
+        else f"Checker (LLM): `{models.checker}`"
+    )
+    text = f"Synthesizer: `{models.synthesizer}` · {checker} ({models.reason})."
     if models.smoke_test:
         return (
             "⚠️ **Smoke-test models.** This demo is running tiny models built offline "

@@ -312,6 +312,58 @@ def test_callback_messages_never_tracebacks(app, monkeypatch, tmp_path):
     assert status == "❌ The run failed: RuntimeError: CUDA out of memory"
 
 
+def test_callback_leaves_no_temp_folders(app, monkeypatch, tmp_path):
+    """Each request removes the ``adamllm-demo-*`` folder it writes the example into, also when a run fails."""
+    import tempfile
+
+    temp = tmp_path / "tmp"
+    temp.mkdir()
+    monkeypatch.setenv("TMPDIR", str(temp))
+    monkeypatch.setattr(tempfile, "tempdir", str(temp))
+    monkeypatch.setattr(app, "generate", fake_generate)
+    for image_path, caption in app.EXAMPLES * 3:
+        status, *_, download = app.synthesize(image_path, caption, 2, 64, "lexical")
+        assert not status.startswith("❌"), status
+        assert json.loads(downloaded(download).read_text())["kind"] == "caption+task"  # still downloadable
+    assert list(temp.glob("adamllm-demo-*")) == []
+
+    def full(path):
+        raise OSError(28, "No space left on device")
+
+    monkeypatch.setattr(app, "serve_file", full)
+    image_path, caption = app.EXAMPLES[0]
+    with pytest.warns(UserWarning, match="run failed"):
+        status, *_ = app.synthesize(image_path, caption, 1, 64, "lexical")
+    assert "No space left on device" in status
+    assert list(temp.glob("adamllm-demo-*")) == []
+
+
+def test_lexical_checker_setting_is_the_default_choice(tiny_models, monkeypatch):
+    """ADAMLLM_CHECKER=lexical: the page defaults to the lexical checker and a run with default values works;
+    "LLM" falls back to lexical with a note instead of loading a model named "lexical" from the Hub."""
+    import hub_tools.filtering
+
+    monkeypatch.setenv("ADAMLLM_SYNTHESIZER", str(tiny_models["llava_next"]))
+    monkeypatch.setenv("ADAMLLM_CHECKER", "lexical")
+    monkeypatch.setitem(sys.modules, core.APP_MODULE, sys.modules.get(core.APP_MODULE))  # restored afterwards
+
+    def no_llm(*args, **kwargs):
+        raise AssertionError("an LLM checker was loaded")
+
+    monkeypatch.setattr(hub_tools.filtering, "LLMChecker", no_llm)
+    lexical = core.load_app()
+    monkeypatch.setattr(lexical, "generate", fake_generate)
+    assert lexical.checker_in.value == "lexical"
+    assert lexical.MODELS.checker == "lexical" and "no LLM checker" in core.model_banner(lexical.MODELS)
+    image_path, caption = lexical.EXAMPLES[0]
+    defaults = (lexical.n_tasks_in.value, lexical.max_new_tokens_in.value, lexical.checker_in.value)
+    status, table, *_ = lexical.synthesize(image_path, caption, *defaults)
+    assert "judged by the lexical checker (Yes)" in status and "1 kept" in status, status
+    assert table.values.tolist()[0][3] == "Yes"
+    status, table, *_ = lexical.synthesize(image_path, caption, 1, 64, "LLM")
+    assert "judged by the lexical checker (Yes)" in status and "ADAMLLM_CHECKER=lexical" in status, status
+
+
 def test_callback_real_tiny_models(app):
     """The real path: tiny LLaVA-NeXT synthesizer and tiny Llama checker, loaded once."""
     from hub_tools.synthesis import parse_triplets

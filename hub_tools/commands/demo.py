@@ -8,7 +8,8 @@ import os
 DESCRIPTION = (
     "Start the Gradio synthesizer demo: one image + caption through synthesize -> consistency filter -> "
     "compose. Models come from ADAMLLM_SYNTHESIZER / ADAMLLM_CHECKER; unset, the released models on a GPU "
-    "with Hub access, else the offline tiny models (a smoke test whose text is meaningless)."
+    "with Hub access, else the offline tiny models (a smoke test whose text is meaningless). "
+    "ADAMLLM_CHECKER=lexical uses the offline word-overlap checker only (the page defaults to it)."
 )
 
 

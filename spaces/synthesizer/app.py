@@ -8,6 +8,11 @@ then the events. ``demo.launch()`` runs only as ``__main__``.
 Models: ``ADAMLLM_SYNTHESIZER`` / ``ADAMLLM_CHECKER``; unset, the released
 ``AdaptLLM/visual-instruction-synthesizer`` and ``meta-llama/Meta-Llama-3-8B`` on a GPU, else the
 offline tiny models (the briefly tuned tiny synthesizer and checker), labelled in the page as a smoke test. Models load once, on the first request.
+``ADAMLLM_CHECKER=lexical`` configures no LLM checker: the checker choice then defaults to "lexical", and a
+run that picks "LLM" is judged by the lexical checker, with a note in the summary saying so.
+
+Each run writes its example JSON into a temporary ``adamllm-demo-*`` folder, copies it into gradio's file
+cache (where the download is served from) and removes the folder before returning, also on errors.
 """
 
 from __future__ import annotations
@@ -80,7 +85,12 @@ def judge(triplets: list, checker: str) -> list[dict]:
 
 def checker_label(checker: str) -> str:
     """How the checker is named in the summary."""
-    return "lexical" if checker == "lexical" else f"LLM ({Path(MODELS.checker).name})"
+    return "lexical" if checker == core.LEXICAL else f"LLM ({Path(MODELS.checker).name})"
+
+
+def serve_file(path: Path) -> str:
+    """Copy ``path`` into gradio's file cache (where downloads are served from); return the copy's path."""
+    return download_out.move_resource_to_block_cache(path)
 
 
 # ---------------------------------------------------------------------------------------------
@@ -107,6 +117,7 @@ def synthesize(
         n, tokens, checker = core.check_settings(n_tasks, max_new_tokens, checker)
     except core.InputError as err:
         return _failure(str(err))
+    checker, checker_note = core.resolve_checker(checker, MODELS)
     try:
         result = core.run_pair(
             image,
@@ -116,7 +127,9 @@ def synthesize(
             judge=lambda triplets: judge(triplets, checker),
             checker_name=checker_label(checker),
         )
-        path = core.write_example_json(result)
+        if checker_note:
+            result.notes.append(checker_note)
+        path = core.publish_example_json(result, serve_file)
     except Exception as err:  # shown as a message, logged with its traceback on the server
         logger.exception("demo run failed")
         return _failure(f"The run failed: {type(err).__name__}: {err}")
@@ -125,7 +138,7 @@ def synthesize(
         _table(core.triplet_rows(result)),
         core.chat_messages(result.example, image_path),
         core.printable_generation(result.generation),
-        gr.DownloadButton(value=str(path), visible=True),
+        gr.DownloadButton(value=path, visible=True),
     )
 
 
@@ -196,9 +209,14 @@ with gr.Blocks(title="AdaMLLM visual instruction synthesizer") as demo:
                 )
                 checker_in = gr.Radio(
                     list(core.CHECKERS),
-                    value="LLM",
+                    value=core.default_checker_choice(MODELS),
                     label="Consistency checker",
-                    info="LLM: few-shot Yes / No / Open with probabilities. lexical: offline word-overlap heuristic.",
+                    info="LLM: few-shot Yes / No / Open with probabilities. lexical: offline word-overlap heuristic."
+                    + (
+                        " No LLM checker is configured (ADAMLLM_CHECKER=lexical): LLM falls back to lexical."
+                        if MODELS.checker == core.LEXICAL
+                        else ""
+                    ),
                 )
             run_btn = gr.Button("Synthesize", variant="primary", elem_id="run")
             gr.Examples(
