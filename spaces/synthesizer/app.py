@@ -178,7 +178,8 @@ task triplets (an instruction with an informative and a precise answer), a **con
 keeps those whose precise answer follows from the informative one, and the pair becomes one
 **single-stage** training conversation: its caption turn plus the kept task."""
 
-with gr.Blocks(title="AdaMLLM visual instruction synthesizer") as demo:
+# delete_cache: gradio's own copies of uploads and downloads older than an hour are removed every hour
+with gr.Blocks(title="AdaMLLM visual instruction synthesizer", delete_cache=(3600, 3600)) as demo:
     gr.Markdown(INTRO)
     gr.Markdown(core.model_banner(MODELS), elem_id="model-banner")
     with gr.Row():
