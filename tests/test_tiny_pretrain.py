@@ -71,6 +71,32 @@ def test_batch_trains_only_the_rewrite(tiny_models):
         paraphrase_batch(tok, [("A plate.", "  ")])
 
 
+def test_pretokenized_batches_and_length_groups(tiny_models):
+    import torch
+    from transformers import AutoTokenizer
+
+    from hub_tools.miniature.pretrain import _draw_batches, batch_from_ids, encode_paraphrases
+
+    tok = AutoTokenizer.from_pretrained(tiny_models["qwen2_vl"])
+    pairs = W.caption_paraphrases(0, 200, [])
+    prompts, targets = encode_paraphrases(tok, pairs)
+    expected = paraphrase_batch(tok, pairs[:7])
+    got = batch_from_ids(prompts[:7], targets[:7], tok.pad_token_id)
+    assert all(torch.equal(expected[k], got[k]) for k in expected)  # tokenized once = tokenized per step
+    lengths = [len(p) + len(t) for p, t in zip(prompts, targets)]
+    assert _draw_batches(random.Random(5), range(200), lengths, 8, 1) == [random.Random(5).sample(range(200), 8)]
+    grouped = _draw_batches(random.Random(5), range(200), lengths, 8, 4)
+    assert len(grouped) == 4 and all(len(b) == 8 for b in grouped) and len({i for b in grouped for i in b}) == 32
+
+    def padded_share(batches):
+        return 1 - sum(lengths[i] for b in batches for i in b) / sum(8 * max(lengths[i] for i in b) for b in batches)
+
+    rng_plain, rng_grouped = random.Random(1), random.Random(1)
+    plain = [b for _ in range(20) for b in _draw_batches(rng_plain, range(200), lengths, 8, 1)]
+    fewer = [b for _ in range(5) for b in _draw_batches(rng_grouped, range(200), lengths, 8, 4)]
+    assert padded_share(fewer) < padded_share(plain)
+
+
 @pytest.mark.slow
 def test_pretraining_lowers_the_loss_and_saves_the_model(tmp_path):
     import torch

@@ -226,6 +226,25 @@ def test_trained_text_parses_back_into_the_seed_triplets(tiny_models, seed_data,
         assert {t.question for t in triplets} == questions
 
 
+@pytest.mark.parametrize("model", ["qwen2_vl", "llava_next"])
+def test_row_cache_gives_the_same_batches(tiny_models, seed_data, model):
+    import torch
+
+    from hub_tools.training import collator as C
+
+    processor = _load(tiny_models[model])
+    plain, cached = T.SynthesizerCollator(processor), T.SynthesizerCollator(processor, cache_rows=True)
+    rows = _qa_rows(seed_data, 6)
+    for batch in (rows, rows[::-1], rows[:3] + rows[:1], rows[2:3]):  # rows seen again, other partners, alone
+        expected, got = plain(batch), cached(batch)
+        assert set(expected) == set(got)
+        for key, value in expected.items():
+            assert torch.equal(value, got[key]), key
+    assert len(cached._row_cache) == 6  # each distinct row collated once
+    sft = C.VisionSFTCollator(processor, cache_rows=True)  # the SFT recipe's collator has the same option
+    assert sft.cache_rows and not C.VisionSFTCollator(processor).cache_rows
+
+
 def test_chat_rendering_matches_the_chat_template(tiny_models, seed_data):
     processor = _load(tiny_models["qwen2_vl"])
     collator = T.SynthesizerCollator(processor)

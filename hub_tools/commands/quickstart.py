@@ -21,7 +21,21 @@ def register(subparsers, name: str, help: str) -> None:
         "--tune-minutes",
         type=float,
         default=None,
-        help="cap on seed-set tuning time (the whole budget with --tune-steps -1)",
+        help="cap on seed-set tuning time (off by default: a cap makes results depend on the machine's speed; "
+        "the whole budget with --tune-steps -1); the report says when it stopped tuning",
+    )
+    p.add_argument(
+        "--budget-minutes",
+        type=float,
+        default=None,
+        help="scale the training steps down to fit N minutes (the full run is sized for 10 minutes on a 2-core box "
+        "half as fast as the development box); the scale depends on N only, and the report says what was cut",
+    )
+    p.add_argument(
+        "--threads",
+        default=None,
+        help="torch threads of the tiny synthesizer: a number, or 'auto' (default: the faster of 1 and all cores, "
+        "re-measured while training; a fixed number keeps the load out of the arithmetic: counts round floats differently)",
     )
     p.add_argument("--no-progress", action="store_true", help="hide the progress bars of the stages")
     p.set_defaults(func=run)
@@ -34,10 +48,13 @@ def run(args: argparse.Namespace) -> int:
 
     set_progress(not args.no_progress, quiet_transformers=True)
     config = QuickstartConfig.small(args.seed) if args.small else QuickstartConfig(seed=args.seed)
+    if args.budget_minutes is not None:
+        config = config.scaled(args.budget_minutes)
     overrides = {
         "pretrain_steps": args.pretrain_steps,
         "tune_max_steps": args.tune_steps,
         "tune_minutes": args.tune_minutes,
+        "threads": None if args.threads in (None, "auto") else int(args.threads),
     }
     for field, value in overrides.items():
         if value is not None:

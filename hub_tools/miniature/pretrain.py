@@ -22,25 +22,49 @@ def paraphrase_batch(tokenizer, pairs: list[tuple[str, str]]) -> dict:
     Each pair is rendered as ``<|im_start|>user\\n{first}<|im_end|>\\n<|im_start|>assistant\\n{second}<|im_end|>\\n``
     (the chat format the synthesizer's turns use), right-padded with the tokenizer's pad token.
     """
-    import torch
-
     if tokenizer.pad_token_id is None:
         raise ValueError("the tokenizer has no pad token")
-    ids, labels = [], []
+    return batch_from_ids(*encode_paraphrases(tokenizer, pairs), tokenizer.pad_token_id)
+
+
+def encode_paraphrases(tokenizer, pairs: list[tuple[str, str]]) -> tuple[list[list[int]], list[list[int]]]:
+    """Token ids of every pair's prompt turn and trained rewrite, tokenized once (batched) for the whole run.
+
+    Gives the same ids as :func:`paraphrase_batch` tokenizing pair by pair; :func:`batch_from_ids` pads them.
+    """
     for first, second in pairs:
         if not first.strip() or not second.strip():
             raise ValueError(f"empty caption in paraphrase pair {(first, second)!r}")
-        prompt = tokenizer(f"<|im_start|>user\n{first}<|im_end|>\n<|im_start|>assistant\n", add_special_tokens=False)
-        target = tokenizer(f"{second}<|im_end|>\n", add_special_tokens=False)
-        ids.append(prompt["input_ids"] + target["input_ids"])
-        labels.append([-100] * len(prompt["input_ids"]) + target["input_ids"])
+    prompts = tokenizer(
+        [f"<|im_start|>user\n{first}<|im_end|>\n<|im_start|>assistant\n" for first, _ in pairs],
+        add_special_tokens=False,
+    )["input_ids"]
+    targets = tokenizer([f"{second}<|im_end|>\n" for _, second in pairs], add_special_tokens=False)["input_ids"]
+    return prompts, targets
+
+
+def batch_from_ids(prompts: list[list[int]], targets: list[list[int]], pad: int) -> dict:
+    """The tensors of :func:`paraphrase_batch` from pre-tokenized prompts and targets (:func:`encode_paraphrases`)."""
+    import torch
+
+    ids = [p + t for p, t in zip(prompts, targets)]
+    labels = [[-100] * len(p) + t for p, t in zip(prompts, targets)]
     width = max(map(len, ids))
-    pad = tokenizer.pad_token_id
     return {
         "input_ids": torch.tensor([row + [pad] * (width - len(row)) for row in ids]),
         "attention_mask": torch.tensor([[1] * len(row) + [0] * (width - len(row)) for row in ids]),
         "labels": torch.tensor([row + [-100] * (width - len(row)) for row in labels]),
     }
+
+
+def _draw_batches(rng, positions, lengths: list[int], size: int, groups: int) -> list[list[int]]:
+    """The next batches of pair positions, last to train first: one plain draw, or ``groups`` grouped by length."""
+    if groups == 1:
+        return [rng.sample(positions, size)]  # the same draws as sampling the pairs themselves
+    drawn = sorted(rng.sample(positions, min(size * groups, len(positions))), key=lambda i: (lengths[i], i))
+    batches = [drawn[k : k + size] for k in range(0, len(drawn) - size + 1, size)] or [drawn]
+    rng.shuffle(batches)
+    return batches
 
 
 def pretrain_on_paraphrases(
@@ -55,6 +79,7 @@ def pretrain_on_paraphrases(
     seed: int = 0,
     log_every: int = 50,
     threads: int | str | None = None,
+    length_groups: int = 1,
 ) -> dict:
     """Train the model in ``model_dir`` on caption paraphrase ``pairs`` and save it back; returns a summary.
 
@@ -64,7 +89,10 @@ def pretrain_on_paraphrases(
     loss. ``threads``: a torch thread count, or ``"auto"`` to keep picking the fastest count while
     training (:func:`hub_tools.miniature.threads.thread_tuner_callback`). The summary holds ``steps``,
     ``seconds``, ``first_loss``, ``last_loss`` (mean of the last ``log_every`` steps), ``losses`` (one
-    mean per ``log_every`` steps) and ``thread_choices``.
+    mean per ``log_every`` steps) and ``thread_choices``. ``length_groups`` > 1 draws that many batches at
+    once, sorts their pairs by length and trains them one batch after another in a seeded random order:
+    the same pairs per step, with less padding (a step costs about its padded tokens; 8 groups cut the
+    padded share of a batch from ~35% to a few %).
     """
     from types import SimpleNamespace
 
@@ -80,6 +108,14 @@ def pretrain_on_paraphrases(
         raise ValueError(f"max_steps must be positive, not {max_steps}")
     model_dir = Path(model_dir)
     tokenizer = AutoProcessor.from_pretrained(str(model_dir)).tokenizer
+    if tokenizer.pad_token_id is None:
+        raise ValueError("the tokenizer has no pad token")
+    prompts, targets = encode_paraphrases(tokenizer, pairs)  # once, not per step
+    positions = range(len(pairs))
+    lengths = [len(p) + len(t) for p, t in zip(prompts, targets)]
+    queue: list[list[int]] = []
+    if length_groups < 1:
+        raise ValueError(f"length_groups must be at least 1, not {length_groups}")
     torch.manual_seed(seed)
     model = AutoModelForImageTextToText.from_pretrained(str(model_dir), dtype=torch.float32)
     model.train()
@@ -100,7 +136,10 @@ def pretrain_on_paraphrases(
             warm = min(1.0, (step + 1) / warmup_steps) if warmup_steps else 1.0
             for group in optimizer.param_groups:
                 group["lr"] = learning_rate * warm * 0.5 * (1 + math.cos(math.pi * progress))
-            batch = paraphrase_batch(tokenizer, rng.sample(pairs, min(batch_size, len(pairs))))
+            if not queue:
+                queue = _draw_batches(rng, positions, lengths, min(batch_size, len(pairs)), length_groups)
+            drawn = queue.pop()
+            batch = batch_from_ids([prompts[i] for i in drawn], [targets[i] for i in drawn], tokenizer.pad_token_id)
             state.global_step = step
             if tuner is not None:
                 tuner.on_step_begin(None, state, None)
@@ -144,11 +183,13 @@ def pretrain_world_paraphrases(
     seed: int = 0,
     n_pairs: int = 20_000,
     threads: int | str | None = "auto",
+    length_groups: int = 8,
 ) -> dict:
     """Pretrain the tiny model in ``model_dir`` for ``steps`` steps on ``n_pairs`` caption paraphrases of a world.
 
     The paraphrases (:func:`hub_tools.miniature.world.caption_paraphrases`) avoid the world's held-out
-    combinations (read from its ``world.json``). ``threads`` as in :func:`pretrain_on_paraphrases`.
+    combinations (read from its ``world.json``). ``threads`` and ``length_groups`` as in
+    :func:`pretrain_on_paraphrases`.
     Returns :func:`pretrain_on_paraphrases`'s summary, also written to ``model_dir/pretrain.json``.
     """
     import json
@@ -166,6 +207,8 @@ def pretrain_world_paraphrases(
         food_share=meta["config"]["food_share"],
         max_kinds=meta["config"]["max_ingredient_kinds"],
     )
-    summary = pretrain_on_paraphrases(model_dir, pairs, max_steps=steps, seed=seed, threads=threads)
+    summary = pretrain_on_paraphrases(
+        model_dir, pairs, max_steps=steps, seed=seed, threads=threads, length_groups=length_groups
+    )
     (Path(model_dir) / "pretrain.json").write_text(json.dumps(summary, indent=1) + "\n", encoding="utf-8")
     return summary

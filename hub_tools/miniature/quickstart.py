@@ -25,6 +25,8 @@ from dataclasses import asdict, dataclass
 from pathlib import Path
 
 BENCHMARK_TASKS = ["SLAKE", "PMC-VQA", "FoodSeg103"]
+FULL_RUN_MINUTES = 10.0
+"""What the default run is sized for: 10 minutes on a 2-core box half as fast as the development box."""
 
 
 @dataclass
@@ -35,28 +37,68 @@ class QuickstartConfig:
     seed_images: int = 1000
     pairs: int = 120
     benchmark_per_task: int = 30
-    pretrain_steps: int = 1300
-    tune_max_steps: int = 1900
-    tune_minutes: float = 6.0
+    pretrain_steps: int = 1000
+    tune_max_steps: int = 1300
+    tune_minutes: float | None = None
     measure_pairs: int | None = None
     synth_max_new_tokens: int = 256
-    sft_epochs: float = 30.0
+    sft_epochs: float = 20.0
     sft_learning_rate: float = 1e-3
     eval_max_new_tokens: int = 32
+    threads: int | str = "auto"
+    """Torch threads of the tiny synthesizer: ``"auto"`` picks the faster of 1 and all cores while training
+    (thread counts round floats differently, ~1e-8 in a step's gradients; a fixed count takes the load out
+    of the arithmetic)."""
+
+    budget_minutes: float | None = None
+    """Set by :meth:`scaled`: the run was scaled down to fit this many minutes (for the report)."""
+    full_steps: dict | None = None
+    """Set by :meth:`scaled`: the unscaled step budgets (``pretrain_steps``, ``tune_max_steps``, ``sft_epochs``)."""
+
+    def scaled(self, minutes: float) -> QuickstartConfig:
+        """This config with its training scaled down to fit ``minutes`` (a copy; unchanged at or above the budget).
+
+        The default run is sized for :data:`FULL_RUN_MINUTES` on a 2-core box half as fast as the
+        development box; ``minutes`` below that scales text pretraining, seed-set tuning and the student's
+        SFT epochs by ``minutes / FULL_RUN_MINUTES`` (the fixed stages, world, measuring and evaluation, are
+        not scaled). The scale depends on ``minutes`` only, never on how fast the machine runs, so a
+        given budget gives the same results everywhere.
+        """
+        from dataclasses import replace
+
+        if minutes <= 0:
+            raise ValueError(f"the budget must be positive, not {minutes} minutes")
+        share = min(1.0, minutes / FULL_RUN_MINUTES)
+        if share >= 1.0:
+            return replace(self)
+        return replace(
+            self,
+            pretrain_steps=max(1, round(self.pretrain_steps * share)) if self.pretrain_steps > 0 else 0,
+            tune_max_steps=max(1, round(self.tune_max_steps * share)) if self.tune_max_steps > 0 else 0,
+            sft_epochs=max(0.1, round(self.sft_epochs * share, 2)),
+            budget_minutes=minutes,
+            full_steps={
+                "pretrain_steps": self.pretrain_steps,
+                "tune_max_steps": self.tune_max_steps,
+                "sft_epochs": self.sft_epochs,
+            },
+        )
 
     @classmethod
     def small(cls, seed: int = 0) -> QuickstartConfig:
-        """A reduced run (about a minute) that exercises every stage: the slow test uses it."""
+        """A reduced run (under a minute) that exercises every stage: the slow test uses it.
+
+        Enough steps that the synthesizer writes a few complete triplets (with 12 steps and 48 new tokens
+        it wrote none, and the student had no task rows to train on)."""
         return cls(
             seed=seed,
             seed_images=60,
             pairs=16,
             benchmark_per_task=6,
-            pretrain_steps=10,
-            tune_max_steps=12,
-            tune_minutes=0.5,
+            pretrain_steps=150,
+            tune_max_steps=200,
             measure_pairs=8,
-            synth_max_new_tokens=48,
+            synth_max_new_tokens=128,
             sft_epochs=1.0,
             eval_max_new_tokens=8,
         )
@@ -78,7 +120,11 @@ def run_quickstart(output: str | Path, config: QuickstartConfig | None = None) -
     filter, compose, evaluation); the world and the models are rebuilt deterministically from the seed.
     """
     from hub_tools.miniature import world as world_mod
-    from hub_tools.miniature.synthesizer import build_tiny_synthesizer, measure_synthesizer, tune_tiny_synthesizer
+    from hub_tools.miniature.synthesizer import (
+        build_tiny_synthesizer,
+        measure_synthesizer,
+        tune_tiny_synthesizer,
+    )
 
     cfg = config or QuickstartConfig()
     out = Path(output)
@@ -102,9 +148,12 @@ def run_quickstart(output: str | Path, config: QuickstartConfig | None = None) -
     _done(started)
 
     # 2. synthesizer ----------------------------------------------------------------------------
-    budget = f"{cfg.tune_minutes} min"
     if cfg.tune_max_steps > 0:
-        budget = f"{cfg.tune_max_steps} steps, at most {budget}"
+        budget = f"{cfg.tune_max_steps} steps" + (f", capped at {cfg.tune_minutes} min" if cfg.tune_minutes else "")
+    elif cfg.tune_minutes:
+        budget = f"a {cfg.tune_minutes}-minute time budget"
+    else:
+        raise ValueError("seed-set tuning needs a step budget (tune_max_steps > 0) or a time budget (tune_minutes)")
     started = _stage(
         2, f"tune the tiny synthesizer: {cfg.pretrain_steps} text-pretraining steps, then the seed set ({budget})"
     )
@@ -115,6 +164,7 @@ def run_quickstart(output: str | Path, config: QuickstartConfig | None = None) -
         seed=cfg.seed,
         max_minutes=cfg.tune_minutes,
         pretrain_steps=cfg.pretrain_steps,
+        threads=cfg.threads,
         **training,
     )
     tuning = json.loads((synthesizer / "synthesizer.json").read_text())
@@ -135,6 +185,7 @@ def run_quickstart(output: str | Path, config: QuickstartConfig | None = None) -
         heldout,
         image_root=files["heldout_pairs"].parent,
         max_new_tokens=cfg.synth_max_new_tokens,
+        threads=cfg.threads,
     )
     print(
         f"    {measured['pairs']} held-out pairs: strict triplet {measured['strict_share']:.0%}, "
@@ -185,9 +236,13 @@ def run_quickstart(output: str | Path, config: QuickstartConfig | None = None) -
 
     base = build_tiny_synthesizer(out / "student" / "base", world_mod.world_corpus(world_dir), seed=cfg.seed + 1)
     tuned = out / "student" / "tuned"
+    kept = json.loads((run_dir / "stats.json").read_text()).get("kept", 0)
+    dataset_config = "image_caption_and_synthetic_task" if kept else "image_caption_pairs"
+    if not kept:
+        print("    no task was kept: the student trains on the image-caption pairs only")
     script_args = ScriptArguments(
         dataset_name=str(dataset_dir),
-        dataset_config="image_caption_and_synthetic_task",
+        dataset_config=dataset_config,
         dataset_split="train",
         domain="miniature world",
     )
@@ -249,6 +304,7 @@ def run_quickstart(output: str | Path, config: QuickstartConfig | None = None) -
         },
         "pipeline": summary,
         "stats": stats,
+        "student_dataset_config": dataset_config,
         "sft": {k: v for k, v in sft_summary.items() if isinstance(v, (int, float, str, list, dict, type(None)))},
         "scores": rows,
         "random_fallbacks": {
@@ -264,11 +320,65 @@ def run_quickstart(output: str | Path, config: QuickstartConfig | None = None) -
     timings["report"] = time.monotonic() - started
     total = time.monotonic() - t0
     report["timings_s"] = {**{k: round(v, 1) for k, v in timings.items()}, "total": round(total, 1)}
+    report["stages"] = _stage_rows(timings, total, cfg, tuning, measured, sft_steps=_sft_steps(tuned), scores=scores)
+    report["budget"] = _budget_lines(cfg, tuning)
     (out / "report.json").write_text(json.dumps(report, indent=2, default=str))
     write_report(out / "REPORT.md", report, _sample_tasks(run_dir), measured.get("samples", []), chart)
     print(f"    {out / 'REPORT.md'}")
     print(f"\nquickstart finished in {total / 60:.1f} min: {out / 'REPORT.md'}")
     return report
+
+
+def _sft_steps(tuned: Path) -> int | None:
+    state = tuned / "trainer_state.json"
+    return json.loads(state.read_text()).get("global_step") if state.is_file() else None
+
+
+def _stage_rows(timings: dict, total: float, cfg, tuning: dict, measured: dict, sft_steps, scores: dict) -> list[dict]:
+    """One row per stage (the synthesizer's split into text pretraining, seed-set tuning and the rest)."""
+    pre = tuning.get("text_pretraining") or {}
+    pre_s, tune_s = pre.get("seconds") or 0.0, tuning.get("seconds") or 0.0
+    items = cfg.benchmark_per_task * len(BENCHMARK_TASKS) * len(scores)
+    rows = [
+        {"stage": "world", "seconds": timings["world"], "steps": None},
+        {"stage": "synthesizer: text pretraining", "seconds": pre_s, "steps": pre.get("steps", 0)},
+        {"stage": "synthesizer: seed-set tuning", "seconds": tune_s, "steps": tuning.get("steps")},
+        {
+            "stage": "synthesizer: tiny model, seed data, validation, saving",
+            "seconds": timings["tune_synthesizer"] - pre_s - tune_s,
+            "steps": None,
+        },
+        {"stage": "measure (held-out pairs)", "seconds": timings["measure"], "steps": None, "work": measured["pairs"]},
+        {"stage": "synthesize -> filter -> compose", "seconds": timings["pipeline"], "steps": None, "work": cfg.pairs},
+        {"stage": "dataset", "seconds": timings["dataset"], "steps": None},
+        {"stage": "student SFT", "seconds": timings["sft"], "steps": sft_steps},
+        {"stage": "evaluate base and tuned", "seconds": timings["evaluate"], "steps": None, "work": items},
+        {"stage": "report", "seconds": timings["report"], "steps": None},
+        {"stage": "total", "seconds": total, "steps": None},
+    ]
+    return [{**row, "seconds": round(row["seconds"], 1)} for row in rows]
+
+
+def _budget_lines(cfg, tuning: dict) -> list[str]:
+    """What limited the run besides its step budgets: a ``--budget-minutes`` scale-down, a time cap that was hit."""
+    lines = []
+    if cfg.budget_minutes is not None and cfg.full_steps:
+        full = cfg.full_steps
+        lines.append(
+            f"Scaled to {cfg.budget_minutes:g} minute{'' if cfg.budget_minutes == 1 else 's'} (of the {FULL_RUN_MINUTES:g} the full run is sized for): "
+            f"text pretraining {cfg.pretrain_steps} of {full['pretrain_steps']} steps, seed-set tuning "
+            f"{cfg.tune_max_steps} of {full['tune_max_steps']} steps, student SFT {cfg.sft_epochs:g} of "
+            f"{full['sft_epochs']:g} epochs; the figures are those of a smaller run."
+        )
+    if tuning.get("stopped_by_time_budget"):
+        lines.append(
+            f"The {cfg.tune_minutes:g}-minute time cap stopped seed-set tuning at step {tuning.get('steps')}"
+            + (f" of {cfg.tune_max_steps}" if cfg.tune_max_steps > 0 else "")
+            + ": the figures depend on this machine's speed."
+        )
+    elif cfg.tune_minutes:
+        lines.append(f"A {cfg.tune_minutes:g}-minute time cap on seed-set tuning was set and not reached.")
+    return lines
 
 
 def _sample_tasks(run_dir: Path, n: int = 5) -> list[dict]:
@@ -369,6 +479,11 @@ def write_report(path: Path, report: dict, tasks: list[dict], generations: list[
         "",
         "## Base vs post-trained student on the miniature benchmark",
         "",
+        *(
+            ["_No task was kept in this run: the student was post-trained on the image-caption pairs only._", ""]
+            if report.get("student_dataset_config") == "image_caption_pairs"
+            else []
+        ),
         "| task | metric | base | tuned | Δ (points) |",
         "| --- | --- | ---: | ---: | ---: |",
     ]
@@ -391,11 +506,18 @@ def write_report(path: Path, report: dict, tasks: list[dict], generations: list[
             else "Post-training did not move any score in this run."
         ),
         "",
-        "## Timings (seconds)",
+        "## Time per stage",
         "",
-        "| stage | s |",
-        "| --- | ---: |",
+        "Training runs for a set number of steps, so only the seconds depend on the machine"
+        + (" and its load." if not report.get("budget") else "; see below."),
+        "",
+        *(f"**{line}**" for line in report.get("budget", [])),
+        *([""] if report.get("budget") else []),
+        "| stage | seconds | steps |",
+        "| --- | ---: | ---: |",
     ]
-    lines += [f"| {k} | {v} |" for k, v in report["timings_s"].items()]
+    for row in report.get("stages", []):
+        steps = row["steps"] if row.get("steps") is not None else (f"{row['work']} items" if row.get("work") else "—")
+        lines.append(f"| {row['stage']} | {row['seconds']} | {steps} |")
     path.write_text("\n".join(lines) + "\n", encoding="utf-8")
     return path

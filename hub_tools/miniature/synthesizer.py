@@ -2,8 +2,9 @@
 
 A ~0.8M-parameter Qwen2-VL (hidden 128, 4 layers, 8 heads, tied embeddings) with a tokenizer trained on the
 world's text (:func:`build_tiny_synthesizer`), given a short text pretraining (:mod:`hub_tools.miniature.pretrain`),
-then tuned on the world's seed set with the paper's recipe (:func:`hub_tools.training.synthesizer.train`) under a
-time budget (:mod:`hub_tools.miniature.time_budget`) and a live thread count (:mod:`hub_tools.miniature.threads`).
+then tuned on the world's seed set with the paper's recipe (:func:`hub_tools.training.synthesizer.train`) for a
+number of steps (or a time budget, :mod:`hub_tools.miniature.time_budget`), each seed row collated once
+(``cache_rows``), with a live thread count (:mod:`hub_tools.miniature.threads`).
 :func:`measure_synthesizer` counts held-out pairs with a *strict* triplet and with a *grounded* one (strict and true
 of the image). Command line: ``python -m hub_tools.miniature.synthesizer --config recipes/synthesizer/tiny_cpu.yaml``.
 """
@@ -180,6 +181,7 @@ def tune_tiny_synthesizer(
             lr_lambda=hooks["lr_lambda"],
             progress_callback=hooks["progress_callback"],
             summary={"text_pretraining": pretrained},
+            cache_rows=True,  # the seed rows are seen ~15 times: collate each once
         )
 
 
@@ -412,6 +414,7 @@ def main(argv: list[str] | None = None) -> int:
         callbacks=hooks["callbacks"] + callbacks,
         lr_lambda=hooks["lr_lambda"],
         progress_callback=hooks["progress_callback"],
+        cache_rows=True,
     )
     print(out)
     return 0

@@ -88,6 +88,12 @@ class ScriptArguments:
             "choices": ["assistant", "all"],
         },
     )
+    cache_rows: bool = field(
+        default=False,
+        metadata={
+            "help": "Collate each row once and keep its tensors (small datasets over many epochs; memory grows)."
+        },
+    )
     max_train_samples: int | None = field(default=None, metadata={"help": "Use only the first N rows (quick runs)."})
     recipe: str | None = field(
         default=None, metadata={"help": "Recipe name for the card (default: the --config path)."}

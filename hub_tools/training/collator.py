@@ -159,7 +159,9 @@ class VisionSFTCollator:
     attention mask, ``mm_token_type_ids``, ``cross_attention_mask``, ...) is padded with it. With
     ``max_length`` set, rows longer than it are cut in their text only: cutting into image tokens raises
     (filter such rows first with :func:`filter_long_examples`). ``image_max_side`` caps the longer side of
-    every image before the processor (:func:`hub_tools.training.data.cap_image_side`).
+    every image before the processor (:func:`hub_tools.training.data.cap_image_side`). ``cache_rows`` collates
+    each distinct row once and keeps its tensors (memory grows with the dataset: for small sets seen for many
+    epochs, such as the quickstart's); the batches are the same.
     """
 
     processor: Any
@@ -168,6 +170,7 @@ class VisionSFTCollator:
     chat_template: str | None = None
     pad_to_multiple_of: int | None = None
     image_max_side: int | None = None
+    cache_rows: bool = False
     _image_ids: set[int] = field(default_factory=set, init=False, repr=False)
 
     def __post_init__(self):
@@ -190,6 +193,41 @@ class VisionSFTCollator:
         return messages, images, text, spans
 
     def __call__(self, examples: list[dict]) -> dict:
+        return self._collate_cached(examples) if self.cache_rows else self._collate(examples)
+
+    def _collate_cached(self, examples: list[dict]) -> dict:
+        """Collate from per-row tensors computed once (``cache_rows``); the same tensors as :meth:`_collate`."""
+        import json
+
+        import torch
+
+        cache = self.__dict__.setdefault("_row_cache", {})
+        rows = []
+        for example in examples:
+            key = json.dumps(example, sort_keys=True, default=str)
+            if key not in cache:
+                cache[key] = self._collate([example])
+            rows.append(cache[key])
+        if len(rows) == 1:
+            return dict(rows[0])
+        length = rows[0]["input_ids"].shape[1]
+        width = max(int(r["input_ids"].shape[1]) for r in rows)
+        pad_values = {"input_ids": self.processor.tokenizer.pad_token_id, "labels": -100}
+        batch = {}
+        for key, first in rows[0].items():
+            if not isinstance(first, torch.Tensor):
+                batch[key] = first
+            elif first.dim() >= 2 and first.shape[0] == 1 and first.shape[1] == length:  # (batch, seq): pad
+                padded = [
+                    torch.nn.functional.pad(r[key], (0, width - r[key].shape[1]), value=pad_values.get(key, 0))
+                    for r in rows
+                ]
+                batch[key] = torch.cat(padded)
+            else:
+                batch[key] = torch.cat([r[key] for r in rows])
+        return batch
+
+    def _collate(self, examples: list[dict]) -> dict:
         import torch
 
         rendered = [self.render(ex) for ex in examples]

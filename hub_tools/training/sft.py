@@ -463,6 +463,7 @@ def main(script_args, training_args, model_args, hf_api=None) -> dict:
         mask_policy=mask_policy,
         pad_to_multiple_of=training_args.pad_to_multiple_of,
         image_max_side=script_args.image_max_side,
+        cache_rows=script_args.cache_rows,
     )
 
     api = hf_api

@@ -248,6 +248,7 @@ def train(
     lr_lambda=None,
     progress_callback=None,
     summary: dict | None = None,
+    cache_rows: bool = False,
     **config: Any,
 ) -> Path:
     """Tune the synthesizer ``model_name_or_path`` on the seed rows in ``seed_data_dir``; returns ``output_dir``.
@@ -258,6 +259,7 @@ def train(
     callbacks (one with a ``stopped_early`` flag reports it as ``stopped_by_time_budget``; one with a
     ``history`` of ``(step, threads)`` as ``thread_choices``), ``lr_lambda(step)`` replaces the configured
     schedule by a ``LambdaLR`` multiplier, and ``progress_callback`` replaces the trainer's step progress bar.
+    ``cache_rows`` collates each seed row once (small seed sets trained for many epochs).
     Saves the model, processor, ``synthesizer.json`` (prompt format, end token, losses, steps, plus the
     entries of ``summary``) to ``output_dir``.
     """
@@ -278,7 +280,9 @@ def train(
     if args.bf16 and "dtype" not in kwargs:
         kwargs["dtype"] = torch.bfloat16
     model = AutoModelForImageTextToText.from_pretrained(str(model_name_or_path), **kwargs)
-    collator = SynthesizerCollator(processor, max_length=args.max_length, prompt_format=prompt_format)
+    collator = SynthesizerCollator(
+        processor, max_length=args.max_length, prompt_format=prompt_format, cache_rows=cache_rows
+    )
     train_rows = load_seed_split(seed_data_dir, "train")
     eval_rows = load_seed_split(seed_data_dir, "validation")
     callbacks = list(callbacks or [])
