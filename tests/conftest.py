@@ -38,6 +38,24 @@ def tuned_tiny_models(tiny_models) -> dict[str, Path]:
     return build_all_tiny_models(Path(tiny_models["qwen2_vl"]).parent)
 
 
+@pytest.fixture(scope="module")
+def app(tiny_models):
+    """The Space module (spaces/synthesizer/app.py), loaded with the random tiny models named through
+    ADAMLLM_SYNTHESIZER / ADAMLLM_CHECKER (the Space's unit and browser tests share it)."""
+    import sys
+
+    from hub_tools import demo as core
+
+    mp = pytest.MonkeyPatch()
+    mp.setenv("ADAMLLM_SYNTHESIZER", str(tiny_models["llava_next"]))
+    mp.setenv("ADAMLLM_CHECKER", str(tiny_models["llama"]))
+    try:
+        yield core.load_app()
+    finally:
+        mp.undo()
+        sys.modules.pop(core.APP_MODULE, None)
+
+
 @pytest.fixture(scope="session")
 def sample_pairs(tmp_path_factory) -> Path:
     """The bundled sample pairs written as a ShareGPT JSON file (+ images); returns the JSON path."""

@@ -54,19 +54,6 @@ def fake_generate(image, caption: str, max_new_tokens: int):
     return text, parse_triplets(text)
 
 
-@pytest.fixture(scope="module")
-def app(tiny_models):
-    """The Space module, loaded with the tiny models named through ADAMLLM_SYNTHESIZER / ADAMLLM_CHECKER."""
-    mp = pytest.MonkeyPatch()
-    mp.setenv("ADAMLLM_SYNTHESIZER", str(tiny_models["llava_next"]))
-    mp.setenv("ADAMLLM_CHECKER", str(tiny_models["llama"]))
-    try:
-        yield core.load_app()
-    finally:
-        mp.undo()
-        sys.modules.pop(core.APP_MODULE, None)
-
-
 def downloaded(button) -> Path:
     """The file a returned ``gr.DownloadButton`` offers (its value is processed into FileData)."""
     value = button.value

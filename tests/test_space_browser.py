@@ -27,19 +27,6 @@ CHROMIUM_ARGS = [
 
 
 @pytest.fixture(scope="module")
-def app(tiny_models):
-    """The Space module, loaded with the tiny models named through ADAMLLM_SYNTHESIZER / ADAMLLM_CHECKER."""
-    mp = pytest.MonkeyPatch()
-    mp.setenv("ADAMLLM_SYNTHESIZER", str(tiny_models["llava_next"]))
-    mp.setenv("ADAMLLM_CHECKER", str(tiny_models["llama"]))
-    try:
-        yield core.load_app()
-    finally:
-        mp.undo()
-        sys.modules.pop(core.APP_MODULE, None)
-
-
-@pytest.fixture(scope="module")
 def served(app):
     """The app served from this process (so tests can replace its adapters while it runs)."""
     port = free_port()
