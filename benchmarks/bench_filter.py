@@ -192,23 +192,18 @@ def padded_prefix(tokenizer, target_prompt_tokens: int, mean_suffix: float) -> s
         extra.append((it.question, it.informative, it.precise, labels[len(extra) % 3]))
 
 
-def gpu_section(args) -> None:
-    """Llama-3-8B architecture, random bf16 weights, batch 32, ~1,900-token prompt."""
-    import torch
-    from transformers import AutoTokenizer, LlamaConfig, LlamaForCausalLM
+def llama3_8b_config(tokenizer, small: dict | None = None):
+    """Meta-Llama-3-8B's architecture (random weights) for ``tokenizer``'s special tokens; ``small`` shrinks it
+    (``{"hidden": H, "heads": N}``: 2 layers, 2 KV heads) to check a code path without a GPU."""
+    from transformers import LlamaConfig
 
-    from hub_tools.filtering import LLMChecker, item_text
-    from hub_tools.miniature.tiny_models import build_tiny_llama
-
-    with tempfile.TemporaryDirectory() as tmp:
-        tokenizer = AutoTokenizer.from_pretrained(build_tiny_llama(Path(tmp) / "llama"))
-    small = args.smoke  # a shrunk config to check this code path without a GPU
-    config = LlamaConfig(
+    hidden, heads = (small["hidden"], small["heads"]) if small else (4096, 32)
+    return LlamaConfig(
         vocab_size=128256,
-        hidden_size=256 if small else 4096,
-        intermediate_size=512 if small else 14336,
+        hidden_size=hidden,
+        intermediate_size=2 * hidden if small else 14336,
         num_hidden_layers=2 if small else 32,
-        num_attention_heads=8 if small else 32,
+        num_attention_heads=heads,
         num_key_value_heads=2 if small else 8,
         max_position_embeddings=8192,
         rope_theta=500000.0,
@@ -217,6 +212,20 @@ def gpu_section(args) -> None:
         eos_token_id=tokenizer.eos_token_id,
         pad_token_id=tokenizer.pad_token_id,
     )
+
+
+def gpu_section(args) -> None:
+    """Llama-3-8B architecture, random bf16 weights, batch 32, ~1,900-token prompt."""
+    import torch
+    from transformers import AutoTokenizer, LlamaForCausalLM
+
+    from hub_tools.filtering import LLMChecker, item_text
+    from hub_tools.miniature.tiny_models import build_tiny_llama
+
+    with tempfile.TemporaryDirectory() as tmp:
+        tokenizer = AutoTokenizer.from_pretrained(build_tiny_llama(Path(tmp) / "llama"))
+    small = args.smoke  # a shrunk config to check this code path without a GPU
+    config = llama3_8b_config(tokenizer, small={"hidden": 256, "heads": 8} if small else None)
     t0 = time.perf_counter()
     torch.manual_seed(0)
     device = "cpu" if small else "cuda"

@@ -191,8 +191,8 @@ def synth_section(section: str, smoke: bool, budget_s: float) -> dict:
 # ---------------------------------------------------------------------------------------------
 def filter_section(smoke: bool, budget_s: float) -> dict:
     import torch
-    from bench_filter import make_items, padded_prefix
-    from transformers import AutoTokenizer, LlamaConfig, LlamaForCausalLM
+    from bench_filter import llama3_8b_config, make_items, padded_prefix
+    from transformers import AutoTokenizer, LlamaForCausalLM
 
     from hub_tools.filtering import LLMChecker
     from hub_tools.miniature.tiny_models import build_tiny_llama
@@ -202,20 +202,7 @@ def filter_section(smoke: bool, budget_s: float) -> dict:
     t0 = time.perf_counter()
     with tempfile.TemporaryDirectory() as tmp:
         tokenizer = AutoTokenizer.from_pretrained(build_tiny_llama(Path(tmp) / "llama"))
-    config = LlamaConfig(
-        vocab_size=128256,
-        hidden_size=128 if smoke else 4096,
-        intermediate_size=256 if smoke else 14336,
-        num_hidden_layers=2 if smoke else 32,
-        num_attention_heads=4 if smoke else 32,
-        num_key_value_heads=2 if smoke else 8,
-        max_position_embeddings=8192,
-        rope_theta=500000.0,
-        rms_norm_eps=1e-5,
-        bos_token_id=tokenizer.bos_token_id,
-        eos_token_id=tokenizer.eos_token_id,
-        pad_token_id=tokenizer.pad_token_id,
-    )
+    config = llama3_8b_config(tokenizer, small={"hidden": 128, "heads": 4} if smoke else None)
     torch.manual_seed(0)
     with torch.device(device):
         model = LlamaForCausalLM._from_config(config, dtype=torch.bfloat16, attn_implementation="sdpa").eval()
