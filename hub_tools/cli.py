@@ -126,6 +126,9 @@ def main(argv: list[str] | None = None) -> int:
     except Exception as err:
         if debug:
             raise
+        if type(err).__name__ == "RunDirBusy":  # another process holds RUN_DIR: its own one line, nothing touched
+            print(err, file=sys.stderr)
+            return 1
         print(f"adamllm {args.command}: error: {describe_error(err)}", file=sys.stderr)
         return 1
 

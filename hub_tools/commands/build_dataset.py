@@ -52,7 +52,6 @@ def run(args: argparse.Namespace) -> int:
     from hub_tools.defaults import set_progress
     from hub_tools.publish.dataset import BuildError, build_visual_instructions
     from hub_tools.publish.parquet import parse_size
-    from hub_tools.rundir import RunDirBusy
 
     languages = list(dict.fromkeys(args.language or ["en"]))
     bad = [code for code in languages if not re.fullmatch(r"[a-z]{2,3}(-[A-Za-z0-9]{2,8})*", code)]
@@ -72,9 +71,6 @@ def run(args: argparse.Namespace) -> int:
             overwrite=args.overwrite,
             progress=not args.no_progress,
         )
-    except RunDirBusy as err:  # a stage is writing RUN_DIR: one line, nothing read
-        print(err, file=sys.stderr)
-        return 1
     except (BuildError, ValueError) as err:
         return fail("build-dataset", err)
     print(f"dataset folder: {result.output}")

@@ -71,18 +71,13 @@ def compose_options(args: argparse.Namespace):
 def run(args: argparse.Namespace) -> int:
     """Compose the run directory and print the split sizes and stats."""
     import json
-    import sys
     from dataclasses import asdict
 
     from hub_tools.cli import fail
     from hub_tools.compose import compose_run
-    from hub_tools.rundir import RunDirBusy
 
     try:
         result = compose_run(args.run_dir, **asdict(compose_options(args)))
-    except RunDirBusy as err:  # another process works on RUN_DIR: one line, nothing touched
-        print(err, file=sys.stderr)
-        return 1
     except (FileNotFoundError, ValueError) as err:
         return fail("compose", err)
     for split, n in result["splits"].items():

@@ -34,30 +34,26 @@ def run(args: argparse.Namespace) -> int:
     from pathlib import Path
 
     from hub_tools.cli import fail
-    from hub_tools.rundir import RunDirBusy, check_run_dir, lock_run_dir, repair_run_dir
+    from hub_tools.rundir import check_run_dir, lock_run_dir, repair_run_dir
 
     run_dir = args.run_dir
     if not Path(run_dir).is_dir():
         return fail("doctor", f"run directory not found: {run_dir!r}")
-    try:
-        with lock_run_dir(run_dir, "adamllm doctor", create=False):
+    with lock_run_dir(run_dir, "adamllm doctor", create=False):
+        found = check_run_dir(run_dir)
+        for line in found.problems:
+            print(f"{run_dir}: {line}")
+        if args.repair and not found.healthy:
+            result = repair_run_dir(run_dir)
+            for line in result["actions"]:
+                print(f"{run_dir}: repaired: {line}")
             found = check_run_dir(run_dir)
             for line in found.problems:
-                print(f"{run_dir}: {line}")
-            if args.repair and not found.healthy:
-                result = repair_run_dir(run_dir)
-                for line in result["actions"]:
-                    print(f"{run_dir}: repaired: {line}")
-                found = check_run_dir(run_dir)
-                for line in found.problems:
-                    print(f"{run_dir}: still wrong: {line}")
-                lost = {stage: n for stage, n in result["lost"].items() if n}
-                if found.healthy and lost:
-                    todo = ", ".join(f"{n} {stage} row(s)" for stage, n in lost.items())
-                    print(f"{run_dir}: rerun the stages (or the pipeline) to redo {todo}")
-    except RunDirBusy as err:
-        print(err, file=sys.stderr)
-        return 1
+                print(f"{run_dir}: still wrong: {line}")
+            lost = {stage: n for stage, n in result["lost"].items() if n}
+            if found.healthy and lost:
+                todo = ", ".join(f"{n} {stage} row(s)" for stage, n in lost.items())
+                print(f"{run_dir}: rerun the stages (or the pipeline) to redo {todo}")
     if found.healthy:
         print(f"{run_dir}: healthy ({found.synthesis_rows} synthesis rows, {found.filter_rows} filter rows)")
     for line in found.notes:

@@ -91,12 +91,10 @@ def make_checker(args: argparse.Namespace, prefix: str = ""):
 def run(args: argparse.Namespace) -> int:
     """Judge the pending pairs, then print the verdict counts."""
     import json
-    import sys
 
     from hub_tools.cli import fail
     from hub_tools.defaults import set_progress
     from hub_tools.filtering import filter_run
-    from hub_tools.rundir import RunDirBusy
 
     if args.batch_size < 1:
         return fail("filter", "--batch-size must be at least 1", 2)
@@ -107,9 +105,6 @@ def run(args: argparse.Namespace) -> int:
     set_progress(not args.no_progress, quiet_transformers=args.checker != "lexical")
     try:
         result = filter_run(args.run_dir, load(), batch_size=args.batch_size, all_triplets=args.all_triplets)
-    except RunDirBusy as err:  # another process works on RUN_DIR: one line, nothing touched
-        print(err, file=sys.stderr)
-        return 1
     except (FileNotFoundError, ValueError) as err:
         return fail("filter", err)
     print(f"judged {result['items']} item(s) of {result['pairs']} pair(s) ({result['already_done']} done before)")

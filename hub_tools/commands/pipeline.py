@@ -50,12 +50,10 @@ def pipeline_kwargs(args: argparse.Namespace) -> dict:
 def run(args: argparse.Namespace) -> int:
     """Run the pipeline and print its summary."""
     import json
-    import sys
 
     from hub_tools.cli import fail
     from hub_tools.defaults import set_progress
     from hub_tools.pipeline import format_summary, run_pipeline
-    from hub_tools.rundir import RunDirBusy
     from hub_tools.synthesis.runner import ConfigMismatch
 
     if args.checker_batch_size < 1:
@@ -67,9 +65,6 @@ def run(args: argparse.Namespace) -> int:
     set_progress(not args.no_progress, quiet_transformers=True)
     try:
         summary = run_pipeline(**kwargs)
-    except RunDirBusy as err:  # another process works on RUN_DIR: one line, nothing touched
-        print(err, file=sys.stderr)
-        return 1
     except ConfigMismatch as err:  # a resume with different settings: a usage error
         return fail("pipeline", err, 2)
     except (ImportError, FileNotFoundError, ValueError) as err:  # a missing backend, input or model

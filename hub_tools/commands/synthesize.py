@@ -92,7 +92,6 @@ def run(args: argparse.Namespace) -> int:
 
     from hub_tools.cli import fail
     from hub_tools.defaults import set_progress
-    from hub_tools.rundir import RunDirBusy
     from hub_tools.synthesis.runner import ConfigMismatch, synthesize
 
     set_progress(not args.no_progress, quiet_transformers=args.synthesizer != "scripted")
@@ -105,9 +104,6 @@ def run(args: argparse.Namespace) -> int:
             print(
                 f"synthesize: this process handled {n} pairs in {took:.1f}s ({n / took:.2f} pairs/s)", file=sys.stderr
             )
-    except RunDirBusy as err:  # another process works on RUN_DIR: one line, nothing touched
-        print(err, file=sys.stderr)
-        return 1
     except ConfigMismatch as err:  # a resume with different settings: a usage error
         return fail("synthesize", err, 2)
     except (ImportError, FileNotFoundError, ValueError) as err:  # a missing backend, input or model
