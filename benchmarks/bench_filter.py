@@ -156,13 +156,14 @@ def cpu_section(args) -> None:
     """Tiny checker, full few-shot prompt, naive vs shared prefix."""
     import torch
 
+    from hub_tools.defaults import default_tiny_cache_dir
     from hub_tools.filtering import LLMChecker
-    from hub_tools.miniature.tiny_models import build_tiny_models, default_cache_dir
+    from hub_tools.miniature.tiny_models import build_tiny_models
 
     torch.manual_seed(0)
     if args.threads:
         torch.set_num_threads(args.threads)
-    cache = Path(os.environ.get("ADAMLLM_TINY_CACHE") or default_cache_dir())
+    cache = default_tiny_cache_dir()
     paths = build_tiny_models(cache)
     checker = LLMChecker(str(paths["llama"]), device="cpu")
     items = make_items(args.cpu_items)

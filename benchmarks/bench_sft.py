@@ -109,11 +109,12 @@ def emit(record: dict) -> None:
 def bench_cpu(steps: int, batch: int) -> dict:
     """Tokens/s of ``hub_tools.training.sft.main`` with the tiny recipe on demo rows (CPU, offline)."""
     os.environ.setdefault("HF_HUB_OFFLINE", "1")
+    from hub_tools.defaults import default_tiny_cache_dir
     from hub_tools.miniature.sft_demo import write_demo_rows
-    from hub_tools.miniature.tiny_models import build_tiny_models, default_cache_dir
+    from hub_tools.miniature.tiny_models import build_tiny_models
     from hub_tools.training.sft import main, parse_args
 
-    models = build_tiny_models(default_cache_dir())
+    models = build_tiny_models(default_tiny_cache_dir())
     with tempfile.TemporaryDirectory() as tmp:
         rows = write_demo_rows(Path(tmp) / "rows", num_rows=max(32, batch * 4))
         argv = [

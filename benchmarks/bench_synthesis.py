@@ -153,10 +153,11 @@ def bench_cpu_engine(n_pairs: int = 32, new_tokens: int = 32) -> None:
     """Tiny synthesizer pairs/s at batch 1 vs batch 16, generation forced to ``new_tokens``."""
     import torch
 
-    from hub_tools.miniature.tiny_models import build_tiny_models, default_cache_dir
+    from hub_tools.defaults import default_tiny_cache_dir
+    from hub_tools.miniature.tiny_models import build_tiny_models
     from hub_tools.synthesis import TransformersEngine
 
-    paths = build_tiny_models(default_cache_dir())
+    paths = build_tiny_models(default_tiny_cache_dir())
     batch = sample_batch(n_pairs, (160, 160))
     rates = {}
     for bs in (1, 16):

@@ -287,11 +287,12 @@ def compose_example(pid: str, caption: str, kept: Sequence, seed: int = DEMO_SEE
     draws, in the same order, as :func:`hub_tools.compose.compose_rows`, so one kept task gives the
     pipeline's row). No kept task -> the caption turn alone (``kind="caption_only"``).
     """
-    from hub_tools.compose import DEFAULT_CAPTION_PROMPT, compose_task, example_rng
+    from hub_tools.compose import compose_task, example_rng
+    from hub_tools.defaults import CAPTION_PROMPT
 
     rng = example_rng(seed, pid)
     caption_first = rng.random() < 0.5
-    cap = _turns(DEFAULT_CAPTION_PROMPT, caption)
+    cap = _turns(CAPTION_PROMPT, caption)
     tasks: list[dict] = []
     for t in kept:
         d = _triplet_dict(t)

@@ -16,7 +16,7 @@ if TYPE_CHECKING:
     from hub_tools.compose.runner import ComposeOptions
     from hub_tools.synthesis.runner import SynthesisConfig
 
-__all__ = ["format_summary", "leading_word", "length_bucket", "run_pipeline", "summarize"]
+__all__ = ["format_summary", "length_bucket", "run_pipeline", "summarize"]
 
 LENGTH_BUCKETS = ((1, "1 word"), (3, "2-3 words"), (10, "4-10 words"), (None, "11+ words"))
 

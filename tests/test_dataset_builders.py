@@ -400,7 +400,7 @@ def test_shards_are_size_bounded(run_dir, tmp_path):
 
 
 def test_leading_word():
-    from hub_tools.pipeline import leading_word  # one rule for the card and the pipeline summary
+    from hub_tools.synthesis.parse import leading_word  # one rule for the card and the pipeline summary
 
     assert leading_word("What is shown?") == "what"
     assert leading_word("Answer with a precise response.\nWhich organ is it?") == "which"

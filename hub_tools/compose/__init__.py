@@ -26,12 +26,10 @@ from hub_tools.compose.runner import (
     image_path,
     write_split,
 )
-from hub_tools.defaults import CAPTION_PROMPT as DEFAULT_CAPTION_PROMPT
 from hub_tools.rundir import Outcome, collect_outcomes, update_manifest, write_stats
 
 __all__ = [
     "CUE_RULES",
-    "DEFAULT_CAPTION_PROMPT",
     "MODES",
     "ComposeOptions",
     "Outcome",

@@ -28,8 +28,6 @@ import shutil
 from collections.abc import Callable
 from pathlib import Path
 
-from hub_tools.defaults import default_tiny_cache_dir as default_cache_dir  # noqa: F401  (re-exported)
-
 TINY_FORMAT_VERSION = "2"
 """Bumped whenever the tiny models change, so cached copies are rebuilt."""
 

@@ -19,7 +19,7 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
-from hub_tools.defaults import CAPTION_PROMPT as DEFAULT_CAPTION_PROMPT
+from hub_tools.defaults import CAPTION_PROMPT
 from hub_tools.publish.cards import (
     CAPTION_CONFIG,
     CONFIGS,
@@ -307,7 +307,7 @@ def _build_visual_instructions(
                 word = leading_word(str(triplets[k].get("question", "")))
             index[rid] = (hash(caption.strip()), word)
             cell, nbytes = _image_cell(run_dir, row.get("image"), f"synthesis/{where}")
-            prompt = row.get("caption_prompt") or DEFAULT_CAPTION_PROMPT
+            prompt = row.get("caption_prompt") or CAPTION_PROMPT
             messages = [
                 {"role": "user", "content": [{"type": "image", "text": None}, {"type": "text", "text": prompt}]},
                 {"role": "assistant", "content": [{"type": "text", "text": caption}]},
