@@ -91,9 +91,11 @@ def describe_error(err: BaseException) -> str:
     A model or dataset that cannot be loaded (misspelt id, gated repo, no network) surfaces from transformers
     and huggingface_hub as an ``OSError`` with a long explanation; its first line names the id.
     """
+    from hub_tools.errors import ModelLoadError  # stdlib-only module: cheap, and only on the error path
+
     lines = [line.strip() for line in str(err).strip().splitlines() if line.strip()]
     text = lines[0] if lines else type(err).__name__
-    hub_error = "huggingface" in text.lower() or "the hub" in text.lower() or type(err).__name__ == "ModelLoadError"
+    hub_error = "huggingface" in text.lower() or "the hub" in text.lower() or isinstance(err, ModelLoadError)
     if isinstance(err, OSError) and hub_error:
         offline = os.environ.get("HF_HUB_OFFLINE", "").strip().lower() in ("1", "true", "yes", "on")
         text += (
@@ -126,7 +128,9 @@ def main(argv: list[str] | None = None) -> int:
     except Exception as err:
         if debug:
             raise
-        if type(err).__name__ == "RunDirBusy":  # another process holds RUN_DIR: its own one line, nothing touched
+        from hub_tools.rundir import RunDirBusy  # stdlib-only package: cheap, and only on the error path
+
+        if isinstance(err, RunDirBusy):  # another process holds RUN_DIR: its own one line, nothing touched
             print(err, file=sys.stderr)
             return 1
         print(f"adamllm {args.command}: error: {describe_error(err)}", file=sys.stderr)
