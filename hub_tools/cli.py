@@ -12,6 +12,8 @@ import importlib
 import os
 import sys
 
+from hub_tools.redaction import format_exception, install, redact_text
+
 # (command, module under hub_tools.commands, one-line help)
 COMMANDS: list[tuple[str, str, str]] = [
     ("tiny-models", "tiny_models", "Build the offline tiny models (Qwen2-VL, LLaVA-NeXT, Llama) into a folder."),
@@ -34,11 +36,22 @@ COMMANDS: list[tuple[str, str, str]] = [
 ]
 
 
+class ArgumentParser(argparse.ArgumentParser):
+    """argparse's parser whose usage errors, which quote the values given, pass :func:`redact_text` first.
+
+    Subcommand parsers are built by ``add_subparsers`` with the parent's class, so every ``adamllm`` parser is one.
+    """
+
+    def error(self, message: str):
+        """Print the usage and ``PROG: error: MESSAGE`` (redacted) on stderr and exit 2."""
+        super().error(redact_text(message))
+
+
 def build_parser() -> argparse.ArgumentParser:
     """Return the top-level parser with every subcommand registered."""
     from hub_tools import __version__
 
-    parser = argparse.ArgumentParser(
+    parser = ArgumentParser(
         prog="adamllm",
         description="Adapt a multimodal LLM to your domain: synthesize, filter, compose, train, evaluate.",
     )
@@ -79,9 +92,10 @@ def fail(command: str, message: object, code: int = 1) -> int:
     """Print ``adamllm COMMAND: error: MESSAGE`` on stderr (the one error format) and return ``code``.
 
     ``code`` is 1 for a runtime failure (a missing input, a model that cannot be loaded) and 2 for a usage
-    error (a bad option value, a resume with different settings), as argparse's own errors.
+    error (a bad option value, a resume with different settings), as argparse's own errors. The message is
+    redacted (:func:`hub_tools.redaction.redact_text`): an error may quote a recipe line, an argument or a URL.
     """
-    print(f"adamllm {command}: error: {message}", file=sys.stderr)
+    print(redact_text(f"adamllm {command}: error: {message}"), file=sys.stderr)
     return code
 
 
@@ -111,7 +125,9 @@ def main(argv: list[str] | None = None) -> int:
 
     Exit codes: 0 success, 2 usage errors (argparse's), 1 runtime failures. An unexpected exception is one
     line on stderr (``adamllm COMMAND: error: ...``); ``--debug`` or ``ADAMLLM_DEBUG=1`` shows the traceback.
+    Every message, log record, warning and traceback is redacted (:func:`hub_tools.redaction.install`).
     """
+    install()
     parser = build_parser()
     argv = list(sys.argv[1:] if argv is None else argv)
     debug = "--debug" in argv or _debug()
@@ -127,14 +143,14 @@ def main(argv: list[str] | None = None) -> int:
         return 130
     except Exception as err:
         if debug:
-            raise
+            print(format_exception(err), end="", file=sys.stderr)
+            return 1
         from hub_tools.rundir import RunDirBusy  # stdlib-only package: cheap, and only on the error path
 
         if isinstance(err, RunDirBusy):  # another process holds RUN_DIR: its own one line, nothing touched
-            print(err, file=sys.stderr)
+            print(redact_text(str(err)), file=sys.stderr)
             return 1
-        print(f"adamllm {args.command}: error: {describe_error(err)}", file=sys.stderr)
-        return 1
+        return fail(args.command, describe_error(err))
 
 
 if __name__ == "__main__":

@@ -10,6 +10,7 @@ or draws examples: its caller passes the tiny-model builder (``prepare``) and th
 
 from __future__ import annotations
 
+import contextlib
 import functools
 import hashlib
 import json
@@ -17,15 +18,18 @@ import os
 import re
 import tempfile
 import threading
-from collections.abc import Callable, Iterable, Sequence
+from collections.abc import Callable, Iterable, Iterator, Sequence
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
 from hub_tools.defaults import DEFAULT_CHECKER, DEFAULT_SYNTHESIZER, TINY_CACHE_ENV, default_tiny_cache_dir
+from hub_tools.redaction import strip_credentials
 
 SUPPORTED_FORMATS = ("PNG", "JPEG", "WEBP", "BMP", "GIF", "TIFF")
 MAX_IMAGE_BYTES = 10 * 1024 * 1024
+MAX_REQUEST_BYTES = MAX_IMAGE_BYTES + 64 * 1024
+"""The largest request body the demo server reads: one image of :data:`MAX_IMAGE_BYTES` plus multipart framing."""
 MAX_IMAGE_PIXELS = 4096 * 4096
 MAX_CAPTION_CHARS = 2000
 MAX_TASKS = 5
@@ -96,12 +100,19 @@ def check_image(path: str | os.PathLike | None, max_bytes: int = MAX_IMAGE_BYTES
 
 
 def check_caption(caption: Any, max_chars: int = MAX_CAPTION_CHARS) -> str:
-    """Return the stripped caption or raise :class:`InputError` (missing, empty or over ``max_chars``)."""
+    """Return the stripped caption or raise :class:`InputError` (missing, empty, over ``max_chars`` or holding a
+    chat special token: :func:`hub_tools.data.check_chat_tokens`)."""
+    from hub_tools.data import BadInput, check_chat_tokens
+
     if caption is None or not isinstance(caption, str) or not caption.strip():
         raise InputError("Please enter a caption for the image.")
     caption = caption.strip()
     if len(caption) > max_chars:
         raise InputError(f"The caption is too long ({len(caption):,} characters); the limit is {max_chars:,}.")
+    try:
+        check_chat_tokens(caption)
+    except BadInput as err:
+        raise InputError(f"The caption cannot be used: {err.reason}.") from None
     return caption
 
 
@@ -452,7 +463,7 @@ def model_banner(models: Models) -> str:
         if models.checker == LEXICAL
         else f"Checker (LLM): `{models.checker}`"
     )
-    text = f"Synthesizer: `{models.synthesizer}` · {checker} ({models.reason})."
+    text = strip_credentials(f"Synthesizer: `{models.synthesizer}` · {checker} ({models.reason}).")  # a public page
     if models.smoke_test:
         return (
             "⚠️ **Smoke-test models.** This demo is running tiny models built offline "
@@ -484,6 +495,62 @@ def ensure_examples(folder: str | os.PathLike, pairs: Iterable[tuple[str, Any, s
             os.replace(tmp, path)
         rows.append([str(path), caption])
     return rows
+
+
+# ---------------------------------------------------------------------------------------------
+# the server: request size cap, upload folder
+# ---------------------------------------------------------------------------------------------
+class UploadLimit:
+    """ASGI middleware: answer 413 to a request whose body may pass ``max_bytes``, before reading any of it.
+
+    gradio's ``max_file_size`` caps each file, but one upload request may carry 1000 of them: this caps the
+    request (a ``Content-Length`` over ``max_bytes``, or a multipart body of undeclared length), so nothing
+    beyond one image per request reaches gradio's upload folder.
+    """
+
+    def __init__(self, app, max_bytes: int = MAX_REQUEST_BYTES):
+        self.app, self.max_bytes = app, max_bytes
+
+    async def __call__(self, scope, receive, send) -> None:
+        """Pass the request on, or refuse it with a message saying the limit."""
+        headers = dict(scope.get("headers") or []) if scope["type"] == "http" else {}
+        length = headers.get(b"content-length", b"").strip()
+        multipart = headers.get(b"content-type", b"").lower().startswith(b"multipart/")
+        if (length and (not length.isdigit() or int(length) > self.max_bytes)) or (multipart and not length):
+            size = f"too large ({_mb(int(length))})" if length.isdigit() else "of undeclared size"
+            body = f"The upload is {size}; the demo takes one image of at most {_mb(MAX_IMAGE_BYTES)}.".encode()
+            head = [(b"content-type", b"text/plain; charset=utf-8"), (b"content-length", str(len(body)).encode())]
+            await send({"type": "http.response.start", "status": 413, "headers": head})
+            await send({"type": "http.response.body", "body": body})
+            return
+        await self.app(scope, receive, send)
+
+
+@contextlib.contextmanager
+def upload_folder() -> Iterator[Path]:
+    """Point gradio's uploads and file cache (``GRADIO_TEMP_DIR``) at a new folder of this process; remove it on exit.
+
+    Made inside ``GRADIO_TEMP_DIR`` when set, else in the system temp folder. Enter it before the app module builds
+    its ``gr.Blocks`` (components fix their cache folder when built). SIGTERM stops the server as Ctrl-C does.
+    """
+    import shutil
+    import signal
+
+    previous = os.environ.get("GRADIO_TEMP_DIR")
+    folder = Path(tempfile.mkdtemp(prefix="adamllm-demo-uploads-", dir=previous or None))
+    os.environ["GRADIO_TEMP_DIR"] = str(folder)
+    main_thread = threading.current_thread() is threading.main_thread()
+    handler = signal.signal(signal.SIGTERM, signal.default_int_handler) if main_thread else None  # KeyboardInterrupt
+    try:
+        yield folder
+    finally:
+        if main_thread:
+            signal.signal(signal.SIGTERM, handler)
+        if previous is None:
+            os.environ.pop("GRADIO_TEMP_DIR", None)
+        else:
+            os.environ["GRADIO_TEMP_DIR"] = previous
+        shutil.rmtree(folder, ignore_errors=True)
 
 
 # ---------------------------------------------------------------------------------------------

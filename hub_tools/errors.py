@@ -5,6 +5,8 @@ from __future__ import annotations
 from collections.abc import Iterator
 from contextlib import contextmanager
 
+from hub_tools.redaction import redact_text
+
 
 class BadInput(ValueError):
     """A record that cannot be used; ``reason`` says why (it is stored with the rejection)."""
@@ -23,7 +25,8 @@ def loading(what: str, model_id: str) -> Iterator[None]:
     """Turn an ``OSError`` / ``ValueError`` raised while loading ``model_id`` into a :class:`ModelLoadError`.
 
     transformers explains a misspelt, gated or unreachable id in a long message whose first line often
-    omits the id; the one line here says which ``what`` (e.g. "synthesizer") and which id failed.
+    omits the id; the one line here says which ``what`` (e.g. "synthesizer") and which id failed, redacted
+    (:func:`hub_tools.redaction.redact_text`).
     """
     try:
         yield
@@ -32,4 +35,5 @@ def loading(what: str, model_id: str) -> Iterator[None]:
     except (OSError, ValueError) as err:
         lines = [line.strip() for line in str(err).splitlines() if line.strip()]
         reason = lines[0] if lines else type(err).__name__
-        raise ModelLoadError(f"cannot load the {what} {str(model_id)!r}: {reason}") from err
+        message = f"cannot load the {what} {str(model_id)!r}: {reason}"
+        raise ModelLoadError(redact_text(message)) from err  # a credentialed URL as the id is echoed back

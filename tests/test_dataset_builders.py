@@ -410,7 +410,7 @@ def test_leading_word():
 
 
 def test_reason_kind():
-    from hub_tools.publish.dataset import reason_kind
+    from hub_tools.data import reason_kind
 
     assert reason_kind("unreadable image 'a/b.png': OSError: broken") == "unreadable image"
     assert reason_kind("image too large: 9000x9000 = 81000000 pixels > cap") == "image too large"

@@ -145,7 +145,7 @@ def test_size_category():
 
 
 def test_redact_secrets(monkeypatch):
-    from hub_tools.publish.hub import redact_secrets
+    from hub_tools.redaction import redact_secrets
 
     monkeypatch.setenv("HF_TOKEN", FAKE_TOKEN)
     cfg = {"max_new_tokens": 512, "hf_token": "abc", "api_key": "k", "nested": [{"text": f"x {FAKE_TOKEN} y"}]}

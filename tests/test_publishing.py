@@ -155,7 +155,7 @@ def test_publish_metrics_one_metric_and_an_http_error_in_one_line(monkeypatch, c
     out, err = capsys.readouterr()
     assert code == 1
     assert err.strip() == (
-        "adamllm publish-metrics: pushing 'my-org/rouge_l' failed: HfHubHTTPError: 403 Forbidden: you cannot "
+        "adamllm publish-metrics: error: pushing 'my-org/rouge_l' failed: HfHubHTTPError: 403 Forbidden: you cannot "
         "write to my-org."
     )
     assert api.create_repo.call_count == 1

@@ -57,7 +57,7 @@ def _scan_folder(folder: Path, secrets: list[str]) -> list[str]:
 # redaction helpers
 # ---------------------------------------------------------------------------------------------
 def test_redact_secrets_masks_secret_keys_credentialed_urls_and_bare_tokens(monkeypatch):
-    from hub_tools.publish.hub import redact_secrets
+    from hub_tools.redaction import redact_secrets
 
     live, other, in_url = _token(), _token(), _token()
     monkeypatch.setenv("HF_TOKEN", live)
@@ -84,7 +84,7 @@ def test_redact_secrets_masks_secret_keys_credentialed_urls_and_bare_tokens(monk
 
 
 def test_redact_text_masks_yaml_json_and_command_line_secrets(monkeypatch):
-    from hub_tools.publish.hub import redact_text
+    from hub_tools.redaction import redact_text
 
     tok, url_tok, cli_tok = _token(), _token(), _token()
     monkeypatch.delenv("HF_TOKEN", raising=False)

@@ -656,6 +656,8 @@ def test_hub_dataset_folder_rows_feed_collator_and_two_stage(tiny_models, demo_r
     from hub_tools.training.sft import _split_by_kind
 
     rows = [dict(r) for r in load_jsonl_rows(demo_rows)]
+    for row in rows:  # embedded, as build-dataset publishes them (a path outside the folder is refused)
+        row["images"] = [{"bytes": Path(p).read_bytes(), "path": Path(p).name} for p in row["images"]]
     features = Features(
         {
             "id": Value("string"),

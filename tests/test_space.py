@@ -435,6 +435,51 @@ def test_adamllm_demo_serves_and_gradio_client(tiny_models, tmp_path):
             proc.kill()
 
 
+def test_adamllm_demo_caps_uploads_and_removes_its_upload_folder(tiny_models, tmp_path):
+    """An upload request holds at most one image of ``MAX_IMAGE_BYTES``: a 15 MB file, or 40 files in one request,
+    get 413 and a message, and never reach the disk. Uploads land in a folder of the server process, removed when
+    the server stops (SIGTERM here)."""
+    import httpx
+
+    temp = tmp_path / "tmp"
+    temp.mkdir()
+    port = free_port()
+    env = {
+        **os.environ,
+        "HF_HUB_OFFLINE": "1",
+        "ADAMLLM_SYNTHESIZER": str(tiny_models["llava_next"]),
+        "ADAMLLM_CHECKER": "lexical",
+        "GRADIO_ANALYTICS_ENABLED": "False",
+        "TMPDIR": str(temp),
+    }
+    env.pop("GRADIO_TEMP_DIR", None)
+    cmd = [sys.executable, "-m", "hub_tools", "demo", "--port", str(port)]
+    proc = subprocess.Popen(cmd, env=env, cwd=tmp_path, stdout=subprocess.PIPE, stderr=subprocess.STDOUT, text=True)
+    try:
+        url = f"http://127.0.0.1:{port}"
+        _wait_http(f"{url}/", proc)
+        upload = f"{url}/gradio_api/upload"
+        big = httpx.post(upload, files={"files": ("big.png", b"\0" * (15 * 1024 * 1024), "image/png")}, timeout=60)
+        assert big.status_code == 413, big.text
+        assert big.text == "The upload is too large (15.0 MB); the demo takes one image of at most 10.0 MB."
+        many = [("files", (f"x{i}.png", b"\0" * (1024 * 1024), "image/png")) for i in range(40)]
+        assert httpx.post(upload, files=many, timeout=60).status_code == 413
+        image = (SPACE / "examples" / "food_00_pasta.png").read_bytes()
+        ok = httpx.post(upload, files={"files": ("pasta.png", image, "image/png")}, timeout=60)
+        assert ok.status_code == 200, ok.text
+        (folder,) = temp.glob("adamllm-demo-uploads-*")
+        assert folder in Path(ok.json()[0]).parents and Path(ok.json()[0]).read_bytes() == image
+        assert sum(p.stat().st_size for p in folder.rglob("*") if p.is_file()) < 1024 * 1024  # nothing refused kept
+    finally:
+        proc.terminate()
+        try:
+            proc.wait(timeout=30)
+        except subprocess.TimeoutExpired:
+            proc.kill()
+    assert not folder.exists() and not list(temp.glob("adamllm-demo-uploads-*")), proc.stdout.read()
+    assert not (temp / "gradio").exists()  # gradio's default upload folder was never used
+
+
 def test_demo_command_arguments():
     from hub_tools.cli import build_parser
 

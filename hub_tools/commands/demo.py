@@ -50,18 +50,21 @@ def register(subparsers, name: str, help: str) -> None:
 def run(args: argparse.Namespace) -> int:
     """Load the Space app and serve it until interrupted."""
     from hub_tools.cli import fail
-    from hub_tools.demo import load_app
+    from hub_tools.demo import load_app, upload_folder
+    from hub_tools.redaction import strip_credentials
 
     try:
         host, port = server_address(args.host, args.port)
     except ValueError as err:
         return fail("demo", err, 2)
-    try:
-        app = load_app()
-    except FileNotFoundError as err:  # the Space's app.py is missing: a broken install
-        return fail("demo", err)
-    print(f"adamllm demo: synthesizer {app.MODELS.synthesizer}, checker {app.MODELS.checker}", flush=True)
-    if app.MODELS.smoke_test:
-        print("adamllm demo: tiny smoke-test models in use; their text is meaningless", flush=True)
-    app.demo.launch(server_name=host, server_port=port, share=args.share, **app.launch_kwargs())
+    with upload_folder():  # gradio's uploads and file cache: a folder of this process, removed when it stops
+        try:
+            app = load_app()
+        except FileNotFoundError as err:  # the Space's app.py is missing: a broken install
+            return fail("demo", err)
+        models = f"synthesizer {app.MODELS.synthesizer}, checker {app.MODELS.checker}"
+        print(f"adamllm demo: {strip_credentials(models)}", flush=True)
+        if app.MODELS.smoke_test:
+            print("adamllm demo: tiny smoke-test models in use; their text is meaningless", flush=True)
+        app.demo.launch(server_name=host, server_port=port, share=args.share, **app.launch_kwargs())
     return 0

@@ -5,12 +5,15 @@ from __future__ import annotations
 import argparse
 
 DESCRIPTION = """\
-Check a run directory: every line of every synthesis/ and filter/ shard is a valid UTF-8 JSON row,
-finished shards end in a whole line, every pair id appears once per stage, every filter row judges
-a synthesized pair, and stats.json agrees with the rows. Prints one line per problem (exit 1), or
-'RUN_DIR: healthy (...)' (exit 0). With --repair, each damaged shard is moved to
-RUN_DIR/quarantine/<stage>/ and its good rows (first occurrence of each id) are rewritten into a
-fresh shard; rerun the stages afterwards and they redo exactly the rows that were lost.
+Check a run directory: no symbolic link where the project reads or writes (lock file, manifest.json,
+stats.json, stage folders, shards, images), manifest.json and stats.json are valid JSON, every line of
+every synthesis/ and filter/ shard is a valid row of its stage, finished shards end in a whole line,
+every pair id appears once per stage and belongs to the run's input, every filter row judges a
+synthesized pair, and stats.json agrees with the rows. Prints one line per problem (exit 1), or
+'RUN_DIR: healthy (...)' (exit 0). Works on a read-only run directory. With --repair, links are
+removed (never followed), each damaged shard is moved to RUN_DIR/quarantine/<stage>/ and its good rows
+(first occurrence of each id) are rewritten into a fresh shard; rerun the stages afterwards and they
+redo exactly the rows that were lost.
 """
 
 
@@ -30,16 +33,28 @@ def register(subparsers, name: str, help: str) -> None:
 
 def run(args: argparse.Namespace) -> int:
     """Check (and with ``--repair`` repair) the run directory, holding its lock."""
+    import contextlib
+    import os
     import sys
     from pathlib import Path
 
     from hub_tools.cli import fail
-    from hub_tools.rundir import check_run_dir, lock_run_dir, repair_run_dir
+    from hub_tools.rundir import LOCK_NAME, check_run_dir, lock_run_dir, repair_run_dir
 
     run_dir = args.run_dir
     if not Path(run_dir).is_dir():
         return fail("doctor", f"run directory not found: {run_dir!r}")
-    with lock_run_dir(run_dir, "adamllm doctor", create=False):
+    lock_file = Path(run_dir) / LOCK_NAME
+    if lock_file.is_symlink() and args.repair:  # before locking: the lock is never taken through a link
+        target = os.readlink(lock_file)
+        lock_file.unlink()
+        print(f"{run_dir}: repaired: removed the symbolic link {LOCK_NAME} (to {target!r}; the target is untouched)")
+    if lock_file.is_symlink():  # check without the lock (no stage can take it either); the check reports the link
+        guard = contextlib.nullcontext()
+    else:
+        command = "adamllm doctor --repair" if args.repair else "adamllm doctor"
+        guard = lock_run_dir(run_dir, command, create=False, read_only=not args.repair, check_links=False)
+    with guard:
         found = check_run_dir(run_dir)
         for line in found.problems:
             print(f"{run_dir}: {line}")

@@ -3,7 +3,6 @@
 from __future__ import annotations
 
 import argparse
-import sys
 
 DESCRIPTION = (
     "Push the evaluate metric modules (medical_vqa, multiple_choice, multilabel, rouge_l) to the Hub as Gradio "
@@ -37,17 +36,16 @@ def _one_line(err: BaseException) -> str:
 
 def run(args: argparse.Namespace) -> int:
     """Check every metric folder's Space header, then list (``--dry-run``) or push them; stop at the first failure."""
+    from hub_tools.cli import fail
     from hub_tools.evaluation import metrics_dir
     from hub_tools.publish.hub import check_space_folder, metric_space_id, metric_spaces, push_metric_space
 
-    prog = "adamllm publish-metrics"
     try:
         plan = []
         for name, folder in metric_spaces(metrics_dir(), args.metric):
             plan.append((metric_space_id(args.org, name), folder, check_space_folder(folder)))
     except (FileNotFoundError, ValueError) as err:
-        print(f"{prog}: {err}", file=sys.stderr)
-        return 2 if isinstance(err, ValueError) else 1
+        return fail("publish-metrics", err, 2 if isinstance(err, ValueError) else 1)
     visibility = "private" if args.private else "public"
     if args.dry_run:
         for repo_id, folder, files in plan:
@@ -58,20 +56,19 @@ def run(args: argparse.Namespace) -> int:
     from huggingface_hub import constants, get_token
 
     if constants.HF_HUB_OFFLINE:
-        print(f"{prog}: cannot publish: HF_HUB_OFFLINE=1 is set; unset it to push to the Hub", file=sys.stderr)
-        return 1
+        return fail("publish-metrics", "cannot publish: HF_HUB_OFFLINE=1 is set; unset it to push to the Hub")
     if not get_token():
-        print(f"{prog}: no Hugging Face token: run `hf auth login` or set HF_TOKEN (write access to {args.org!r})",
-              file=sys.stderr)  # fmt: skip
-        return 1
+        return fail(
+            "publish-metrics",
+            f"no Hugging Face token: run `hf auth login` or set HF_TOKEN (write access to {args.org!r})",
+        )
     done = []
     for repo_id, folder, _ in plan:
         try:
             url = push_metric_space(folder, repo_id, private=args.private)
         except Exception as err:  # network / auth / permission errors from huggingface_hub: one line
             pushed = f" (already pushed: {', '.join(done)})" if done else ""
-            print(f"{prog}: pushing {repo_id!r} failed: {_one_line(err)}{pushed}", file=sys.stderr)
-            return 1
+            return fail("publish-metrics", f"pushing {repo_id!r} failed: {_one_line(err)}{pushed}")
         done.append(repo_id)
         print(f"published {repo_id}: {url}")
     print(f"load with: evaluate.load({done[0]!r})")

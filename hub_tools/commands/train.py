@@ -55,22 +55,19 @@ def run(args: argparse.Namespace) -> int:
         path = write_demo_rows(args.write_demo_data, num_rows=args.demo_rows)
         print(f"wrote {args.demo_rows} rows to {path}")
         return 0
-    import sys
     from pathlib import Path
 
+    from hub_tools.cli import fail
+
     if not args.config:
-        print(
-            "adamllm train: error: give --config RECIPE.yaml [overrides] (see adamllm train --help)", file=sys.stderr
-        )
-        return 2
+        return fail("train", "give --config RECIPE.yaml [overrides] (see adamllm train --help)", 2)
     if not Path(args.config[0]).is_file():
-        print(f"adamllm train: error: recipe not found: {args.config[0]!r} (see recipes/README.md)", file=sys.stderr)
-        return 1
+        return fail("train", f"recipe not found: {args.config[0]!r} (see recipes/README.md)")
     overrides = [a for a in args.config[1:] if a != "--no-progress"]
     no_progress = args.no_progress or len(overrides) < len(args.config) - 1
     sft_args = ["--config", args.config[0], *overrides, *(["--disable-tqdm", "true"] if no_progress else [])]
     from hub_tools.defaults import set_progress
-    from hub_tools.publish.hub import strip_credentials
+    from hub_tools.redaction import strip_credentials
     from hub_tools.training.sft import main, parse_args
 
     set_progress(not no_progress, quiet_transformers=True)

@@ -36,7 +36,7 @@ def run(args: argparse.Namespace) -> int:
     from collections import Counter
 
     from hub_tools.cli import fail
-    from hub_tools.data import BadInput, ImageCaptionPair, Rejection, read_pairs, validate
+    from hub_tools.data import BadInput, ImageCaptionPair, Rejection, read_pairs, reason_kind, validate
     from hub_tools.defaults import progress_bar
 
     counts = Counter()
@@ -62,7 +62,7 @@ def run(args: argparse.Namespace) -> int:
                     record = validate(record)
                 if isinstance(record, Rejection):
                     counts["rejected"] += 1
-                    reasons[record.reason.split(":")[0]] += 1
+                    reasons[reason_kind(record.reason)] += 1
                     if out:
                         row = {"id": record.id, "reason": record.reason, "source": record.source}
                         out.write(json.dumps(row) + "\n")

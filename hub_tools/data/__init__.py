@@ -38,6 +38,9 @@ IMAGE_MARKER = "<image>"
 MAX_IMAGE_PIXELS = 64_000_000
 """Decompression-bomb cap: images with more pixels than this are rejected."""
 MAX_CAPTION_CHARS = 20_000
+CHAT_TOKEN = re.compile(r"<\|[^|<>]{1,40}\|>|<image>")
+"""A chat special token written out (``<|im_end|>``, ``<|start_header_id|>``, ``<|image_pad|>``, ...) or
+LLaVA's ``<image>`` placeholder: in a caption it would open or close turns of the prompt or training row."""
 
 
 @dataclass
@@ -66,6 +69,17 @@ class Rejection:
 
 
 Record = ImageCaptionPair | Rejection
+
+_QUOTED = re.compile(r"'(?:[^'\\]|\\.)*'" + r'|"(?:[^"\\]|\\.)*"')
+_NAME = re.compile(r"""(['"])[A-Za-z_]\w*\1""")
+
+
+def reason_kind(reason: Any) -> str:
+    """A rejection reason without its specifics, for counting: quoted values (paths, text) dropped, quoted
+    names (``'images'``) kept, then cut at the first colon. ``image path 'C:\\x.png' is absolute; ...`` ->
+    ``image path is absolute; ...`` (a colon inside quotes never cuts)."""
+    text = _QUOTED.sub(lambda m: m.group() if _NAME.fullmatch(m.group()) else "", str(reason or "unknown"))
+    return re.sub(r"\s+", " ", text.split(":")[0]).strip()[:80] or "unknown"
 
 
 # ---------------------------------------------------------------------------------------------
@@ -111,8 +125,14 @@ def _has_visible(text: str) -> bool:
     return any(not ch.isspace() and unicodedata.category(ch) not in ("Cc", "Cf") for ch in text)
 
 
-def resolve_image_path(path: str, image_root: str | os.PathLike) -> Path:
-    """Resolve ``path`` inside ``image_root``; raise :class:`BadInput` if it escapes the folder."""
+_DRIVE = re.compile(r"^[A-Za-z]:")
+
+
+def _check_path_text(path: Any) -> str:
+    """``path`` as text fit for the file system, or :class:`BadInput`: not text, empty, not UTF-8, NUL, line break.
+
+    Checked before any ``os`` / ``Path`` call sees the path (a NUL byte makes those raise ``ValueError``).
+    """
     if path is not None and not isinstance(path, str):
         raise BadInput(f"image path is {json_kind(path)}, not text")
     if not path or not path.strip():
@@ -120,7 +140,23 @@ def resolve_image_path(path: str, image_root: str | os.PathLike) -> Path:
     problem = utf8_problem(path)
     if problem:
         raise BadInput(f"image path is not valid UTF-8 text: {problem} (path {path!r})")
-    if os.path.isabs(path) or path.startswith(("~", "\\")) or re.match(r"^[A-Za-z]:", path):
+    if "\0" in path:
+        raise BadInput(f"image path {path!r} holds a NUL byte")
+    if "\n" in path or "\r" in path:
+        raise BadInput(f"image path {path!r} holds a line break")
+    return path
+
+
+def resolve_image_path(path: str, image_root: str | os.PathLike) -> Path:
+    """The image-path policy: resolve ``path``, read from data, inside ``image_root``, or raise :class:`BadInput`.
+
+    Rejected with the reason: a path that is not text, empty or not UTF-8; one holding a NUL byte or a line
+    break; an absolute one (``/x``, ``~x``, ``\\x``, ``C:x``); one that resolves outside ``image_root`` once
+    ``..`` and symlinks are followed. Every reader of image paths from data comes here (a path typed on the
+    command line is not data). What it cannot see: a hard link inside the root, a file swapped after the check.
+    """
+    path = _check_path_text(path)
+    if os.path.isabs(path) or path.startswith(("~", "\\")) or _DRIVE.match(path):
         raise BadInput(f"image path {path!r} is absolute; paths must be relative to the image folder")
     root = Path(image_root).resolve()
     full = (root / path).resolve()
@@ -129,8 +165,47 @@ def resolve_image_path(path: str, image_root: str | os.PathLike) -> Path:
     return full
 
 
+def resolve_image(value: Any, image_root: str | os.PathLike) -> Any:
+    """An image read from data, ready for :func:`load_image`: a path resolved by :func:`resolve_image_path`.
+
+    A path is a string or an ``Image``-feature cell with a ``path`` and no ``bytes``; it comes back as the
+    resolved path (a string). A cell's absolute path is accepted only inside ``image_root`` (``datasets``
+    writes a local folder's files that way). Embedded images (bytes, a cell with ``bytes``, a PIL image) and
+    ``None`` (:func:`load_image` says "no image") come back as they are.
+    """
+    if value is None or isinstance(value, (bytes, bytearray)) or type(value).__module__.startswith("PIL."):
+        return value
+    if isinstance(value, dict):
+        if value.get("bytes"):
+            return value
+        if value.get("path") is None:
+            raise BadInput("image cell has neither bytes nor a path")
+        path = _check_path_text(value["path"])
+        if os.path.isabs(path):
+            rel = os.path.relpath(os.path.normpath(path), os.path.abspath(image_root))
+            if rel == os.pardir or rel.startswith(os.pardir + os.sep):
+                raise BadInput(f"image path {path!r} is absolute and outside the image folder")
+            path = rel
+        return str(resolve_image_path(path, image_root))
+    if isinstance(value, str):
+        return str(resolve_image_path(value, image_root))
+    raise BadInput(f"image is {json_kind(value)}, not a path or an image")
+
+
+def dataset_image_root(name_or_path: str) -> Path:
+    """The folder a Hugging Face dataset's image paths resolve in: a local folder itself, or a Hub dataset's
+    folder in the Hub cache (a remote dataset's paths never name a file elsewhere on this machine)."""
+    if Path(name_or_path).is_dir():
+        return Path(name_or_path)
+    from huggingface_hub.constants import HF_HUB_CACHE
+
+    return Path(HF_HUB_CACHE) / ("datasets--" + name_or_path.replace("/", "--"))
+
+
 def load_image(image: Any, max_pixels: int = MAX_IMAGE_PIXELS):
-    """Open and fully decode ``image`` (path, bytes, PIL image or ``{"bytes", "path"}``) as RGB.
+    """Open and fully decode ``image`` (path, bytes, PIL image or ``{"bytes", "path"}`` with bytes) as RGB.
+
+    A path here is trusted: one read from data comes through :func:`resolve_image` first.
 
     Non-RGB modes (CMYK, P, LA, RGBA, 16-bit I;16/I, L, 1) are converted, not rejected.
     Raises :class:`BadInput` for missing, zero-byte, truncated, corrupt or oversized images.
@@ -138,8 +213,11 @@ def load_image(image: Any, max_pixels: int = MAX_IMAGE_PIXELS):
     from PIL import Image, ImageFile
 
     ImageFile.LOAD_TRUNCATED_IMAGES = False
+    # A path-only cell is data: readers resolve it (resolve_image); it is never opened here.
     if isinstance(image, dict):
-        image = image.get("bytes") or image.get("path")
+        if not image.get("bytes") and image.get("path") is not None:
+            raise BadInput(f"image cell has no bytes and its path {image['path']!r} was not resolved by a reader")
+        image = image.get("bytes")
     if image is None:
         raise BadInput("no image")
     if isinstance(image, Image.Image):
@@ -202,8 +280,17 @@ def to_rgb(img):
     return img.convert("RGB")
 
 
+def check_chat_tokens(text: str, what: str = "caption") -> None:
+    """Raise :class:`BadInput` when ``text`` holds a :data:`CHAT_TOKEN`: it would open or close turns of the
+    synthesizer's and checker's prompts and of the training rows built from it."""
+    found = CHAT_TOKEN.search(text)
+    if found:
+        raise BadInput(f"{what} holds the chat special token {found.group()!r} (it would inject a chat turn)")
+
+
 def check_caption(caption: Any) -> str:
-    """Return the stripped caption or raise :class:`BadInput` (missing, not text, not UTF-8, empty, too long).
+    """Return the stripped caption or raise :class:`BadInput` (missing, not text, not UTF-8, empty, too long,
+    holding a chat special token: :func:`check_chat_tokens`).
 
     A caption is empty when nothing is left after removing whitespace, control and zero-width characters
     (newlines and tabs inside a caption are ordinary whitespace and stay).
@@ -215,6 +302,7 @@ def check_caption(caption: Any) -> str:
     problem = utf8_problem(caption)
     if problem:
         raise BadInput(f"caption is not valid UTF-8 text: {problem}")
+    check_chat_tokens(caption)
     caption = caption.strip()
     if not caption:
         raise BadInput("caption is empty")
@@ -234,6 +322,7 @@ def check_text(pair: ImageCaptionPair) -> str:
         problem = utf8_problem(pair.caption_prompt)
         if problem:
             raise BadInput(f"caption prompt is not valid UTF-8 text: {problem}")
+        check_chat_tokens(pair.caption_prompt, "caption prompt")
     return caption
 
 
@@ -357,7 +446,11 @@ def read_hf_dataset(
     caption_column: str = "caption",
     config: str | None = None,
 ) -> Iterator[Record]:
-    """Stream pairs from a Hugging Face dataset (Hub repo id or local folder) with ``load_dataset``."""
+    """Stream pairs from a Hugging Face dataset (Hub repo id or local folder) with ``load_dataset``.
+
+    Image paths (strings, or ``Image`` cells with a path and no bytes) follow :func:`resolve_image`'s policy
+    inside :func:`dataset_image_root`: a local folder, or the Hub dataset's own cache folder.
+    """
     from datasets import Image, load_dataset
 
     ds = load_dataset(name_or_path, config, split=split, streaming=True)
@@ -370,10 +463,16 @@ def read_hf_dataset(
                 )
         if isinstance(ds.features[image_column], Image):
             ds = ds.cast_column(image_column, Image(decode=False))
+    root = dataset_image_root(name_or_path)
     for index, row in enumerate(ds):
         pid = make_id(name_or_path, split, index, row.get("id", index))
         source = {"reader": "hf_dataset", "path": name_or_path, "split": split, "index": index}
-        yield ImageCaptionPair(pid, row.get(caption_column), row.get(image_column), None, source)
+        try:
+            image = resolve_image(row.get(image_column), root)
+        except BadInput as err:
+            yield Rejection(pid, err.reason, source)
+            continue
+        yield ImageCaptionPair(pid, row.get(caption_column), image, None, source)
 
 
 TABLE_FORMATS = {".csv": "csv", ".tsv": "csv", ".parquet": "parquet"}
@@ -392,7 +491,8 @@ def read_table(
     """Stream pairs from a CSV / TSV / parquet file with ``load_dataset(..., streaming=True)``.
 
     Image cells are paths relative to ``image_root`` (default: the file's folder; the same path policy as
-    every reader) or, in parquet, embedded ``{"bytes", "path"}`` images.
+    every reader, :func:`resolve_image`) or, in parquet, ``{"bytes", "path"}`` images (a path without bytes
+    follows that policy too).
     """
     from datasets import Image, load_dataset
 
@@ -413,12 +513,11 @@ def read_table(
         image = row.get(image_column)
         pid = make_id("table", path.name, index, image if isinstance(image, str) else index)
         source = {"reader": path.suffix.lstrip("."), "path": str(path), "index": index}
-        if isinstance(image, str):
-            try:
-                image = str(resolve_image_path(image, root))
-            except BadInput as err:
-                yield Rejection(pid, err.reason, source)
-                continue
+        try:
+            image = resolve_image(image, root)
+        except BadInput as err:
+            yield Rejection(pid, err.reason, source)
+            continue
         yield ImageCaptionPair(pid, row.get(caption_column), image, None, source)
 
 

@@ -15,6 +15,7 @@ from pathlib import Path
 from typing import Any
 
 from hub_tools.evaluation.tasks import BenchmarkSplit, Task, dumps, load_split, resolve_tasks
+from hub_tools.redaction import strip_credentials
 from hub_tools.synthesis.prompts import image_token_of, llava_llama_3_opening, pick_prompt_format
 
 PUBLISHED_MIN_PIXELS = 224 * 224
@@ -346,7 +347,7 @@ def evaluate_model(
     task_list: list[Task] = resolve_tasks(tasks)
     out = Path(output_dir)
     settings = {
-        "model": str(model),
+        "model": strip_credentials(str(model)),  # what run.json, scores.json and the table show of a URL id
         "max_new_tokens": max_new_tokens,
         "min_pixels": min_pixels,
         "max_pixels": max_pixels,
@@ -365,7 +366,7 @@ def evaluate_model(
     scores_path = out / "scores.json"
     scores = json.loads(scores_path.read_text(encoding="utf-8")) if scores_path.is_file() else {}
     scores.setdefault("tasks", {})
-    scores["model"] = str(model)
+    scores["model"] = settings["model"]
     metrics: dict[str, Any] = {}
     for task in task_list:
         split = load_split(task, benchmark_dir, limit)

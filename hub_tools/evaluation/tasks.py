@@ -245,15 +245,18 @@ class BenchmarkSplit:
 
     # -- images --------------------------------------------------------------------------------
     def image(self, index: int):
-        """Decode the image of item ``index`` as RGB; raises :class:`hub_tools.data.BadInput` if unusable."""
-        from hub_tools.data import BadInput, load_image, resolve_image_path
+        """Decode the image of item ``index`` as RGB; raises :class:`hub_tools.data.BadInput` if unusable.
+
+        A path (a string, or an ``Image`` cell without bytes) follows the image-path policy inside the task
+        folder, or the Hub dataset's cache folder (:func:`hub_tools.data.resolve_image`).
+        """
+        from hub_tools.data import BadInput, dataset_image_root, load_image, resolve_image
 
         value = self.dataset[index]["image"]
-        if isinstance(value, str) and self.root is not None and not Path(value).is_absolute():
-            value = resolve_image_path(value, self.root)
         if value is None:
             raise BadInput("row has no image")
-        return load_image(value)
+        root = self.root if self.root is not None else dataset_image_root(self.task.repo)
+        return load_image(resolve_image(value, root))
 
     # -- scoring -------------------------------------------------------------------------------
     def compute(self, metric, items: list[Item], predictions: list[str]) -> dict:
@@ -339,6 +342,8 @@ def _load_local(task: Task, task_dir: Path):
 
 def load_split(task: Task, benchmark_dir: str | Path | None = None, limit: int | None = None) -> BenchmarkSplit:
     """Load the test split of ``task`` from ``benchmark_dir`` (if given) or the Hub; keep the first ``limit`` rows."""
+    from datasets import Image
+
     if limit is not None and limit < 1:
         raise ValueError(f"limit must be a positive number of items, got {limit}")
     if benchmark_dir is not None:
@@ -354,6 +359,8 @@ def load_split(task: Task, benchmark_dir: str | Path | None = None, limit: int |
         source = f"hf://datasets/{task.repo} ({task.name}, {SPLIT})"
     if limit is not None and limit < len(dataset):
         dataset = dataset.select(range(limit))
+    if isinstance(dataset.features.get("image"), Image):  # undecoded: a path-only cell is resolved by image()
+        dataset = dataset.cast_column("image", Image(decode=False))
     return BenchmarkSplit(task, dataset, source, task_dir, bench)
 
 

@@ -19,6 +19,7 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
+from hub_tools.data import CHAT_TOKEN
 from hub_tools.defaults import CAPTION_PROMPT
 from hub_tools.miniature.threads import auto_threads, thread_tuner_callback, torch_threads
 from hub_tools.miniature.time_budget import budget_hooks
@@ -188,7 +189,6 @@ def tune_tiny_synthesizer(
 # ---------------------------------------------------------------------------------------------
 # measuring
 # ---------------------------------------------------------------------------------------------
-_MARKER = re.compile(r"<\|[^|<>]{1,40}\|>|<image>")
 _HINTS = (PRECISE_HINT.strip().lower(), INFORMATIVE_HINT.strip().lower(), CAPTION_PROMPT.lower())
 _INTERROGATIVE = {"what", "which", "how", "is", "are", "does", "do", "where", "who", "why", "when", "can", "could"}
 
@@ -213,7 +213,7 @@ def is_strict_triplet(triplet: TaskTriplet | dict) -> bool:
     if not (q.endswith("?") or (words and words[0] in _INTERROGATIVE)):
         return False
     for text in (q, info, precise):
-        if _MARKER.search(text) or any(h in text.lower() for h in _HINTS):
+        if CHAT_TOKEN.search(text) or any(h in text.lower() for h in _HINTS):
             return False
     return _normal(info) != _normal(precise)
 
@@ -245,11 +245,10 @@ def score_generation(text: str, params, turn_format: TurnFormat | None = None) -
 
 
 def _pair_image(record: dict, root: Path):
-    from hub_tools.data import load_image
+    from hub_tools.data import load_image, resolve_image
 
     images = record.get("images") or [record.get("image")]
-    value = images[0]
-    return load_image(value if os.path.isabs(str(value)) else root / value)
+    return load_image(resolve_image(images[0], root))
 
 
 def _pair_caption(record: dict) -> str:

@@ -16,7 +16,8 @@ from collections import Counter
 from pathlib import Path
 from typing import Any
 
-from hub_tools.publish.hub import redact_secrets, redact_text, shorten_local_paths, strip_credentials
+from hub_tools.publish.hub import shorten_local_paths
+from hub_tools.redaction import redact_secrets, redact_text, strip_credentials
 
 CAPTION_CONFIG = "image_caption_pairs"
 TASK_CONFIG = "synthetic_visual_tasks"
@@ -45,7 +46,7 @@ def size_category(n: int) -> str:
 def write_card(folder: str | os.PathLike, card_data: dict[str, Any], body: str) -> Path:
     """Write ``folder/README.md`` from ``card_data`` (DatasetCardData fields + ``configs``) and ``body``.
 
-    Secrets in the body (see :func:`hub_tools.publish.hub.redact_text`) and URL credentials anywhere are
+    Secrets in the body (see :func:`hub_tools.redaction.redact_text`) and URL credentials anywhere are
     masked. The file is read back with :meth:`huggingface_hub.DatasetCard.load` and its ``configs`` compared
     with what was written; a mismatch raises ``ValueError``. Returns the README path.
     """
@@ -194,7 +195,7 @@ def build_model_card(
     Only Hub ids go into ``base_model``; ``datasets`` takes Hub ids and, for a local dataset folder, what its card
     names (:func:`dataset_reference`); local paths are named in the body only.
     Nothing secret is shown: the recipe's secret-looking keys are masked and credentials are cut from URLs
-    (see :func:`hub_tools.publish.hub.redact_text`).
+    (see :func:`hub_tools.redaction.redact_text`).
     """
     from huggingface_hub import ModelCard, ModelCardData
 

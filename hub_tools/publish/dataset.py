@@ -119,12 +119,6 @@ def read_run_json(path: Path) -> dict:
     return value
 
 
-def reason_kind(reason: Any) -> str:
-    """A rejection reason without its specifics (quoted names, details after a colon), for counting."""
-    text = re.sub(r"'[^']*'|\"[^\"]*\"", "", str(reason or "unknown"))
-    return re.sub(r"\s+", " ", text.split(":")[0]).strip()[:80] or "unknown"
-
-
 def _image_cell(run_dir: Path, rel: Any, where: str) -> tuple[dict, int]:
     from hub_tools.data import BadInput, resolve_image_path
 
@@ -212,7 +206,7 @@ def build_visual_instructions(run_dir: str | os.PathLike, output: str | os.PathL
     if another process holds it), so no stage writes the rows while they are read."""
     from hub_tools.rundir import lock_run_dir
 
-    with lock_run_dir(run_dir, "adamllm build-dataset", create=False):
+    with lock_run_dir(run_dir, "adamllm build-dataset", create=False, read_only=True):
         return _build_visual_instructions(run_dir, output, **options)
 
 
@@ -235,6 +229,7 @@ def _build_visual_instructions(
     partial, a row pointing at a missing image, counts that disagree with ``stats.json``); nothing
     is left in ``output`` then. ``repo_id`` only changes the ``load_dataset`` example in the card.
     """
+    from hub_tools.data import reason_kind
     from hub_tools.defaults import progress_bar
 
     run_dir = Path(run_dir)
@@ -424,7 +419,14 @@ def _build_visual_instructions(
 
 
 def prepare_output(output: Path, overwrite: bool) -> None:
-    """Create ``output``, refusing a file or (without ``overwrite``) a non-empty folder with :class:`BuildError`."""
+    """Create ``output``, refusing a file or (without ``overwrite``) a non-empty folder with :class:`BuildError`.
+
+    A symbolic link where the build writes (its temp folder, a config folder, ``README.md``) is refused
+    (:class:`~hub_tools.rundir.RunDirRefused`): nothing is written through a link the build did not create.
+    """
+    from hub_tools.rundir import refuse_links
+
+    refuse_links([output / name for name in (".adamllm-build", "README.md", *CONFIGS)])
     if output.exists() and not output.is_dir():
         raise BuildError(f"output {str(output)!r} exists and is not a folder")
     if output.is_dir():

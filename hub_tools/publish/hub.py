@@ -4,8 +4,8 @@
   :meth:`huggingface_hub.HfApi.upload_folder` in a single commit; returns the repo URL.
 - :func:`metric_spaces` / :func:`push_metric_space`: the ``evaluate`` metric folders as Gradio Spaces
   (``ORG/<name>``), so that ``evaluate.load("ORG/<name>")`` finds them (``adamllm publish-metrics``).
-- :func:`redact_secrets` / :func:`redact_text` / :func:`shorten_local_paths`: what a public card, a JSON file
-  or a log line may show of a config (secret-looking keys, URL credentials and Hub tokens masked).
+- :func:`shorten_local_paths`: what a public card may show of a local path (secrets are masked by
+  :mod:`hub_tools.redaction`).
 
 The token is never handled here: ``HfApi`` resolves it the usual way (``HF_TOKEN``, then the token
 saved by ``hf auth login``) or the caller passes an ``api`` built with one, and nothing in this module
@@ -18,85 +18,6 @@ import os
 import re
 from pathlib import Path
 from typing import Any
-
-REDACTED = "<redacted>"
-_SECRET_WORD = re.compile(r"token|secret|password|passwd|api[_-]?key|authorization|credential", re.IGNORECASE)
-# "token" keys that are not secrets: counts (max_new_tokens), the tokenizer, special tokens and their ids.
-_NOT_SECRET = re.compile(
-    r"tokens|tokeni[sz]|token[_-]?(id|ids|index|type|types|count|len|length|limit)$"
-    r"|^(pad|bos|eos|unk|sep|cls|mask|image|video|audio|boi|eoi|start|end)[_-]?token$",
-    re.IGNORECASE,
-)
-_HF_TOKEN = re.compile(r"\bhf_[A-Za-z0-9]{30,}\b")
-_URL_USERINFO = re.compile(r"(?P<scheme>\b[A-Za-z][A-Za-z0-9+.-]*://)[^/\s@'\"<>]+@")
-# `key: value`, `"key": "value"`, `key=value` (YAML, JSON, reprs, env files) and `--key value` / `--key=value`.
-_KEY_VALUE = re.compile(
-    r"(?P<head>(?:^|(?<=[\s{,\[(]))[\"']?(?P<key>[A-Za-z_][\w.-]*)[\"']?[ \t]*(?::(?=[ \t\"'])|=)[ \t]*)"
-    r"(?P<value>\"[^\"\n]*\"|'[^'\n]*'|[^\s,#}\])'\"]+)",
-    re.MULTILINE,
-)
-_CLI_OPTION = re.compile(r"(?P<head>--(?P<key>[A-Za-z][\w-]*)(?:=|[ \t]+))(?P<value>\"[^\"\n]*\"|'[^'\n]*'|[^\s-]\S*)")
-_NOT_A_SECRET_VALUE = {"", "null", "none", "~", "true", "false", "yes", "no", '""', "''"}
-
-
-def is_secret_key(key: Any) -> bool:
-    """Whether a config key names a secret: ``*token*`` (not counts, the tokenizer or special tokens),
-    ``*secret*``, ``*password*``, ``*api_key*``, ``authorization``, ``*credential*``; case-insensitive."""
-    return isinstance(key, str) and bool(_SECRET_WORD.search(key)) and not _NOT_SECRET.search(key)
-
-
-def _live_tokens() -> list[str]:
-    names = ("HF_TOKEN", "HUGGING_FACE_HUB_TOKEN", "HF_API_TOKEN")
-    return sorted({t for t in (os.environ.get(n, "").strip() for n in names) if len(t) >= 8}, key=len, reverse=True)
-
-
-def strip_credentials(text: str) -> str:
-    """``text`` with URL userinfo removed (``https://user:pw@host/x`` -> ``https://host/x``), the live
-    ``HF_TOKEN`` value and anything shaped like a Hub token (``hf_`` + 30 or more letters/digits) masked."""
-    text = _URL_USERINFO.sub(r"\g<scheme>", text)
-    for token in _live_tokens():
-        text = text.replace(token, REDACTED)
-    return _HF_TOKEN.sub(REDACTED, text)
-
-
-def _mask(match: re.Match) -> str:
-    value = match.group("value")
-    if not is_secret_key(match.group("key")) or value.strip("\"'").lower() in _NOT_A_SECRET_VALUE:
-        return match.group(0)
-    quote = value[0] if value[:1] in ("'", '"') and value[-1:] == value[0] and len(value) > 1 else ""
-    return f"{match.group('head')}{quote}{REDACTED}{quote}"
-
-
-def redact_text(text: str) -> str:
-    """Mask secrets in free text (a recipe YAML, a JSON dump, an argument list, a log line).
-
-    Values of secret-looking keys (:func:`is_secret_key`) in ``key: value`` / ``"key": "value"`` / ``key=value`` /
-    ``--key value`` form become ``<redacted>``, then :func:`strip_credentials` runs over the whole text.
-    """
-    if not text:
-        return text
-    text = _KEY_VALUE.sub(_mask, text)
-    text = _CLI_OPTION.sub(_mask, text)
-    return strip_credentials(text)
-
-
-def redact_secrets(value: Any) -> Any:
-    """Return ``value`` (nested dicts/lists/strings) with secrets masked (what a card, JSON file or log may show).
-
-    Values under secret-looking keys (:func:`is_secret_key`; booleans and empty values kept) become
-    ``<redacted>``; every string goes through :func:`redact_text` (secret ``key: value`` pairs inside text,
-    URL credentials, the live ``HF_TOKEN``, ``hf_...`` tokens).
-    """
-    if isinstance(value, dict):
-        return {
-            k: REDACTED if is_secret_key(k) and v not in (None, "") and not isinstance(v, bool) else redact_secrets(v)
-            for k, v in value.items()
-        }
-    if isinstance(value, (list, tuple)):
-        return [redact_secrets(v) for v in value]
-    if isinstance(value, str):
-        return redact_text(value)
-    return value
 
 
 def shorten_local_paths(value: Any) -> Any:

@@ -7,10 +7,8 @@ from collections import Counter
 from dataclasses import dataclass
 from pathlib import Path
 
+from hub_tools.rundir.rows import VERDICT_LABELS
 from hub_tools.rundir.shards import iter_records, update_stats
-
-VERDICT_LABELS = ("Yes", "No", "Open", "Other")
-"""Checker verdicts; only ``Yes`` keeps a task (``Other``: the checker's output was none of the three)."""
 
 
 @dataclass

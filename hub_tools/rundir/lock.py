@@ -18,8 +18,7 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
-LOCK_NAME = ".adamllm.lock"
-"""The lock file in ``RUN_DIR`` (never deleted: a flock lives on the file, so removing it would split holders)."""
+from hub_tools.rundir.trust import LOCK_NAME, check_no_links, link_refusal, not_writable, open_no_follow
 
 
 class RunDirBusy(RuntimeError):
@@ -72,7 +71,12 @@ def _pid_alive(pid: Any) -> bool:
 
 def _read_holder(path: Path) -> dict | None:
     try:
-        info = json.loads(path.read_bytes().decode("utf-8"))
+        fd = open_no_follow(path, os.O_RDONLY)
+    except (OSError, ValueError):  # missing, or a planted link (never read through it)
+        return None
+    try:
+        with os.fdopen(fd, "rb") as fh:
+            info = json.loads(fh.read(1 << 16).decode("utf-8"))
     except (OSError, ValueError):
         return None
     return info if isinstance(info, dict) else None
@@ -111,7 +115,30 @@ def _write_holder(fd: int, info: dict) -> None:
     os.pwrite(fd, data, 0)
 
 
-def _acquire(run_dir: Path, command: str, rank: int, world_size: int) -> list[int]:
+def _open_lock(path: Path, run_dir: Path, command: str, read_only: bool) -> int | None:
+    """The lock file's descriptor, never through a link. A folder this user cannot write: a writer is refused,
+    a reader opens the file read-only (``None`` when there is none: there is nothing it could lock)."""
+    if not read_only and not os.access(run_dir, os.W_OK | os.X_OK):
+        read_only_fs = os.statvfs(run_dir).f_flag & os.ST_RDONLY
+        raise not_writable(run_dir, command, os.strerror(errno.EROFS if read_only_fs else errno.EACCES))
+    try:
+        return open_no_follow(path, os.O_RDWR | os.O_CREAT)
+    except ValueError:
+        raise link_refusal(path, run_dir) from None
+    except OSError as err:
+        if err.errno not in (errno.EACCES, errno.EPERM, errno.EROFS):
+            raise
+        if not read_only:
+            raise not_writable(run_dir, command, err.strerror or type(err).__name__) from None
+    try:
+        return open_no_follow(path, os.O_RDONLY)
+    except ValueError:
+        raise link_refusal(path, run_dir) from None
+    except FileNotFoundError:
+        return None
+
+
+def _acquire(run_dir: Path, command: str, rank: int, world_size: int, read_only: bool = False) -> list[int]:
     import fcntl
 
     now = time.time()
@@ -123,7 +150,15 @@ def _acquire(run_dir: Path, command: str, rank: int, world_size: int) -> list[in
         "rank": rank,
         "world_size": world_size,
     }
-    fd = os.open(run_dir / LOCK_NAME, os.O_RDWR | os.O_CREAT | os.O_CLOEXEC, 0o644)
+    fd = _open_lock(run_dir / LOCK_NAME, run_dir, command, read_only)
+    if fd is None:
+        return []
+    if fcntl.fcntl(fd, fcntl.F_GETFL) & os.O_ACCMODE == os.O_RDONLY:
+        # a reader of a folder it cannot write: shared, so readers coexist; no holder info (it cannot write it)
+        if not _flock(fd, fcntl.LOCK_SH):
+            os.close(fd)
+            raise RunDirBusy(run_dir, _find_holder(run_dir))
+        return [fd]
     if not _flock(fd, fcntl.LOCK_EX if world_size <= 1 else fcntl.LOCK_SH):
         os.close(fd)
         raise RunDirBusy(run_dir, _find_holder(run_dir))
@@ -131,7 +166,13 @@ def _acquire(run_dir: Path, command: str, rank: int, world_size: int) -> list[in
         _write_holder(fd, info)
         return [fd]
     rank_path = run_dir / f"{LOCK_NAME}.rank{rank}"
-    rfd = os.open(rank_path, os.O_RDWR | os.O_CREAT | os.O_CLOEXEC, 0o644)
+    try:
+        rfd = open_no_follow(rank_path, os.O_RDWR | os.O_CREAT)
+    except BaseException as err:
+        os.close(fd)
+        if isinstance(err, ValueError):
+            raise link_refusal(rank_path, run_dir) from None
+        raise
     if not _flock(rfd, fcntl.LOCK_EX):
         os.close(rfd)
         os.close(fd)
@@ -142,7 +183,14 @@ def _acquire(run_dir: Path, command: str, rank: int, world_size: int) -> list[in
 
 @contextlib.contextmanager
 def lock_run_dir(
-    run_dir: str | os.PathLike, command: str, *, rank: int = 0, world_size: int = 1, create: bool = True
+    run_dir: str | os.PathLike,
+    command: str,
+    *,
+    rank: int = 0,
+    world_size: int = 1,
+    create: bool = True,
+    read_only: bool = False,
+    check_links: bool = True,
 ) -> Iterator[None]:
     """Hold ``RUN_DIR``'s lock for the block; raise :class:`RunDirBusy` at once if another process holds it.
 
@@ -154,6 +202,12 @@ def lock_run_dir(
     message a refused process prints. Re-entrant within a process: a nested call (the pipeline calling
     the stages) only counts. ``create=False``: a missing ``RUN_DIR`` is not created and nothing is locked
     (the stage then reports the missing folder itself).
+
+    Never through a link: a symbolic link at the lock file, or (``check_links``, the default) anywhere the
+    project reads or writes in ``RUN_DIR`` (:func:`~hub_tools.rundir.trust.planted_links`), raises
+    :class:`~hub_tools.rundir.trust.RunDirRefused` naming it. ``read_only`` (commands that only read the
+    run): a folder this user cannot write is locked shared through a read-only descriptor (or not at all when
+    it has no lock file); a writer is refused there in one line naming the folder.
     """
     run_dir = Path(run_dir)
     if not run_dir.is_dir():
@@ -161,13 +215,21 @@ def lock_run_dir(
             yield
             return
         run_dir.mkdir(parents=True, exist_ok=True)
-    key = os.path.realpath(run_dir / LOCK_NAME)
+    key = os.path.join(os.path.realpath(run_dir), LOCK_NAME)  # never resolve the lock file itself: it may be a link
     with _HELD_GUARD:
         held = _HELD.get(key)
         if held is not None and held.pid == os.getpid():
             held.count += 1
         else:  # none, or inherited across fork() (the child does not own its parent's hold)
-            held = _HELD[key] = _Held(_acquire(run_dir, command, rank, world_size), os.getpid())
+            fds = _acquire(run_dir, command, rank, world_size, read_only)
+            try:
+                if check_links:
+                    check_no_links(run_dir)
+            except BaseException:
+                for fd in reversed(fds):
+                    os.close(fd)
+                raise
+            held = _HELD[key] = _Held(fds, os.getpid())
     try:
         yield
     finally:

@@ -11,6 +11,9 @@ from collections.abc import Iterator
 from pathlib import Path
 from typing import Any
 
+from hub_tools.rundir.rows import DamagedRow, row_problem
+from hub_tools.rundir.trust import open_no_follow
+
 SHARD_NAME = re.compile(r"^shard-(\d+)-(\d+)\.jsonl(\.partial)?$")
 
 
@@ -40,16 +43,30 @@ class DiskFull(OSError):
         return self.strerror
 
 
+class DamagedFile(ValueError):
+    """A run directory's JSON file (``manifest.json``, ``stats.json``) that cannot be read; ``why`` says how."""
+
+    def __init__(self, path: str | os.PathLike, why: str):
+        self.path, self.why = Path(path), why
+        super().__init__(
+            f"{path} is not valid JSON ({why}): run `adamllm doctor {Path(path).parent} --repair` to move it aside"
+        )
+
+
 def write_bytes_atomic(path: str | os.PathLike, data: bytes) -> None:
     """Write ``data`` to ``path`` via a temp file + fsync + rename: readers see the old or the new file.
 
-    On failure the temp file is removed (a full disk raises :class:`DiskFull`).
+    On failure the temp file is removed (a full disk raises :class:`DiskFull`). The temp file is created
+    exclusively and never through a link (a leftover one is unlinked first); the rename replaces a link at
+    ``path`` itself, never its target.
     """
     path = Path(path)
     path.parent.mkdir(parents=True, exist_ok=True)
     tmp = path.with_name(f".{path.name}.tmp-{os.getpid()}")
+    tmp.unlink(missing_ok=True)  # a crash's leftover (or a planted link): unlink never follows a link
+    fd = open_no_follow(tmp, os.O_WRONLY | os.O_CREAT | os.O_EXCL)
     try:
-        with open(tmp, "wb") as fh:
+        with os.fdopen(fd, "wb") as fh:
             fh.write(data)
             fh.flush()
             os.fsync(fh.fileno())
@@ -68,11 +85,21 @@ def write_json_atomic(path: str | os.PathLike, obj: Any) -> None:
 
 
 def read_json(path: str | os.PathLike, default: Any = None) -> Any:
-    """Load JSON from ``path``, or ``default`` when the file does not exist."""
+    """Load JSON from a run directory's ``path`` (``manifest.json``, ``stats.json``), or ``default`` when there is none.
+
+    Never through a link (:class:`~hub_tools.rundir.trust.RunDirRefused`); a file that is not valid UTF-8 JSON
+    raises :class:`DamagedFile` naming it and ``adamllm doctor RUN_DIR --repair``.
+    """
     path = Path(path)
-    if not path.is_file():
+    if not path.is_symlink() and not path.is_file():
         return default
-    return json.loads(path.read_text(encoding="utf-8"))
+    with os.fdopen(open_no_follow(path, os.O_RDONLY), "rb") as fh:
+        data = fh.read()
+    try:
+        return json.loads(data.decode("utf-8"))
+    except ValueError as err:
+        why = f"{err.msg} at line {err.lineno}" if isinstance(err, json.JSONDecodeError) else "not UTF-8"
+        raise DamagedFile(path, why) from None
 
 
 def shard_files(stage_dir: str | os.PathLike) -> list[Path]:
@@ -88,14 +115,11 @@ def shard_files(stage_dir: str | os.PathLike) -> list[Path]:
     return [p for _, p in sorted(found)]
 
 
-def _complete_length(path: Path) -> int:
-    """Byte length of ``path`` up to and including its last newline."""
-    size = path.stat().st_size
-    if size == 0:
-        return 0
-    with open(path, "rb") as fh:
-        pos = size
-        block = 1 << 16
+def _complete_length(fh) -> int:
+    """Byte length of the open binary file ``fh`` up to and including its last newline (leaves it at offset 0)."""
+    pos = os.fstat(fh.fileno()).st_size
+    block = 1 << 16
+    try:
         while pos > 0:
             start = max(0, pos - block)
             fh.seek(start)
@@ -104,38 +128,47 @@ def _complete_length(path: Path) -> int:
             if nl >= 0:
                 return start + nl + 1
             pos = start
-    return 0
+        return 0
+    finally:
+        fh.seek(0)
 
 
 def iter_records(stage_dir: str | os.PathLike) -> Iterator[dict]:
     """Yield every record of every shard of a stage, finished shards and ``.partial`` ones alike.
 
     A ``.partial`` file is read up to its last complete line; a bad line there (a torn write) is
-    discarded. A bad line in a finished ``.jsonl`` shard raises ``ValueError`` naming file and line.
+    discarded. A bad line in a finished ``.jsonl`` shard raises ``ValueError``, and a JSON line that is
+    not a row of its stage (:func:`~hub_tools.rundir.rows.row_problem`: the folder's name is the stage)
+    raises :class:`~hub_tools.rundir.rows.DamagedRow`, both naming file, line and ``adamllm doctor --repair``.
+    A shard that is a symbolic link is never read (:class:`~hub_tools.rundir.trust.RunDirRefused`).
     """
+    stage = Path(stage_dir).name
+    repair = f"run `adamllm doctor {Path(stage_dir).parent} --repair`"
     for path in shard_files(stage_dir):
         partial = path.name.endswith(".partial")
-        limit = _complete_length(path) if partial else None
-        with open(path, "rb") as fh:
-            data = fh.read(limit) if limit is not None else fh.read()
+        with os.fdopen(open_no_follow(path, os.O_RDONLY), "rb") as fh:
+            data = fh.read(_complete_length(fh)) if partial else fh.read()
         for n, line in enumerate(data.splitlines(), 1):
             if not line.strip():
                 continue
             try:
-                yield json.loads(line)
+                row = json.loads(line)
             except ValueError as err:  # JSONDecodeError, or UnicodeDecodeError (e.g. a run of NUL bytes)
                 if partial:
                     continue  # a torn record: it is not done and will be redone
                 why = err.msg if isinstance(err, json.JSONDecodeError) else "not UTF-8"
                 raise ValueError(
-                    f"{path}: line {n} is not valid JSON ({why}); the shard is corrupt: "
-                    f"run `adamllm doctor {Path(stage_dir).parent} --repair`"
+                    f"{path}: line {n} is not valid JSON ({why}); the shard is corrupt: {repair}"
                 ) from None
+            why = row_problem(stage, row)
+            if why is not None:
+                raise DamagedRow(f"{path}: line {n} is not a {stage} row ({why}); {repair}")
+            yield row
 
 
 def done_ids(stage_dir: str | os.PathLike) -> set[str]:
     """Ids of all records already written in a stage folder."""
-    return {rec["id"] for rec in iter_records(stage_dir) if isinstance(rec, dict) and "id" in rec}
+    return {rec["id"] for rec in iter_records(stage_dir)}
 
 
 def recover_partials(stage_dir: str | os.PathLike, rank: int = 0, world_size: int = 1) -> list[Path]:
@@ -150,8 +183,8 @@ def recover_partials(stage_dir: str | os.PathLike, rank: int = 0, world_size: in
         shard_rank = int(m.group(1))
         if not m.group(3) or not (shard_rank == rank or (rank == 0 and shard_rank >= world_size)):
             continue
-        keep = _complete_length(path)
-        with open(path, "r+b") as fh:
+        with os.fdopen(open_no_follow(path, os.O_RDWR), "r+b") as fh:
+            keep = _complete_length(fh)
             fh.truncate(keep)
             fh.flush()
             os.fsync(fh.fileno())
@@ -180,7 +213,8 @@ class ShardWriter:
         ]
         self.seq = max(seqs, default=-1) + 1
         self.path = self.stage_dir / f"shard-{rank}-{self.seq}.jsonl.partial"
-        self._fh = open(self.path, "xb")  # noqa: SIM115 - closed in close()
+        flags = os.O_WRONLY | os.O_CREAT | os.O_EXCL
+        self._fh = os.fdopen(open_no_follow(self.path, flags), "wb")  # closed in close()
         fsync_dir(self.stage_dir)
         self.count = 0
         self.failed = False

@@ -2,7 +2,10 @@
 
 ``batch`` is a list of ``(image, caption, caption_prompt)`` (PIL RGB image, caption text, the
 pair's caption prompt or ``None``); the result holds one raw generation per item, in order, with
-special tokens kept (turn markers are needed to split turns) and no stop or pad tokens.
+special tokens kept (turn markers are needed to split turns) and no stop or pad tokens. When items
+cannot be preprocessed (e.g. an aspect ratio Qwen2-VL's processor refuses), ``generate`` raises
+:class:`BadItems` (a :class:`~hub_tools.errors.BadInput`) naming them and why, before generating
+anything: bad input, not an engine failure (the runner rejects them and generates the rest).
 
 - :class:`TransformersEngine` (default): greedy decoding in micro-batches of ``batch_size``; items
   are sorted by prompt length (image tokens included) so a micro-batch pads little; left padding;
@@ -34,6 +37,7 @@ from __future__ import annotations
 
 from typing import Any
 
+from hub_tools.errors import BadInput
 from hub_tools.synthesis.parse import TurnFormat
 from hub_tools.synthesis.prompts import pick_prompt_format, prompt_text, turn_format_for
 
@@ -59,6 +63,15 @@ VLLM_MISSING = (
     "--backend vllm needs the optional vLLM dependency, which is not installed. "
     "Install it with: pip install 'adamllm-hub[vllm]' (or use --backend transformers)."
 )
+
+
+class BadItems(BadInput):
+    """Items of a batch that cannot be preprocessed: ``reasons`` maps their index in the batch to the reason."""
+
+    def __init__(self, reasons: dict[int, str]):
+        first = min(reasons)
+        super().__init__(reasons[first] if len(reasons) == 1 else f"{len(reasons)} items: {reasons[first]}")
+        self.reasons = reasons
 
 
 def _as_list(value: Any) -> list[int]:
@@ -111,6 +124,36 @@ class _PromptMixin:
     def prompt(self, caption: str, caption_prompt: str | None = None) -> str:
         """The prompt string this engine sends for one pair."""
         return prompt_text(self.processor, self.prompt_format, caption, caption_prompt, self.turn_format)
+
+    def encode(self, entry: Any) -> dict:
+        """Processor outputs (batch of one) for one ``(image, caption, caption_prompt)`` item."""
+        image, caption, caption_prompt = _item(entry)
+        text = self.prompt(caption, caption_prompt)
+        # The released prompt is tokenized with special tokens on (the tokenizer's BOS + the
+        # prompt's own: two, as released); chat templates already hold their special tokens.
+        return self.processor(
+            text=[text], images=[image], return_tensors="pt", add_special_tokens=self.prompt_format == "released"
+        )
+
+    def encode_all(self, batch: list) -> list[dict]:
+        """:meth:`encode` of every item; :class:`BadItems` naming each item the processor cannot preprocess.
+
+        Whatever the processor raises for one item (its image or its text) is that item's problem: the model
+        never saw it, so it says nothing about the engine.
+        """
+        from hub_tools.synthesis.runner import describe_exception
+
+        encoded, bad = [], {}
+        for n, entry in enumerate(batch):
+            try:
+                encoded.append(self.encode(entry))
+            except Exception as err:
+                size = getattr(_item(entry)[0], "size", None)
+                shape = f" ({size[0]}x{size[1]} pixels)" if isinstance(size, tuple) and len(size) == 2 else ""
+                bad[n] = f"the synthesizer's processor cannot preprocess this pair{shape}: {describe_exception(err)}"
+        if bad:
+            raise BadItems(bad)
+        return encoded
 
 
 class TransformersEngine(_PromptMixin):
@@ -218,17 +261,7 @@ class TransformersEngine(_PromptMixin):
         compiled_loop = self.decode_mode == "compiled" and self.compile_decode
         return compiled_loop or (self.decode_mode == "generate" and self.cache_implementation == "static")
 
-    # -- preprocessing ---------------------------------------------------------------------------
-    def encode(self, entry: Any) -> dict:
-        """Processor outputs (batch of one) for one ``(image, caption, caption_prompt)`` item."""
-        image, caption, caption_prompt = _item(entry)
-        text = self.prompt(caption, caption_prompt)
-        # The released prompt is tokenized with special tokens on (the tokenizer's BOS + the
-        # prompt's own: two, as released); chat templates already hold their special tokens.
-        return self.processor(
-            text=[text], images=[image], return_tensors="pt", add_special_tokens=self.prompt_format == "released"
-        )
-
+    # -- preprocessing (encode: the mixin's) -------------------------------------------------------
     def collate(self, encodings: list[dict]) -> dict:
         """Stack single-item encodings into one left-padded batch (pixel patches padded where needed)."""
         import torch
@@ -255,10 +288,11 @@ class TransformersEngine(_PromptMixin):
 
     # -- generation ------------------------------------------------------------------------------
     def generate(self, batch: list) -> list[str]:
-        """One raw generation per ``(image, caption, caption_prompt)`` item, in input order."""
+        """One raw generation per ``(image, caption, caption_prompt)`` item, in input order; :class:`BadItems`
+        (nothing generated) when items cannot be preprocessed."""
         if not batch:
             return []
-        encodings = [self.encode(entry) for entry in batch]
+        encodings = self.encode_all(batch)
         order = sorted(range(len(batch)), key=lambda i: encodings[i]["input_ids"].shape[1])
         out: list[str | None] = [None] * len(batch)
         fill = self.decode_mode == "compiled" and self.compile_decode
@@ -472,12 +506,20 @@ class VllmEngine(_PromptMixin):
         )
 
     def generate(self, batch: list) -> list[str]:
-        """One raw generation per ``(image, caption, caption_prompt)`` item, in input order."""
+        """One raw generation per ``(image, caption, caption_prompt)`` item, in input order.
+
+        vLLM preprocesses inside ``generate``; when it fails, the items are preprocessed with the HF processor:
+        :class:`BadItems` names those that fail there too, else vLLM's own error is raised.
+        """
         requests = []
         for entry in batch:
             image, caption, caption_prompt = _item(entry)
             requests.append({"prompt": self.prompt(caption, caption_prompt), "multi_modal_data": {"image": image}})
-        outputs = self.llm.generate(requests, self.sampling, use_tqdm=False)
+        try:
+            outputs = self.llm.generate(requests, self.sampling, use_tqdm=False)
+        except Exception:
+            self.encode_all(batch)  # raises BadItems when the input is to blame
+            raise
         return [o.outputs[0].text for o in outputs]
 
 

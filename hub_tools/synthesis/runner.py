@@ -1,7 +1,8 @@
 """Synthesis stage: pairs -> ``RUN_DIR/synthesis`` shards, resumable and sharded across processes.
 
 Every input record (pair or reader rejection) becomes exactly one row, also across SIGKILLs and
-restarts; a rerun with settings that change the output (:data:`CONFIG_KEYS`) is refused. Process
+restarts; a rerun with settings that change the output (:data:`CONFIG_KEYS`) is refused, and so is a rerun
+on changed input (:func:`check_input`: the manifest records the input's fingerprint). Process
 ``rank`` of ``world_size`` (``accelerate launch -m hub_tools.synthesize``) takes the records with
 ``index % world_size == rank``; rank 0 then merges the counts into ``stats.json``.
 """
@@ -17,7 +18,8 @@ from pathlib import Path
 from typing import Any
 
 from hub_tools.defaults import DEFAULT_SYNTHESIZER
-from hub_tools.rundir import (
+from hub_tools.rundir import (  # RUN_OUTPUTS: what the stages write into RUN_DIR (``--overwrite`` removes only these)
+    RUN_OUTPUTS,
     FaultPoints,
     ShardWriter,
     done_ids,
@@ -45,6 +47,10 @@ CONFIG_KEYS = (
 
 class ConfigMismatch(RuntimeError):
     """RUN_DIR holds a synthesis run made with different settings."""
+
+
+class InputChanged(ConfigMismatch):
+    """RUN_DIR holds a synthesis run of an input that has changed since (``--overwrite`` starts over)."""
 
 
 @dataclass
@@ -123,8 +129,29 @@ def check_manifest(run_dir: Path, config: dict) -> dict:
     return manifest
 
 
-RUN_OUTPUTS = ("synthesis", "filter", "compose", "images", "quarantine", "manifest.json", "stats.json")
-"""What the stages write into RUN_DIR (``--overwrite`` removes these and nothing else)."""
+def check_input(run_dir: Path, cfg: SynthesisConfig, manifest: dict, log: bool = True) -> dict:
+    """The fingerprint of ``cfg.pairs`` to record (:mod:`hub_tools.synthesis.fingerprint`); raise
+    :class:`InputChanged` when the input differs from the one ``manifest`` recorded, so that no row of an older
+    input is served. A run made before fingerprints were recorded gets one now (``log``: say so on stderr).
+    """
+    from hub_tools.synthesis.fingerprint import describe_change, input_fingerprint
+
+    entry = manifest.get("synthesize")
+    old = (entry or {}).get("input")
+    new = input_fingerprint(cfg.pairs, split=cfg.split, previous=old)
+    if old is not None:
+        change = describe_change(cfg.pairs, old, new)
+        if change is not None:
+            what, how = change
+            raise InputChanged(
+                f"{what} changed since {run_dir} was started ({how}); rerun with --overwrite to start over"
+            )
+    elif entry is not None and log:
+        print(
+            f"synthesize: {run_dir} has no fingerprint of its input (an older run dir); recording {cfg.pairs}'s now",
+            file=sys.stderr,
+        )
+    return new
 
 
 def clear_run_dir(run_dir: Path) -> None:
@@ -224,12 +251,12 @@ def save_image(run_dir: Path, pair: Any) -> str:
     try:
         pair.image.save(buf, format="PNG")
     except Exception as err:
-        raise BadInput(f"image could not be encoded as PNG: {_describe(err)}") from None
+        raise BadInput(f"image could not be encoded as PNG: {describe_exception(err)}") from None
     write_bytes_atomic(run_dir / rel, buf.getvalue())
     return rel
 
 
-def _describe(err: BaseException, limit: int = 300) -> str:
+def describe_exception(err: BaseException, limit: int = 300) -> str:
     """``Type: message`` of an exception, shortened and safe to write as UTF-8 (no lone surrogates)."""
     text = f"{type(err).__name__}: {err}".encode("utf-8", "backslashreplace").decode("utf-8")
     return text if len(text) <= limit else text[: limit - 3] + "..."
@@ -297,7 +324,7 @@ def _producer(
                 try:  # anything one record's image raises rejects that record (BadInput: validate's own reasons)
                     rec = validate(rec)
                 except Exception as err:
-                    rec = Rejection(rec.id, f"image could not be decoded: {_describe(err)}", rec.source)
+                    rec = Rejection(rec.id, f"image could not be decoded: {describe_exception(err)}", rec.source)
             if isinstance(rec, ImageCaptionPair):
                 try:
                     image_rel = save_image(run_dir, rec)
@@ -336,6 +363,7 @@ def _synthesize(cfg: SynthesisConfig, engine: Any = None) -> dict:
     entry = manifest_config(cfg)
     entry["runtime"]["world_size"] = dist.world_size
     manifest = {} if cfg.overwrite else check_manifest(run_dir, entry)  # every rank checks: all fail alike
+    entry["input"] = check_input(run_dir, cfg, manifest, log=dist.rank == 0)
 
     # load the model before touching RUN_DIR: a run whose model fails to load leaves nothing behind
     if engine is None:
@@ -411,13 +439,18 @@ def _synthesize(cfg: SynthesisConfig, engine: Any = None) -> dict:
                     pending.append((handled, rec, image_rel))
             if not pending:
                 continue
-            for (num, rec, image_rel), text, error in _generate(engine, pending):
+            for (num, rec, image_rel), text, error, bad_input in _generate(engine, pending):
+                if bad_input:  # the pair's own fault (e.g. an image the processor refuses): no engine failure
+                    _write(writer, rejected_row(_failure(rec, error)), num, fault)
+                    counts["rejected"] += 1
+                    bar.update(1)
+                    continue
                 row = None
                 if error is None:
                     try:
                         row = synthesized_row(rec, image_rel, text, turn_format)
                     except Exception as err:
-                        error = f"the generation could not be parsed: {_describe(err)}"
+                        error = f"the generation could not be parsed: {describe_exception(err)}"
                 if row is None:
                     failed.append((num, rejected_row(_failure(rec, error))))
                     if len(failed) >= max_failed:  # nothing of these was written: a rerun retries them
@@ -457,27 +490,41 @@ def _synthesize(cfg: SynthesisConfig, engine: Any = None) -> dict:
     return counts
 
 
-def _generate(engine: Any, pending: list) -> list[tuple[tuple, str | None, str | None]]:
-    """``(item, text, error)`` per pending item: the batch at once; if that raises, item by item.
+def _generate(engine: Any, pending: list) -> list[tuple[tuple, str | None, str | None, bool]]:
+    """``(item, text, error, bad_input)`` per pending item: the batch at once; if that raises, item by item.
 
-    A failure of one item (its tokenizer or processor call, the engine raising for it) becomes its ``error``
-    (the reason its pair is rejected); the other items are generated as usual.
+    A failure of one item becomes its ``error`` (the reason its pair is rejected); the other items are generated
+    as usual. ``bad_input``: the item itself is to blame (the engine raised :class:`~hub_tools.errors.BadInput`
+    for it, e.g. :class:`~hub_tools.synthesis.engines.BadItems` for an image its processor refuses), so it does
+    not count as an engine failure; any other failure does.
     """
+    from hub_tools.errors import BadInput
+
     batch = [(rec.image, rec.caption, rec.caption_prompt) for _, rec, _ in pending]
     try:
         outs = list(engine.generate(batch))
         if len(outs) != len(batch):
             raise RuntimeError(f"the engine returned {len(outs)} generations for {len(batch)} pairs")
+    except BadInput as err:
+        reasons = getattr(err, "reasons", None)
+        if isinstance(reasons, dict) and reasons and set(reasons) <= set(range(len(pending))):
+            rest = [item for n, item in enumerate(pending) if n not in reasons]
+            bad = [(pending[n], None, reason, True) for n, reason in sorted(reasons.items())]
+            return bad + (_generate(engine, rest) if rest else [])
+        if len(batch) > 1:
+            return [result for item in pending for result in _generate(engine, [item])]
+        return [(pending[0], None, err.reason, True)]
     except Exception as err:
         if len(batch) > 1:
             return [result for item in pending for result in _generate(engine, [item])]
-        return [(pending[0], None, f"synthesis failed for this pair: {_describe(err)}")]
+        return [(pending[0], None, f"synthesis failed for this pair: {describe_exception(err)}", False)]
     results = []
     for item, text in zip(pending, outs, strict=True):
         if isinstance(text, str):
-            results.append((item, text, None))
+            results.append((item, text, None, False))
         else:
-            results.append((item, None, f"synthesis failed for this pair: the engine returned {type(text).__name__}"))
+            reason = f"synthesis failed for this pair: the engine returned {type(text).__name__}"
+            results.append((item, None, reason, False))
     return results
 
 

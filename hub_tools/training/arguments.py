@@ -12,6 +12,8 @@ from pathlib import Path
 
 import trl
 
+from hub_tools.redaction import redact_text
+
 
 @dataclass
 class ScriptArguments:
@@ -114,6 +116,19 @@ class SFTConfig(trl.SFTConfig):
     )
 
 
+class RecipeParser(trl.TrlParser):
+    """TRL's parser whose usage errors (which quote the value given, e.g. ``--hub-token VALUE``) are redacted.
+
+    Its ``ValueError`` for unknown recipe keys (``Unknown arguments from config file: ['--token', ...]``) is
+    redacted where it is printed: ``adamllm``'s error handler, or the traceback hook of
+    :func:`hub_tools.redaction.install` under ``python -m hub_tools.sft``.
+    """
+
+    def error(self, message: str):
+        """Print the usage and ``PROG: error: MESSAGE`` (redacted) on stderr and exit 2."""
+        super().error(redact_text(message))
+
+
 def parse_args(argv: list[str] | None = None):
     """Parse ``--config YAML`` plus overrides into ``(ScriptArguments, SFTConfig, ModelConfig)``.
 
@@ -121,7 +136,7 @@ def parse_args(argv: list[str] | None = None):
     """
     argv = list(sys.argv[1:] if argv is None else argv)
     config_path = argv[argv.index("--config") + 1] if "--config" in argv else None
-    parser = trl.TrlParser((ScriptArguments, SFTConfig, trl.ModelConfig))
+    parser = RecipeParser((ScriptArguments, SFTConfig, trl.ModelConfig))
     script_args, training_args, model_args = parser.parse_args_and_config(argv)
     if config_path and script_args.recipe is None:
         script_args.recipe = config_path

@@ -122,8 +122,8 @@ def resolve_image_path(value: str, roots: list[Path]) -> str:
     """Resolve a row's relative image path, tried under each of ``roots`` in turn (the first existing file wins).
 
     The path policy is :func:`hub_tools.data.resolve_image_path`'s (:class:`hub_tools.data.BadInput` for an
-    absolute path or one escaping the dataset), with the last root as the dataset root; a missing file raises
-    ``FileNotFoundError`` naming the path.
+    absolute path, NUL or line break, or one escaping the dataset), with the last root as the dataset root; a
+    missing file raises ``FileNotFoundError`` naming the path.
     """
     from hub_tools.data import BadInput
     from hub_tools.data import resolve_image_path as resolve_inside
@@ -145,28 +145,75 @@ def resolve_image_path(value: str, roots: list[Path]) -> str:
 def load_jsonl_rows(path: str | os.PathLike, split: str = "train"):
     """Load TRL rows from a JSONL file or RUN_DIR as a ``datasets.Dataset`` with absolute image paths.
 
-    Relative image paths are resolved against the file's folder, then its parent (a RUN_DIR keeps
-    ``compose/<split>.jsonl`` next to ``images/``); see :func:`resolve_image_path`. A missing image is an error
-    naming the path.
+    The dataset folder is the file's folder, or the RUN_DIR for a run's ``compose/<split>.jsonl`` (kept next to
+    ``images/``, paths relative to RUN_DIR). Image paths (strings, or cells with a path and no bytes) resolve
+    against the file's folder, then the dataset folder, never outside it (:func:`resolve_image_path`). A
+    missing image is an error naming the path.
     """
     from datasets import load_dataset
 
     file = find_jsonl(path, split)
-    roots = [file.parent.resolve(), file.parent.parent.resolve()]
+    folder = file.parent.resolve()
+    roots = [folder, folder.parent] if folder.name == "compose" else [folder]
     dataset = load_dataset("json", data_files=str(file), split="train")
     if "messages" not in dataset.column_names:
         raise ValueError(f"{file}: rows need a 'messages' column (found {dataset.column_names})")
     if "images" in dataset.column_names:
 
         def _resolve(batch):
-            return {
-                "images": [
-                    [resolve_image_path(v, roots) if isinstance(v, str) else v for v in (images or [])]
-                    for images in batch["images"]
-                ]
-            }
+            return {"images": [[_resolve_cell(v, roots) for v in (images or [])] for images in batch["images"]]}
 
         dataset = dataset.map(_resolve, batched=True, desc="resolving image paths")
+    return dataset
+
+
+def _resolve_cell(value, roots: list[Path]):
+    """A JSONL row's image: a path (a string, or a ``{"path"}`` cell without bytes) resolved; others as they are."""
+    if isinstance(value, dict) and not value.get("bytes") and value.get("path") is not None:
+        value = value["path"]
+    return resolve_image_path(value, roots) if isinstance(value, str) else value
+
+
+def resolve_image_cells(dataset, root: Path):
+    """``dataset`` with every ``Image`` cell that has a path and no bytes resolved inside ``root`` and embedded.
+
+    The image-path policy (:func:`hub_tools.data.resolve_image`) applied before ``datasets`` would open such a
+    path itself. Cells are found in Arrow without decoding; a dataset whose images are all embedded comes back
+    as it is.
+    """
+    import pyarrow as pa
+    import pyarrow.compute as pc
+    from datasets import Image
+
+    from hub_tools.data import resolve_image
+
+    for column in ("images", "image"):
+        feature = dataset.features.get(column)
+        inner = getattr(feature, "feature", feature)
+        if not isinstance(inner, Image):
+            continue
+        cells = dataset.data.column(column)
+        if inner is not feature:
+            cells = pc.list_flatten(cells)
+        cells = cells.combine_chunks() if isinstance(cells, pa.ChunkedArray) else cells
+        path_only = pc.and_(cells.field("bytes").is_null(), cells.field("path").is_valid())
+        if not pc.any(path_only).as_py():
+            continue
+
+        def embed(cell):
+            if cell is None or cell.get("bytes"):
+                return cell
+            path = resolve_image(cell, root)
+            return {"bytes": Path(path).read_bytes(), "path": path}
+
+        raw = Image(decode=False)
+        undecoded = dataset.cast_column(column, raw if inner is feature else type(feature)(raw))
+
+        def fn(batch, column=column, listed=inner is not feature):
+            cells = batch[column]
+            return {column: [[embed(c) for c in (row or [])] if listed else embed(row) for row in cells]}
+
+        dataset = undecoded.map(fn, batched=True, desc="resolving image paths").cast_column(column, feature)
     return dataset
 
 
@@ -183,13 +230,15 @@ def load_rows(
         raise ValueError("set dataset_name (a Hub dataset id or folder) or dataset_dir (a JSONL file or RUN_DIR)")
     from datasets import load_dataset
 
+    from hub_tools.data import dataset_image_root
+
     dataset = load_dataset(dataset_name, dataset_config, split=dataset_split)
     if "messages" not in dataset.column_names:
         raise ValueError(
             f"dataset {dataset_name!r} (config {dataset_config!r}, split {dataset_split!r}) has no 'messages' "
             f"column (found {dataset.column_names})"
         )
-    return dataset
+    return resolve_image_cells(dataset, dataset_image_root(dataset_name))
 
 
 # ---------------------------------------------------------------------------------------------

@@ -171,10 +171,18 @@ def seed_messages(caption: str, precise: list[tuple[str, str]], informative: lis
 
 
 def _find_image(key: str, stored: str, roots: list[Path]) -> Path | None:
+    """The image file by its stored path, then its file name, in each root (the image-path policy:
+    :func:`hub_tools.data.resolve_image_path`; an absolute or escaping stored path is only looked up by name)."""
+    from hub_tools.data import BadInput, resolve_image_path
+
     for root in roots:
-        for candidate in (root / stored, root / key):
-            if candidate.is_file():
-                return candidate
+        for candidate in (stored, key):
+            try:
+                path = resolve_image_path(candidate, root)
+            except BadInput:
+                continue
+            if path.is_file():
+                return path
     return None
 
 

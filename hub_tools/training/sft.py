@@ -38,6 +38,7 @@ import sys
 from dataclasses import dataclass, field
 from pathlib import Path
 
+from hub_tools.errors import loading
 from hub_tools.training.arguments import parse_args
 from hub_tools.training.vision import (
     freeze_multi_modal_projector,
@@ -264,7 +265,7 @@ def training_setup(script_args, training_args, model_args) -> dict[str, str]:
 
 def save_json(path: str | os.PathLike, payload: dict) -> None:
     """Write ``payload`` as indented JSON (stage markers and the run summary), secrets masked."""
-    from hub_tools.publish.hub import redact_secrets
+    from hub_tools.redaction import redact_secrets
 
     Path(path).write_text(json.dumps(redact_secrets(payload), indent=2, default=str) + "\n")
 
@@ -376,7 +377,8 @@ def main(script_args, training_args, model_args, hf_api=None) -> dict:
     from transformers import AutoProcessor, set_seed
 
     from hub_tools.publish.cards import build_model_card, is_hub_id, write_model_card
-    from hub_tools.publish.hub import push_folder, redact_text, strip_credentials
+    from hub_tools.publish.hub import push_folder
+    from hub_tools.redaction import redact_text, strip_credentials
     from hub_tools.training.collator import (
         LENGTH_GROUPED_STRATEGIES,
         VisionSFTCollator,
@@ -419,11 +421,12 @@ def main(script_args, training_args, model_args, hf_api=None) -> dict:
     ################
     # Load the processor
     ################
-    processor = AutoProcessor.from_pretrained(
-        model_args.model_name_or_path,
-        revision=model_args.model_revision,
-        trust_remote_code=training_args.trust_remote_code,
-    )
+    with loading("processor", model_args.model_name_or_path):  # one line naming the id (credentials stripped)
+        processor = AutoProcessor.from_pretrained(
+            model_args.model_name_or_path,
+            revision=model_args.model_revision,
+            trust_remote_code=training_args.trust_remote_code,
+        )
     if training_args.chat_template_path:
         processor.chat_template = Path(training_args.chat_template_path).read_text()
     if processor.tokenizer.pad_token is None:
@@ -518,4 +521,7 @@ def main(script_args, training_args, model_args, hf_api=None) -> dict:
 
 
 if __name__ == "__main__":
+    from hub_tools.redaction import install
+
+    install()  # no secret of the recipe in a log line, warning or traceback
     main(*parse_args())

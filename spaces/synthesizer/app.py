@@ -12,7 +12,9 @@ offline tiny models (the briefly tuned tiny synthesizer and checker), labelled i
 run that picks "LLM" is judged by the lexical checker, with a note in the summary saying so.
 
 Each run writes its example JSON into a temporary ``adamllm-demo-*`` folder, copies it into gradio's file
-cache (where the download is served from) and removes the folder before returning, also on errors.
+cache (where the download is served from) and removes the folder before returning, also on errors. A launch
+caps uploads at one image per request (:func:`launch_kwargs`); ``adamllm demo`` keeps uploads and the file cache
+in a folder of its process, removed when the server stops (:func:`hub_tools.demo.upload_folder`).
 """
 
 from __future__ import annotations
@@ -29,6 +31,7 @@ try:
 except ImportError:  # running from a source checkout without `pip install -e .`
     sys.path.insert(0, str(Path(__file__).resolve().parents[2]))
     from hub_tools import demo as core
+from hub_tools.redaction import install, redact_text
 
 HERE = Path(__file__).resolve().parent
 EXAMPLES_DIR = HERE / "examples"
@@ -103,6 +106,7 @@ def _table(rows: list[list]):
 
 
 def _failure(message: str) -> tuple:
+    message = redact_text(message)  # a public page: no token or URL credentials from an error message
     gr.Warning(message)
     return f"❌ {message}", _table([]), [], "", gr.DownloadButton(value=None, visible=False)
 
@@ -262,9 +266,18 @@ demo.queue(default_concurrency_limit=1, max_size=32)
 
 
 def launch_kwargs() -> dict:
-    """Keyword arguments every launch of this app uses (examples folder allowed, upload size capped)."""
-    return {"allowed_paths": [str(EXAMPLES_DIR)], "max_file_size": 2 * core.MAX_IMAGE_BYTES}
+    """Keyword arguments every launch of this app uses: the examples folder allowed, each file capped at
+    ``core.MAX_IMAGE_BYTES`` and each request at one such image (:class:`hub_tools.demo.UploadLimit`)."""
+    from starlette.middleware import Middleware
+
+    return {
+        "allowed_paths": [str(EXAMPLES_DIR)],
+        "max_file_size": core.MAX_IMAGE_BYTES,
+        "app_kwargs": {"middleware": [Middleware(core.UploadLimit)]},
+    }
 
 
 if __name__ == "__main__":
-    demo.launch(**launch_kwargs())
+    install()  # log lines and tracebacks of the server redacted too
+    with core.upload_folder():  # uploads in a folder of this process, removed when the server stops
+        demo.launch(**launch_kwargs())
