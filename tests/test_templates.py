@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import re
+from collections import Counter
 
 import pytest
 
@@ -24,42 +25,76 @@ def _share(items, pred) -> float:
     return sum(1 for t in items if pred(t)) / len(items)
 
 
-def test_qa_counts_and_inverted_share():
-    assert len(QA_POOL) >= 60
+# the released pools: how many templates of every shape (docs/protocol.md, "template pools")
+RELEASED_QA = {"direct": 64, "answer->question": 10, "question-only": 5}
+RELEASED_COT = {
+    "forward": 104,
+    "answer-first": 15,
+    "answer-dropping": 1,
+    "question+answer->reasoning": 23,
+    "reasoning+answer->question": 22,
+    "reasoning->question+answer": 23,
+    "answer->question+reasoning": 22,
+}
+
+
+def test_qa_pool_has_the_released_count_of_every_shape():
     assert all(t.kind == "qa" for t in QA_POOL)
-    assert 0.17 <= _share(QA_POOL, lambda t: t.inverted) <= 0.21
-    assert not any(t.answer_first for t in QA_POOL)
+    assert Counter(t.shape for t in QA_POOL) == RELEASED_QA
+    assert len(QA_POOL) == 79
 
 
-def test_cot_counts_and_shares():
-    assert len(COT_POOL) >= 150
+def test_cot_pool_has_the_released_count_of_every_shape():
     assert all(t.kind == "cot" for t in COT_POOL)
-    assert 0.41 <= _share(COT_POOL, lambda t: t.inverted) <= 0.45
-    direct = [t for t in COT_POOL if not t.inverted]
-    assert 0.11 <= _share(direct, lambda t: t.answer_first) <= 0.15
-    inverted = [t for t in COT_POOL if t.inverted]
-    rationale = _share(inverted, lambda t: t.target == "reasoning")
-    assert 0.4 <= rationale <= 0.6  # rationale vs question generation, roughly half each
-    assert {t.target for t in inverted} == {"reasoning", "question"}
+    assert Counter(t.shape for t in COT_POOL) == RELEASED_COT
+    assert len(COT_POOL) == 210
+    assert sum(t.inverted for t in COT_POOL) == 90 and sum(t.answer_first for t in COT_POOL) == 15
+
+
+# what each shape gives the user (field set) and asks of the assistant (fields in order)
+EXPECTED_FIELDS = {
+    "direct": ({"question"}, ["answer"]),
+    "answer->question": ({"answer"}, ["question"]),
+    "question-only": (set(), ["question"]),
+    "forward": ({"question"}, ["reasoning", "answer"]),
+    "answer-first": ({"question"}, ["answer", "reasoning"]),
+    "answer-dropping": ({"question"}, ["reasoning"]),
+    "question+answer->reasoning": ({"question", "answer"}, ["reasoning"]),
+    "reasoning+answer->question": ({"reasoning", "answer"}, ["question"]),
+    "reasoning->question+answer": ({"reasoning"}, ["question", "answer"]),
+    "answer->question+reasoning": ({"answer"}, ["question", "reasoning"]),
+}
 
 
 @pytest.mark.parametrize("template", ALL, ids=lambda t: t.user[:40])
 def test_field_usage(template: Template):
-    user, assistant = _fields(template.user), _fields(template.assistant)
-    if template.kind == "qa" and not template.inverted:
-        assert (user, assistant) == ({"question"}, {"answer"})
-    elif template.kind == "qa":
-        assert (user, assistant) == ({"answer"}, {"question"})
-    elif not template.inverted:
-        assert (user, assistant) == ({"question"}, {"reasoning", "answer"})
-        first = min(("answer", "reasoning"), key=lambda f: template.assistant.index("{" + f + "}"))
-        assert template.answer_first == (first == "answer")
-    else:
-        assert (user, assistant) in (({"question", "answer"}, {"reasoning"}), ({"reasoning", "answer"}, {"question"}))
-        assert template.target == next(iter(assistant))
+    user_fields, assistant_order = EXPECTED_FIELDS[template.shape]
+    assert _fields(template.user) == user_fields
+    assert re.findall(r"\{(\w+)\}", template.assistant) == assistant_order
+    assert template.inverted == (template.shape not in ("direct", "forward", "answer-first", "answer-dropping"))
     for text in (template.user, template.assistant):
         for field in ("question", "answer", "reasoning"):
             assert text.count("{" + field + "}") <= 1
+
+
+@pytest.mark.parametrize("shape", sorted(EXPECTED_FIELDS))
+def test_every_shape_composes_a_well_formed_turn(shape):
+    """A triplet rendered through a template of each shape: the user turn holds exactly what the shape
+    gives, the assistant turn exactly what it asks for, and nothing else of the triplet."""
+    template = next(t for t in ALL if t.shape == shape)
+    values = {
+        "question": "Which zebra is tallest?",
+        "answer": "The left zebra",
+        "reasoning": "Its ears reach highest.",
+    }
+    user, assistant = template.render(**values)
+    given, produced = EXPECTED_FIELDS[shape]
+    for name, value in values.items():
+        assert (value in user) == (name in given), (shape, name)
+        assert (value in assistant) == (name in produced), (shape, name)
+    assert user.strip() and assistant.strip()
+    order = [assistant.index(values[name]) for name in produced]
+    assert order == sorted(order)
 
 
 @pytest.mark.parametrize("template", ALL, ids=lambda t: t.user[:40])
@@ -105,14 +140,22 @@ def test_no_duplicates():
 
 def test_validation_rejects_bad_templates():
     with pytest.raises(ValueError):
-        Template("{question}", "{question}", "qa", inverted=False)  # wrong assistant field
+        Template("{question}", "{question}", "qa", "direct")  # wrong assistant field
     with pytest.raises(ValueError):
-        Template("Using the image, {question}", "{answer}", "qa", inverted=False)  # comma before field
+        Template("Using the image, {question}", "{answer}", "qa", "direct")  # comma before field
     with pytest.raises(ValueError):
-        Template("<image>\n{question}", "{answer}", "qa", inverted=False)
+        Template("<image>\n{question}", "{answer}", "qa", "direct")
     with pytest.raises(ValueError):
-        Template("{question}", "{reasoning}\n{answer}", "cot", inverted=False, answer_first=True)  # wrong order
+        Template("{question}", "{reasoning}\n{answer}", "cot", "answer-first")  # wrong order
     with pytest.raises(ValueError):
-        Template("{question} {{x}}", "{answer}", "qa", inverted=False)  # literal brace
+        Template("{question}", "{reasoning}", "cot", "forward")  # the answer is missing: that is answer-dropping
     with pytest.raises(ValueError):
-        Template("{question}", "{answer}", "caption", inverted=False)
+        Template("Ask a question.", "{answer}\n{question}", "qa", "question-only")  # question-only gives no answer
+    with pytest.raises(ValueError):
+        Template("{reasoning}", "{answer}\n{question}", "cot", "reasoning->question+answer")  # wrong order
+    with pytest.raises(ValueError):
+        Template("{question} {{x}}", "{answer}", "qa", "direct")  # literal brace
+    with pytest.raises(ValueError):
+        Template("{question}", "{answer}", "qa", "forward")  # a cot shape on a qa template
+    with pytest.raises(ValueError):
+        Template("{question}", "{answer}", "caption", "direct")

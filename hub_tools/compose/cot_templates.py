@@ -1,14 +1,15 @@
-"""The chain-of-thought template pool (``COT_POOL``): 160 templates, 69 of them inverted (~43%).
+"""The chain-of-thought template pool (``COT_POOL``): 210 templates, the released count of every shape.
 
-Non-inverted (91): the user asks ``{question}``; the assistant gives ``{reasoning}`` (the informative
-answer) and ``{answer}`` (the precise one), reasoning first in 79 and answer first in 12 (~13%).
-Inverted (69): rationale generation (given question and answer, explain: 35) and question generation
-(given reasoning and answer, ask the question: 34). Wording written for this project.
+The user asks ``{question}`` in 120: the assistant gives ``{reasoning}`` (the informative answer) and
+``{answer}`` (the precise one), reasoning first in 104 (``forward``), answer first in 15
+(``answer-first``), and the reasoning alone in 1 (``answer-dropping``). The other 90, inverted, are in
+:mod:`hub_tools.compose.cot_inverted_templates`. Wording written for this project.
 """
 
 from __future__ import annotations
 
-from hub_tools.compose.templates import Template, check_pool, cot, cot_answer_first, cot_inverted
+from hub_tools.compose.cot_inverted_templates import COT_FROM_ANSWER, COT_FROM_REASONING, COT_QUESTION, COT_RATIONALE
+from hub_tools.compose.templates import Template, check_pool, cot, cot_answer_dropping, cot_answer_first
 
 _COT_REASONING_FIRST: tuple[Template, ...] = (
     cot("{question}", "{reasoning}\nSo the answer is: {answer}"),
@@ -180,6 +181,58 @@ _COT_REASONING_FIRST: tuple[Template, ...] = (
     ),
     cot("{question}\nWhat can you infer from the image? Then answer.", "Inference: {reasoning}\nAnswer: {answer}"),
     cot("Look at the image and tell me: {question}\nInclude your reasoning.", "{reasoning}\nSo, my answer: {answer}"),
+    cot("{question}\nReason it through before giving the answer.", "{reasoning}\nHence: {answer}"),
+    cot(
+        "Here is a question about the picture.\n{question}\nWork it out step by step.",
+        "{reasoning}\nResult: {answer}",
+    ),
+    cot("Q: {question}\nThink before you answer.", "{reasoning}\nA: {answer}"),
+    cot("{question}\nExplain, then conclude.", "{reasoning}\nConclusion: the answer is {answer}"),
+    cot(
+        "Look carefully at the picture and explain your answer to this question.\n{question}",
+        "{reasoning}\nMy final answer: {answer}",
+    ),
+    cot(
+        "{question}\nDescribe what supports your answer, then give it.",
+        "{reasoning}\nAnswer given the above: {answer}",
+    ),
+    cot("Question: {question}\nWork through the visual evidence.", "Visual evidence: {reasoning}\nAnswer: {answer}"),
+    cot("{question}\nTalk me through it.", "{reasoning}\nSo my answer is {answer}"),
+    cot(
+        "Think about this question carefully, using the image.\n\n{question}",
+        "{reasoning}\n\nThe answer is therefore: {answer}",
+    ),
+    cot("{question}\nReason first. Answer last.", "{reasoning}\nLast, the answer: {answer}"),
+    cot(
+        "Please solve the following visual question, showing your reasoning.\n{question}",
+        "{reasoning}\nSolved: {answer}",
+    ),
+    cot("{question}\nWhat's your reasoning?", "{reasoning}\nThis gives the answer {answer}"),
+    cot(
+        "Use the picture to reason out an answer.\nQuestion: {question}",
+        "Reasoning from the picture: {reasoning}\nAnswer: {answer}",
+    ),
+    cot("{question}\nProvide a worked explanation.", "Worked explanation: {reasoning}\nFinal answer: {answer}"),
+    cot(
+        "Examine the image, think it over, and answer.\n{question}",
+        "{reasoning}\nAfter thinking it over, the answer is {answer}",
+    ),
+    cot("{question}\nLay out your thoughts, then answer.", "{reasoning}\nOverall, the answer is {answer}"),
+    cot("An image-based question: {question}\nExplain your way to the answer.", "{reasoning}\nThus: {answer}"),
+    cot("{question}\nShow how the image leads to the answer.", "{reasoning}\nThe image leads to the answer: {answer}"),
+    cot("Let's reason about the photo together.\n{question}", "{reasoning}\nTogether, that gives: {answer}"),
+    cot("{question}\nAnswer this after a careful look, with reasons.", "{reasoning}\nAfter a careful look: {answer}"),
+    cot("Question: {question}\nGive your reasons first.", "Reasons: {reasoning}\nAnswer: {answer}"),
+    cot("{question}\nFirst think, then respond.", "Thinking: {reasoning}\nResponse: {answer}"),
+    cot(
+        "Study the image closely and reason out this question: {question}",
+        "{reasoning}\nThe reasoned answer is {answer}",
+    ),
+    cot("{question}\nExplain your reasoning in a few sentences and answer.", "{reasoning}\nAnswer in short: {answer}"),
+    cot(
+        "Consider the picture. {question}\nWhat is the answer, and how do you know?",
+        "{reasoning}\nThat is how I know the answer is {answer}",
+    ),
 )
 
 _COT_ANSWER_FIRST: tuple[Template, ...] = (
@@ -218,233 +271,28 @@ _COT_ANSWER_FIRST: tuple[Template, ...] = (
         "Based on the image, what is the answer to this question? Afterwards, tell me how you know.\n{question}",
         "{answer}\nHow I know: {reasoning}",
     ),
+    cot_answer_first("{question}\nGive the answer up front, then your reasoning.", "{answer}\nReasoning: {reasoning}"),
+    cot_answer_first(
+        "Question: {question}\nStart with the answer and then explain it.",
+        "Answer: {answer}\nExplanation: {reasoning}",
+    ),
+    cot_answer_first("Answer first. Justify afterwards.\n{question}", "{answer}\n\nJustification: {reasoning}"),
 )
 
-_COT_RATIONALE: tuple[Template, ...] = (
-    cot_inverted("Question: {question}\nAnswer: {answer}\nExplain why this answer is correct.", "{reasoning}"),
-    cot_inverted("{question}\nThe answer is {answer}\nWhy?", "{reasoning}"),
-    cot_inverted(
-        "Here is a question about the image: {question}\n"
-        "The correct answer is: {answer}\nGive the reasoning behind it.",
+_COT_ANSWER_DROPPING: tuple[Template, ...] = (
+    cot_answer_dropping(
+        "{question}\nWithout stating a final answer, explain what in the image is relevant to this question.",
         "{reasoning}",
-    ),
-    cot_inverted(
-        "Look at the image. {question}\nSomeone answered: {answer}\nExplain how they arrived at this answer.",
-        "{reasoning}",
-    ),
-    cot_inverted(
-        "Justify the answer using the image.\nQuestion: {question}\nAnswer: {answer}", "Justification: {reasoning}"
-    ),
-    cot_inverted("{question}\nAnswer: {answer}\nWhat in the image supports this answer?", "{reasoning}"),
-    cot_inverted(
-        "Given the question and its answer, write the rationale.\n"
-        "\nQuestion: {question}\nAnswer: {answer}\nRationale:",
-        "{reasoning}",
-    ),
-    cot_inverted("Q: {question}\nA: {answer}\nExplain the answer.", "{reasoning}"),
-    cot_inverted(
-        "Explain, step by step, why the answer to the question is correct.\n{question}\nAnswer: {answer}",
-        "{reasoning}",
-    ),
-    cot_inverted(
-        "{question}\nI was told the answer is {answer}\nCan you explain why, based on the image?",
-        "Sure. {reasoning}",
-    ),
-    cot_inverted(
-        "Write a step-by-step explanation for this question and answer pair about the image.\n"
-        "Question: {question}\nAnswer: {answer}",
-        "{reasoning}",
-    ),
-    cot_inverted("Answer: {answer}\nQuestion: {question}\nWhy is this the answer?", "{reasoning}"),
-    cot_inverted(
-        "Here is a question with its answer. Provide the chain of thought that connects them.\n"
-        "{question}\nAnswer: {answer}",
-        "Chain of thought: {reasoning}",
-    ),
-    cot_inverted("{question}\nThe answer given is: {answer}\nDescribe the visual evidence for it.", "{reasoning}"),
-    cot_inverted(
-        "Consider the image and this question: {question}\nAnswer: {answer}\nWhat reasoning leads to this answer?",
-        "{reasoning}",
-    ),
-    cot_inverted(
-        "Teacher: {question}\nStudent: {answer}\nTeacher: Good. Can you explain why?", "Student: {reasoning}"
-    ),
-    cot_inverted("{question}\nCorrect answer: {answer}\nGive a rationale.", "Rationale: {reasoning}"),
-    cot_inverted(
-        "Explain the answer to a question about this image.\n"
-        "\nQuestion: {question}\n\nAnswer: {answer}\n\nExplanation:",
-        "{reasoning}",
-    ),
-    cot_inverted(
-        "The question is: {question}\nI know the answer is {answer}\nBut why? Please explain using the image.",
-        "{reasoning}",
-    ),
-    cot_inverted(
-        "Provide a justification for the answer below, based on the picture.\nQ: {question}\nA: {answer}",
-        "{reasoning}",
-    ),
-    cot_inverted("{question}\nAnswer: {answer}\nReasoning:", "{reasoning}"),
-    cot_inverted(
-        "Given this image, question, and answer, explain the reasoning step by step.\n"
-        "Question: {question}\nAnswer: {answer}",
-        "Step by step: {reasoning}",
-    ),
-    cot_inverted(
-        "Here is the answer: {answer}\nAnd here is the question: {question}\n"
-        "Explain how the image leads from the question to the answer.",
-        "{reasoning}",
-    ),
-    cot_inverted("Question: {question}\nThe answer is {answer}\nWhat details in the image justify it?", "{reasoning}"),
-    cot_inverted("Reconstruct the reasoning.\nQuestion: {question}\nFinal answer: {answer}", "{reasoning}"),
-    cot_inverted("{question}\nThe right answer is {answer}\nShow the thinking behind it.", "{reasoning}"),
-    cot_inverted(
-        "Look at the picture and explain why the answer to the question is as given.\n"
-        "{question}\nGiven answer: {answer}",
-        "{reasoning}",
-    ),
-    cot_inverted("Question: {question}\nAnswer: {answer}\nHow can you tell from the image?", "{reasoning}"),
-    cot_inverted(
-        "Write an explanation that supports this answer.\n\nAnswer: {answer}\n\nQuestion: {question}",
-        "{reasoning}",
-    ),
-    cot_inverted("{question}\nIt turns out the answer is {answer}\nWhat is the reasoning?", "{reasoning}"),
-    cot_inverted("Explain the rationale for the answer.\nQ: {question}\nA: {answer}\nRationale:", "{reasoning}"),
-    cot_inverted(
-        "A question about the image: {question}\nIts answer: {answer}\nWalk through why this is right.",
-        "{reasoning}",
-    ),
-    cot_inverted("{question}\nAnswer: {answer}\nExplain this answer in detail.", "{reasoning}"),
-    cot_inverted(
-        "Help a student understand the answer to this question about the image.\n"
-        "Question: {question}\nAnswer: {answer}",
-        "Here is the reasoning. {reasoning}",
-    ),
-    cot_inverted(
-        "Question: {question}\nProposed answer: {answer}\nExplain, using the image, why the proposed answer is right.",
-        "{reasoning}",
-    ),
-)
-
-_COT_QUESTION: tuple[Template, ...] = (
-    cot_inverted("Reasoning: {reasoning}\nAnswer: {answer}\nWhat was the question?", "{question}"),
-    cot_inverted(
-        "{reasoning}\nSo the answer is {answer}\nWhat question about the image is being answered?", "{question}"
-    ),
-    cot_inverted(
-        "Here is a rationale and an answer about the image. Write the question they answer.\n"
-        "Rationale: {reasoning}\nAnswer: {answer}",
-        "Question: {question}",
-    ),
-    cot_inverted(
-        "Given the explanation and the final answer below, come up with the question.\n\n"
-        "Explanation: {reasoning}\nFinal answer: {answer}",
-        "{question}",
-    ),
-    cot_inverted("Reverse engineer the question.\nChain of thought: {reasoning}\nAnswer: {answer}", "{question}"),
-    cot_inverted(
-        "Stream of consciousness: {reasoning}\nThe answer: {answer}\nWhat was the question?",
-        "The question was: {question}",
-    ),
-    cot_inverted(
-        "Someone looked at this image and reasoned: {reasoning}\nThey concluded: {answer}\nWhat were they asked?",
-        "{question}",
-    ),
-    cot_inverted("Answer: {answer}\nExplanation: {reasoning}\nWrite the question about the image.", "{question}"),
-    cot_inverted("{reasoning}\nTherefore: {answer}\nWhich question does this reasoning answer?", "{question}"),
-    cot_inverted(
-        "Think of the question that goes with this reasoning and answer.\n"
-        "Reasoning: {reasoning}\nAnswer: {answer}\nQuestion:",
-        "{question}",
-    ),
-    cot_inverted(
-        "Write a question about the picture for which the following is a good explanation and answer.\n"
-        "{reasoning}\nAnswer: {answer}",
-        "{question}",
-    ),
-    cot_inverted(
-        "Explanation: {reasoning}\nFinal answer: {answer}\nWhat question was asked about the image?",
-        "{question}",
-    ),
-    cot_inverted(
-        "Below is a step-by-step solution to a question about the image.\n"
-        "{reasoning}\nAnswer: {answer}\nWhat is the question?",
-        "{question}",
-    ),
-    cot_inverted("Rationale: {reasoning}\nAnswer: {answer}\nInfer the question.", "{question}"),
-    cot_inverted(
-        "Given this reasoning about the image: {reasoning}\nAnd this answer: {answer}\nWhat was the question?",
-        "{question}",
-    ),
-    cot_inverted(
-        "Work backwards from the reasoning and answer to the original question.\n\n"
-        "Reasoning: {reasoning}\nAnswer: {answer}",
-        "Original question: {question}",
-    ),
-    cot_inverted(
-        "Here is how someone answered a question about the image. {reasoning}\n"
-        "Their final answer: {answer}\nWhat was the question?",
-        "{question}",
-    ),
-    cot_inverted(
-        "The answer is {answer}\nThe reasoning is: {reasoning}\nWhat question were they answering?",
-        "{question}",
-    ),
-    cot_inverted(
-        "What question about this image would have the following explanation and answer?\n"
-        "Explanation: {reasoning}\nAnswer: {answer}",
-        "{question}",
-    ),
-    cot_inverted("{reasoning}\nThe final answer is {answer}\nReconstruct the question.", "{question}"),
-    cot_inverted(
-        "Produce the question that this chain of thought and answer address.\n{reasoning}\nAnswer: {answer}",
-        "{question}",
-    ),
-    cot_inverted("Justification: {reasoning}\nAnswer: {answer}\nQuestion:", "{question}"),
-    cot_inverted(
-        "Look at the image. The following reasoning leads to the answer below.\n"
-        "{reasoning}\nAnswer: {answer}\nWhat question was being answered?",
-        "It answers the question: {question}",
-    ),
-    cot_inverted("Step-by-step reasoning: {reasoning}\nConclusion: {answer}\nState the question.", "{question}"),
-    cot_inverted(
-        "I reasoned about the picture like this: {reasoning}\n"
-        "My answer was: {answer}\nGuess the question I was asked.",
-        "You were asked: {question}",
-    ),
-    cot_inverted(
-        "Create the question for this explanation and answer about the image.\n"
-        "Explanation: {reasoning}\nAnswer: {answer}",
-        "{question}",
-    ),
-    cot_inverted("{reasoning}\nHence the answer: {answer}\nWhat question led to this?", "{question}"),
-    cot_inverted(
-        "Reasoning and answer are given. Supply the missing question.\nReasoning: {reasoning}\nAnswer: {answer}",
-        "Missing question: {question}",
-    ),
-    cot_inverted("Answer: {answer}\nWhy: {reasoning}\nWhat was asked?", "{question}"),
-    cot_inverted(
-        "Evidence from the image: {reasoning}\nResulting answer: {answer}\nWhat is the most likely question?",
-        "{question}",
-    ),
-    cot_inverted(
-        "Figure out the question from the answer and its explanation.\n\nAnswer: {answer}\n\nExplanation: {reasoning}",
-        "{question}",
-    ),
-    cot_inverted(
-        "The following explanation and answer respond to a question about the image. {reasoning}\n"
-        "So the answer is {answer}\nWrite that question.",
-        "{question}",
-    ),
-    cot_inverted(
-        "Here is a rationale: {reasoning}\nAnd here is the answer: {answer}\nWhat question fits?", "{question}"
-    ),
-    cot_inverted(
-        "Given the image, the thought process below ends in the answer shown. Identify the question.\n"
-        "Thought process: {reasoning}\nAnswer: {answer}",
-        "Question: {question}",
     ),
 )
 
 COT_POOL: tuple[Template, ...] = check_pool(
-    _COT_REASONING_FIRST + _COT_ANSWER_FIRST + _COT_RATIONALE + _COT_QUESTION, "COT_POOL"
+    _COT_REASONING_FIRST
+    + _COT_ANSWER_FIRST
+    + _COT_ANSWER_DROPPING
+    + COT_RATIONALE
+    + COT_QUESTION
+    + COT_FROM_REASONING
+    + COT_FROM_ANSWER,
+    "COT_POOL",
 )

@@ -1,12 +1,14 @@
-"""The question-answer template pool (``QA_POOL``): 52 direct templates and 12 inverted ones (~19%).
+"""The question-answer template pool (``QA_POOL``): 79 templates, the released count of every shape.
 
-Direct: the user turn holds ``{question}``, the assistant turn ``{answer}``. Inverted: the user is given
-``{answer}`` and asked for the question. Wording written for this project.
+64 ``direct`` (the user turn holds ``{question}``, the assistant turn ``{answer}``), 10
+``answer->question`` (the user is given ``{answer}`` and asked for the question) and 5 ``question-only``
+(the user asks for a question about the image; the assistant writes ``{question}``, the answer is not
+used). Wording written for this project.
 """
 
 from __future__ import annotations
 
-from hub_tools.compose.templates import Template, check_pool, qa, qa_inverted
+from hub_tools.compose.templates import Template, check_pool, qa, qa_inverted, qa_question_only
 
 _QA_DIRECT: tuple[Template, ...] = (
     qa("{question}"),
@@ -61,6 +63,18 @@ _QA_DIRECT: tuple[Template, ...] = (
     qa("Respond to the question about the visual content.\n{question}\nResponse:"),
     qa("Answer the following.\n{question}"),
     qa("{question}\nWhat is the correct answer according to the image?", "According to the image: {answer}"),
+    qa("Take a look at the image.\n{question}"),
+    qa("{question}\nReply using what the image shows."),
+    qa("Image question: {question}\nYour answer:"),
+    qa("Please answer the following question about this photo.\n\n{question}"),
+    qa("Here is something I want to know about the picture: {question}"),
+    qa("Given this image, please answer: {question}"),
+    qa("Examine the photo.\nQ: {question}", "A: {answer}"),
+    qa("{question}\nWhat do you see that answers this?"),
+    qa("The following question concerns the picture above.\n{question}"),
+    qa("Answer from the image alone.\nQuestion: {question}\nAnswer:"),
+    qa("{question}\nTell me, based on the image.", "Based on what the image shows: {answer}"),
+    qa("A question for you about this image follows.\n\n{question}\n\nPlease answer it."),
 )
 
 _QA_INVERTED: tuple[Template, ...] = (
@@ -80,9 +94,15 @@ _QA_INVERTED: tuple[Template, ...] = (
         "They were asked: {question}",
     ),
     qa_inverted("Generate a question for this image. The answer to your question should be: {answer}"),
-    qa_inverted("Think of a question about the picture that has this answer.\n\n{answer}"),
     qa_inverted("A: {answer}\nWhat question about the image goes with this answer?", "Q: {question}"),
-    qa_inverted("Looking at the image, what question could be answered with: {answer}"),
 )
 
-QA_POOL: tuple[Template, ...] = check_pool(_QA_DIRECT + _QA_INVERTED, "QA_POOL")
+_QA_QUESTION_ONLY: tuple[Template, ...] = (
+    qa_question_only("Ask a question about this image."),
+    qa_question_only("Write one question that someone could answer by looking at this picture."),
+    qa_question_only("What is a good question to ask about what is shown here?", "Question: {question}"),
+    qa_question_only("Come up with a question about the image.", "Here is a question about the image: {question}"),
+    qa_question_only("Generate a question that tests whether someone has understood this picture."),
+)
+
+QA_POOL: tuple[Template, ...] = check_pool(_QA_DIRECT + _QA_INVERTED + _QA_QUESTION_ONLY, "QA_POOL")

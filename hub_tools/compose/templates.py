@@ -1,11 +1,17 @@
-"""Template pools for composing task turns: the :class:`Template` type and its checks.
+"""Template pools for composing task turns: the :class:`Template` type, its shapes and its checks.
 
-The pools themselves are data, in :mod:`hub_tools.compose.qa_templates` (``QA_POOL``: 64 templates,
-12 inverted, i.e. ~19%) and :mod:`hub_tools.compose.cot_templates` (``COT_POOL``: 160 templates, 69
-inverted, ~43%; 12 of the other 91, ~13%, state the answer first) -- the proportions of the released
-FLAN-style pools, in wording written for this project (none is copied from the release). Every template
-is checked at import: its fields fit its kind and inversion, no field follows a comma (a question keeps its
-own capital letter), no literal braces, no ``<image>``, no duplicates.
+The pools themselves are data, in :mod:`hub_tools.compose.qa_templates` (``QA_POOL``, 79 templates) and
+:mod:`hub_tools.compose.cot_templates` (``COT_POOL``, 210 templates): the released FLAN-style pools' size
+and count of every shape (:data:`SHAPES`), in wording written for this project (none is copied from the
+release). Every template is checked at import: its fields fit its declared shape, in the shape's order, no
+field follows a comma (a question keeps its own capital letter), no literal braces, no ``<image>``, no
+duplicates.
+
+A shape says what the user turn is given and what the assistant must produce. Composition renders a
+template with the triplet's question, the chosen answer and (chain of thought) the informative answer as
+reasoning; the user turn (after the image) holds the template's user text, the assistant turn its
+assistant text. Fields a shape does not use are left out (a ``question-only`` turn asks for a question
+about the image and drops the answer; ``answer-dropping`` drops the final answer).
 """
 
 from __future__ import annotations
@@ -16,16 +22,21 @@ from string import Formatter
 
 _FIELDS = ("question", "answer", "reasoning")
 
-# (kind, inverted) -> the allowed (user fields, assistant fields) combinations
-_SHAPES: dict[tuple[str, bool], tuple[tuple[frozenset[str], frozenset[str]], ...]] = {
-    ("qa", False): ((frozenset({"question"}), frozenset({"answer"})),),
-    ("qa", True): ((frozenset({"answer"}), frozenset({"question"})),),
-    ("cot", False): ((frozenset({"question"}), frozenset({"reasoning", "answer"})),),
-    ("cot", True): (
-        (frozenset({"question", "answer"}), frozenset({"reasoning"})),  # rationale generation
-        (frozenset({"reasoning", "answer"}), frozenset({"question"})),  # question generation
-    ),
+SHAPES: dict[str, tuple[str, frozenset[str], tuple[str, ...]]] = {
+    # shape: (kind, fields given in the user turn, fields the assistant produces, in this order)
+    "direct": ("qa", frozenset({"question"}), ("answer",)),
+    "answer->question": ("qa", frozenset({"answer"}), ("question",)),
+    "question-only": ("qa", frozenset(), ("question",)),
+    "forward": ("cot", frozenset({"question"}), ("reasoning", "answer")),
+    "answer-first": ("cot", frozenset({"question"}), ("answer", "reasoning")),
+    "answer-dropping": ("cot", frozenset({"question"}), ("reasoning",)),
+    "question+answer->reasoning": ("cot", frozenset({"question", "answer"}), ("reasoning",)),
+    "reasoning+answer->question": ("cot", frozenset({"reasoning", "answer"}), ("question",)),
+    "reasoning->question+answer": ("cot", frozenset({"reasoning"}), ("question", "answer")),
+    "answer->question+reasoning": ("cot", frozenset({"answer"}), ("question", "reasoning")),
 }
+"""Every template shape of the released pools (the QA kinds, then the chain-of-thought kinds)."""
+_ASKED = frozenset({"direct", "forward", "answer-first", "answer-dropping"})  # the user asks the question
 
 # what may come right before a field: start of text, a newline, "word: ", "x. ", "x? ", "x! ", or a plain
 # space after a word (``The answer is {answer}``); never a comma. {question} and {reasoning} are whole
@@ -63,42 +74,38 @@ def _check_boundaries(template: str) -> None:
 
 @dataclass(frozen=True)
 class Template:
-    """One (user, assistant) template pair.
-
-    ``kind`` is ``"qa"`` or ``"cot"``; ``inverted`` marks templates that give the answer and ask for
-    the question (qa, cot) or for the rationale (cot); ``answer_first`` marks non-inverted cot
-    templates whose assistant text states the answer before the reasoning.
-    """
+    """One (user, assistant) template pair of a declared ``shape`` (a key of :data:`SHAPES`)."""
 
     user: str
     assistant: str
     kind: str
-    inverted: bool
-    answer_first: bool = False
+    shape: str
 
     def __post_init__(self) -> None:
-        if (self.kind, self.inverted) not in _SHAPES:
-            raise ValueError(f"unknown kind {self.kind!r}")
+        if self.shape not in SHAPES or SHAPES[self.shape][0] != self.kind:
+            raise ValueError(f"unknown shape {self.shape!r} for kind {self.kind!r}")
+        _, given, produced = SHAPES[self.shape]
         user, assistant = _fields(self.user), _fields(self.assistant)
         if len(set(user)) != len(user) or len(set(assistant)) != len(assistant):
             raise ValueError(f"field repeated in {self!r}")
-        if (frozenset(user), frozenset(assistant)) not in _SHAPES[(self.kind, self.inverted)]:
-            raise ValueError(f"fields {user} -> {assistant} do not fit kind={self.kind} inverted={self.inverted}")
-        if self.answer_first and (self.kind != "cot" or self.inverted):
-            raise ValueError("answer_first only applies to non-inverted cot templates")
-        if self.kind == "cot" and not self.inverted and self.answer_first != (assistant[0] == "answer"):
-            raise ValueError(f"answer_first={self.answer_first} does not match the assistant order in {self!r}")
+        if frozenset(user) != given or tuple(assistant) != produced:
+            raise ValueError(f"fields {user} -> {assistant} do not fit shape {self.shape!r}")
         for text in (self.user, self.assistant):
             if "<image>" in text:
                 raise ValueError(f"template holds <image>: {text!r}")
             _check_boundaries(text)
+        if not self.user.strip():
+            raise ValueError(f"empty user text in {self!r}")
 
     @property
-    def target(self) -> str:
-        """What the assistant produces: ``"answer"``, ``"question"`` or ``"reasoning"``."""
-        if not self.inverted:
-            return "answer"
-        return "question" if "question" in _fields(self.assistant) else "reasoning"
+    def inverted(self) -> bool:
+        """Whether the user is not simply asked the question (the answer or reasoning is given instead)."""
+        return self.shape not in _ASKED
+
+    @property
+    def answer_first(self) -> bool:
+        """Whether the assistant states the answer before the reasoning."""
+        return self.shape == "answer-first"
 
     @property
     def fields(self) -> frozenset[str]:
@@ -108,7 +115,7 @@ class Template:
     def render(self, **fields: str) -> tuple[str, str]:
         """``(user, assistant)`` text; takes only the fields it needs (extra ones are ignored).
 
-        Field values are inserted verbatim (braces in them are not re-interpreted).
+        Field values are inserted verbatim (no stripping; braces in them are not re-interpreted).
         """
         missing = self.fields - fields.keys()
         if missing:
@@ -118,28 +125,53 @@ class Template:
 
 
 def qa(user: str, assistant: str = "{answer}") -> Template:
-    """A question-answer template (user asks, assistant answers)."""
-    return Template(user, assistant, "qa", inverted=False)
+    """A direct question-answer template (user asks, assistant answers)."""
+    return Template(user, assistant, "qa", "direct")
 
 
 def qa_inverted(user: str, assistant: str = "{question}") -> Template:
-    """An inverted question-answer template (user gives the answer, assistant writes the question)."""
-    return Template(user, assistant, "qa", inverted=True)
+    """An answer -> question template (user gives the answer, assistant writes the question)."""
+    return Template(user, assistant, "qa", "answer->question")
+
+
+def qa_question_only(user: str, assistant: str = "{question}") -> Template:
+    """A question-only template (user asks for a question about the image, assistant writes it)."""
+    return Template(user, assistant, "qa", "question-only")
 
 
 def cot(user: str, assistant: str) -> Template:
-    """A chain-of-thought template, reasoning first."""
-    return Template(user, assistant, "cot", inverted=False)
+    """A chain-of-thought template, reasoning first (``forward``)."""
+    return Template(user, assistant, "cot", "forward")
 
 
 def cot_answer_first(user: str, assistant: str) -> Template:
     """A chain-of-thought template that states the answer before the reasoning."""
-    return Template(user, assistant, "cot", inverted=False, answer_first=True)
+    return Template(user, assistant, "cot", "answer-first")
 
 
-def cot_inverted(user: str, assistant: str) -> Template:
-    """An inverted chain-of-thought template (rationale or question generation)."""
-    return Template(user, assistant, "cot", inverted=True)
+def cot_answer_dropping(user: str, assistant: str) -> Template:
+    """A chain-of-thought template whose assistant gives the reasoning and no final answer."""
+    return Template(user, assistant, "cot", "answer-dropping")
+
+
+def cot_rationale(user: str, assistant: str) -> Template:
+    """Question + answer -> reasoning (rationale generation)."""
+    return Template(user, assistant, "cot", "question+answer->reasoning")
+
+
+def cot_question(user: str, assistant: str) -> Template:
+    """Reasoning + answer -> question (question generation)."""
+    return Template(user, assistant, "cot", "reasoning+answer->question")
+
+
+def cot_from_reasoning(user: str, assistant: str) -> Template:
+    """Reasoning -> question + answer."""
+    return Template(user, assistant, "cot", "reasoning->question+answer")
+
+
+def cot_from_answer(user: str, assistant: str) -> Template:
+    """Answer -> question + reasoning."""
+    return Template(user, assistant, "cot", "answer->question+reasoning")
 
 
 def check_pool(pool: tuple[Template, ...], name: str) -> tuple[Template, ...]:
