@@ -8,7 +8,7 @@ from pathlib import Path
 
 import pytest
 
-from hub_tools.compose import compose_rows, compose_run, compose_task, has_cue, last_sentence
+from hub_tools.compose import compose_rows, compose_run, compose_task, example_rng, has_cue, last_sentence
 from hub_tools.compose.cot_templates import COT_POOL
 from hub_tools.compose.qa_templates import QA_POOL
 from hub_tools.rundir import collect_outcomes
@@ -180,6 +180,28 @@ def test_templates_vary_across_examples_and_include_inverted_ones():
     assert any(COT_POOL[t.template].inverted for t in turns)
 
 
+def test_every_template_shape_is_drawn_and_composes_its_fields():
+    """Across examples, compose_task draws every shape of both pools; each turn shows the triplet's parts
+    the shape gives and asks for (question-only and answer-dropping leave the answer out)."""
+    from hub_tools.compose.templates import SHAPES
+
+    q, inf, prec = "Which organ is enlarged?", "The organ in the upper right is large.", "Liver"
+    seen = {}
+    for i in range(3000):
+        for informative in (inf, inf + " So it is the liver."):  # the cot and the informative-alone branches
+            turn = compose_task(q, informative, prec, random.Random(f"0-{i}"))
+            pool = COT_POOL if turn.branch == "cot" else QA_POOL
+            seen.setdefault(pool[turn.template].shape, (turn, informative))
+    assert set(seen) == set(SHAPES)
+    for shape, (turn, informative) in seen.items():
+        _, given, produced = SHAPES[shape]
+        answer = prec if turn.branch == "cot" else informative
+        values = {"question": q, "answer": answer} | ({"reasoning": informative} if turn.branch == "cot" else {})
+        for name, value in values.items():
+            assert (value in turn.user) == (name in given), (shape, name)
+            assert (value in turn.assistant) == (name in produced), (shape, name)
+
+
 # ---------------------------------------------------------------------------------------------
 # whole-run composition
 # ---------------------------------------------------------------------------------------------
@@ -223,10 +245,14 @@ def test_single_stage_rows_and_stats(tmp_path):
             orders.add(texts[1] == src["caption"])
             assert texts[2 * row["caption_turn"] + 1] == src["caption"]
             t = src["triplets"][0]
-            task_text = " ".join(texts)
-            assert t["question"] in task_text and t["precise"] in task_text  # the first triplet, once
-            assert task_text.count(t["question"]) == 1
-            assert "second informative" not in task_text  # only triplets[0] is used
+            # the task turn is the first triplet composed with the example's generator (after the caption
+            # order draw); what it shows of the triplet depends on the drawn template's shape
+            rng = example_rng(7, src["id"])
+            rng.random()
+            turn = compose_task(t["question"], t["informative"], t["precise"], rng)
+            task = 2 * (1 - row["caption_turn"])
+            assert texts[task : task + 2] == [turn.user, turn.assistant]
+            assert "second informative" not in " ".join(texts)  # only triplets[0] is used
         else:
             assert row["kind"] == "caption_only" and len(msgs) == 2 and row["caption_turn"] == 0
     assert orders == {True, False}  # caption first and caption last both occur
