@@ -107,3 +107,7 @@ def _line_progress_class():
             return True
 
     return LineProgress
+
+
+RECIPE1M_SAMPLE = 1000
+"""How many Recipe1M test recipes a built benchmark holds by default: the Hub copy's count (its draw is unpublished)."""

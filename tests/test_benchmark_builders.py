@@ -69,7 +69,9 @@ def raw_pathvqa(root: Path) -> Path:
     base = root / "pvqa"
     recs = [
         {"image": "test_0000", "question": "Does this image show necrosis?", "answer": "yes"},
-        {"image": "test_0001", "question": "What is present?", "answer": "granuloma"},
+        {"image": "test_0001", "question": "What  is present ?", "answer": "Granuloma"},
+        {"image": "test_0000", "question": "Does this image show necrosis?", "answer": "yes"},  # duplicate record
+        {"image": "test_0001", "question": "What is present?", "answer": "granuloma"},  # differs before cleaning
     ]
     (base / "qas" / "test").mkdir(parents=True)
     (base / "qas" / "test" / "test_qa.pkl").write_bytes(pickle.dumps(recs))
@@ -82,7 +84,7 @@ def raw_pmc_vqa(root: Path) -> Path:
     base = root / "PMC-VQA"
     base.mkdir(parents=True)
     header = ["Figure_path", "Question", "Answer", "Choice A", "Choice B", "Choice C", "Choice D", "Answer_label"]
-    with open(base / "test_2.csv", "w", newline="") as fh:
+    with open(base / "test_clean.csv", "w", newline="") as fh:  # the 2,000 rows of the Hub copy
         w = csv.writer(fh)
         w.writerow(header)
         w.writerow(
@@ -91,8 +93,15 @@ def raw_pmc_vqa(root: Path) -> Path:
         w.writerow(
             ["PMC2_fig3.jpg", "Which side is affected?", "Left", "A: Left", "B: Right", "C: Both", "D: None", "A"]
         )
-    jpg(base / "images" / "PMC1_fig1.jpg")
-    jpg(base / "images" / "PMC2_fig3.jpg")
+    with open(base / "test_2.csv", "w", newline="") as fh:  # the version-2 test set: not the benchmark
+        w = csv.writer(fh)
+        w.writerow(header)
+        w.writerow(["PMC9_fig9.jpg", "Version two?", "Yes", "A:Yes", "B:No", "C:Maybe", "D:Never", "A"])
+    # images.zip and images_2.zip each unpack into figures/
+    jpg(base / "images" / "figures" / "PMC1_fig1.jpg", (90, 10, 10))
+    jpg(base / "images_2" / "figures" / "PMC1_fig1.jpg", (10, 90, 10))
+    jpg(base / "images_2" / "figures" / "PMC2_fig3.jpg", (10, 10, 90))
+    jpg(base / "images_2" / "figures" / "PMC9_fig9.jpg")
     return base
 
 
@@ -148,7 +157,9 @@ def raw_nutrition5k(root: Path) -> Path:
         "ingr_0000000300,chicken,50.0,80.0,2.0,0.0,15.0\n"
     )
     (base / "dish_ids" / "splits").mkdir(parents=True)
-    (base / "dish_ids" / "splits" / "rgb_test_ids.txt").write_text("dish_1561662216\ndish_1574359199\n")
+    # the overhead RGB-D test split (the benchmark's) and the side-angle video one, which differs
+    (base / "dish_ids" / "splits" / "depth_test_ids.txt").write_text("dish_1561662216\ndish_1574359199\n")
+    (base / "dish_ids" / "splits" / "rgb_test_ids.txt").write_text("dish_1561662054\ndish_1561662216\n")
     (base / "dish_ids" / "splits" / "rgb_train_ids.txt").write_text("dish_1561662054\n")
     for dish in ("dish_1561662216", "dish_1574359199", "dish_1561662054"):
         jpg(base / "imagery" / "realsense_overhead" / dish / "rgb.png")
@@ -212,13 +223,18 @@ def test_biomed_script_builds_the_eval_schema(tmp_path):
     assert rad["label"] == ["no", "2"]  # test phrase types only; numbers become text
     assert rad["answer_type"] == ["CLOSED", "OPEN"]  # "CLOSED " normalised
 
-    path = _load(out, "PathVQA")
-    assert path["label"] == ["yes", "granuloma"]
-    assert path["answer_type"] == ["CLOSED", "OPEN"]
+    path = _load(out, "PathVQA")  # as the Hub copy: duplicate records dropped, then lower-cased
+    assert path["label"] == ["yes", "granuloma", "granuloma"]
+    assert path["answer_type"] == ["CLOSED", "OPEN", "OPEN"]
+    assert path[1]["input"].startswith("what is present?\n") and path[0]["input"].startswith("does this image")
 
-    pmc = _load(out, "PMC-VQA")
+    pmc = _load(out, "PMC-VQA")  # test_clean.csv, figures from images/figures then images_2/figures
     assert set(pmc.column_names) == {"id", "image", "input", "label", "A", "B", "C", "D"}
     assert pmc["label"] == ["B", "A"]
+    assert [row["image"].convert("RGB").getpixel((0, 0)) for row in pmc] == [
+        pytest.approx((90, 10, 10), abs=3),
+        pytest.approx((10, 10, 90), abs=3),
+    ]
     assert [pmc[0][k] for k in "ABCD"] == ["CT", "MRI", "X-ray", "PET"]
     assert "A. CT\nB. MRI\nC. X-ray\nD. PET" in pmc[0]["input"]
     assert pmc[1]["A"] == "Left"
@@ -227,8 +243,9 @@ def test_biomed_script_builds_the_eval_schema(tmp_path):
     assert [c["config_name"] for c in card["configs"]] == ["SLAKE", "VQA_RAD", "PathVQA", "PMC-VQA"]
     assert card["configs"][0]["data_files"] == [{"split": "test", "path": "SLAKE/test-*.parquet"}]
     assert {i["config_name"]: i["splits"][0]["num_examples"] for i in card["dataset_info"]} == {
-        "SLAKE": 2, "VQA_RAD": 2, "PathVQA": 2, "PMC-VQA": 2,
+        "SLAKE": 2, "VQA_RAD": 2, "PathVQA": 3, "PMC-VQA": 2,
     }  # fmt: skip
+    assert "`PathVQA`: 1 (duplicate image-question-answer record)" in (out / "README.md").read_text()
 
 
 def test_food_script_builds_the_eval_schema(tmp_path):
@@ -256,7 +273,7 @@ def test_food_script_builds_the_eval_schema(tmp_path):
     assert len(vocab) == 102 and "background" not in vocab and "other ingredients" not in vocab
 
     nut = _load(out, "Nutrition5K")
-    assert nut["id"] == ["dish_1561662216", "dish_1574359199"]
+    assert nut["id"] == ["dish_1561662216", "dish_1574359199"]  # depth_test_ids.txt, not rgb_test_ids.txt
     assert nut["label"] == [["soy sauce", "rice"], ["rice", "chicken"]]
     assert json.loads((out / "Nutrition5K" / "vocabulary.json").read_text()) == [
         "broccoli",
@@ -423,3 +440,59 @@ def test_script_requires_a_release(tmp_path):
     )  # fmt: skip
     assert proc.returncode == 1
     assert "no benchmark given" in proc.stderr
+
+
+def raw_recipe1m_many(root: Path, n: int) -> tuple[Path, list[str]]:
+    """A Recipe1M release with ``n`` test recipes, each with an image (plus one train recipe)."""
+    base = root / "recipe1M"
+    ids = [f"{k:06d}abcd" for k in range(n)]
+    layer1 = [{"id": rid, "title": f"Dish {k}", "partition": "test", "ingredients": [{"text": f"item {k}"}],
+               "instructions": [{"text": f"Cook {k}."}]} for k, rid in enumerate(ids)]  # fmt: skip
+    layer1.insert(2, {"id": "ffffffffff", "title": "Train dish", "partition": "train",
+                      "ingredients": [{"text": "x"}], "instructions": [{"text": "y"}]})  # fmt: skip
+    layer2 = [{"id": rid, "images": [{"id": f"{rid[::-1]}.jpg"}]} for rid in ids + ["ffffffffff"]]
+    write_json(base / "layer1.json", layer1)
+    write_json(base / "layer2.json", layer2)
+    for rid in ids:
+        image_id = f"{rid[::-1]}.jpg"
+        jpg(base / "images" / "test" / Path(*image_id[:4]) / image_id)
+    return base, ids
+
+
+def test_recipe1m_sample_is_seeded_in_file_order_and_counted(tmp_path):
+    """The Hub's Recipe1M is 1,000 recipes; the builder draws that many (here --recipe1m-sample 3) with a
+    seeded generator, keeps file order, and says in the card and on stdout how many it left out."""
+    import random
+
+    base, ids = raw_recipe1m_many(tmp_path / "raw", 8)
+
+    def build(out: str, *extra: str) -> subprocess.CompletedProcess:
+        cmd = [sys.executable, "-m", "hub_tools", "build-benchmark", "food", "--recipe1m", str(base),
+               "--output", str(tmp_path / out), "--no-progress", *extra]  # fmt: skip
+        return subprocess.run(cmd, capture_output=True, text=True, timeout=180)
+
+    proc = build("a", "--recipe1m-sample", "3")
+    assert proc.returncode == 0, proc.stderr
+    assert "Recipe1M: 3 rows (5 skipped)" in proc.stdout
+    expected = [ids[k] for k in sorted(random.Random(0).sample(range(8), 3))]
+    assert _load(tmp_path / "a", "Recipe1M")["id"] == expected
+    card = (tmp_path / "a" / "README.md").read_text()
+    assert "`Recipe1M`: 5 (not in the seed-0 sample of 3)" in card and "3 drawn with seed 0" in card
+
+    proc = build("b", "--recipe1m-sample", "3", "--recipe1m-seed", "5")
+    assert proc.returncode == 0, proc.stderr
+    assert _load(tmp_path / "b", "Recipe1M")["id"] == [ids[k] for k in sorted(random.Random(5).sample(range(8), 3))]
+
+    proc = build("c", "--recipe1m-sample", "0")  # every test recipe with an image
+    assert proc.returncode == 0, proc.stderr
+    assert _load(tmp_path / "c", "Recipe1M")["id"] == ids
+
+
+def test_pmc_vqa_without_test_clean_names_it(tmp_path):
+    from hub_tools.evaluation.raw_readers import read_pmc_vqa
+    from hub_tools.publish.dataset import BuildError
+
+    base = raw_pmc_vqa(tmp_path / "raw")
+    (base / "test_clean.csv").unlink()
+    with pytest.raises(BuildError, match="test_clean.csv"):
+        read_pmc_vqa(base)

@@ -8,19 +8,24 @@ from __future__ import annotations
 import argparse
 from pathlib import Path
 
+from hub_tools.defaults import RECIPE1M_SAMPLE
+
 # per domain, in reader order: reader name -> (flag, help)
 OPTIONS: dict[str, dict[str, tuple[str, str]]] = {
     "biomed": {
         "SLAKE": ("--slake", "SLAKE 1.0 folder (with test.json and imgs/)"),
         "VQA_RAD": ("--vqa-rad", "VQA-RAD folder (with 'VQA_RAD Dataset Public.json' and the image folder)"),
         "PathVQA": ("--pathvqa", "PathVQA folder (pvqa/ with qas/ and images/, or the parquet release)"),
-        "PMC-VQA": ("--pmc-vqa", "PMC-VQA folder (with test_2.csv and the figures)"),
+        "PMC-VQA": ("--pmc-vqa", "PMC-VQA folder (with test_clean.csv and images*/figures/), or a csv file"),
     },
     "food": {
         "Recipe1M": ("--recipe1m", "Recipe1M folder (with layer1.json and layer2.json)"),
         "Food101": ("--food101", "Food-101 folder (food-101/ with meta/ and images/)"),
         "FoodSeg103": ("--foodseg103", "FoodSeg103 folder (with category_id.txt, ImageSets/, Images/)"),
-        "Nutrition5K": ("--nutrition5k", "Nutrition5K folder (with metadata/, dish_ids/, imagery/)"),
+        "Nutrition5K": (
+            "--nutrition5k",
+            "Nutrition5K folder (metadata/, dish_ids/splits/depth_test_ids.txt, imagery/)",
+        ),
     },
 }
 
@@ -38,6 +43,15 @@ def add_arguments(parser: argparse.ArgumentParser, domain: str) -> None:
         parser.add_argument(
             "--recipe1m-images", default=None, metavar="DIR", help="Recipe1M image root (holding test/)"
         )
+        parser.add_argument(
+            "--recipe1m-sample",
+            type=int,
+            default=RECIPE1M_SAMPLE,
+            metavar="N",
+            help=f"Recipe1M: draw N test recipes (default {RECIPE1M_SAMPLE}, the Hub copy's size; "
+            "0 keeps every one). The Hub's own draw is not published",
+        )
+        parser.add_argument("--recipe1m-seed", type=int, default=0, help="seed of the Recipe1M draw (default 0)")
     parser.add_argument("--output", required=True, help="folder to write the benchmark dataset into")
     parser.add_argument("--limit", type=int, default=None, help="keep at most N rows per task (first N)")
     parser.add_argument(
@@ -81,7 +95,8 @@ def run(args: argparse.Namespace) -> int:
             if not Path(path).exists():
                 raise BuildError(f"{OPTIONS[args.domain][name][0]}: {path!r} does not exist")
             if name == "Recipe1M":
-                tasks.append(reader(path, images=args.recipe1m_images))
+                sample = args.recipe1m_sample or None
+                tasks.append(reader(path, images=args.recipe1m_images, sample=sample, seed=args.recipe1m_seed))
             else:
                 tasks.append(reader(path))
         result = build_benchmark(

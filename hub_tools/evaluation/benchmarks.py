@@ -169,7 +169,7 @@ def write_benchmark_card(
         lines.append(f"| `{t.name}` | {result.rows[t.name]} | {t.source} | {t.label} |")
     skipped = {k: v for k, v in result.skipped.items() if v}
     if skipped:
-        lines += ["", "Rows left out while building (raw records without their image file):", ""]
+        lines += ["", "Raw records left out while building, with the reason:", ""]
         for task_name, reasons in skipped.items():
             lines += [f"- `{task_name}`: " + ", ".join(f"{n} ({r})" for r, n in reasons.items())]
     lines += ["", "## Prompts", ""]

@@ -19,6 +19,7 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
+from hub_tools.defaults import RECIPE1M_SAMPLE
 from hub_tools.publish.dataset import BuildError
 
 SPLIT = "test"
@@ -198,8 +199,21 @@ def _pathvqa_type(answer: str) -> str:
     return "CLOSED" if answer.strip().lower() in ("yes", "no") else "OPEN"
 
 
+_SPACES = re.compile(r" +")
+
+
+def pathvqa_text(text: str) -> str:
+    """PathVQA question/answer text as the Hub copy holds it: lower-cased, runs of spaces collapsed, " ?" -> "?",
+    stripped (the normalisation of the Hugging Face release the paper's benchmark was built from)."""
+    return _SPACES.sub(" ", text.lower()).replace(" ?", "?").strip()
+
+
 def read_pathvqa(root: str | os.PathLike) -> TaskSource:
-    """PathVQA test split from the ``pvqa`` release (pickle) or the Hugging Face parquet files."""
+    """PathVQA test split from the ``pvqa`` release (pickle) or the Hugging Face parquet files.
+
+    As the Hub copy (6,719 rows): duplicate records of the pickle are dropped (counted as skipped), question
+    and answer are normalised with :func:`pathvqa_text`.
+    """
     root = Path(root)
     parquet = sorted(p for p in root.rglob("*.parquet") if "test" in p.name) if root.is_dir() else []
     if parquet:
@@ -207,6 +221,7 @@ def read_pathvqa(root: str | os.PathLike) -> TaskSource:
                           MEDICAL_PROMPT, "answer text")  # fmt: skip
     path = _find(root, ["qas/test/test_qa.pkl", "pvqa/qas/test/test_qa.pkl", "test_qa.pkl"], "PathVQA")
     images = path.parents[2] / "images" / "test" if path.parent.name == "test" else path.parent / "images" / "test"
+    skipped: Counter = Counter()
 
     def rows():
         with open(path, "rb") as fh:
@@ -216,25 +231,30 @@ def read_pathvqa(root: str | os.PathLike) -> TaskSource:
                 raise BuildError(f"{str(path)!r} is not a readable pickle: {err}") from None
         if not isinstance(records, list):
             raise BuildError(f"{str(path)!r}: expected a list of records")
+        seen = set()
         for i, rec in enumerate(records):
             where = f"PathVQA {path.name}[{i}]"
             if not isinstance(rec, dict):
                 raise BuildError(f"{where}: not a record")
+            key = tuple(sorted((str(k), repr(v)) for k, v in rec.items()))  # the whole raw record, before cleaning
+            if key in seen:
+                skipped["duplicate image-question-answer record"] += 1
+                continue
+            seen.add(key)
             name = _text(rec.get("image"), where, "image")
-            answer = _text(rec.get("answer"), where, "answer")
+            answer = pathvqa_text(_text(rec.get("answer"), where, "answer"))
+            question = pathvqa_text(_text(rec.get("question"), where, "question"))
             yield BenchRow(
                 f"{name}-{i}",
                 _safe_join(images, name if Path(name).suffix else f"{name}.jpg", where),
-                {
-                    "input": MEDICAL_PROMPT.format(question=_text(rec.get("question"), where, "question")),
-                    "label": answer,
-                    "answer_type": _pathvqa_type(answer),
-                },
-            )
+                {"input": MEDICAL_PROMPT.format(question=question), "label": answer,
+                 "answer_type": _pathvqa_type(answer)},
+            )  # fmt: skip
 
     return TaskSource(
-        "PathVQA", "medical", rows(), "PathVQA `pvqa/qas/test/test_qa.pkl`", MEDICAL_PROMPT, "answer text"
-    )
+        "PathVQA", "medical", rows(), "PathVQA `pvqa/qas/test/test_qa.pkl`, duplicate records dropped, lower-cased",
+        MEDICAL_PROMPT, "answer text", skipped=skipped,
+    )  # fmt: skip
 
 
 def _pathvqa_parquet(files: list[Path]) -> Iterator[BenchRow]:
@@ -252,12 +272,13 @@ def _pathvqa_parquet(files: list[Path]) -> Iterator[BenchRow]:
                 image = rec["image"] or {}
                 if not image.get("bytes"):
                     raise BuildError(f"{where}: the image has no embedded bytes")
-                answer = _text(rec.get("answer"), where, "answer")
+                answer = pathvqa_text(_text(rec.get("answer"), where, "answer"))  # already so in that release
+                question = pathvqa_text(_text(rec.get("question"), where, "question"))
                 yield BenchRow(
                     str(n),
                     (image["bytes"], image.get("path") or f"{n}.jpg"),
                     {
-                        "input": MEDICAL_PROMPT.format(question=_text(rec.get("question"), where, "question")),
+                        "input": MEDICAL_PROMPT.format(question=question),
                         "label": answer,
                         "answer_type": _pathvqa_type(answer),
                     },
@@ -268,12 +289,20 @@ def _pathvqa_parquet(files: list[Path]) -> Iterator[BenchRow]:
 _CHOICE_PREFIX = re.compile(r"^\s*\(?([A-D])\s*[:.)]\s*")
 
 
+PMC_VQA_IMAGE_DIRS = ("images/figures", "images_2/figures", "images", "images_2", "figures")
+"""Where the PMC-VQA figures are searched, in order: ``images.zip`` and ``images_2.zip`` unpack to ``figures/``."""
+
+
 def read_pmc_vqa(root: str | os.PathLike) -> TaskSource:
-    """PMC-VQA test split from ``test_2.csv`` and its figures folder."""
+    """PMC-VQA test split: ``test_clean.csv`` (the 2,000 rows of the Hub copy) and the figures folders.
+
+    A figure is taken from the first of :data:`PMC_VQA_IMAGE_DIRS` (under the csv's folder, then the folder
+    itself) that holds it. Another csv (``test_2.csv``) is read when ROOT is that file.
+    """
     root = Path(root)
-    path = _find(root, ["test_2.csv"], "PMC-VQA")
+    path = _find(root, ["test_clean.csv"], "PMC-VQA")
     folder = path.parent
-    image_dirs = [folder / d for d in ("images", "images_2", "figures")] + [folder]
+    image_dirs = [folder / d for d in PMC_VQA_IMAGE_DIRS] + [folder]
 
     def rows():
         with open(path, newline="", encoding="utf-8") as fh:
@@ -300,7 +329,9 @@ def read_pmc_vqa(root: str | os.PathLike) -> TaskSource:
                     {"input": PMC_PROMPT.format(question=question, **options), "label": label, **options},
                 )
 
-    return TaskSource("PMC-VQA", "letters", rows(), "PMC-VQA `test_2.csv`", PMC_PROMPT, "letter of the correct option")
+    return TaskSource(
+        "PMC-VQA", "letters", rows(), f"PMC-VQA `{path.name}`", PMC_PROMPT, "letter of the correct option"
+    )
 
 
 # ---------------------------------------------------------------------------------------------
@@ -368,7 +399,7 @@ def read_foodseg103(root: str | os.PathLike) -> TaskSource:
         )
         for image_id in ids:
             where = f"FoodSeg103 {image_id}"
-            mask_path = ann_dir / f"{image_id}.png"
+            mask_path = _safe_join(ann_dir, f"{image_id}.png", where)
             if not mask_path.is_file():
                 raise BuildError(f"{where}: mask not found: {str(mask_path)!r}")
             with Image.open(mask_path) as mask:
@@ -377,7 +408,8 @@ def read_foodseg103(root: str | os.PathLike) -> TaskSource:
             if unknown:
                 raise BuildError(f"{where}: mask holds category id(s) {unknown} not in category_id.txt")
             label = [categories[v] for v in present if v not in FOODSEG103_EXCLUDED]
-            yield BenchRow(image_id, img_dir / f"{image_id}.jpg", {"input": FOODSEG103_PROMPT, "label": label})
+            image = _safe_join(img_dir, f"{image_id}.jpg", where)
+            yield BenchRow(image_id, image, {"input": FOODSEG103_PROMPT, "label": label})
 
     return TaskSource("FoodSeg103", "multilabel", rows(), "FoodSeg103 test masks (`Images/ann_dir/test`)",
                       FOODSEG103_PROMPT, "list of category names", vocabulary=vocabulary)  # fmt: skip
@@ -403,24 +435,28 @@ def _nutrition_dishes(meta_dir: Path) -> dict[str, list[str]]:
     return dishes
 
 
+NUTRITION5K_SPLIT = "dish_ids/splits/depth_test_ids.txt"
+"""The overhead RGB-D test split (507 dishes, the Hub copy's); ``rgb_test_ids.txt`` is the side-angle video one."""
+
+
 def read_nutrition5k(root: str | os.PathLike) -> TaskSource:
-    """Nutrition5K overhead-RGB test dishes with their ingredient names."""
+    """Nutrition5K overhead test dishes (:data:`NUTRITION5K_SPLIT`) with their ingredient names."""
     root = Path(root)
     meta_dir = _find(root, ["metadata", "nutrition5k_dataset/metadata"], "Nutrition5K")
     base = meta_dir.parent
     dishes = _nutrition_dishes(meta_dir)
     vocabulary = sorted({n for names in dishes.values() for n in names})
-    split_file = _find(base, ["dish_ids/splits/rgb_test_ids.txt"], "Nutrition5K test ids")
+    split_file = _find(base, [NUTRITION5K_SPLIT], "Nutrition5K test ids")
 
     def rows():
         for lineno, dish in enumerate(_lines(split_file), start=1):
-            where = f"Nutrition5K rgb_test_ids.txt:{lineno}"
+            where = f"Nutrition5K {split_file.name}:{lineno}"
             if dish not in dishes:
                 raise BuildError(f"{where}: dish {dish!r} is not in the dish metadata")
             image = _safe_join(base / "imagery" / "realsense_overhead", f"{dish}/rgb.png", where)
             yield BenchRow(dish, image, {"input": NUTRITION5K_PROMPT, "label": dishes[dish]})
 
-    return TaskSource("Nutrition5K", "multilabel", rows(), "Nutrition5K `rgb_test_ids.txt`, overhead RGB",
+    return TaskSource("Nutrition5K", "multilabel", rows(), "Nutrition5K `depth_test_ids.txt`, overhead RGB",
                       NUTRITION5K_PROMPT, "list of ingredient names", vocabulary=vocabulary)  # fmt: skip
 
 
@@ -431,18 +467,34 @@ def recipe_text(title: str, ingredients: list[str], instructions: list[str]) -> 
     return "\n".join(lines)
 
 
-def read_recipe1m(root: str | os.PathLike, images: str | os.PathLike | None = None) -> TaskSource:
-    """Recipe1M test recipes with an image (streamed ``layer1.json`` joined with ``layer2.json``)."""
+def read_recipe1m(
+    root: str | os.PathLike,
+    images: str | os.PathLike | None = None,
+    sample: int | None = RECIPE1M_SAMPLE,
+    seed: int = 0,
+) -> TaskSource:
+    """Recipe1M test recipes with an image (streamed ``layer1.json`` joined with ``layer2.json``).
+
+    ``sample`` recipes (default :data:`RECIPE1M_SAMPLE`, the Hub copy's size) are drawn with
+    ``random.Random(seed)`` from all test recipes with an image and written in file order; the others are
+    counted as skipped. ``sample=None`` keeps every one. The Hub's own 1,000 cannot be reproduced (how they
+    were drawn is not published), so scores on this sample estimate, not repeat, the published one.
+    """
+    import random
+
     from hub_tools.data import BadInput, iter_json_array
 
+    if sample is not None and sample < 1:
+        raise BuildError(f"Recipe1M sample must be positive (or None for every recipe), got {sample}")
     root = Path(root)
     layer1 = _find(root, ["layer1.json"], "Recipe1M")
     layer2 = _find(root, ["layer2.json"], "Recipe1M")
     image_root = Path(images) if images else next(
         (d for d in (layer1.parent / "images", layer1.parent) if (d / SPLIT).is_dir()), layer1.parent / "images"
     )  # fmt: skip
+    skipped: Counter = Counter()
 
-    def rows():
+    def recipes() -> Iterator[BenchRow]:
         first_image: dict[str, str] = {}
         try:
             for _, rec in iter_json_array(layer2):
@@ -473,8 +525,21 @@ def read_recipe1m(root: str | os.PathLike, images: str | os.PathLike | None = No
         except BadInput as err:
             raise BuildError(f"Recipe1M: {err.reason}") from None
 
-    return TaskSource("Recipe1M", "label", rows(), "Recipe1M `layer1.json` + `layer2.json`, partition test",
-                      RECIPE1M_PROMPT, "recipe text")  # fmt: skip
+    def rows() -> Iterator[BenchRow]:
+        if sample is None:
+            yield from recipes()
+            return
+        pool = list(recipes())
+        keep = set(random.Random(seed).sample(range(len(pool)), sample)) if len(pool) > sample else None
+        for k, row in enumerate(pool):
+            if keep is None or k in keep:
+                yield row
+            else:
+                skipped[f"not in the seed-{seed} sample of {sample}"] += 1
+
+    how = "every test recipe with an image" if sample is None else f"{sample} drawn with seed {seed}"
+    return TaskSource("Recipe1M", "label", rows(), f"Recipe1M `layer1.json` + `layer2.json`, partition test, {how}",
+                      RECIPE1M_PROMPT, "recipe text", skipped=skipped)  # fmt: skip
 
 
 BIOMED_READERS: dict[str, Callable[..., TaskSource]] = {
