@@ -489,6 +489,7 @@ def test_recipe1m_sample_is_seeded_in_file_order_and_counted(tmp_path):
 
 
 def test_pmc_vqa_without_test_clean_names_it(tmp_path):
+    """The benchmark is test_clean.csv: a folder without it is refused naming it; a csv file given itself is read."""
     from hub_tools.evaluation.raw_readers import read_pmc_vqa
     from hub_tools.publish.dataset import BuildError
 
@@ -496,3 +497,7 @@ def test_pmc_vqa_without_test_clean_names_it(tmp_path):
     (base / "test_clean.csv").unlink()
     with pytest.raises(BuildError, match="test_clean.csv"):
         read_pmc_vqa(base)
+    other = read_pmc_vqa(base / "test_2.csv")  # another csv of the release, named as the file itself
+    rows = list(other.rows)
+    assert [r.columns["label"] for r in rows] == ["A"] and other.source == "PMC-VQA `test_2.csv`"
+    assert rows[0].image == (base / "images_2" / "figures" / "PMC9_fig9.jpg").resolve()
