@@ -45,12 +45,13 @@ def has_released_cue(text: str) -> bool:
 def answer_branch(informative: str, precise: str, rule: str = "released") -> str:
     """Which answer the task turn uses: ``"informative"``, ``"concat"`` or ``"cot"``.
 
-    ``released``: the last piece of the lower-cased informative answer split on ``". "`` has a cue ->
-    ``informative``; else the whole lower-cased precise answer has a cue -> ``concat``; else ``cot``.
+    ``released``: the last piece of the stripped, lower-cased informative answer split on ``". "`` has a cue ->
+    ``informative``; else the whole lower-cased precise answer (as given) has a cue -> ``concat``; else ``cot``.
+    The released rule itself, on any text (surrounding whitespace of the informative answer does not count).
     ``words``: the same order with whole-word cues and a sentence split on ``[.!?]`` + whitespace.
     """
     if rule == "released":
-        if has_released_cue(informative.lower().split(". ")[-1]):
+        if has_released_cue(informative.strip().lower().split(". ")[-1]):
             return "informative"
         return "concat" if has_released_cue(precise) else "cot"
     if rule == "words":
