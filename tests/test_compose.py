@@ -107,6 +107,17 @@ def test_released_answer_branch(informative, precise, branch):
     assert answer_branch(informative, precise, rule="released") == branch
 
 
+def test_released_answer_branch_strips_the_informative_answer_itself():
+    """Called alone on unstripped text, answer_branch is the released rule: the informative answer is stripped
+    before the split on ". " (else a trailing ". " leaves an empty last piece); the precise answer is used as given."""
+    from hub_tools.compose import answer_branch
+
+    assert answer_branch("The result is clear. So red. ", "Red") == "informative"
+    assert answer_branch("  The result is clear. So red.\n", "Red") == "informative"
+    assert answer_branch("It is red. ", "Red, so ") == "concat"
+    assert answer_branch("It is red. ", "Red, so") == "cot"  # "so" without its space is no cue
+
+
 @pytest.mark.parametrize(
     ("informative", "precise", "released", "words"),
     [
