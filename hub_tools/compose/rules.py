@@ -15,7 +15,6 @@ from dataclasses import dataclass
 
 from hub_tools.compose.cot_templates import COT_POOL
 from hub_tools.compose.qa_templates import QA_POOL
-from hub_tools.synthesis.parse import clean_question  # the hint rule lives next to the parser
 
 CUE_RULES = ("released", "words")
 RELEASED_CUES = ("could be ", "so ", "thus ", "therefore ", "final ", "answer ", "result ")
@@ -74,8 +73,11 @@ class TaskTurn:
 def compose_task(
     question: str, informative: str, precise: str, rng: random.Random, cue_rule: str = "released"
 ) -> TaskTurn:
-    """Compose one task turn from a triplet: :func:`answer_branch`, then a template drawn with ``rng``."""
-    question, informative, precise = clean_question(question), informative.strip(), precise.strip()
+    """Compose one task turn from a triplet: :func:`answer_branch`, then a template drawn with ``rng``.
+
+    The instruction and both answers go into the template as given, as released (the parser has already cut
+    the hint and the surrounding whitespace of each turn).
+    """
     branch = answer_branch(informative, precise, cue_rule)
     if branch == "cot":
         i = rng.randrange(len(COT_POOL))

@@ -80,10 +80,10 @@ def _pairs_of(entry: Any, where: str) -> list[tuple[str, str]]:
         question, answer = human.get("value"), gpt.get("value")
         if not isinstance(question, str) or not isinstance(answer, str) or not answer.strip():
             raise SeedFormatError(f"{where}: empty or non-text turn")
-        question = strip_image_marker(question).strip()
-        if not question:
+        question = strip_image_marker(question)  # the rest as given, as released (answers too)
+        if not question.strip():
             raise SeedFormatError(f"{where}: empty question")
-        pairs.append((question, answer.strip()))
+        pairs.append((question, answer))
     return pairs
 
 
@@ -126,7 +126,7 @@ def read_seed_sets(caption_set, precise_set, informative_set) -> SeedSets:
             continue
         # Some releases also carry the caption in a "caption" field; the gpt turn is the reference.
         caption = entry.get("caption") if isinstance(entry.get("caption"), str) else pairs[0][1]
-        sets.captions[key] = caption.strip()
+        sets.captions[key] = caption  # as given, as released
         sets.image_paths[key] = entry["image"]
     for index, entry in enumerate(_load_list(precise_set)):
         where = f"{precise_set} entry {index}"
