@@ -29,6 +29,7 @@ def is_approximate(entry: dict) -> bool:
     """Whether a ``scores.json`` task entry was scored against the approximate (labels-union) vocabulary."""
     return entry.get("vocabulary_source") == APPROXIMATE_SOURCE
 
+
 FOOD101_CLASSES: tuple[str, ...] = (
     "apple_pie", "baby_back_ribs", "baklava", "beef_carpaccio", "beef_tartare", "beet_salad", "beignets",
     "bibimbap", "bread_pudding", "breakfast_burrito", "bruschetta", "caesar_salad", "cannoli", "caprese_salad",

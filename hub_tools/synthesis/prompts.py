@@ -34,7 +34,9 @@ LLAVA_TYPES = ("llava_next", "llava")
 """Model types that take the released ``llava_llama_3`` conversation when their tokenizer is Llama-3's."""
 
 
-def render_llava_llama_3(messages: list[dict], add_generation_prompt: bool = False, image_token: str = "<image>") -> str:
+def render_llava_llama_3(
+    messages: list[dict], add_generation_prompt: bool = False, image_token: str = "<image>"
+) -> str:
     """``messages`` in the released ``llava_llama_3`` conversation (the LLaVA codebase's, as AdaMLLM trained and
     evaluated LLaVA-NeXT-Llama3).
 
