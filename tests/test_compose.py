@@ -107,6 +107,17 @@ def test_released_answer_branch(informative, precise, branch):
     assert answer_branch(informative, precise, rule="released") == branch
 
 
+def test_released_answer_branch_strips_the_informative_answer_itself():
+    """Called alone on unstripped text, answer_branch is the released rule: the informative answer is stripped
+    before the split on ". " (else a trailing ". " leaves an empty last piece); the precise answer is used as given."""
+    from hub_tools.compose import answer_branch
+
+    assert answer_branch("The result is clear. So red. ", "Red") == "informative"
+    assert answer_branch("  The result is clear. So red.\n", "Red") == "informative"
+    assert answer_branch("It is red. ", "Red, so ") == "concat"
+    assert answer_branch("It is red. ", "Red, so") == "cot"  # "so" without its space is no cue
+
+
 @pytest.mark.parametrize(
     ("informative", "precise", "released", "words"),
     [
@@ -158,12 +169,20 @@ def test_branch_concatenation():
 
 def test_branch_chain_of_thought():
     rng = random.Random(3)
-    turn = compose_task("Answer with a precise response.\nWhich organ?", "The liver is enlarged.", "Liver", rng)
+    turn = compose_task("Which organ?", "The liver is enlarged.", "Liver", rng)
     assert turn.branch == "cot"
-    # synthesizer hint stripped from the question
     expected = COT_POOL[turn.template].render(
         question="Which organ?", reasoning="The liver is enlarged.", answer="Liver"
     )
+    assert (turn.user, turn.assistant) == expected
+
+
+def test_compose_task_inserts_the_triplet_as_given():
+    """As released, the instruction and answers go into the template unchanged (no strip, no hint cleaning)."""
+    question, informative, precise = " Which organ?\n", "The liver is enlarged. ", " Liver"
+    turn = compose_task(question, informative, precise, random.Random(3))
+    assert turn.branch == "cot"
+    expected = COT_POOL[turn.template].render(question=question, reasoning=informative, answer=precise)
     assert (turn.user, turn.assistant) == expected
 
 

@@ -177,6 +177,23 @@ def test_sample_pairs_all_valid(sample_pairs):
     assert {r.caption_prompt for r in records} == {"Describe the image."}
 
 
+def test_captions_and_caption_prompts_are_used_as_given(tmp_path):
+    """As released: the caption and the caption prompt (image marker and its line break cut) keep their
+    whitespace; a caption with nothing visible is still a rejection; a prompt with nothing left is no prompt."""
+    Image.new("RGB", (8, 8)).save(tmp_path / "a.png")
+    rows = [
+        _pair("a.png", caption="  A plate of rice.\n", prompt="<image>\n Name the dish. "),
+        _pair("a.png", caption="B", prompt="Describe it:<image>"),
+        _pair("a.png", caption="C", prompt="<image>\n  "),
+        _pair("a.png", caption=" \n\t "),
+    ]
+    (tmp_path / "pairs.jsonl").write_text("".join(json.dumps(r) + "\n" for r in rows))
+    first, second, third, fourth = read_pairs(str(tmp_path / "pairs.jsonl"))
+    assert (first.caption, first.caption_prompt) == ("  A plate of rice.\n", " Name the dish. ")
+    assert second.caption_prompt == "Describe it:" and third.caption_prompt is None
+    assert isinstance(fourth, Rejection) and fourth.reason == "caption is empty"
+
+
 def _reader_growth_kb(root, n: int) -> int:
     """Peak-RSS growth (KB) of a fresh process reading ``n`` JSONL and ``n`` JSON-array pairs (files written here)."""
     line = json.dumps(_pair("a.png", caption="A small test caption.", prompt="<image>Describe."))

@@ -70,15 +70,25 @@ def test_prompt_shape():
     for q, inf, prec, label in EXAMPLES:
         assert item_text(Item(q, inf, prec)) + f" {label}" in prefix
     text = item_text(Item("Q?", "long " * 5000, "p"))
-    assert text.endswith("\nVerdict:") and len(text) < 6000  # fields are clipped
+    assert text.endswith("\nVerdict:") and len(text) > 25000  # values as given, as released
+    clipped = item_text(Item("Q?", "long " * 5000, "p"), clip=True)
+    assert clipped.endswith("\nVerdict:") and len(clipped) < 6000  # the clip option cuts the fields
 
 
-def test_default_template_is_our_prompt():
+def test_default_template_inserts_values_raw():
+    """The default prompt inserts the values as given (the release's format call); clipping is the option."""
     tpl = PromptTemplate.default()
-    item = Item("Q  {x}?", "long " * 5000, "p")
+    item = Item(" Q  {x}?\n", "long\n\n" * 5000, "p ")
     assert tpl.prefix == prefix_text() + "Question: "  # everything before the first placeholder
-    assert tpl.render(item) == prefix_text() + item_text(item)  # clipped like item_text
+    raw = tpl.render(item)
+    assert raw == prefix_text() + f"Question: {item.question}\nInformative answer: {item.informative}\n" + (
+        f"Precise answer: {item.precise}\nVerdict:"
+    )
+    assert raw == prefix_text() + item_text(item)
     assert PromptTemplate.default("P\n\n").render(item) == "P\n\n" + item_text(item)
+    clipped = PromptTemplate.default(clip=True).render(item)
+    assert clipped == tpl.clipped().render(item) == prefix_text() + item_text(item, clip=True)
+    assert "Question: Q {x}?\n" in clipped and "long\n\n" not in clipped and len(clipped) < len(raw)
 
 
 def test_template_substitutes_literally(tmp_path):
@@ -255,6 +265,8 @@ def test_prompt_over_the_context_is_recorded_not_run(checker, tmp_path):
     out = judge.judge([MIXED_ITEMS[0], long, MIXED_ITEMS[1]])
     assert len(judge.prompt_ids([long])[0]) > 8192
     assert out[1] == {"label": "Other", "generated": None, "probs": None, "reason": "prompt exceeds 8192 tokens"}
+    # the default prompt no longer clips the answer to fit: the same item is recorded, not run, there too
+    assert checker.judge([long])[0]["reason"] == "prompt exceeds 8192 tokens"
     _assert_same_verdicts([out[0], out[2]], judge.judge([MIXED_ITEMS[0], MIXED_ITEMS[1]], shared_prefix=False))
     # a prompt exactly at the limit may still generate one token (the second would not fit)
     n = len(judge.prompt_ids([MIXED_ITEMS[0]])[0])
@@ -485,6 +497,7 @@ def test_filter_run_with_llm_checker(tmp_path, checker):
             assert v["probs"]["Yes"] == pytest.approx(solo["probs"]["Yes"], abs=1e-4)
     manifest = json.loads((run / "manifest.json").read_text())["filter"]
     assert manifest["decision"] == "released" and manifest["checker_prompt"] == "default"
+    assert manifest["clip_fields"] is False  # values inserted as given by default
     stats = json.loads((run / "stats.json").read_text())
     first = [by_id[r["id"]]["verdicts"][0]["label"] for r in rows if r["status"] == "synthesized" and r["triplets"]]
     assert stats["kept"] == first.count("Yes")  # kept == label "Yes"
@@ -538,3 +551,16 @@ def test_cli_filter_with_a_prompt_and_decision(tmp_path, tiny_models):
     manifest = json.loads((run / "manifest.json").read_text())["filter"]
     assert manifest["checker_prompt"] == str(good) and manifest["decision"] == "label-logits"
     assert main(["filter", str(run), "--checker", "lexical", "--checker-prompt", str(good)]) == 2
+
+
+def test_cli_clip_fields_is_recorded_and_needs_an_llm_checker(tmp_path, tiny_models):
+    run, _ = _make_run(tmp_path)
+    proc = _cli("filter", str(run), "--checker", "lexical", "--clip-fields")
+    assert proc.returncode == 2
+    assert proc.stderr.strip().splitlines() == [
+        "adamllm filter: error: --clip-fields needs an LLM checker; the lexical checker uses no prompt"
+    ]
+    proc = _cli("filter", str(run), "--checker", str(tiny_models["llama"]), "--clip-fields", "--no-progress")
+    assert proc.returncode == 0, proc.stderr
+    manifest = json.loads((run / "manifest.json").read_text())["filter"]
+    assert manifest["checker_prompt"] == "default" and manifest["clip_fields"] is True

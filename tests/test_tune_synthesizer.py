@@ -86,9 +86,15 @@ def test_blank_share_and_split_per_task(seed_data):
     rows = _rows(out / "train.jsonl") + _rows(out / "validation.jsonl")
     blank = [r for r in rows if r["blank"]]
     assert len(blank) == stats["blank"]
-    # released: an independent draw per image with probability 0.1 (not exactly 10%)
-    expected = {r["id"] for r in rows if random.Random(f"3|blank|{r['id']}.png").random() < 0.1}
-    assert {r["id"] for r in blank} == expected
+    # released: per task, the rows in their seeded shuffle; position p is blank when random.Random(p) picks it
+    # with weights (10, 90), so the same positions are blank in every task (not exactly 10%)
+    released = [random.Random(p).choices([True, False], weights=(10, 90), k=1)[0] for p in range(len(rows))]
+    expected = set()
+    for task in {r["task_name"] for r in rows}:
+        order = sorted((r for r in rows if r["task_name"] == task), key=lambda r: r["id"] + ".png")
+        random.Random(f"3|split|{task}").shuffle(order)
+        expected |= {r["id"] for p, r in enumerate(order) if released[p]}
+    assert {r["id"] for r in blank} == expected  # the first blank position is 31: small tasks have none
     assert all(r["images"] == ["blank.png"] for r in blank)
     assert all(r["images"] != ["blank.png"] for r in rows if not r["blank"])
     per_task = Counter(r["task_name"] for r in rows)
@@ -96,6 +102,49 @@ def test_blank_share_and_split_per_task(seed_data):
     for task, n in per_task.items():
         assert val[task] == math.ceil(0.1 * n) == stats["per_task"][task]["validation"]  # released: rounded up
     assert stats["validation"] > 0
+
+
+def _raw_seed_sets(folder: Path, tasks: dict[str, int]) -> tuple[Path, Path, Path]:
+    """Caption / precise / informative sets for ``tasks`` (name -> number of images), images written too."""
+    from PIL import Image
+
+    (folder / "images_191task_1k").mkdir(parents=True)
+    captions, precise, informative = [], [], []
+    for task, n in tasks.items():
+        for i in range(n):
+            name = f"{task}_{i:03d}.png"
+            Image.new("RGB", (8, 8)).save(folder / "images_191task_1k" / name)
+            turn = [{"from": "human", "value": "<image>\nWhat?"}, {"from": "gpt", "value": f"It is {i}."}]
+            captions.append({"id": name, "image": name, "conversations": turn})
+            precise.append({"id": name, "image": name, "task_name": task, "conversations": turn})
+            informative.append({"id": name, "image": name, "conversations": turn})
+    paths = tuple(folder / f for f in ("cap.json", "meta.json", "inst.json"))
+    for path, data in zip(paths, (captions, precise, informative)):
+        path.write_text(json.dumps(data))
+    return paths
+
+
+def test_blank_positions_are_the_same_in_every_task(tmp_path):
+    """As released: position p of a task's shuffled list is blank iff random.Random(p) draws it (weights 10/90)."""
+    sets = _raw_seed_sets(tmp_path, {"alpha": 80, "beta": 50})
+    stats = T.build_seed_data(*sets, tmp_path / "out", seed=7, blank_size=8)
+    rows = _rows(tmp_path / "out" / "train.jsonl") + _rows(tmp_path / "out" / "validation.jsonl")
+    released = {p for p in range(80) if random.Random(p).choices([True, False], weights=(10, 90), k=1)[0]}
+    for task, n in (("alpha", 80), ("beta", 50)):
+        order = sorted((r for r in rows if r["task_name"] == task), key=lambda r: r["id"])
+        random.Random(f"7|split|{task}").shuffle(order)  # the task's seeded shuffle
+        assert {p for p, r in enumerate(order) if r["blank"]} == {p for p in released if p < n}
+    assert stats["blank"] == sum(r["blank"] for r in rows) == len(released) + len({p for p in released if p < 50})
+    assert T.is_blank_position(31, 0.1) and not T.is_blank_position(30, 0.1)
+
+
+def test_blank_image_is_the_released_size_by_default(small_world, tmp_path):
+    from PIL import Image
+
+    files = W.world_files(small_world)
+    T.build_seed_data(files["caption_set"], files["precise_set"], files["informative_set"], tmp_path, seed=3)
+    with Image.open(tmp_path / "blank.png") as image:
+        assert image.size == (237, 150) and image.convert("RGB").getextrema() == ((255, 255),) * 3
 
 
 def _resolved_rows(folder: Path) -> list[dict]:
@@ -177,7 +226,8 @@ def _qa_rows(seed_data, n=3):
 
 
 @pytest.mark.parametrize("model", ["qwen2_vl", "llava_next"])
-def test_mask_is_the_prompt_exactly(tiny_models, seed_data, model):
+def test_loss_starts_after_the_caption_turn_end(tiny_models, seed_data, model):
+    """As released: masked up to the caption turn's end-of-turn token; the first task turn's user header on."""
     import torch
 
     processor = _load(tiny_models[model])
@@ -196,13 +246,16 @@ def test_mask_is_the_prompt_exactly(tiny_models, seed_data, model):
         n_prompt = enc["input_ids"].shape[1]
         length = int(batch["attention_mask"][i].sum())
         ids, labels = batch["input_ids"][i], batch["labels"][i]
-        assert torch.equal(ids[:n_prompt], enc["input_ids"][0])  # the prompt is a token prefix
+        assert torch.equal(ids[:n_prompt], enc["input_ids"][0])  # the masked part is a token prefix
         assert (labels[:n_prompt] == -100).all()  # system, image tokens, caption turn: masked
         assert torch.equal(labels[n_prompt:length], ids[n_prompt:length])  # everything after: trained
         assert (labels[length:] == -100).all()  # padding
+        caption = row["messages"][1]["content"][0]["text"]
+        assert prompt.endswith(caption + collator.turn_format.turn_end)  # masked through the caption's turn end
         trained = tok.decode(ids[n_prompt:length], skip_special_tokens=False)
         first_question = row["messages"][2]["content"][0]["text"]
-        assert trained.startswith(first_question)  # the question text itself is trained
+        header = "<|start_header_id|>user<|end_header_id|>\n\n" if model == "llava_next" else "\n<|im_start|>user\n"
+        assert trained.startswith(header + first_question)  # the first task turn's header and question: trained
         assert trained.endswith(collator.end_token)
     if model == "llava_next":  # the release tokenizes with its BOS in front of the prompt's own
         bos = tok.bos_token_id
@@ -219,7 +272,9 @@ def test_trained_text_parses_back_into_the_seed_triplets(tiny_models, seed_data,
     fmt = LLAMA3 if collator.prompt_format == "released" else chat_turn_format(processor)
     for row in _qa_rows(seed_data, 5):
         _, _, text, spans = collator.render(row)
-        generated = text[spans[0][0] :]
+        trained = text[spans[0][0] :].lstrip()
+        assert trained.startswith(fmt.user_open)  # the prompt's open user header is trained too
+        generated = trained[len(fmt.user_open) :]  # what the synthesizer writes after its prompt
         assert generated.endswith(collator.end_token)
         triplets = parse_triplets(generated[: -len(collator.end_token)], turn_format=fmt)
         questions = {m["content"][0]["text"].split("\n", 1)[1] for m in row["messages"][2::2]}
@@ -254,6 +309,20 @@ def test_chat_rendering_matches_the_chat_template(tiny_models, seed_data):
         template = processor.apply_chat_template(normalize_messages(row["messages"]), tokenize=False)
         _, _, text, _ = collator.render(row)
         assert text == template + collator.end_token
+
+
+def test_image_max_side_caps_the_synthesizer_images(tiny_models, seed_data):
+    """The synthesizer-tuning collator honours image_max_side, as the SFT recipe's does (fewer image tokens)."""
+    from PIL import Image
+
+    processor = _load(tiny_models["qwen2_vl"])
+    row = dict(_qa_rows(seed_data, 1)[0], images=[Image.new("RGB", (224, 112), "green")])
+    image_id = processor.tokenizer.convert_tokens_to_ids(processor.image_token)
+    full = T.SynthesizerCollator(processor)([row])
+    capped = T.SynthesizerCollator(processor, image_max_side=56)([row])
+    _, images, _, _ = T.SynthesizerCollator(processor, image_max_side=56).render(row)
+    assert images[0].size == (56, 28)
+    assert 0 < int((capped["input_ids"] == image_id).sum()) < int((full["input_ids"] == image_id).sum())
 
 
 def test_end_token_is_not_the_turn_end(tiny_models):

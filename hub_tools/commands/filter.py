@@ -47,6 +47,12 @@ def add_checker_arguments(p: argparse.ArgumentParser, prefix: str = "") -> None:
         "label is generated (default: our built-in prompt)",
     )
     p.add_argument(
+        f"--{prefix}clip-fields",
+        action="store_true",
+        help="cut the checker prompt's question / informative / precise answers to 1,000 / 4,000 / 1,000 characters "
+        "and collapse their whitespace (our earlier default; the release inserts them as given)",
+    )
+    p.add_argument(
         "--no-shared-prefix",
         action="store_true",
         help="run the whole few-shot prompt per item instead of reusing the prefix KV cache (slower; for comparison)",
@@ -67,12 +73,16 @@ def checker_factory(args: argparse.Namespace, prefix: str = ""):
     """
     from hub_tools.filtering import PromptTemplate, load_checker
 
+    key = prefix.replace("-", "_")
+    clip = getattr(args, f"{key}clip_fields", False)
     template = PromptTemplate.from_file(args.checker_prompt) if args.checker_prompt else None
     if args.checker == "lexical":
-        if template is not None:
-            raise ValueError("--checker-prompt needs an LLM checker; the lexical checker uses no prompt")
+        if template is not None or clip:
+            flag = "--checker-prompt" if template is not None else f"--{prefix}clip-fields"
+            raise ValueError(f"{flag} needs an LLM checker; the lexical checker uses no prompt")
         return lambda: load_checker("lexical")
-    key = prefix.replace("-", "_")
+    if clip:
+        template = (template or PromptTemplate.default()).clipped()
     kwargs = {
         "device": getattr(args, f"{key}device"),
         "dtype": getattr(args, f"{key}dtype"),

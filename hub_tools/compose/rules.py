@@ -15,7 +15,6 @@ from dataclasses import dataclass
 
 from hub_tools.compose.cot_templates import COT_POOL
 from hub_tools.compose.qa_templates import QA_POOL
-from hub_tools.synthesis.parse import clean_question  # the hint rule lives next to the parser
 
 CUE_RULES = ("released", "words")
 RELEASED_CUES = ("could be ", "so ", "thus ", "therefore ", "final ", "answer ", "result ")
@@ -45,12 +44,13 @@ def has_released_cue(text: str) -> bool:
 def answer_branch(informative: str, precise: str, rule: str = "released") -> str:
     """Which answer the task turn uses: ``"informative"``, ``"concat"`` or ``"cot"``.
 
-    ``released``: the last piece of the lower-cased informative answer split on ``". "`` has a cue ->
-    ``informative``; else the whole lower-cased precise answer has a cue -> ``concat``; else ``cot``.
+    ``released``: the last piece of the stripped, lower-cased informative answer split on ``". "`` has a cue ->
+    ``informative``; else the whole lower-cased precise answer (as given) has a cue -> ``concat``; else ``cot``.
+    The released rule itself, on any text (surrounding whitespace of the informative answer does not count).
     ``words``: the same order with whole-word cues and a sentence split on ``[.!?]`` + whitespace.
     """
     if rule == "released":
-        if has_released_cue(informative.lower().split(". ")[-1]):
+        if has_released_cue(informative.strip().lower().split(". ")[-1]):
             return "informative"
         return "concat" if has_released_cue(precise) else "cot"
     if rule == "words":
@@ -73,8 +73,11 @@ class TaskTurn:
 def compose_task(
     question: str, informative: str, precise: str, rng: random.Random, cue_rule: str = "released"
 ) -> TaskTurn:
-    """Compose one task turn from a triplet: :func:`answer_branch`, then a template drawn with ``rng``."""
-    question, informative, precise = clean_question(question), informative.strip(), precise.strip()
+    """Compose one task turn from a triplet: :func:`answer_branch`, then a template drawn with ``rng``.
+
+    The instruction and both answers go into the template as given, as released (the parser has already cut
+    the hint and the surrounding whitespace of each turn).
+    """
     branch = answer_branch(informative, precise, cue_rule)
     if branch == "cot":
         i = rng.randrange(len(COT_POOL))

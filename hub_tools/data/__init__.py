@@ -289,11 +289,12 @@ def check_chat_tokens(text: str, what: str = "caption") -> None:
 
 
 def check_caption(caption: Any) -> str:
-    """Return the stripped caption or raise :class:`BadInput` (missing, not text, not UTF-8, empty, too long,
-    holding a chat special token: :func:`check_chat_tokens`).
+    """Return the caption as given (the release uses it so) or raise :class:`BadInput` (missing, not text, not
+    UTF-8, empty, too long, holding a chat special token: :func:`check_chat_tokens`).
 
     A caption is empty when nothing is left after removing whitespace, control and zero-width characters
-    (newlines and tabs inside a caption are ordinary whitespace and stay).
+    (newlines and tabs inside a caption are ordinary whitespace and stay). Surrounding whitespace is kept: it
+    goes into the synthesizer prompt and the caption turn as it is.
     """
     if caption is None:
         raise BadInput("caption is missing")
@@ -303,8 +304,7 @@ def check_caption(caption: Any) -> str:
     if problem:
         raise BadInput(f"caption is not valid UTF-8 text: {problem}")
     check_chat_tokens(caption)
-    caption = caption.strip()
-    if not caption:
+    if not caption.strip():
         raise BadInput("caption is empty")
     if not _has_visible(caption):
         raise BadInput("caption is empty after removing zero-width and control characters")
@@ -314,7 +314,7 @@ def check_caption(caption: Any) -> str:
 
 
 def check_text(pair: ImageCaptionPair) -> str:
-    """Check the caption (:func:`check_caption`) and the caption prompt; return the stripped caption."""
+    """Check the caption (:func:`check_caption`) and the caption prompt; return the caption as given."""
     caption = check_caption(pair.caption)
     if pair.caption_prompt is not None:
         if not isinstance(pair.caption_prompt, str):
@@ -382,8 +382,10 @@ def parse_sharegpt_record(record: Any) -> tuple[str, str, str | None]:
         raise BadInput("record has no user turn")
     if caption is None:
         raise BadInput("caption is missing (no assistant turn)")
-    prompt = user.replace(IMAGE_MARKER, "").strip() or None
-    return images[0], caption, prompt
+    # the image marker (and the line break after it) removed, the rest as given, as released; a prompt with
+    # nothing but whitespace left is no prompt (the caption turn then asks "Describe the image.")
+    prompt = user.replace(IMAGE_MARKER + "\n", "").replace(IMAGE_MARKER, "")
+    return images[0], caption, prompt if prompt.strip() else None
 
 
 def read_sharegpt(path: str | os.PathLike, image_root: str | os.PathLike | None = None) -> Iterator[Record]:

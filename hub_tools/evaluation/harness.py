@@ -16,12 +16,11 @@ from typing import Any
 
 from hub_tools.evaluation.tasks import BenchmarkSplit, Task, dumps, load_split, resolve_tasks
 from hub_tools.redaction import strip_credentials
-from hub_tools.synthesis.prompts import image_token_of, llava_llama_3_opening, pick_prompt_format
+from hub_tools.synthesis.prompts import image_token_of, llava_llama_3_opening, prompt_style
 
 PUBLISHED_MIN_PIXELS = 224 * 224
 PUBLISHED_MAX_PIXELS = 1280 * 28 * 28
 QWEN_VL_TYPES = ("qwen2_vl", "qwen2_5_vl")
-LLAVA_TYPES = ("llava_next", "llava")
 PROMPT_FORMATS = ("released", "chat")
 EXTRA_STOP_TOKENS = ("<|eot_id|>", "<|end_of_text|>", "<|im_end|>")
 METRICS_ENV = "ADAMLLM_METRICS_DIR"
@@ -146,8 +145,7 @@ class ChatVLM:
         if self.tokenizer.pad_token is None:
             self.tokenizer.pad_token = self.tokenizer.eos_token
         self.model_type = getattr(config, "model_type", "")
-        llava_llama3 = self.model_type in LLAVA_TYPES and pick_prompt_format(self.processor) == "released"
-        self.prompt_style = "llava_llama_3" if prompt_format == "released" and llava_llama3 else "chat_template"
+        self.prompt_style = prompt_style(self.model_type, self.processor, prompt_format)  # as `adamllm train`
         self.image_token = image_token_of(self.processor)
         self.chat_template = getattr(self.processor, "chat_template", None) or getattr(
             self.tokenizer, "chat_template", None
@@ -188,8 +186,9 @@ class ChatVLM:
 
         prompts = [self.prompt(t) for t in texts]
         kwargs = dict(self.image_kwargs)
-        if self.prompt_style == "llava_llama_3":
-            kwargs["add_special_tokens"] = True  # the tokenizer's BOS in front of <|begin_of_text|>, as released
+        # llava_llama_3: the tokenizer's BOS in front of <|begin_of_text|>, as released; a chat template writes its
+        # own BOS (Llama-3.2-Vision), which the training collator does not double either
+        kwargs["add_special_tokens"] = self.prompt_style == "llava_llama_3"
         inputs = self.processor(
             text=prompts,
             images=[[image] for image in images],

@@ -2,13 +2,17 @@
 
 Scores are stored as fractions in ``scores.json`` and shown as percentages (points), as the paper
 reports them. A row is one (task, metric) pair from each task's ``primary`` metrics: medical VQA
-tasks have two (OPEN recall, CLOSED accuracy), the others one.
+tasks have two (OPEN recall, CLOSED accuracy), the others one. A score against an approximate vocabulary
+(Nutrition5K without its ingredient list) is labelled ``(approximate)`` with a note, never shown as the
+benchmark's.
 """
 
 from __future__ import annotations
 
 import json
 from pathlib import Path
+
+from hub_tools.evaluation.vocab import APPROXIMATE_NOTE, is_approximate
 
 METRIC_LABELS = {
     "open_recall": "OPEN recall",
@@ -34,16 +38,25 @@ def score_rows(scores: dict) -> list[tuple[str, str, float, int]]:
     return rows
 
 
+def approximate_tasks(scores: dict) -> set[str]:
+    """The tasks of a ``scores.json`` dict scored against an approximate vocabulary (:func:`is_approximate`)."""
+    return {task for task, entry in scores.get("tasks", {}).items() if is_approximate(entry)}
+
+
 def scores_markdown(scores: dict) -> str:
-    """A markdown table of a run's scores (percent), with the model named above it."""
+    """A markdown table of a run's scores (percent), with the model named above it; approximate scores labelled."""
     lines = [
         f"# Scores: `{scores.get('model', '?')}`",
         "",
         "| Task | Metric | Score (%) | N |",
         "|---|---|---:|---:|",
     ]
+    approximate = approximate_tasks(scores)
     for task, key, value, count in score_rows(scores):
-        lines.append(f"| {task} | {METRIC_LABELS.get(key, key)} | {100 * value:.2f} | {count} |")
+        name = f"{task} (approximate)" if task in approximate else task
+        lines.append(f"| {name} | {METRIC_LABELS.get(key, key)} | {100 * value:.2f} | {count} |")
+    if approximate:
+        lines += ["", f"(approximate) {APPROXIMATE_NOTE}."]
     return "\n".join(lines) + "\n"
 
 
@@ -80,12 +93,14 @@ def compare(
         name_a, name_b = f"A: {name_a}", f"B: {name_b}"
     values_a = {(t, k): v for t, k, v, _ in score_rows(scores_a)}
     values_b = {(t, k): v for t, k, v, _ in score_rows(scores_b)}
+    approx_a, approx_b = approximate_tasks(scores_a), approximate_tasks(scores_b)
     keys = list(values_a) + [k for k in values_b if k not in values_a]
     rows = []
     for task, metric in keys:
         a, b = values_a.get((task, metric)), values_b.get((task, metric))
         delta = None if a is None or b is None else 100 * (b - a)
-        rows.append({"task": task, "metric": metric, "a": a, "b": b, "delta": delta})
+        approximate = [side for side, found in (("a", approx_a), ("b", approx_b)) if task in found]
+        rows.append({"task": task, "metric": metric, "a": a, "b": b, "delta": delta, "approximate": approximate})
     if echo:
         print(comparison_table(rows, name_a, name_b))
     if out_png is not None:
@@ -105,8 +120,20 @@ def comparison_table(rows: list[dict], name_a: str, name_b: str) -> str:
     for row in rows:
         delta = "—" if row["delta"] is None else f"{row['delta']:+.2f}"
         label = METRIC_LABELS.get(row["metric"], row["metric"])
-        lines.append(f"| {row['task']} | {label} | {pct(row['a'])} | {pct(row['b'])} | {delta} |")
+        lines.append(f"| {_task_label(row, name_a, name_b)} | {label} | {pct(row['a'])} | {pct(row['b'])} | {delta} |")
+    if any(row.get("approximate") for row in rows):
+        lines += ["", f"(approximate) {APPROXIMATE_NOTE}."]
     return "\n".join(lines)
+
+
+def _task_label(row: dict, name_a: str, name_b: str) -> str:
+    """The task name, marked ``(approximate)`` (naming the run when only one side is) where a score is."""
+    sides = row.get("approximate") or []
+    if not sides:
+        return row["task"]
+    if len(sides) == 2:
+        return f"{row['task']} (approximate)"
+    return f"{row['task']} (approximate in {name_a if sides == ['a'] else name_b})"
 
 
 def plot_comparison(rows: list[dict], name_a: str, name_b: str, out_png: str | Path) -> Path:
@@ -118,7 +145,10 @@ def plot_comparison(rows: list[dict], name_a: str, name_b: str, out_png: str | P
 
     out_png = Path(out_png)
     out_png.parent.mkdir(parents=True, exist_ok=True)
-    labels = [f"{r['task']}\n{METRIC_LABELS.get(r['metric'], r['metric'])}" for r in rows]
+    labels = [
+        f"{r['task']}{' (approx.)' if r.get('approximate') else ''}\n{METRIC_LABELS.get(r['metric'], r['metric'])}"
+        for r in rows
+    ]
     width = 0.38
     xs = list(range(len(rows)))
     fig, ax = plt.subplots(figsize=(max(6.0, 1.1 * len(rows) + 2), 4.5))

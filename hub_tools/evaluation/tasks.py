@@ -231,12 +231,13 @@ class BenchmarkSplit:
         found = V.load_vocabulary(self.task.vocabulary_file, self.root, benchmark_dir)
         if found is None:
             names = sorted({n for row in rows if isinstance(row["label"], (list, tuple)) for n in row["label"]})
-            found = names, "labels-union (approximate)"
+            found = names, V.APPROXIMATE_SOURCE
             import warnings
 
             warnings.warn(
                 f"{self.task.name}: no {self.task.vocabulary_file} found; using the union of the split's labels "
-                "as the vocabulary (scores are approximate). Put the file in the benchmark folder to fix this.",
+                "as the vocabulary (the score is approximate, labelled so in every table, not the benchmark's). "
+                "Put the file in the benchmark folder to fix this.",
                 stacklevel=2,
             )
         names, self.vocabulary_source = found

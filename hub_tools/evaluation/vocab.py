@@ -1,8 +1,9 @@
 """Label vocabularies of the food benchmarks (Food101 classes, FoodSeg103 and Nutrition5K ingredients).
 
 Looked up in the local benchmark folder, then the Hub dataset repo, then the public class lists bundled here;
-Nutrition5K without a file falls back to the union of the split's labels, marked approximate in
-``scores.json``. Sources and assumptions: ``docs/benchmarks.md``.
+Nutrition5K without a file falls back to the union of the split's labels: its vocabulary source is
+:data:`APPROXIMATE_SOURCE` in ``scores.json`` and the score is labelled approximate, never the benchmark's, in
+every table (:func:`is_approximate`). Sources and assumptions: ``docs/benchmarks.md``.
 """
 
 from __future__ import annotations
@@ -16,6 +17,18 @@ FOOD101_MAP_FILE = "food101_name_to_label_map.json"
 FOODSEG103_MAP_FILE = "foodSeg103_id2label.json"
 NUTRITION5K_FILE = "nutrition5k_ingredients.py"
 LOCAL_VOCAB_FILE = "vocabulary.json"
+APPROXIMATE_SOURCE = "labels-union (approximate)"
+"""The vocabulary source of a multi-label task scored against the union of its split's labels."""
+APPROXIMATE_NOTE = (
+    "approximate: scored against the union of the split's labels, not the benchmark's ingredient vocabulary "
+    "(not the benchmark's score; put the vocabulary file in the benchmark folder)"
+)
+
+
+def is_approximate(entry: dict) -> bool:
+    """Whether a ``scores.json`` task entry was scored against the approximate (labels-union) vocabulary."""
+    return entry.get("vocabulary_source") == APPROXIMATE_SOURCE
+
 
 FOOD101_CLASSES: tuple[str, ...] = (
     "apple_pie", "baby_back_ribs", "baklava", "beef_carpaccio", "beef_tartare", "beet_salad", "beignets",

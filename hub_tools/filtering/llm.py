@@ -74,9 +74,12 @@ class LLMChecker:
     and ignores `` yes``); nothing is generated. Both record ``probs``, the softmax over those three
     first-token logits, as a diagnostic.
 
-    **Context.** The released checker (Meta-Llama-3-8B) had 8,192 tokens of context: a prompt longer
-    than ``max_context`` is not run; its verdict is ``Other`` (not kept) with
-    ``reason: "prompt exceeds 8192 tokens"``. Generation stops at the context limit too.
+    **Context.** The released checker (Meta-Llama-3-8B) had 8,192 tokens of context and left a longer
+    prompt to vLLM, which refuses it (no verdict). Here a prompt longer than ``max_context`` is not run
+    either: its verdict is ``Other`` (not kept, like every verdict but ``Yes``) with
+    ``reason: "prompt exceeds 8192 tokens"``, so the run goes on and the item is counted. Values are not
+    clipped to fit (the release inserts them as given; ``--clip-fields`` is the option). Generation stops
+    at the context limit too.
 
     **Shared prefix.** The part of the prompt before the first placeholder
     (:attr:`~hub_tools.filtering.prompt.PromptTemplate.prefix`) is the same for every item, so its KV

@@ -7,11 +7,15 @@ Because the prefix is identical for every item, its KV cache is computed once an
 
 A user-supplied template (:class:`PromptTemplate`, ``--checker-prompt FILE``) uses the released
 placeholders ``{Q}``, ``{informative_A}`` and ``{precise_A}`` and ends where the label is generated;
-its shared prefix is everything before the first placeholder. Values are substituted literally.
+its shared prefix is everything before the first placeholder. Values are substituted literally, as the
+release inserts them; ``clip=True`` (``adamllm filter --clip-fields``) cuts them to :data:`MAX_FIELD_CHARS`
+and collapses whitespace instead (our earlier default). A prompt longer than the checker's context is not run
+(see :class:`hub_tools.filtering.llm.LLMChecker`).
 """
 
 from __future__ import annotations
 
+import dataclasses
 import re
 from dataclasses import dataclass
 from pathlib import Path
@@ -75,7 +79,7 @@ EXAMPLES: tuple[tuple[str, str, str, str], ...] = (
 )
 
 MAX_FIELD_CHARS = {"question": 1000, "informative": 4000, "precise": 1000}
-"""Longer fields are cut to these lengths before prompting (documented, so items stay bounded)."""
+"""With ``clip`` (a named option, not the default), longer fields are cut to these lengths before prompting."""
 
 
 @dataclass(frozen=True)
@@ -93,14 +97,21 @@ def _clip(text: str, field: str) -> str:
     return text if len(text) <= limit else text[: limit - 3] + "..."
 
 
-def item_text(item: Item) -> str:
-    """The item suffix: question, both answers and the open ``Verdict:`` line."""
-    return (
-        f"Question: {_clip(item.question, 'question')}\n"
-        f"Informative answer: {_clip(item.informative, 'informative')}\n"
-        f"Precise answer: {_clip(item.precise, 'precise')}\n"
-        "Verdict:"
-    )
+def item_values(item: Item, clip: bool = False) -> dict[str, str]:
+    """The placeholder values of ``item``: as given (the release), or clipped and whitespace-collapsed (``clip``)."""
+    if clip:
+        return {
+            "Q": _clip(item.question, "question"),
+            "informative_A": _clip(item.informative, "informative"),
+            "precise_A": _clip(item.precise, "precise"),
+        }
+    return {"Q": item.question, "informative_A": item.informative, "precise_A": item.precise}
+
+
+def item_text(item: Item, clip: bool = False) -> str:
+    """The item suffix: question, both answers (as given, or clipped with ``clip``) and the open ``Verdict:`` line."""
+    values = item_values(item, clip)
+    return _PLACEHOLDER.sub(lambda m: values[m.group(1)], ITEM_TEMPLATE)
 
 
 def prefix_text(extra_examples: tuple[tuple[str, str, str, str], ...] = ()) -> str:
@@ -127,7 +138,7 @@ PLACEHOLDERS = ("{Q}", "{informative_A}", "{precise_A}")
 _PLACEHOLDER = re.compile(r"\{(Q|informative_A|precise_A)\}")
 
 ITEM_TEMPLATE = "Question: {Q}\nInformative answer: {informative_A}\nPrecise answer: {precise_A}\nVerdict:"
-"""Our item suffix as a template (:func:`item_text` fills it, with clipped fields)."""
+"""Our item suffix as a template (:func:`item_text` fills it)."""
 
 
 class PromptError(ValueError):
@@ -138,9 +149,8 @@ class PromptError(ValueError):
 class PromptTemplate:
     """A few-shot checker prompt with ``{Q}`` / ``{informative_A}`` / ``{precise_A}``, ending at the label.
 
-    ``source`` names where it came from (``"default"`` or a file path); ``clip`` cuts and
-    whitespace-normalises the fields as :func:`item_text` does (our default prompt); user templates
-    get the values as they are.
+    ``source`` names where it came from (``"default"`` or a file path). Values go in as they are, as
+    released; ``clip`` cuts and whitespace-normalises them first (:func:`item_values`, a named option).
     """
 
     text: str
@@ -153,9 +163,13 @@ class PromptTemplate:
             raise PromptError(f"checker prompt {self.source}: missing placeholder {missing[0]}")
 
     @classmethod
-    def default(cls, prefix: str | None = None) -> PromptTemplate:
+    def default(cls, prefix: str | None = None, clip: bool = False) -> PromptTemplate:
         """Our prompt: :func:`prefix_text` (or ``prefix``) followed by :data:`ITEM_TEMPLATE`."""
-        return cls((prefix_text() if prefix is None else prefix) + ITEM_TEMPLATE, "default", clip=True)
+        return cls((prefix_text() if prefix is None else prefix) + ITEM_TEMPLATE, "default", clip=clip)
+
+    def clipped(self, clip: bool = True) -> PromptTemplate:
+        """This template with field clipping on (or off)."""
+        return dataclasses.replace(self, clip=clip)
 
     @classmethod
     def from_file(cls, path: str | Path) -> PromptTemplate:
@@ -177,12 +191,5 @@ class PromptTemplate:
 
     def render(self, item: Item) -> str:
         """The whole prompt for ``item``; values are inserted literally (``{x}`` in a value stays as is)."""
-        if self.clip:
-            values = {
-                "Q": _clip(item.question, "question"),
-                "informative_A": _clip(item.informative, "informative"),
-                "precise_A": _clip(item.precise, "precise"),
-            }
-        else:
-            values = {"Q": item.question, "informative_A": item.informative, "precise_A": item.precise}
+        values = item_values(item, self.clip)
         return _PLACEHOLDER.sub(lambda m: values[m.group(1)], self.text)

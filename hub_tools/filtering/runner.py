@@ -89,6 +89,7 @@ def _filter_run(run_dir: Path, checker, batch_size: int, all_triplets: bool, pro
     template = getattr(checker, "template", None)
     if template is not None:
         config["checker_prompt"] = template.source
+        config["clip_fields"] = template.clip
     update_manifest(run_dir, "filter", config)
     n_items = sum(len(_items(r, all_triplets)) for r in pending)
     judged = 0

@@ -390,7 +390,7 @@ def main(argv: list[str] | None = None) -> int:
                 pretrain_world_paraphrases(model, script.world_dir, script.text_pretrain_steps, args.seed)
     elif model == "tiny" or script.text_pretrain_steps:
         raise SystemExit("model_name_or_path 'tiny' needs world_dir (the tokenizer is trained on the world's text)")
-    blank_size = 112 if model_args.model_name_or_path == "tiny" else 336
+    blank_size = 112 if model_args.model_name_or_path == "tiny" else recipe.BLANK_IMAGE_SIZE
     seed_dir = recipe.seed_data_from_arguments(script, args.output_dir, args.seed, blank_size=blank_size)
     model_kwargs = recipe.model_kwargs_from(model_args)
     callbacks = []

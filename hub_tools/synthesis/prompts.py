@@ -30,19 +30,50 @@ _HEADER = "<|start_header_id|>{role}<|end_header_id|>\n\n"
 _EOT = "<|eot_id|>"
 
 
+LLAVA_TYPES = ("llava_next", "llava")
+"""Model types that take the released ``llava_llama_3`` conversation when their tokenizer is Llama-3's."""
+
+
+def render_llava_llama_3(
+    messages: list[dict], add_generation_prompt: bool = False, image_token: str = "<image>"
+) -> str:
+    """``messages`` in the released ``llava_llama_3`` conversation (the LLaVA codebase's, as AdaMLLM trained and
+    evaluated LLaVA-NeXT-Llama3).
+
+    BOT, then the system turn (a leading system message's text, else :data:`SYSTEM_PROMPT`), then every turn as
+    ``<|start_header_id|>{role}<|end_header_id|>\n\n{content}<|eot_id|>``; an image part is written as
+    ``{image_token}\n``, text parts as given. ``add_generation_prompt`` opens an assistant turn. ``messages`` are
+    normalized (``content`` a list of ``image`` / ``text`` parts). The string carries one BOS; tokenize it with
+    special tokens on (the tokenizer's BOS in front: two, as released).
+    """
+    system = SYSTEM_PROMPT
+    if messages and messages[0]["role"] == "system":
+        system = "".join(p.get("text", "") for p in messages[0]["content"] if p["type"] == "text")
+        messages = messages[1:]
+    text = BOT + _HEADER.format(role="system") + system + _EOT
+    for message in messages:
+        content = "".join(
+            f"{image_token}\n" if part["type"] == "image" else part.get("text", "") for part in message["content"]
+        )
+        text += _HEADER.format(role=message["role"]) + content + _EOT
+    return text + (_HEADER.format(role="assistant") if add_generation_prompt else "")
+
+
 def llava_llama_3_opening(user_text: str, image_token: str = "<image>") -> str:
     """The ``llava_llama_3`` conversation up to an open assistant header: BOT, the system prompt, one user turn
     ``{image_token}\n{user_text}``. The released synthesizer prompt and the released evaluation prompt start so."""
-    return (
-        BOT
-        + _HEADER.format(role="system")
-        + SYSTEM_PROMPT
-        + _EOT
-        + _HEADER.format(role="user")
-        + f"{image_token}\n{user_text}"
-        + _EOT
-        + _HEADER.format(role="assistant")
-    )
+    user = {"role": "user", "content": [{"type": "image"}, {"type": "text", "text": user_text}]}
+    return render_llava_llama_3([user], add_generation_prompt=True, image_token=image_token)
+
+
+def prompt_style(model_type: str, processor: Any, prompt_format: str = "released") -> str:
+    """``"llava_llama_3"`` for a LLaVA model (:data:`LLAVA_TYPES`) with a Llama-3 tokenizer under
+    ``prompt_format="released"``, else ``"chat_template"``. Training (``adamllm train``) and evaluation
+    (``adamllm evaluate``) decide with this one function, so a model is trained in the format it is evaluated in."""
+    if prompt_format not in ("released", "chat"):
+        raise ValueError(f"unknown prompt format {prompt_format!r}; expected 'released' or 'chat'")
+    llava_llama3 = model_type in LLAVA_TYPES and pick_prompt_format(processor) == "released"
+    return "llava_llama_3" if prompt_format == "released" and llava_llama3 else "chat_template"
 
 
 def build_released_prompt(caption: str, image_token: str = "<image>") -> str:

@@ -83,6 +83,15 @@ class ScriptArguments:
             "choices": ["drop", "truncate_text"],
         },
     )
+    prompt_format: str = field(
+        default="released",
+        metadata={
+            "help": "released: LLaVA models with a Llama-3 tokenizer train in the released llava_llama_3 "
+            "conversation (system prompt, Llama-3 headers, two BOS), the prompt `adamllm evaluate` gives them; other "
+            "models their chat template. chat: every model its chat template (evaluate with --prompt-format chat).",
+            "choices": ["released", "chat"],
+        },
+    )
     train_on: str = field(
         default="assistant",
         metadata={

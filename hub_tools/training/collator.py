@@ -1,7 +1,8 @@
 """The label-masking collator of the SFT recipe and the long-example policy.
 
 Labels (:class:`VisionSFTCollator`): the loss is on assistant turns only. The collator renders each
-conversation with the processor's chat template, finds the characters of every trained turn by rendering
+conversation with the processor's chat template (or, for LLaVA-NeXT-Llama3, the released ``llava_llama_3``
+conversation it is evaluated in: :func:`conversation_renderer`), finds the characters of every trained turn by rendering
 message prefixes (a turn starts after the generation prompt and ends with its end-of-turn token), marks
 the tokens overlapping those characters, and aligns that mask with the processor's output, where each
 image placeholder has been expanded to its image tokens. Image tokens and padding are never trained.
@@ -141,7 +142,32 @@ def image_token_ids(processor) -> set[int]:
     return ids
 
 
-def _render_fn(processor, chat_template: str | None):
+PROMPT_STYLES = ("chat_template", "llava_llama_3")
+
+
+def conversation_renderer(
+    processor, prompt_style: str = "chat_template", chat_template: str | None = None
+) -> Callable[[list[dict], bool], str]:
+    """``render(messages, add_generation_prompt) -> str``: the text a row is trained on.
+
+    ``chat_template``: the processor's chat template (or ``chat_template``). ``llava_llama_3``: the released
+    conversation (:func:`hub_tools.synthesis.prompts.render_llava_llama_3`, the string ``adamllm evaluate`` sends)
+    with the tokenizer's BOS written in front, since the collator tokenizes without special tokens and the
+    evaluation prompt is tokenized with them: two BOS in both.
+    """
+    if prompt_style == "llava_llama_3":
+        from hub_tools.synthesis.prompts import image_token_of, render_llava_llama_3
+
+        bos = getattr(processor, "tokenizer", processor).bos_token or ""
+        image_token = image_token_of(processor)
+
+        def render_released(messages: list[dict], add_generation_prompt: bool) -> str:
+            return bos + render_llava_llama_3(messages, add_generation_prompt, image_token)
+
+        return render_released
+    if prompt_style != "chat_template":
+        raise ValueError(f"prompt_style must be one of {list(PROMPT_STYLES)}, not {prompt_style!r}")
+
     def render(messages: list[dict], add_generation_prompt: bool) -> str:
         return processor.apply_chat_template(
             messages, chat_template=chat_template, tokenize=False, add_generation_prompt=add_generation_prompt
@@ -159,7 +185,9 @@ class VisionSFTCollator:
     attention mask, ``mm_token_type_ids``, ``cross_attention_mask``, ...) is padded with it. With
     ``max_length`` set, rows longer than it are cut in their text only: cutting into image tokens raises
     (filter such rows first with :func:`filter_long_examples`). ``image_max_side`` caps the longer side of
-    every image before the processor (:func:`hub_tools.training.data.cap_image_side`). ``cache_rows`` collates
+    every image before the processor (:func:`hub_tools.training.data.cap_image_side`). ``prompt_style`` picks the
+    rendering (:func:`conversation_renderer`: the chat template, or the released ``llava_llama_3`` conversation
+    that ``adamllm evaluate`` prompts LLaVA-NeXT-Llama3 with). ``cache_rows`` collates
     each distinct row once and keeps its tensors (memory grows with the dataset: for small sets seen for many
     epochs, such as the quickstart's); the batches are the same.
     """
@@ -171,11 +199,12 @@ class VisionSFTCollator:
     pad_to_multiple_of: int | None = None
     image_max_side: int | None = None
     cache_rows: bool = False
+    prompt_style: str = "chat_template"
     _image_ids: set[int] = field(default_factory=set, init=False, repr=False)
 
     def __post_init__(self):
         self._image_ids = image_token_ids(self.processor)
-        self._render = _render_fn(self.processor, self.chat_template)
+        self._render = conversation_renderer(self.processor, self.prompt_style, self.chat_template)
         tokenizer = self.processor.tokenizer
         if tokenizer.pad_token_id is None:
             tokenizer.pad_token = tokenizer.eos_token
@@ -291,14 +320,16 @@ def measure_example(
     image_ids: set[int],
     chat_template: str | None = None,
     image_max_side: int | None = None,
+    prompt_style: str = "chat_template",
 ) -> dict:
     """``num_tokens`` (image tokens expanded) and ``image_end`` (1 + last image token index, 0 if none).
 
-    Images are capped by ``image_max_side`` first, as the collator does, so the lengths are the trained ones.
+    Images are capped by ``image_max_side`` and the row rendered in ``prompt_style`` first, as the collator
+    does, so the lengths are the trained ones.
     """
     messages = normalize_messages(example["messages"])
     images = example_images(example, image_max_side)
-    text = processor.apply_chat_template(messages, chat_template=chat_template, tokenize=False)
+    text = conversation_renderer(processor, prompt_style, chat_template)(messages, False)
     enc = processor(text=[text], images=[images] if images else None, add_special_tokens=False)
     ids = list(enc["input_ids"][0])
     image_end = max((i + 1 for i, t in enumerate(ids) if t in image_ids), default=0)
@@ -328,13 +359,14 @@ def filter_long_examples(
     chat_template: str | None = None,
     num_proc: int | None = None,
     image_max_side: int | None = None,
+    prompt_style: str = "chat_template",
 ):
     """Apply the long-example policy; return ``(dataset, LongExampleReport)``.
 
     ``drop``: rows longer than ``max_length`` tokens (image tokens counted) are removed. ``truncate_text``:
     rows are kept and cut at ``max_length`` by the collator, in text only; rows whose image tokens reach
     past ``max_length`` cannot be cut without losing image tokens and are dropped. Every drop is counted.
-    ``image_max_side`` must be the collator's, so rows are measured with the images they are trained on.
+    ``image_max_side`` and ``prompt_style`` must be the collator's, so rows are measured as they are trained.
     """
     if policy not in ("drop", "truncate_text"):
         raise ValueError(f"long_example_policy must be 'drop' or 'truncate_text', not {policy!r}")
@@ -349,6 +381,7 @@ def filter_long_examples(
             "image_ids": ids,
             "chat_template": chat_template,
             "image_max_side": image_max_side,
+            "prompt_style": prompt_style,
         },
         num_proc=num_proc,
         remove_columns=dataset.column_names,  # keep only the two numbers (no image re-encoding)
@@ -389,6 +422,7 @@ def add_length_column(
     chat_template: str | None = None,
     num_proc: int | None = None,
     image_max_side: int | None = None,
+    prompt_style: str = "chat_template",
 ):
     """Add each row's token count (image tokens expanded, as the collator builds it) as ``column``.
 
@@ -408,6 +442,7 @@ def add_length_column(
             "image_ids": image_token_ids(processor),
             "chat_template": chat_template,
             "image_max_side": image_max_side,
+            "prompt_style": prompt_style,
         },
         num_proc=num_proc,
         remove_columns=dataset.column_names,

@@ -5,8 +5,9 @@ and an informative-answer set (ALLaVA-Instruct-VFLAN-4V), each a JSON list of ``
 [{"from": "human", ...}, {"from": "gpt", ...}]}`` (the precise set also has ``task_name``). Only images present in
 all three are kept; every other entry is counted, per reason, in ``seed_stats.json``. A row is the caption turn
 (user ``<image>`` + ``Describe the image.``, assistant caption), then every hinted question-answer turn in a
-seeded order; a seeded 10% of images are blank, and per task the last ``floor(10% of n)`` of a seeded shuffle
-go to ``validation.jsonl``.
+seeded order. Per task the rows are shuffled (seeded); as released, about 10% of them get the blank image by a
+draw seeded with their position in that shuffled list (:func:`is_blank_position`: the same positions in every
+task), and the last ``ceil(10% of n)`` go to ``validation.jsonl``.
 """
 
 from __future__ import annotations
@@ -24,6 +25,8 @@ from hub_tools.defaults import CAPTION_PROMPT
 from hub_tools.synthesis.parse import INFORMATIVE_HINT, PRECISE_HINT
 
 BLANK_IMAGE_NAME = "blank.png"
+BLANK_IMAGE_SIZE = (237, 150)
+"""Width and height of the released blank image (a white 237 x 150 picture)."""
 DEFAULT_BLANK_FRACTION = 0.1
 DEFAULT_VALIDATION_FRACTION = 0.1
 
@@ -77,10 +80,10 @@ def _pairs_of(entry: Any, where: str) -> list[tuple[str, str]]:
         question, answer = human.get("value"), gpt.get("value")
         if not isinstance(question, str) or not isinstance(answer, str) or not answer.strip():
             raise SeedFormatError(f"{where}: empty or non-text turn")
-        question = strip_image_marker(question).strip()
-        if not question:
+        question = strip_image_marker(question)  # the rest as given, as released (answers too)
+        if not question.strip():
             raise SeedFormatError(f"{where}: empty question")
-        pairs.append((question, answer.strip()))
+        pairs.append((question, answer))
     return pairs
 
 
@@ -123,7 +126,7 @@ def read_seed_sets(caption_set, precise_set, informative_set) -> SeedSets:
             continue
         # Some releases also carry the caption in a "caption" field; the gpt turn is the reference.
         caption = entry.get("caption") if isinstance(entry.get("caption"), str) else pairs[0][1]
-        sets.captions[key] = caption.strip()
+        sets.captions[key] = caption  # as given, as released
         sets.image_paths[key] = entry["image"]
     for index, entry in enumerate(_load_list(precise_set)):
         where = f"{precise_set} entry {index}"
@@ -186,14 +189,26 @@ def _find_image(key: str, stored: str, roots: list[Path]) -> Path | None:
     return None
 
 
-def write_blank_image(path: str | Path, size: int = 336) -> Path:
-    """Write a white ``size`` x ``size`` PNG (the stand-in image for the text-only share)."""
+def write_blank_image(path: str | Path, size: int | tuple[int, int] = BLANK_IMAGE_SIZE) -> Path:
+    """Write a white PNG of ``size`` (``(width, height)``, or one side of a square): the stand-in image for the
+    text-only share. The default is the released blank image's size (:data:`BLANK_IMAGE_SIZE`)."""
     from PIL import Image
 
+    width, height = (size, size) if isinstance(size, int) else tuple(size)
     path = Path(path)
     path.parent.mkdir(parents=True, exist_ok=True)
-    Image.new("RGB", (size, size), (255, 255, 255)).save(path, format="PNG")
+    Image.new("RGB", (width, height), (255, 255, 255)).save(path, format="PNG")
     return path
+
+
+def is_blank_position(position: int, blank_fraction: float) -> bool:
+    """Whether the row at ``position`` (0-based) of its task's shuffled list gets the blank image.
+
+    The released draw: a generator seeded with the position alone picks blank with weight ``blank_fraction``
+    (in percent, against the rest), so the same positions are blank in every task and for every seed.
+    """
+    percent = blank_fraction * 100
+    return random.Random(position).choices((True, False), weights=(percent, 100 - percent))[0]
 
 
 def build_seed_data(
@@ -206,7 +221,7 @@ def build_seed_data(
     image_folder: str | os.PathLike | None = None,
     blank_fraction: float = DEFAULT_BLANK_FRACTION,
     validation_fraction: float = DEFAULT_VALIDATION_FRACTION,
-    blank_size: int = 336,
+    blank_size: int | tuple[int, int] = BLANK_IMAGE_SIZE,
 ) -> dict:
     """Join the three seed sets into synthesizer training rows; returns the stats written to ``seed_stats.json``.
 
@@ -215,9 +230,11 @@ def build_seed_data(
     ``out_dir/seed_stats.json``. Images are looked up by their stored path and by file name under
     ``image_folder`` (default: ``images_191task_1k/`` next to the caption set, else the caption set's
     folder); a row's image path is relative to that ``image_root`` (recorded in ``seed_stats.json``), a
-    blank row's is ``blank.png`` in ``out_dir``. As released: each image is replaced by the blank one with
-    probability ``blank_fraction`` (an independent seeded draw per image), an image's task name is the last
-    source's, and per task ``ceil(validation_fraction * n)`` rows go to validation.
+    blank row's is ``blank.png`` in ``out_dir`` (white, ``blank_size``: the released 237 x 150 by default). As
+    released: per task the rows are shuffled and a row is given the blank image with probability ``blank_fraction``
+    by a draw seeded with its position in that list (:func:`is_blank_position`), an image's task name is the last
+    source's, and per task ``ceil(validation_fraction * n)`` rows go to validation. The shuffle is seeded with
+    ``seed`` and the task name (the release's is another seeded shuffle).
     """
     if not 0 <= blank_fraction <= 1 or not 0 <= validation_fraction < 1:
         raise ValueError("blank_fraction must be in [0, 1] and validation_fraction in [0, 1)")
@@ -263,26 +280,28 @@ def build_seed_data(
             f"no image is in all three seed sets ({stats}; dropped: {dict(dropped)}); check the files and image folder"
         )
     blank_path = write_blank_image(out / BLANK_IMAGE_NAME, blank_size)
-    blanks = {key for key, _ in joined if random.Random(f"{seed}|blank|{key}").random() < blank_fraction}
-    n_blank = len(blanks)
     by_task: dict[str, list[dict]] = defaultdict(list)
     for key, path in joined:
         rng = random.Random(f"{seed}|turns|{key}")
         messages = seed_messages(sets.captions[key], sets.precise[key], sets.informative[key], rng)
-        image = blank_path.name if key in blanks else os.path.relpath(path.resolve(), image_root)
         row = {
             "id": Path(key).stem,
             "task_name": sets.task_names[key],
-            "blank": key in blanks,
-            "images": [image],
+            "blank": False,
+            "images": [os.path.relpath(path.resolve(), image_root)],
             "messages": messages,
         }
         by_task[row["task_name"]].append(row)
     splits: dict[str, list[dict]] = {"train": [], "validation": []}
     per_task = {}
+    n_blank = 0
     for task in sorted(by_task):
         rows = by_task[task]
         random.Random(f"{seed}|split|{task}").shuffle(rows)
+        for position, row in enumerate(rows):
+            if is_blank_position(position, blank_fraction):
+                row.update(blank=True, images=[blank_path.name])
+                n_blank += 1
         n_val = math.ceil(validation_fraction * len(rows))
         splits["train"] += rows[: len(rows) - n_val]
         splits["validation"] += rows[len(rows) - n_val :]

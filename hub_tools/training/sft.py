@@ -232,8 +232,48 @@ def build_stages(script_args, training_args, model_args, dataset) -> list[Stage]
     ]
 
 
-def training_setup(script_args, training_args, model_args) -> dict[str, str]:
-    """What the model card states about how the model was trained (vision tower, images, length, optimizer)."""
+def training_prompt_style(script_args, training_args, model_args, processor) -> str:
+    """How the recipe renders rows: ``llava_llama_3`` or ``chat_template``, decided as ``adamllm evaluate`` decides
+    (:func:`hub_tools.synthesis.prompts.prompt_style` on the model type and the tokenizer, under
+    ``script_args.prompt_format``), so a model trains in the format it is evaluated in."""
+    from transformers import AutoConfig
+
+    from hub_tools.synthesis.prompts import prompt_style
+
+    with loading("model", model_args.model_name_or_path):
+        config = AutoConfig.from_pretrained(
+            model_args.model_name_or_path,
+            revision=model_args.model_revision,
+            trust_remote_code=training_args.trust_remote_code,
+        )
+    style = prompt_style(getattr(config, "model_type", ""), processor, script_args.prompt_format)
+    if style == "llava_llama_3" and training_args.chat_template_path:
+        raise ValueError(
+            "chat_template_path is set but this LLaVA model with a Llama-3 tokenizer trains in the released "
+            "llava_llama_3 conversation (prompt_format released); set prompt_format chat to train with the template"
+        )
+    return style
+
+
+def recipe_collator(processor, script_args, training_args, prompt_style: str = "chat_template"):
+    """The recipe's :class:`~hub_tools.training.collator.VisionSFTCollator` (mask policy, lengths, image cap, style)."""
+    from hub_tools.training.collator import VisionSFTCollator, all_turns, assistant_turns
+
+    if script_args.train_on not in ("assistant", "all"):
+        raise ValueError(f"train_on must be 'assistant' or 'all', not {script_args.train_on!r}")
+    return VisionSFTCollator(
+        processor,
+        max_length=training_args.max_length,
+        mask_policy=assistant_turns if script_args.train_on == "assistant" else all_turns,
+        pad_to_multiple_of=training_args.pad_to_multiple_of,
+        image_max_side=script_args.image_max_side,
+        cache_rows=script_args.cache_rows,
+        prompt_style=prompt_style,
+    )
+
+
+def training_setup(script_args, training_args, model_args, prompt_style: str = "chat_template") -> dict[str, str]:
+    """What the model card states about how the model was trained (format, vision tower, images, length, optimizer)."""
     if script_args.freeze_vision_tower:
         vision = "frozen"
     elif script_args.vision_tower_lr is not None:
@@ -247,6 +287,9 @@ def training_setup(script_args, training_args, model_args) -> dict[str, str]:
     max_length = training_args.max_length
     schedule = getattr(training_args.lr_scheduler_type, "value", training_args.lr_scheduler_type)
     return {
+        "Conversation": "the released llava_llama_3 conversation (system prompt, Llama-3 headers, two BOS)"
+        if prompt_style == "llava_llama_3"
+        else "the model's chat template",
         "Fine-tuning": "LoRA" if model_args.use_peft else "full",
         "Vision encoder": vision,
         "Projector": "frozen" if script_args.freeze_multi_modal_projector else "trained",
@@ -379,14 +422,7 @@ def main(script_args, training_args, model_args, hf_api=None) -> dict:
     from hub_tools.publish.cards import build_model_card, is_hub_id, write_model_card
     from hub_tools.publish.hub import push_folder
     from hub_tools.redaction import redact_text, strip_credentials
-    from hub_tools.training.collator import (
-        LENGTH_GROUPED_STRATEGIES,
-        VisionSFTCollator,
-        add_length_column,
-        all_turns,
-        assistant_turns,
-        filter_long_examples,
-    )
+    from hub_tools.training.collator import LENGTH_GROUPED_STRATEGIES, add_length_column, filter_long_examples
 
     ################
     # Setup (the Hub token leaves the arguments first: only the upload's HfApi gets it)
@@ -412,9 +448,6 @@ def main(script_args, training_args, model_args, hf_api=None) -> dict:
     training_args.push_to_hub = False  # published here, with our card (see push_folder)
     # Masking is done by VisionSFTCollator for any chat template; TRL's own flag needs {% generation %} markers.
     training_args.assistant_only_loss = False
-    if script_args.train_on not in ("assistant", "all"):
-        raise ValueError(f"train_on must be 'assistant' or 'all', not {script_args.train_on!r}")
-    mask_policy = assistant_turns if script_args.train_on == "assistant" else all_turns
     if script_args.vision_tower_lr is not None and script_args.freeze_vision_tower:
         raise ValueError("vision_tower_lr trains the vision tower at its own rate; it cannot be frozen as well")
 
@@ -431,6 +464,9 @@ def main(script_args, training_args, model_args, hf_api=None) -> dict:
         processor.chat_template = Path(training_args.chat_template_path).read_text()
     if processor.tokenizer.pad_token is None:
         processor.tokenizer.pad_token = processor.tokenizer.eos_token
+    style = training_prompt_style(script_args, training_args, model_args, processor)
+    collator = recipe_collator(processor, script_args, training_args, style)  # checks train_on before loading data
+    logger.info("rows rendered as: %s", style)
 
     ################
     # Load data and build the stages (long examples dropped or marked per stage)
@@ -446,6 +482,7 @@ def main(script_args, training_args, model_args, hf_api=None) -> dict:
                 script_args.long_example_policy,
                 num_proc=training_args.dataset_num_proc,
                 image_max_side=script_args.image_max_side,
+                prompt_style=style,
             )
             stage.long_examples = report.as_dict()
             if len(stage.dataset) == 0:
@@ -459,15 +496,8 @@ def main(script_args, training_args, model_args, hf_api=None) -> dict:
                     training_args.length_column_name,
                     num_proc=training_args.dataset_num_proc,
                     image_max_side=script_args.image_max_side,
+                    prompt_style=style,
                 )
-    collator = VisionSFTCollator(
-        processor,
-        max_length=training_args.max_length,
-        mask_policy=mask_policy,
-        pad_to_multiple_of=training_args.pad_to_multiple_of,
-        image_max_side=script_args.image_max_side,
-        cache_rows=script_args.cache_rows,
-    )
 
     api = hf_api
     if push and api is None:
@@ -501,7 +531,7 @@ def main(script_args, training_args, model_args, hf_api=None) -> dict:
         model_id=repo_id if push else None,
         model_name=repo_id.rstrip("/").split("/")[-1],  # as TRL names it: hub_model_id's name or output_dir's
         extra_tags=["lora"] if model_args.use_peft else None,
-        setup=training_setup(script_args, training_args, model_args),
+        setup=training_setup(script_args, training_args, model_args, style),
     )
     is_main = int(os.environ.get("RANK", "0")) == 0
     if is_main:

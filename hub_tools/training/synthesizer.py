@@ -4,9 +4,10 @@
 :mod:`hub_tools.training.seed_data`. :class:`SynthesizerCollator` renders every row exactly as the synthesizer
 is prompted at generation time (:mod:`hub_tools.synthesis.prompts`: the released LLaVA-NeXT/Llama-3 prompt, or
 the model's own chat template) and continues it with the task turns in the same format. The one thing to know:
-everything up to the end of the prompt (system text, image tokens, caption turn, opening of the first task turn)
-is masked, every later token is trained (the questions too), and an end-of-text token that is not the turn end
-(``<|endoftext|>`` / ``<|end_of_text|>``) closes the row, so the synthesizer learns to stop.
+as released, everything up to the caption turn's end-of-turn token (system text, image tokens, caption turn) is
+masked and every later token is trained (the first task turn's user header and the questions too), and an
+end-of-text token that is not the turn end (``<|endoftext|>`` / ``<|end_of_text|>``) closes the row, so the
+synthesizer learns to stop.
 """
 
 from __future__ import annotations
@@ -24,12 +25,14 @@ from hub_tools.training.collator import VisionSFTCollator
 from hub_tools.training.data import example_images, normalize_messages
 from hub_tools.training.seed_data import (
     BLANK_IMAGE_NAME,
+    BLANK_IMAGE_SIZE,
     DEFAULT_BLANK_FRACTION,
     DEFAULT_VALIDATION_FRACTION,
     SeedFormatError,
     SeedSets,
     build_seed_data,
     image_key,
+    is_blank_position,
     load_seed_split,
     read_seed_sets,
     seed_messages,
@@ -86,7 +89,8 @@ def render_synthesizer_row(
 
     ``text`` = ``prompt`` + the task turns in ``turn_format`` + ``end_token``. For the released
     (Llama-3) format the tokenizer's BOS is written out in front, since the collator tokenizes
-    without special tokens (the release tokenizes its prompt with them: two BOS).
+    without special tokens (the release tokenizes its prompt with them: two BOS). The loss starts
+    at :func:`trained_start`, before the prompt's end.
     """
     from hub_tools.synthesis.prompts import prompt_text
 
@@ -101,12 +105,21 @@ def render_synthesizer_row(
     return prompt, prompt + body + end_token
 
 
+def trained_start(prompt: str, turn_format: TurnFormat) -> int:
+    """Where the synthesizer's loss starts in a row whose prompt is ``prompt``: right after the caption turn's
+    end-of-turn token, as released, so the first task turn's user opening (which ends the prompt) is trained."""
+    if not prompt.endswith(turn_format.user_open):
+        raise ValueError(f"the synthesizer prompt does not end with the user opening {turn_format.user_open!r}")
+    return len(prompt[: len(prompt) - len(turn_format.user_open)].rstrip())
+
+
 @dataclass
 class SynthesizerCollator(VisionSFTCollator):
     """:class:`hub_tools.training.collator.VisionSFTCollator` with the synthesizer's text and loss mask.
 
-    Each row is rendered by :func:`render_synthesizer_row`; the trained characters are everything
-    after the prompt (task questions, answers, turn markers and the final end token). The base
+    Each row is rendered by :func:`render_synthesizer_row`; the trained characters are everything after
+    the caption turn's end-of-turn token (:func:`trained_start`: task turn openings, questions, answers,
+    turn markers and the final end token). ``image_max_side`` caps the image first. The base
     collator tokenizes, expands image tokens, pads every ``(batch, seq)`` tensor (``mm_token_type_ids``
     included) and never trains image tokens or padding.
     """
@@ -127,13 +140,13 @@ class SynthesizerCollator(VisionSFTCollator):
     def render(self, example: dict):
         """``(messages, images, text, trained character spans)`` of one synthesizer row."""
         messages = normalize_messages(example["messages"])
-        images = example_images(example)
+        images = example_images(example, self.image_max_side)
         if len(images) != 1:
             raise ValueError(f"row {example.get('id')!r}: a synthesizer row has exactly one image, got {len(images)}")
         prompt, text = render_synthesizer_row(
             self.processor, messages, self.prompt_format, self.turn_format, self.end_token
         )
-        return messages, images, text, [(len(prompt), len(text))]
+        return messages, images, text, [(trained_start(prompt, self.turn_format), len(text))]
 
 
 # ---------------------------------------------------------------------------------------------
@@ -159,6 +172,10 @@ class SynthesizerArguments:
     )
     vision_lr_ratio: float | None = field(
         default=None, metadata={"help": "Vision encoder lr = learning_rate * this (the release: 0.1)."}
+    )
+    image_max_side: int | None = field(
+        default=None,
+        metadata={"help": "Shrink every image so its longer side is at most this many pixels before the processor."},
     )
 
 
@@ -249,6 +266,7 @@ def train(
     progress_callback=None,
     summary: dict | None = None,
     cache_rows: bool = False,
+    image_max_side: int | None = None,
     **config: Any,
 ) -> Path:
     """Tune the synthesizer ``model_name_or_path`` on the seed rows in ``seed_data_dir``; returns ``output_dir``.
@@ -259,7 +277,8 @@ def train(
     callbacks (one with a ``stopped_early`` flag reports it as ``stopped_by_time_budget``; one with a
     ``history`` of ``(step, threads)`` as ``thread_choices``), ``lr_lambda(step)`` replaces the configured
     schedule by a ``LambdaLR`` multiplier, and ``progress_callback`` replaces the trainer's step progress bar.
-    ``cache_rows`` collates each seed row once (small seed sets trained for many epochs).
+    ``cache_rows`` collates each seed row once (small seed sets trained for many epochs). ``image_max_side`` caps
+    the longer image side before the processor (:func:`hub_tools.training.data.cap_image_side`).
     Saves the model, processor, ``synthesizer.json`` (prompt format, end token, losses, steps, plus the
     entries of ``summary``) to ``output_dir``.
     """
@@ -281,7 +300,11 @@ def train(
         kwargs["dtype"] = torch.bfloat16
     model = AutoModelForImageTextToText.from_pretrained(str(model_name_or_path), **kwargs)
     collator = SynthesizerCollator(
-        processor, max_length=args.max_length, prompt_format=prompt_format, cache_rows=cache_rows
+        processor,
+        max_length=args.max_length,
+        prompt_format=prompt_format,
+        cache_rows=cache_rows,
+        image_max_side=image_max_side,
     )
     train_rows = load_seed_split(seed_data_dir, "train")
     eval_rows = load_seed_split(seed_data_dir, "validation")
@@ -324,6 +347,7 @@ def train(
         "seconds": round(seconds, 1),
         "stopped_by_time_budget": any(getattr(cb, "stopped_early", False) for cb in callbacks),
         "vision_lr_ratio": vision_lr_ratio,
+        "image_max_side": image_max_side,
         "thread_choices": [list(h) for cb in callbacks for h in getattr(cb, "history", [])],
     }
     (output_dir / "synthesizer.json").write_text(json.dumps(summary, indent=1) + "\n", encoding="utf-8")
@@ -333,7 +357,9 @@ def train(
 # ---------------------------------------------------------------------------------------------
 # command line: accelerate launch -m hub_tools.training.synthesizer --config recipes/synthesizer/....yaml
 # ---------------------------------------------------------------------------------------------
-def seed_data_from_arguments(script: SynthesizerArguments, output_dir: str, seed: int, blank_size: int = 336) -> str:
+def seed_data_from_arguments(
+    script: SynthesizerArguments, output_dir: str, seed: int, blank_size: int | tuple[int, int] = BLANK_IMAGE_SIZE
+) -> str:
     """The seed data folder of a run: ``seed_data_dir``, or built from the three sets into ``OUTPUT_DIR/seed_data``."""
     seed_dir = script.seed_data_dir
     if script.caption_set or script.precise_set or script.informative_set:
@@ -386,6 +412,7 @@ def main(argv: list[str] | None = None) -> int:
         model_kwargs=model_kwargs_from(model_args),
         max_pixels=script.max_pixels,
         vision_lr_ratio=script.vision_lr_ratio,
+        image_max_side=script.image_max_side,
     )
     print(out)
     return 0
@@ -397,6 +424,7 @@ if __name__ == "__main__":
 
 __all__ = [
     "BLANK_IMAGE_NAME",
+    "BLANK_IMAGE_SIZE",
     "DEFAULT_BLANK_FRACTION",
     "DEFAULT_VALIDATION_FRACTION",
     "SeedFormatError",
@@ -406,6 +434,7 @@ __all__ = [
     "build_seed_data",
     "end_of_sequence_token",
     "image_key",
+    "is_blank_position",
     "load_seed_split",
     "message_text",
     "model_kwargs_from",
@@ -417,6 +446,7 @@ __all__ = [
     "sft_config",
     "strip_image_marker",
     "task_turns",
+    "trained_start",
     "train",
     "vision_parameter_names",
     "write_blank_image",
