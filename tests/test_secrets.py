@@ -133,6 +133,8 @@ def test_train_with_a_token_in_the_recipe_never_writes_prints_or_uploads_it(
 ):
     """`adamllm train --config it.yaml` with `hub_token: hf_...` in the YAML and HF_TOKEN set: the token goes to
     HfApi(token=...) and nowhere else (card, summary, stage marker, training_args.bin, checkpoints, logs)."""
+    import trl.trainer.sft_config  # noqa: F401  (imported before HfApi is patched: transformers annotates with it)
+
     from hub_tools.cli import main
     from hub_tools.miniature.sft_demo import write_demo_rows
 
