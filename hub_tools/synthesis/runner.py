@@ -64,7 +64,6 @@ class SynthesisConfig:
     pairs: str
     output: str
     synthesizer: str = DEFAULT_SYNTHESIZER
-    backend: str = "transformers"
     batch_size: int = 8
     max_new_tokens: int = 512
     limit: int | None = None
@@ -80,6 +79,10 @@ class SynthesisConfig:
     decode: str = "auto"
     window: int | None = None
     overwrite: bool = False
+    endpoint: list[str] | None = None
+    concurrency: int | None = None
+    api_key_env: str | None = None
+    server: str = "auto"
 
 
 # ---------------------------------------------------------------------------------------------
@@ -103,13 +106,14 @@ def manifest_config(cfg: SynthesisConfig) -> dict:
         "split": cfg.split,
         "image_root": str(Path(cfg.image_root).resolve()) if cfg.image_root else None,
         "runtime": {
-            "backend": cfg.backend,
+            "backend": "endpoint" if cfg.endpoint else "transformers",
             "batch_size": cfg.batch_size,
             "limit": cfg.limit,
             "device": cfg.device,
             "dtype": cfg.dtype,
             "cache": cfg.cache,
             "decode": cfg.decode,
+            "endpoints": len(cfg.endpoint or []),
         },
     }
 
@@ -355,8 +359,6 @@ def _synthesize(cfg: SynthesisConfig, engine: Any = None) -> dict:
     ``engine`` may be given ready-made (tests, benchmarks); otherwise it is built from ``cfg``.
     """
     fault = FaultPoints.from_env()  # test seam, inert unless $ADAMLLM_SYNTH_FAULT is set
-    from hub_tools.defaults import progress_bar
-
     dist = _Dist(cfg.device)
     run_dir = Path(cfg.output)
     stage_dir = run_dir / STAGE
@@ -366,15 +368,26 @@ def _synthesize(cfg: SynthesisConfig, engine: Any = None) -> dict:
     entry["input"] = check_input(run_dir, cfg, manifest, log=dist.rank == 0)
 
     # load the model before touching RUN_DIR: a run whose model fails to load leaves nothing behind
+    own_engine = engine is None
+    if engine is None and cfg.endpoint:
+        from hub_tools.synthesis.served import ServedSynthesizer
+
+        engine = ServedSynthesizer(
+            cfg.synthesizer,
+            cfg.endpoint,
+            max_new_tokens=cfg.max_new_tokens,
+            prompt_format=cfg.prompt_format,
+            concurrency=cfg.concurrency,
+            api_key_env=cfg.api_key_env,
+            server=cfg.server,
+        )
     if engine is None:
+        from transformers import set_seed
+
         from hub_tools.synthesis import make_engine
 
-        if cfg.backend == "transformers":
-            from transformers import set_seed
-
-            set_seed(cfg.seed)
+        set_seed(cfg.seed)
         engine = make_engine(
-            cfg.backend,
             cfg.synthesizer,
             batch_size=cfg.batch_size,
             max_new_tokens=cfg.max_new_tokens,
@@ -384,6 +397,17 @@ def _synthesize(cfg: SynthesisConfig, engine: Any = None) -> dict:
             cache_implementation="static" if cfg.cache == "static" else None,
             decode=cfg.decode,
         )
+    try:
+        return _run(cfg, engine, dist, run_dir, stage_dir, entry, manifest, fault)
+    finally:
+        if own_engine and hasattr(engine, "close"):
+            engine.close()
+
+
+def _run(cfg, engine, dist, run_dir: Path, stage_dir: Path, entry: dict, manifest: dict, fault) -> dict:
+    """The run proper, once the engine is ready (:func:`_synthesize`)."""
+    from hub_tools.defaults import progress_bar
+
     dist.barrier()
     if dist.rank == 0:
         if cfg.overwrite:
@@ -399,7 +423,8 @@ def _synthesize(cfg: SynthesisConfig, engine: Any = None) -> dict:
 
     turn_format = engine.turn_format
     total, already = _count_share(cfg, dist.rank, dist.world_size, done)
-    window = cfg.window or 4 * cfg.batch_size
+    # a served engine takes a whole window at once: keep it at least twice the requests it keeps in flight
+    window = cfg.window or max(4 * cfg.batch_size, 2 * getattr(engine, "batch_size", 0) if cfg.endpoint else 0)
     counts = {"synthesized": 0, "rejected": 0, "triplets": 0}
     q: queue.Queue = queue.Queue(maxsize=2 * window)
     stop = threading.Event()
@@ -499,6 +524,7 @@ def _generate(engine: Any, pending: list) -> list[tuple[tuple, str | None, str |
     not count as an engine failure; any other failure does.
     """
     from hub_tools.errors import BadInput
+    from hub_tools.synthesis.endpoint_client import EndpointUnavailable
 
     batch = [(rec.image, rec.caption, rec.caption_prompt) for _, rec, _ in pending]
     try:
@@ -514,6 +540,8 @@ def _generate(engine: Any, pending: list) -> list[tuple[tuple, str | None, str |
         if len(batch) > 1:
             return [result for item in pending for result in _generate(engine, [item])]
         return [(pending[0], None, err.reason, True)]
+    except EndpointUnavailable:  # no server answers: stop; nothing of this batch is written, a rerun resumes it
+        raise
     except Exception as err:
         if len(batch) > 1:
             return [result for item in pending for result in _generate(engine, [item])]
@@ -522,6 +550,10 @@ def _generate(engine: Any, pending: list) -> list[tuple[tuple, str | None, str |
     for item, text in zip(pending, outs, strict=True):
         if isinstance(text, str):
             results.append((item, text, None, False))
+        elif isinstance(text, BadInput):  # a served engine's per-record refusal (the server's reason)
+            results.append((item, None, text.reason, True))
+        elif isinstance(text, Exception):
+            results.append((item, None, f"synthesis failed for this pair: {describe_exception(text)}", False))
         else:
             reason = f"synthesis failed for this pair: the engine returned {type(text).__name__}"
             results.append((item, None, reason, False))
