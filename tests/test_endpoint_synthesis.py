@@ -134,12 +134,21 @@ def wait_rows(out: Path, proc: subprocess.Popen, n: int, timeout: float = 300) -
         time.sleep(0.1)
 
 
-@pytest.mark.slow
-def test_endpoint_rows_equal_in_process_after_client_sigkill(sample_pairs, served_synthesizer, replicas, tmp_path):
-    """In-process (batch 1) vs two replicas, the endpoint client SIGKILLed mid-run and resumed: the same rows."""
-    ref, out = tmp_path / "in_process", tmp_path / "endpoint"
+@pytest.fixture(scope="session")
+def reference_run(sample_pairs, served_synthesizer, tmp_path_factory) -> Path:
+    """The 24 sample pairs synthesized in-process (batch 1, greedy) by the tuned tiny synthesizer."""
+    ref = tmp_path_factory.mktemp("reference") / "run"
     res = run(synth_cmd(sample_pairs, ref, served_synthesizer, "--batch-size", "1", "--device", "cpu"))
     assert res.returncode == 0, res.stderr[-2000:]
+    return ref
+
+
+@pytest.mark.slow
+def test_endpoint_rows_equal_in_process_after_client_sigkill(
+    sample_pairs, served_synthesizer, replicas, reference_run, tmp_path
+):
+    """In-process (batch 1) vs two replicas, the endpoint client SIGKILLed mid-run and resumed: the same rows."""
+    ref, out = reference_run, tmp_path / "endpoint"
     cmd = synth_cmd(sample_pairs, out, served_synthesizer, *endpoints(replicas), "--concurrency", "1", "--window", "4")
     proc = subprocess.Popen(cmd, cwd=REPO, env={**os.environ, "HF_HUB_OFFLINE": "1"}, stderr=subprocess.DEVNULL)
     wait_rows(out, proc, 4)
@@ -208,3 +217,58 @@ def test_api_key_is_not_in_argv_or_output(sample_pairs, tuned_tiny_models, tmp_p
     env = {**os.environ, "HF_HUB_OFFLINE": "1", "MY_KEY": secret}
     res = subprocess.run(cmd, cwd=REPO, env=env, capture_output=True, text=True, timeout=300)
     assert res.returncode == 1 and secret not in res.stderr + res.stdout
+
+
+@pytest.mark.slow
+def test_endpoint_verdicts_equal_in_process(reference_run, tuned_tiny_models, start_servers, tmp_path):
+    """adamllm filter with the tiny checker in-process and on a transformers serve replica: the same verdicts."""
+    import shutil
+
+    checker = tuned_tiny_models["checker"]
+    (server,) = start_servers(checker, 1)
+    local, served = tmp_path / "local", tmp_path / "served"
+    shutil.copytree(reference_run, local)
+    shutil.copytree(reference_run, served)
+    base = [sys.executable, "-m", "hub_tools", "filter", "--checker", str(checker), "--no-progress"]
+    res = run([*base[:4], str(local), *base[4:], "--device", "cpu"])
+    assert res.returncode == 0, res.stderr[-2000:]
+    res = run([*base[:4], str(served), *base[4:], "--endpoint", server.url])
+    assert res.returncode == 0, res.stderr[-2000:]
+    want = {r["id"]: r for r in iter_records(local / "filter")}
+    got = {r["id"]: r for r in iter_records(served / "filter")}
+    assert sorted(got) == sorted(want) and len(want) >= 12
+    for pair_id, row in want.items():
+        assert [(v["label"], v["generated"]) for v in got[pair_id]["verdicts"]] == [
+            (v["label"], v["generated"]) for v in row["verdicts"]
+        ], pair_id
+    assert json.loads((served / "stats.json").read_text()) == json.loads((local / "stats.json").read_text())
+
+
+@pytest.mark.slow
+def test_endpoint_predictions_equal_in_process(tiny_models, start_servers, tmp_path):
+    """adamllm evaluate on the tiny LLaVA-NeXT (the released two-BOS llava_llama_3 prompt), in-process (batch 1) and
+    on a transformers serve replica: the same predictions and scores."""
+    model = tiny_models["llava_next"]
+    (server,) = start_servers(model, 1)
+    res = run([sys.executable, "-m", "hub_tools", "world", "--output", str(tmp_path / "world"),
+               "--seed-images", "10", "--pairs", "2", "--benchmark-per-task", "10"])  # fmt: skip
+    assert res.returncode == 0, res.stderr[-2000:]
+    base = [
+        sys.executable, "-m", "hub_tools", "evaluate", "--model", str(model), "--benchmark-dir",
+        str(tmp_path / "world" / "benchmark"), "--tasks", "SLAKE,PMC-VQA", "--max-new-tokens", "16", "--limit", "6",
+        "--no-progress",
+    ]  # fmt: skip
+    res = run([*base, "--output", str(tmp_path / "local"), "--batch-size", "1", "--device", "cpu"])
+    assert res.returncode == 0, res.stderr[-2000:]
+    res = run([*base, "--output", str(tmp_path / "served"), "--endpoint", server.url])
+    assert res.returncode == 0, res.stderr[-2000:]
+    for task in ("SLAKE", "PMC-VQA"):
+        local = [
+            json.loads(x) for x in (tmp_path / "local" / "predictions" / f"{task}.jsonl").read_text().splitlines()
+        ]
+        served = [
+            json.loads(x) for x in (tmp_path / "served" / "predictions" / f"{task}.jsonl").read_text().splitlines()
+        ]
+        assert len(local) == 6
+        assert {r["id"]: r["prediction"] for r in served} == {r["id"]: r["prediction"] for r in local}, task
+        assert not any("error" in r for r in served)

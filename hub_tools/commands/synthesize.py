@@ -45,8 +45,9 @@ def add_endpoint_arguments(p: argparse.ArgumentParser, flag: str, what: str, ser
         )
 
 
-def add_arguments(p: argparse.ArgumentParser) -> argparse.ArgumentParser:
-    """Add the synthesize options to ``p`` (shared by the CLI and ``python -m hub_tools.synthesize``)."""
+def add_arguments(p: argparse.ArgumentParser, endpoint_flag: str = "--endpoint") -> argparse.ArgumentParser:
+    """Add the synthesize options to ``p`` (shared by the CLI and ``python -m hub_tools.synthesize``); the pipeline
+    names the endpoint option ``--synthesizer-endpoint``."""
     p.add_argument(
         "--pairs", required=True, help="pairs: ShareGPT .json/.jsonl, imagefolder, or HF dataset (path or repo id)"
     )
@@ -56,7 +57,7 @@ def add_arguments(p: argparse.ArgumentParser) -> argparse.ArgumentParser:
         default=DEFAULT_SYNTHESIZER,
         help="synthesizer model (Hub id or folder; default: %(default)s)",
     )
-    add_endpoint_arguments(p, "--endpoint", "the synthesizer")
+    add_endpoint_arguments(p, endpoint_flag, "the synthesizer")
     p.add_argument("--batch-size", type=int, default=8, help="sequences per generate call (default: %(default)s)")
     p.add_argument("--max-new-tokens", type=int, default=512, help="new tokens per pair (default: %(default)s)")
     p.add_argument("--limit", type=int, default=None, help="only the first N input records")
@@ -113,7 +114,9 @@ def synthesis_config(args: argparse.Namespace):
 
     from hub_tools.synthesis.runner import SynthesisConfig
 
-    return SynthesisConfig(**{f.name: getattr(args, f.name) for f in fields(SynthesisConfig)})
+    values = {f.name: getattr(args, f.name) for f in fields(SynthesisConfig) if hasattr(args, f.name)}
+    values["endpoint"] = getattr(args, "endpoint", None) or getattr(args, "synthesizer_endpoint", None)
+    return SynthesisConfig(**values)
 
 
 def run(args: argparse.Namespace) -> int:

@@ -274,6 +274,10 @@ def _run_task(
                 except BadInput as err:
                     errors[item.id] = f"bad image: {err.reason}"
             answers = dict(zip((i.id for i in ready), vlm.generate(images, [i.input for i in ready], max_new_tokens)))
+            for item_id, answer in list(answers.items()):
+                if isinstance(answer, BadInput):  # a served model's server refused this question
+                    errors[item_id] = f"refused by the server: {answer.reason}"
+                    answers[item_id] = ""
             for item in batch:
                 prediction = answers.get(item.id, "")
                 scored = split.item_score(metric, item, prediction)
@@ -326,6 +330,8 @@ def evaluate_model(
     metric_options: dict[str, dict[str, Any]] | None = None,
     progress: bool = True,
     prompt_format: str = "released",
+    endpoints: list[str] | None = None,
+    endpoint_options: dict[str, Any] | None = None,
 ) -> dict:
     """Evaluate ``model`` (Hub id or local folder) on ``tasks``; write predictions and scores to ``output_dir``.
 
@@ -335,6 +341,8 @@ def evaluate_model(
     :data:`hub_tools.evaluation.tasks.METRIC_OPTIONS`), e.g. ``{"medical_vqa": {"mode": "llava_med"}}``.
     ``prompt_format``: ``"released"`` (LLaVA models with a Llama-3 tokenizer get the release's
     ``llava_llama_3`` prompt, others their chat template) or ``"chat"`` (the chat template for all).
+    ``endpoints``: OpenAI-compatible base URLs serving ``model`` (:class:`~hub_tools.evaluation.served.ServedVLM`,
+    with ``endpoint_options``: ``concurrency``, ``api_key_env``, ``server``, ``allow_approximate``).
     Returns the ``scores.json`` content. Resumes a partly finished run in the same folder.
     """
     from hub_tools.evaluation.report import write_scores
@@ -359,9 +367,29 @@ def evaluate_model(
     loaded: list[ChatVLM] = []
 
     def vlm_factory() -> ChatVLM:
+        if not loaded and endpoints:
+            from hub_tools.evaluation.served import ServedVLM
+
+            options = endpoint_options or {}
+            vlm = ServedVLM(
+                str(model),
+                endpoints,
+                min_pixels=min_pixels,
+                max_pixels=max_pixels,
+                prompt_format=prompt_format,
+                **options,
+            )
+            loaded.append(vlm)  # type: ignore[arg-type]
         if not loaded:
             loaded.append(ChatVLM(str(model), device, dtype, min_pixels, max_pixels, prompt_format=prompt_format))
         return loaded[0]
+
+    if endpoints:  # every replica's queue full: a batch is all its requests in flight
+        from hub_tools.synthesis.endpoint_client import DEFAULT_CONCURRENCY
+
+        batch_size = max(
+            batch_size, len(endpoints) * ((endpoint_options or {}).get("concurrency") or DEFAULT_CONCURRENCY)
+        )
 
     scores_path = out / "scores.json"
     scores = json.loads(scores_path.read_text(encoding="utf-8")) if scores_path.is_file() else {}

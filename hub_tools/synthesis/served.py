@@ -38,7 +38,10 @@ VERBATIM_TEMPLATE = (
     "{% endfor %}{% endif %}{% endfor %}"
 )
 """A chat template that renders the messages' text verbatim: the prompt we send is the prompt the model sees."""
-RAW_RESPONSE_TEMPLATE = {"start_anchor_pattern": r"\Z", "fields": {"content": {"content": "text"}}}
+RAW_RESPONSE_TEMPLATE = {
+    "start_anchor_pattern": r"\Z",
+    "fields": {"content": {"content": "text", "content_args": {"strip": False}}},
+}
 """A ``response_template`` under which ``transformers serve`` returns the raw decode (special tokens kept)."""
 NO_RAW_REPLIES = (
     "transformers serve drops special tokens (the synthesizer's turn markers) from its replies unless the served "
@@ -48,7 +51,8 @@ NO_RAW_REPLIES = (
 
 
 def prepare_served_folder(source: str, out_dir: str) -> Path:
-    """Copy model folder ``source`` to ``out_dir`` with :data:`RAW_RESPONSE_TEMPLATE` in its tokenizer config.
+    """Copy model folder ``source`` to ``out_dir`` with :data:`RAW_RESPONSE_TEMPLATE` in its tokenizer config (and
+    ``clean_up_tokenization_spaces`` off, as the in-process decode).
 
     The weights are linked, not copied, where the filesystem allows (``transformers serve`` only reads them).
     """
@@ -71,6 +75,7 @@ def prepare_served_folder(source: str, out_dir: str) -> Path:
     config_path = out / "tokenizer_config.json"
     config = json.loads(config_path.read_text()) if config_path.exists() else {}
     config["response_template"] = RAW_RESPONSE_TEMPLATE
+    config["clean_up_tokenization_spaces"] = False  # the server's decode then equals the in-process one
     config_path.write_text(json.dumps(config, indent=2, ensure_ascii=False))
     return out
 
