@@ -272,3 +272,26 @@ def test_endpoint_predictions_equal_in_process(tiny_models, start_servers, tmp_p
         assert len(local) == 6
         assert {r["id"]: r["prediction"] for r in served} == {r["id"]: r["prediction"] for r in local}, task
         assert not any("error" in r for r in served)
+
+
+@pytest.mark.slow
+def test_space_calls_a_served_synthesizer(served_synthesizer, replicas, reference_run, monkeypatch):
+    """ADAMLLM_SYNTHESIZER_ENDPOINT makes the demo send its request to the server (no weights loaded), with the
+    in-process generation."""
+    from PIL import Image
+
+    from hub_tools import demo as core
+    from hub_tools.synthesis.served import ServedSynthesizer
+
+    monkeypatch.setenv("ADAMLLM_SYNTHESIZER_ENDPOINT", replicas[0].url)
+    core._load_synthesizer.cache_clear()
+    try:
+        engine = core.load_synthesizer(str(served_synthesizer))
+        assert isinstance(engine, ServedSynthesizer)
+        row = next(iter(rows(reference_run).values()))
+        image = Image.open(reference_run / row["image"]).convert("RGB")
+        generation, triplets = core.synthesize_one(engine, image, row["caption"], int(MAX_NEW))
+        assert generation == row["generation"]
+        assert [t.to_dict() for t in triplets] == row["triplets"]
+    finally:
+        core._load_synthesizer.cache_clear()

@@ -14,16 +14,19 @@ import time
 from pathlib import Path
 from typing import Any
 
+from hub_tools.evaluation.prompting import (
+    EXTRA_STOP_TOKENS,
+    LLAVA_TYPES,
+    QWEN_VL_TYPES,
+    check_prompt_format,
+    released_llava_prompt,
+)
 from hub_tools.evaluation.tasks import BenchmarkSplit, Task, dumps, load_split, resolve_tasks
 from hub_tools.redaction import strip_credentials
-from hub_tools.synthesis.prompts import image_token_of, llava_llama_3_opening, pick_prompt_format
+from hub_tools.synthesis.prompts import image_token_of, pick_prompt_format
 
 PUBLISHED_MIN_PIXELS = 224 * 224
 PUBLISHED_MAX_PIXELS = 1280 * 28 * 28
-QWEN_VL_TYPES = ("qwen2_vl", "qwen2_5_vl")
-LLAVA_TYPES = ("llava_next", "llava")
-PROMPT_FORMATS = ("released", "chat")
-EXTRA_STOP_TOKENS = ("<|eot_id|>", "<|end_of_text|>", "<|im_end|>")
 METRICS_ENV = "ADAMLLM_METRICS_DIR"
 
 
@@ -91,23 +94,6 @@ def read_predictions(path: Path) -> dict[int, dict]:
 
 
 # -- model ---------------------------------------------------------------------------------------
-def released_llava_prompt(question: str, image_token: str = "<image>") -> str:
-    """The release's ``llava_llama_3`` evaluation prompt for one question, ending in an open assistant header.
-
-    The synthesizer's system prompt and Llama-3 headers (:mod:`hub_tools.synthesis.prompts`), then one
-    user turn ``{image_token}\\n{question}``. Tokenize with special tokens on: the tokenizer's BOS goes
-    in front of the string's ``<|begin_of_text|>``, as released.
-    """
-    return llava_llama_3_opening(question, image_token)
-
-
-def check_prompt_format(prompt_format: str) -> str:
-    """Return ``prompt_format`` if it is one of :data:`PROMPT_FORMATS`, else raise ``ValueError``."""
-    if prompt_format not in PROMPT_FORMATS:
-        raise ValueError(f"unknown prompt format {prompt_format!r}; expected one of {list(PROMPT_FORMATS)}")
-    return prompt_format
-
-
 class ChatVLM:
     """A VLM loaded with ``AutoProcessor`` + ``AutoModelForImageTextToText`` for batched greedy answers.
 

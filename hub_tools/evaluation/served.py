@@ -45,7 +45,7 @@ class ServedVLM:
         from transformers import AutoConfig, AutoProcessor, GenerationConfig
 
         from hub_tools.errors import loading
-        from hub_tools.evaluation.harness import EXTRA_STOP_TOKENS, LLAVA_TYPES, QWEN_VL_TYPES, check_prompt_format
+        from hub_tools.evaluation.prompting import EXTRA_STOP_TOKENS, LLAVA_TYPES, QWEN_VL_TYPES, check_prompt_format
         from hub_tools.synthesis.endpoint_client import DEFAULT_CONCURRENCY
         from hub_tools.synthesis.prompts import image_token_of, pick_prompt_format
         from hub_tools.synthesis.served import SERVER_KINDS, detect_server_kind, open_pool
@@ -101,7 +101,7 @@ class ServedVLM:
 
     def prompt(self, text: str) -> str:
         """The text sent for one question: the in-process prompt, plus the BOS the in-process tokenizer call adds."""
-        from hub_tools.evaluation.harness import released_llava_prompt
+        from hub_tools.evaluation.prompting import released_llava_prompt
 
         if self.prompt_style == "llava_llama_3":
             prompt = released_llava_prompt(text, self.image_token)

@@ -13,12 +13,13 @@ up to ``concurrency`` requests in flight per replica, and retries what is not th
   request raises :class:`EndpointUnavailable`: the run stops, nothing of the unanswered records is written, and a
   rerun resumes them.
 
-Why ``httpx``: it is already installed (``huggingface_hub`` depends on it), its ``AsyncClient`` keeps one pool of
-keep-alive connections per replica, and it sends our JSON bodies as they are, with the server-specific fields a
-faithful prompt needs (``chat_template_kwargs``, ``generation_config``, vLLM's ``skip_special_tokens`` /
-``stop_token_ids``). ``openai.AsyncOpenAI`` would add a typed layer we would bypass with ``extra_body`` and a
-pydantic parse per reply (more client CPU per request); ``huggingface_hub.AsyncInferenceClient`` targets TGI's
-parameters and cannot pass a per-request chat template.
+Why ``aiohttp`` (the HTTP layer of ``huggingface_hub.AsyncInferenceClient``, installed with ``datasets``): the
+client must never limit a GPU fleet, and measured on the 2-core dev box against a trivial local server it spends
+0.11 ms of CPU per request against 1.56 ms for ``httpx.AsyncClient`` (``openai.AsyncOpenAI`` is ``httpx`` plus a
+pydantic parse per reply), i.e. thousands of requests/s on one core instead of a few hundred
+(``benchmarks/bench_endpoint.py``). The bodies are our own JSON, sent as they are, with the server-specific
+fields a faithful prompt needs (``chat_template_kwargs``, ``generation_config``, vLLM's ``skip_special_tokens`` /
+``stop_token_ids``), which ``AsyncInferenceClient`` (TGI's parameters, no per-request chat template) cannot send.
 
 The pool owns one event loop on a background thread, so synchronous callers (the runners' ``engine.generate``)
 submit a whole batch and wait, while the loop keeps every replica's queue full. The API key is read from the
@@ -29,7 +30,7 @@ printed, logged or written.
 from __future__ import annotations
 
 import asyncio
-import contextlib
+import json
 import os
 import random
 import threading
@@ -72,22 +73,22 @@ def api_key_from_env(name: str | None = None) -> str | None:
     return os.environ.get(name or DEFAULT_API_KEY_ENV) or None
 
 
-def _server_reason(response: Any) -> str:
-    """The server's own explanation of an error reply, shortened."""
+def _server_reason(body: str) -> str:
+    """The server's own explanation in an error reply's body, shortened."""
     try:
-        data = response.json()
+        data = json.loads(body)
         detail = data.get("detail") or data.get("error") or data.get("message") or data
         if isinstance(detail, dict):
             detail = detail.get("message") or detail
         text = str(detail)
     except Exception:
-        text = response.text
+        text = body
     text = " ".join(text.split())
     return text if len(text) <= 300 else text[:297] + "..."
 
 
-def _retry_after(response: Any) -> float | None:
-    value = response.headers.get("retry-after")
+def _retry_after(headers: Any) -> float | None:
+    value = headers.get("retry-after")
     try:
         return min(60.0, max(0.0, float(value))) if value is not None else None
     except ValueError:
@@ -138,7 +139,6 @@ class EndpointPool:
         self._thread.start()
         self._client = None
         self._slots: asyncio.Semaphore | None = None
-        self._changed: asyncio.Condition | None = None
 
     @property
     def size(self) -> int:
@@ -148,12 +148,12 @@ class EndpointPool:
     # -- lifecycle -------------------------------------------------------------------------------
     async def _setup(self) -> None:
         if self._client is None:
-            import httpx
+            import aiohttp
 
-            limits = httpx.Limits(max_connections=self.size + 4, max_keepalive_connections=self.size + 4)
-            timeout = httpx.Timeout(self.timeout, connect=10.0)
-            self._client = httpx.AsyncClient(limits=limits, timeout=timeout, headers=self._headers)
-            self._changed = asyncio.Condition()
+            connector = aiohttp.TCPConnector(limit=self.size + 4, limit_per_host=0)
+            timeout = aiohttp.ClientTimeout(total=None, sock_connect=10.0, sock_read=self.timeout)
+            self._client = aiohttp.ClientSession(connector=connector, timeout=timeout, headers=self._headers)
+            self._slots = asyncio.Semaphore(self.size)
 
     def _run(self, coro) -> Any:
         return asyncio.run_coroutine_threadsafe(coro, self._loop).result()
@@ -163,7 +163,7 @@ class EndpointPool:
         if self._loop.is_closed():
             return
         if self._client is not None:
-            self._run(self._client.aclose())
+            self._run(self._client.close())
         self._loop.call_soon_threadsafe(self._loop.stop)
         self._thread.join(timeout=5)
         self._loop.close()
@@ -182,9 +182,12 @@ class EndpointPool:
         """
 
         async def probe(rep: _Replica) -> bool:
+            import aiohttp
+
             await self._setup()
             try:
-                await self._client.get(rep.url + "/models", timeout=10.0)
+                async with self._client.get(rep.url + "/models", timeout=aiohttp.ClientTimeout(total=10.0)) as r:
+                    await r.read()
                 return True
             except Exception:
                 rep.down_until = time.monotonic() + 1.0
@@ -202,34 +205,32 @@ class EndpointPool:
 
     # -- requests --------------------------------------------------------------------------------
     async def _acquire(self, started: float) -> _Replica:
-        """The live replica with the fewest requests in flight, once it has a free slot."""
-        assert self._changed is not None
-        async with self._changed:
-            while True:
-                now = time.monotonic()
-                live = [r for r in self.replicas if r.alive(now) and r.in_flight < self.concurrency]
-                if live:
-                    rep = min(live, key=lambda r: r.in_flight)
-                    rep.in_flight += 1
-                    return rep
-                if now - started > self.give_up_after:
-                    raise EndpointUnavailable(
-                        f"no replica of {', '.join(r.url for r in self.replicas)} answered for "
-                        f"{self.give_up_after:.0f}s"
-                    )
-                wake = min((r.down_until for r in self.replicas if not r.alive(now)), default=now + 1.0)
-                with contextlib.suppress(asyncio.TimeoutError):
-                    await asyncio.wait_for(self._changed.wait(), timeout=max(0.05, min(1.0, wake - now)))
+        """A pool slot, then the live replica with the fewest requests in flight (polling while none is live)."""
+        assert self._slots is not None
+        await self._slots.acquire()
+        while True:
+            now = time.monotonic()
+            live = [r for r in self.replicas if r.alive(now) and r.in_flight < self.concurrency]
+            if live:
+                rep = min(live, key=lambda r: r.in_flight)
+                rep.in_flight += 1
+                return rep
+            if now - started > self.give_up_after:
+                self._slots.release()
+                raise EndpointUnavailable(
+                    f"no replica of {', '.join(r.url for r in self.replicas)} answered for {self.give_up_after:.0f}s"
+                )
+            wake = min((r.down_until for r in self.replicas if not r.alive(now)), default=now + 0.05)
+            await asyncio.sleep(max(0.02, min(1.0, wake - now)))
 
-    async def _release(self, rep: _Replica) -> None:
-        assert self._changed is not None
-        async with self._changed:
-            rep.in_flight -= 1
-            self._changed.notify_all()
+    def _release(self, rep: _Replica) -> None:
+        assert self._slots is not None
+        rep.in_flight -= 1
+        self._slots.release()
 
     async def apost(self, path: str, body: dict) -> dict:
         """POST ``body`` to ``path`` (e.g. ``/chat/completions``) on some replica; retries as the module doc says."""
-        import httpx
+        import aiohttp
 
         await self._setup()
         started = time.monotonic()
@@ -238,30 +239,29 @@ class EndpointPool:
             rep = await self._acquire(started)
             wait = 0.0
             try:
-                response = await self._client.post(rep.url + path, json=body)
-            except (httpx.TransportError, OSError) as err:  # refused, reset, timed out: this replica is in trouble
+                async with self._client.post(rep.url + path, json=body) as response:
+                    status, headers, text = response.status, response.headers, await response.text()
+            except (aiohttp.ClientError, asyncio.TimeoutError, OSError) as err:  # refused, reset, timed out
                 rep.failures += 1
                 rep.down_until = time.monotonic() + min(30.0, 0.5 * 2 ** min(rep.failures, 6))
                 last = f"{rep.url}: {type(err).__name__}: {err}"
-                await self._release(rep)
+                self._release(rep)
                 continue
-            await self._release(rep)
+            self._release(rep)
             rep.failures = 0
-            if response.status_code < 400:
+            if status < 400:
                 try:
-                    return response.json()
+                    return json.loads(text)
                 except ValueError:
-                    last = f"{rep.url}: the reply is not JSON: {response.text[:200]!r}"
+                    last = f"{rep.url}: the reply is not JSON: {text[:200]!r}"
                     wait = 0.5
-            elif response.status_code in RETRY_STATUS:
-                last = f"{rep.url}: HTTP {response.status_code}: {_server_reason(response)}"
-                wait = _retry_after(response)
+            elif status in RETRY_STATUS:
+                last = f"{rep.url}: HTTP {status}: {_server_reason(text)}"
+                wait = _retry_after(headers)
                 if wait is None:
                     wait = min(10.0, 0.25 * 2**attempt) * (0.5 + random.random())
             else:
-                raise RequestRejected(
-                    f"the server refused the request (HTTP {response.status_code}): {_server_reason(response)}"
-                )
+                raise RequestRejected(f"the server refused the request (HTTP {status}): {_server_reason(text)}")
             await asyncio.sleep(wait)
         raise EndpointUnavailable(f"gave up after {self.max_attempts} tries; last: {last}")
 
@@ -275,15 +275,16 @@ class EndpointPool:
 
     def get(self, path: str) -> Any:
         """GET ``path`` on the first replica that answers; the JSON reply (``None`` when none answers)."""
-        import httpx
+        import aiohttp
 
         async def one():
             await self._setup()
             for rep in self.replicas:
                 try:
-                    response = await self._client.get(rep.url + path, timeout=10.0)
-                    return response.json() if response.status_code < 400 else None
-                except (httpx.TransportError, ValueError):
+                    async with self._client.get(rep.url + path, timeout=aiohttp.ClientTimeout(total=10.0)) as r:
+                        text = await r.text()
+                    return json.loads(text) if r.status < 400 else None
+                except (aiohttp.ClientError, asyncio.TimeoutError, OSError, ValueError):
                     continue
             return None
 

@@ -138,7 +138,7 @@ class _PromptMixin:
         Whatever the processor raises for one item (its image or its text) is that item's problem: the model
         never saw it, so it says nothing about the engine.
         """
-        from hub_tools.synthesis.runner import describe_exception
+        from hub_tools.errors import describe_exception
 
         encoded, bad = [], {}
         for n, entry in enumerate(batch):

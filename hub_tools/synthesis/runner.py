@@ -18,6 +18,7 @@ from pathlib import Path
 from typing import Any
 
 from hub_tools.defaults import DEFAULT_SYNTHESIZER
+from hub_tools.errors import describe_exception
 from hub_tools.rundir import (  # RUN_OUTPUTS: what the stages write into RUN_DIR (``--overwrite`` removes only these)
     RUN_OUTPUTS,
     FaultPoints,
@@ -258,12 +259,6 @@ def save_image(run_dir: Path, pair: Any) -> str:
         raise BadInput(f"image could not be encoded as PNG: {describe_exception(err)}") from None
     write_bytes_atomic(run_dir / rel, buf.getvalue())
     return rel
-
-
-def describe_exception(err: BaseException, limit: int = 300) -> str:
-    """``Type: message`` of an exception, shortened and safe to write as UTF-8 (no lone surrogates)."""
-    text = f"{type(err).__name__}: {err}".encode("utf-8", "backslashreplace").decode("utf-8")
-    return text if len(text) <= limit else text[: limit - 3] + "..."
 
 
 def merge_stats(run_dir: Path) -> dict:

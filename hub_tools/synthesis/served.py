@@ -247,3 +247,16 @@ class ServedSynthesizer:
                 except (KeyError, IndexError, TypeError) as err:
                     out.append(RuntimeError(f"the server's reply has no generation ({type(err).__name__}: {err})"))
         return out
+
+
+ENDPOINT_ENV = "ADAMLLM_SYNTHESIZER_ENDPOINT"
+"""The Space's served synthesizer: comma-separated base URLs; ``ADAMLLM_SYNTHESIZER`` names the served model."""
+
+
+def served_synthesizer_from_env(model: str, max_new_tokens: int, env: dict | None = None) -> ServedSynthesizer | None:
+    """A :class:`ServedSynthesizer` of ``model`` when ``$ADAMLLM_SYNTHESIZER_ENDPOINT`` is set (the demo then loads
+    no weights: a CPU Space can front the real 8B synthesizer), else ``None``. The key: ``$HF_TOKEN``."""
+    import os
+
+    urls = [u.strip() for u in ((os.environ if env is None else env).get(ENDPOINT_ENV) or "").split(",") if u.strip()]
+    return ServedSynthesizer(model, urls, max_new_tokens=max_new_tokens, concurrency=1) if urls else None
