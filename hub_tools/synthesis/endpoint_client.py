@@ -162,8 +162,16 @@ class EndpointPool:
         """Close the connections and stop the background loop."""
         if self._loop.is_closed():
             return
-        if self._client is not None:
-            self._run(self._client.close())
+
+        async def shutdown():  # requests still in flight (a run that stops) end, so no caller waits forever
+            tasks = [t for t in asyncio.all_tasks() if t is not asyncio.current_task()]
+            for task in tasks:
+                task.cancel()
+            await asyncio.gather(*tasks, return_exceptions=True)
+            if self._client is not None:
+                await self._client.close()
+
+        self._run(shutdown())
         self._loop.call_soon_threadsafe(self._loop.stop)
         self._thread.join(timeout=5)
         self._loop.close()

@@ -13,6 +13,8 @@ import os
 import queue
 import sys
 import threading
+from collections import deque
+from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
@@ -418,8 +420,8 @@ def _run(cfg, engine, dist, run_dir: Path, stage_dir: Path, entry: dict, manifes
 
     turn_format = engine.turn_format
     total, already = _count_share(cfg, dist.rank, dist.world_size, done)
-    # a served engine takes a whole window at once: keep it at least twice the requests it keeps in flight
-    window = cfg.window or max(4 * cfg.batch_size, 2 * getattr(engine, "batch_size", 0) if cfg.endpoint else 0)
+    # a served engine takes a whole window at once: at least the requests it keeps in flight
+    window = cfg.window or max(4 * cfg.batch_size, getattr(engine, "batch_size", 0) if cfg.endpoint else 0)
     counts = {"synthesized": 0, "rejected": 0, "triplets": 0}
     q: queue.Queue = queue.Queue(maxsize=2 * window)
     stop = threading.Event()
@@ -437,29 +439,48 @@ def _run(cfg, engine, dist, run_dir: Path, stage_dir: Path, entry: dict, manifes
     failed: list[tuple[int, dict]] = []  # pairs the engine failed on since its last success, not yet written
     max_failed = max(16, 2 * window)
     writer = ShardWriter(stage_dir, rank=dist.rank)
+    # A served engine gets the next window while the previous one is still in flight, so the replicas never wait
+    # for rows to be written or for the slowest request of a window; an in-process engine runs one at a time.
+    ahead = 2 if getattr(engine, "pipelined", False) else 1
+    executor = ThreadPoolExecutor(max_workers=ahead, thread_name_prefix="synthesize") if ahead > 1 else None
+    inflight: deque = deque()
+    finished = False
+
+    def collect() -> list:
+        """The next window of pairs to generate (reader rejections are written on the way)."""
+        nonlocal finished, handled
+        pending = []
+        while len(pending) < window:
+            item = q.get()
+            if item is None:
+                finished = True
+                break
+            kind, rec, image_rel = item
+            if kind == "error":
+                raise rec
+            handled += 1
+            if kind == "rejected":
+                _write(writer, rejected_row(rec), handled, fault)
+                counts["rejected"] += 1
+                bar.update(1)
+            else:
+                fault("after-image", handled)
+                pending.append((handled, rec, image_rel))
+        return pending
+
     try:
-        finished = False
-        while not finished:
-            pending = []
-            while len(pending) < window:
-                item = q.get()
-                if item is None:
-                    finished = True
-                    break
-                kind, rec, image_rel = item
-                if kind == "error":
-                    raise rec
-                handled += 1
-                if kind == "rejected":
-                    _write(writer, rejected_row(rec), handled, fault)
-                    counts["rejected"] += 1
-                    bar.update(1)
-                else:
-                    fault("after-image", handled)
-                    pending.append((handled, rec, image_rel))
-            if not pending:
+        while not finished or inflight:
+            if not finished:
+                pending = collect()
+                if pending:
+                    inflight.append((pending, executor.submit(_generate, engine, pending) if executor else None))
+                if len(inflight) < ahead and not finished:
+                    continue
+            if not inflight:
                 continue
-            for (num, rec, image_rel), text, error, bad_input in _generate(engine, pending):
+            pending, future = inflight.popleft()
+            results = future.result() if future is not None else _generate(engine, pending)
+            for (num, rec, image_rel), text, error, bad_input in results:
                 if bad_input:  # the pair's own fault (e.g. an image the processor refuses): no engine failure
                     _write(writer, rejected_row(_failure(rec, error)), num, fault)
                     counts["rejected"] += 1
@@ -495,6 +516,8 @@ def _run(cfg, engine, dist, run_dir: Path, stage_dir: Path, entry: dict, manifes
             bar.update(1)
     finally:
         stop.set()
+        if executor is not None:
+            executor.shutdown(wait=False, cancel_futures=True)
         writer.close()
         bar.close()
     dist.barrier()

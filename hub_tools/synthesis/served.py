@@ -112,7 +112,10 @@ class ServedSynthesizer:
 
     ``prompt_format`` / ``max_new_tokens`` as :class:`~hub_tools.synthesis.engines.TransformersEngine`;
     ``concurrency`` requests in flight per URL; the key from ``$api_key_env`` (default ``HF_TOKEN``).
+    ``pipelined``: the runner may call :meth:`generate` for the next window while one is in flight (thread-safe).
     """
+
+    pipelined = True
 
     def __init__(
         self,
