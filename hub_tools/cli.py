@@ -21,6 +21,7 @@ COMMANDS: list[tuple[str, str, str]] = [
     ("world", "world", "Build the miniature world (seed sets, domain pairs, mini benchmark) into a folder."),
     ("validate-pairs", "validate_pairs", "Read image-caption pairs and report accepted / rejected counts."),
     ("synthesize", "synthesize", "Synthesize visual instruction task triplets from image-caption pairs."),
+    ("serve-folder", "serve_folder", "Copy a model folder so that transformers serve returns raw replies."),
     ("filter", "filter", "Judge synthesized triplets for consistency (LLM checker or lexical)."),
     ("compose", "compose", "Compose single-stage (or two-stage) training conversations."),
     ("pipeline", "pipeline", "Run synthesize -> filter -> compose with resume."),

@@ -216,8 +216,10 @@ _LOAD_LOCK = threading.Lock()
 @functools.lru_cache(maxsize=2)
 def _load_synthesizer(model: str):
     from hub_tools.synthesis import TransformersEngine
+    from hub_tools.synthesis.served import served_synthesizer_from_env
 
-    return TransformersEngine(model, batch_size=1, max_new_tokens=DEFAULT_MAX_NEW_TOKENS)
+    served = served_synthesizer_from_env(model, DEFAULT_MAX_NEW_TOKENS)  # $ADAMLLM_SYNTHESIZER_ENDPOINT: no weights
+    return served or TransformersEngine(model, batch_size=1, max_new_tokens=DEFAULT_MAX_NEW_TOKENS)
 
 
 @functools.lru_cache(maxsize=2)

@@ -37,3 +37,9 @@ def loading(what: str, model_id: str) -> Iterator[None]:
         reason = lines[0] if lines else type(err).__name__
         message = f"cannot load the {what} {str(model_id)!r}: {reason}"
         raise ModelLoadError(redact_text(message)) from err  # a credentialed URL as the id is echoed back
+
+
+def describe_exception(err: BaseException, limit: int = 300) -> str:
+    """``Type: message`` of an exception, shortened and safe to write as UTF-8 (no lone surrogates)."""
+    text = f"{type(err).__name__}: {err}".encode("utf-8", "backslashreplace").decode("utf-8")
+    return text if len(text) <= limit else text[: limit - 3] + "..."

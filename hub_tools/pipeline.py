@@ -113,7 +113,8 @@ def run_pipeline(
         synthesize(synthesis, engine=engine)
         if not hasattr(checker, "judge") and callable(checker):
             checker = checker()
-        filter_run(run_dir, checker, batch_size=checker_batch_size, all_triplets=all_triplets)
+        batch_size = max(checker_batch_size, getattr(checker, "batch_size", 0))  # a served checker fills its replicas
+        filter_run(run_dir, checker, batch_size=batch_size, all_triplets=all_triplets)
         compose_run(
             run_dir,
             mode=compose.mode,

@@ -188,23 +188,6 @@ def test_engine_stop_tokens_and_decode(tiny_models):
     assert qwen.tokenizer.convert_tokens_to_ids("<|endoftext|>") in qwen.stop_ids
 
 
-def test_vllm_missing_names_the_extra(monkeypatch):
-    import builtins
-
-    from hub_tools.synthesis import VllmEngine
-
-    real_import = builtins.__import__
-
-    def no_vllm(name, *args, **kwargs):
-        if name == "vllm" or name.startswith("vllm."):
-            raise ImportError("No module named 'vllm'")
-        return real_import(name, *args, **kwargs)
-
-    monkeypatch.setattr(builtins, "__import__", no_vllm)
-    with pytest.raises(ImportError, match=r"adamllm-hub\[vllm\]"):
-        VllmEngine("AdaptLLM/visual-instruction-synthesizer")
-
-
 def test_static_cache_pads_to_bucket_and_matches_dynamic(tiny_models, batch):
     from hub_tools.synthesis.engines import STATIC_LENGTH_BUCKET
 

@@ -212,19 +212,6 @@ def test_cli_external_sigkill_mid_run(pairs, tiny_models, tmp_path):
     assert_complete(out, pairs)
 
 
-def test_cli_vllm_missing(pairs, tiny_models, tmp_path):
-    pytest.importorskip("transformers")
-    try:
-        import vllm  # noqa: F401
-
-        pytest.skip("vllm is installed")
-    except ImportError:
-        pass
-    res = cli(tiny_models, pairs, tmp_path / "run", "--backend", "vllm")
-    assert res.returncode == 1  # a missing extra: a runtime failure
-    assert "adamllm-hub[vllm]" in res.stderr and "Traceback" not in res.stderr
-
-
 def test_cli_adamllm_entry_on_sample_pairs(sample_pairs, tiny_models, tmp_path):
     """The acceptance command: adamllm synthesize on the sample pairs with the tiny synthesizer, offline."""
     out = tmp_path / "run"

@@ -61,6 +61,15 @@ def register(subparsers, name: str, help: str) -> None:
         help="released (default): LLaVA-NeXT/LLaVA models with a Llama-3 tokenizer get the release's "
         "llava_llama_3 prompt, other models their chat template; chat: the chat template for every model",
     )
+    from hub_tools.commands.synthesize import add_endpoint_arguments
+
+    add_endpoint_arguments(p, "--endpoint", "the model")
+    p.add_argument(
+        "--allow-approximate",
+        action="store_true",
+        help="with --endpoint: accept a server that cannot take the exact request (transformers serve and Qwen2-VL's "
+        "published image budget); the predictions then only approximate in-process ones",
+    )
     p.add_argument("--no-progress", action="store_true", help="hide the progress bars")
     p.set_defaults(func=run)
 
@@ -88,6 +97,7 @@ def run(args: argparse.Namespace) -> int:
 
     from hub_tools.evaluation.harness import evaluate_model
     from hub_tools.evaluation.report import scores_markdown
+    from hub_tools.synthesis.endpoint_client import EndpointUnavailable
 
     try:
         scores = evaluate_model(
@@ -104,8 +114,19 @@ def run(args: argparse.Namespace) -> int:
             max_pixels=args.max_pixels,
             progress=not args.no_progress,
             prompt_format=args.prompt_format,
+            endpoints=args.endpoint,
+            endpoint_options={
+                "concurrency": args.concurrency,
+                "api_key_env": args.api_key_env,
+                "server": args.server,
+                "allow_approximate": args.allow_approximate,
+            },
         )
-    except (ValueError, FileNotFoundError) as err:  # a missing benchmark folder or task, bad predictions
+    except (
+        ValueError,
+        FileNotFoundError,
+        EndpointUnavailable,
+    ) as err:  # a missing benchmark folder or task, bad predictions
         return fail("evaluate", err)
     print(scores_markdown(scores))
     print(f"written: {args.output}/scores.json, {args.output}/scores.md, {args.output}/predictions/")

@@ -14,8 +14,11 @@ def register(subparsers, name: str, help: str) -> None:
         help=help,
         description=help + " Keeps going where an interrupted run stopped (RUN_DIR/filter/ shards).",
     )
+    from hub_tools.commands.synthesize import add_endpoint_arguments
+
     p.add_argument("run_dir", help="run directory written by `adamllm synthesize`")
     add_checker_arguments(p)
+    add_endpoint_arguments(p, "--endpoint", "the checker (its /v1/completions)")
     p.add_argument("--no-progress", action="store_true", help="hide the progress bar")
     p.set_defaults(func=run)
 
@@ -83,6 +86,14 @@ def checker_factory(args: argparse.Namespace, prefix: str = ""):
         return lambda: load_checker("lexical")
     if clip:
         template = (template or PromptTemplate.default()).clipped()
+    urls = getattr(args, f"{key}endpoint", None)
+    if urls:
+        if getattr(args, f"{key}decision") != "released":
+            raise ValueError("a served checker takes the released decision only (label-logits needs the logits)")
+        from hub_tools.filtering.served import ServedChecker
+
+        served = {"template": template, "concurrency": args.concurrency, "api_key_env": args.api_key_env}
+        return lambda: ServedChecker(args.checker, urls, server=args.server, **served)
     kwargs = {
         "device": getattr(args, f"{key}device"),
         "dtype": getattr(args, f"{key}dtype"),
@@ -113,9 +124,13 @@ def run(args: argparse.Namespace) -> int:
     except ValueError as err:  # a bad --checker-prompt, before any model is loaded: a usage error
         return fail("filter", err, 2)
     set_progress(not args.no_progress, quiet_transformers=args.checker != "lexical")
+    from hub_tools.synthesis.endpoint_client import EndpointUnavailable
+
     try:
-        result = filter_run(args.run_dir, load(), batch_size=args.batch_size, all_triplets=args.all_triplets)
-    except (FileNotFoundError, ValueError) as err:
+        checker = load()
+        batch_size = max(args.batch_size, getattr(checker, "batch_size", 0))  # a served checker: fill the replicas
+        result = filter_run(args.run_dir, checker, batch_size=batch_size, all_triplets=args.all_triplets)
+    except (FileNotFoundError, ValueError, EndpointUnavailable) as err:
         return fail("filter", err)
     print(f"judged {result['items']} item(s) of {result['pairs']} pair(s) ({result['already_done']} done before)")
     print(json.dumps(result["stats"], indent=2))

@@ -16,13 +16,14 @@ def register(subparsers, name: str, help: str) -> None:
     """Add the ``pipeline`` subcommand (synthesize options + checker options + compose options)."""
     from hub_tools.commands.compose import add_compose_arguments
     from hub_tools.commands.filter import add_checker_arguments
-    from hub_tools.commands.synthesize import add_arguments
+    from hub_tools.commands.synthesize import add_arguments, add_endpoint_arguments
 
     p = subparsers.add_parser(
         name, help=help, description=DESCRIPTION, formatter_class=argparse.RawDescriptionHelpFormatter
     )
-    add_arguments(p)
+    add_arguments(p, endpoint_flag="--synthesizer-endpoint")
     add_checker_arguments(p, prefix="checker-")
+    add_endpoint_arguments(p, "--checker-endpoint", "the checker (its /v1/completions)")
     add_compose_arguments(p, seed=False)
     p.add_argument("--json", action="store_true", help="print the summary as JSON")
     p.set_defaults(func=run)
@@ -54,6 +55,7 @@ def run(args: argparse.Namespace) -> int:
     from hub_tools.cli import fail
     from hub_tools.defaults import set_progress
     from hub_tools.pipeline import format_summary, run_pipeline
+    from hub_tools.synthesis.endpoint_client import EndpointUnavailable
     from hub_tools.synthesis.runner import ConfigMismatch
 
     if args.checker_batch_size < 1:
@@ -67,7 +69,7 @@ def run(args: argparse.Namespace) -> int:
         summary = run_pipeline(**kwargs)
     except ConfigMismatch as err:  # a resume with different settings: a usage error
         return fail("pipeline", err, 2)
-    except (ImportError, FileNotFoundError, ValueError) as err:  # a missing backend, input or model
+    except (ImportError, FileNotFoundError, ValueError, EndpointUnavailable) as err:  # a missing input or model
         return fail("pipeline", err)
     print(json.dumps(summary, indent=2) if args.json else format_summary(summary))
     return 0

@@ -11,11 +11,43 @@ Synthesize visual instruction task triplets (instruction, informative answer, pr
 from image-caption pairs with a synthesizer MLLM, writing RUN_DIR/synthesis/ shards, images/,
 manifest.json and stats.json. Rerunning the same command resumes; a killed run loses nothing.
 Scale out with: accelerate launch -m hub_tools.synthesize --pairs ... --output ...
+or on served replicas (vllm serve, transformers serve): --endpoint URL [--endpoint URL ...]
 """
 
 
-def add_arguments(p: argparse.ArgumentParser) -> argparse.ArgumentParser:
-    """Add the synthesize options to ``p`` (shared by the CLI and ``python -m hub_tools.synthesize``)."""
+def add_endpoint_arguments(p: argparse.ArgumentParser, flag: str, what: str, server: bool = True) -> None:
+    """``flag`` (repeatable base URL), ``--concurrency``, ``--api-key-env`` and ``--server`` (with ``server``)."""
+    dest = flag.lstrip("-").replace("-", "_")
+    p.add_argument(
+        flag,
+        action="append",
+        default=None,
+        dest=dest,
+        metavar="URL",
+        help=f"OpenAI-compatible base URL serving {what} (e.g. http://host:8000/v1); repeat it for replicas: "
+        "requests are spread over them. The model option then names the served model",
+    )
+    if any(a.dest == "concurrency" for a in p._actions):
+        return  # the shared options are already there (pipeline: two endpoint flags)
+    p.add_argument("--concurrency", type=int, default=None, help="requests in flight per endpoint (default: 8)")
+    p.add_argument(
+        "--api-key-env",
+        default=None,
+        metavar="NAME",
+        help="environment variable holding the endpoint's API key (default: HF_TOKEN); never pass a key in argv",
+    )
+    if server:
+        p.add_argument(
+            "--server",
+            choices=["auto", "transformers", "vllm"],
+            default="auto",
+            help="server kind behind the endpoints (auto: vllm when its /models says so, else transformers serve)",
+        )
+
+
+def add_arguments(p: argparse.ArgumentParser, endpoint_flag: str = "--endpoint") -> argparse.ArgumentParser:
+    """Add the synthesize options to ``p`` (shared by the CLI and ``python -m hub_tools.synthesize``); the pipeline
+    names the endpoint option ``--synthesizer-endpoint``."""
     p.add_argument(
         "--pairs", required=True, help="pairs: ShareGPT .json/.jsonl, imagefolder, or HF dataset (path or repo id)"
     )
@@ -25,7 +57,7 @@ def add_arguments(p: argparse.ArgumentParser) -> argparse.ArgumentParser:
         default=DEFAULT_SYNTHESIZER,
         help="synthesizer model (Hub id or folder; default: %(default)s)",
     )
-    p.add_argument("--backend", choices=["transformers", "vllm"], default="transformers", help="generation engine")
+    add_endpoint_arguments(p, endpoint_flag, "the synthesizer")
     p.add_argument("--batch-size", type=int, default=8, help="sequences per generate call (default: %(default)s)")
     p.add_argument("--max-new-tokens", type=int, default=512, help="new tokens per pair (default: %(default)s)")
     p.add_argument("--limit", type=int, default=None, help="only the first N input records")
@@ -82,7 +114,9 @@ def synthesis_config(args: argparse.Namespace):
 
     from hub_tools.synthesis.runner import SynthesisConfig
 
-    return SynthesisConfig(**{f.name: getattr(args, f.name) for f in fields(SynthesisConfig)})
+    values = {f.name: getattr(args, f.name) for f in fields(SynthesisConfig) if hasattr(args, f.name)}
+    values["endpoint"] = getattr(args, "endpoint", None) or getattr(args, "synthesizer_endpoint", None)
+    return SynthesisConfig(**values)
 
 
 def run(args: argparse.Namespace) -> int:
@@ -92,6 +126,7 @@ def run(args: argparse.Namespace) -> int:
 
     from hub_tools.cli import fail
     from hub_tools.defaults import set_progress
+    from hub_tools.synthesis.endpoint_client import EndpointUnavailable
     from hub_tools.synthesis.runner import ConfigMismatch, synthesize
 
     set_progress(not args.no_progress, quiet_transformers=args.synthesizer != "scripted")
@@ -106,6 +141,6 @@ def run(args: argparse.Namespace) -> int:
             )
     except ConfigMismatch as err:  # a resume with different settings: a usage error
         return fail("synthesize", err, 2)
-    except (ImportError, FileNotFoundError, ValueError) as err:  # a missing backend, input or model
+    except (ImportError, FileNotFoundError, ValueError, EndpointUnavailable) as err:  # a missing input or model
         return fail("synthesize", err)
     return 0

@@ -14,15 +14,18 @@ import time
 from pathlib import Path
 from typing import Any
 
+from hub_tools.evaluation.prompting import (
+    EXTRA_STOP_TOKENS,
+    QWEN_VL_TYPES,
+    check_prompt_format,
+    released_llava_prompt,
+)
 from hub_tools.evaluation.tasks import BenchmarkSplit, Task, dumps, load_split, resolve_tasks
 from hub_tools.redaction import strip_credentials
-from hub_tools.synthesis.prompts import image_token_of, llava_llama_3_opening, prompt_style
+from hub_tools.synthesis.prompts import image_token_of, prompt_style
 
 PUBLISHED_MIN_PIXELS = 224 * 224
 PUBLISHED_MAX_PIXELS = 1280 * 28 * 28
-QWEN_VL_TYPES = ("qwen2_vl", "qwen2_5_vl")
-PROMPT_FORMATS = ("released", "chat")
-EXTRA_STOP_TOKENS = ("<|eot_id|>", "<|end_of_text|>", "<|im_end|>")
 METRICS_ENV = "ADAMLLM_METRICS_DIR"
 
 
@@ -90,23 +93,6 @@ def read_predictions(path: Path) -> dict[int, dict]:
 
 
 # -- model ---------------------------------------------------------------------------------------
-def released_llava_prompt(question: str, image_token: str = "<image>") -> str:
-    """The release's ``llava_llama_3`` evaluation prompt for one question, ending in an open assistant header.
-
-    The synthesizer's system prompt and Llama-3 headers (:mod:`hub_tools.synthesis.prompts`), then one
-    user turn ``{image_token}\\n{question}``. Tokenize with special tokens on: the tokenizer's BOS goes
-    in front of the string's ``<|begin_of_text|>``, as released.
-    """
-    return llava_llama_3_opening(question, image_token)
-
-
-def check_prompt_format(prompt_format: str) -> str:
-    """Return ``prompt_format`` if it is one of :data:`PROMPT_FORMATS`, else raise ``ValueError``."""
-    if prompt_format not in PROMPT_FORMATS:
-        raise ValueError(f"unknown prompt format {prompt_format!r}; expected one of {list(PROMPT_FORMATS)}")
-    return prompt_format
-
-
 class ChatVLM:
     """A VLM loaded with ``AutoProcessor`` + ``AutoModelForImageTextToText`` for batched greedy answers.
 
@@ -273,6 +259,10 @@ def _run_task(
                 except BadInput as err:
                     errors[item.id] = f"bad image: {err.reason}"
             answers = dict(zip((i.id for i in ready), vlm.generate(images, [i.input for i in ready], max_new_tokens)))
+            for item_id, answer in list(answers.items()):
+                if isinstance(answer, BadInput):  # a served model's server refused this question
+                    errors[item_id] = f"refused by the server: {answer.reason}"
+                    answers[item_id] = ""
             for item in batch:
                 prediction = answers.get(item.id, "")
                 scored = split.item_score(metric, item, prediction)
@@ -325,6 +315,8 @@ def evaluate_model(
     metric_options: dict[str, dict[str, Any]] | None = None,
     progress: bool = True,
     prompt_format: str = "released",
+    endpoints: list[str] | None = None,
+    endpoint_options: dict[str, Any] | None = None,
 ) -> dict:
     """Evaluate ``model`` (Hub id or local folder) on ``tasks``; write predictions and scores to ``output_dir``.
 
@@ -334,6 +326,8 @@ def evaluate_model(
     :data:`hub_tools.evaluation.tasks.METRIC_OPTIONS`), e.g. ``{"medical_vqa": {"mode": "llava_med"}}``.
     ``prompt_format``: ``"released"`` (LLaVA models with a Llama-3 tokenizer get the release's
     ``llava_llama_3`` prompt, others their chat template) or ``"chat"`` (the chat template for all).
+    ``endpoints``: OpenAI-compatible base URLs serving ``model`` (:class:`~hub_tools.evaluation.served.ServedVLM`,
+    with ``endpoint_options``: ``concurrency``, ``api_key_env``, ``server``, ``allow_approximate``).
     Returns the ``scores.json`` content. Resumes a partly finished run in the same folder.
     """
     from hub_tools.evaluation.report import write_scores
@@ -358,9 +352,29 @@ def evaluate_model(
     loaded: list[ChatVLM] = []
 
     def vlm_factory() -> ChatVLM:
+        if not loaded and endpoints:
+            from hub_tools.evaluation.served import ServedVLM
+
+            options = endpoint_options or {}
+            vlm = ServedVLM(
+                str(model),
+                endpoints,
+                min_pixels=min_pixels,
+                max_pixels=max_pixels,
+                prompt_format=prompt_format,
+                **options,
+            )
+            loaded.append(vlm)  # type: ignore[arg-type]
         if not loaded:
             loaded.append(ChatVLM(str(model), device, dtype, min_pixels, max_pixels, prompt_format=prompt_format))
         return loaded[0]
+
+    if endpoints:  # every replica's queue full: a batch is all its requests in flight
+        from hub_tools.synthesis.endpoint_client import DEFAULT_CONCURRENCY
+
+        batch_size = max(
+            batch_size, len(endpoints) * ((endpoint_options or {}).get("concurrency") or DEFAULT_CONCURRENCY)
+        )
 
     scores_path = out / "scores.json"
     scores = json.loads(scores_path.read_text(encoding="utf-8")) if scores_path.is_file() else {}

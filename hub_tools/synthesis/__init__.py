@@ -1,9 +1,9 @@
 """Visual instruction synthesis: prompts, generation engines and task-triplet parsing.
 
-Light to import: engines load torch / transformers / vllm only when constructed.
+Light to import: engines load torch / transformers only when constructed.
 """
 
-from hub_tools.synthesis.engines import TransformersEngine, VllmEngine, make_engine
+from hub_tools.synthesis.engines import TransformersEngine, make_engine
 from hub_tools.synthesis.parse import LLAMA3, TaskTriplet, TurnFormat, parse_triplets, split_turns
 from hub_tools.synthesis.prompts import (
     build_chat_prompt,
@@ -19,7 +19,6 @@ __all__ = [
     "TaskTriplet",
     "TransformersEngine",
     "TurnFormat",
-    "VllmEngine",
     "build_chat_prompt",
     "build_released_prompt",
     "chat_inputs",

@@ -27,8 +27,9 @@ anything: bad input, not an engine failure (the runner rejects them and generate
   so that compiled shapes repeat across micro-batches. transformers' continuous batching
   (``generate_batch``) takes token ids only (no ``pixel_values``, transformers 5.23), so it cannot
   serve the image prompts here.
-- :class:`VllmEngine` (``pip install 'adamllm-hub[vllm]'``): ``vllm.LLM.generate`` with
-  ``multi_modal_data``; vLLM is imported only when this engine is built.
+- Served engines (``vllm serve``, ``transformers serve``, Inference Endpoints) are reached over HTTP by
+  :class:`~hub_tools.synthesis.served.ServedSynthesizer` (``--endpoint``), the same interface; vLLM's multi-GPU
+  serving is used that way (the in-process vLLM backend was removed: it had never run here).
 
 Generation must run past the end of each turn: the turn-end token never stops it (:func:`stop_token_ids`).
 """
@@ -59,10 +60,6 @@ GREEDY_ONLY_SETTINGS = (
 )
 """Generation-config settings that change greedy tokens; the compiled loop does not apply them (falls back)."""
 END_OF_TEXT_TOKENS = ("<|end_of_text|>", "<|endoftext|>", "</s>")
-VLLM_MISSING = (
-    "--backend vllm needs the optional vLLM dependency, which is not installed. "
-    "Install it with: pip install 'adamllm-hub[vllm]' (or use --backend transformers)."
-)
 
 
 class BadItems(BadInput):
@@ -141,7 +138,7 @@ class _PromptMixin:
         Whatever the processor raises for one item (its image or its text) is that item's problem: the model
         never saw it, so it says nothing about the engine.
         """
-        from hub_tools.synthesis.runner import describe_exception
+        from hub_tools.errors import describe_exception
 
         encoded, bad = [], {}
         for n, entry in enumerate(batch):
@@ -463,71 +460,6 @@ class TransformersEngine(_PromptMixin):
         return self.tokenizer.decode(ids, skip_special_tokens=False, clean_up_tokenization_spaces=False)
 
 
-class VllmEngine(_PromptMixin):
-    """Greedy generation through ``vllm.LLM.generate`` with ``multi_modal_data`` (optional extra ``[vllm]``)."""
-
-    def __init__(
-        self,
-        model_id: str,
-        batch_size: int | None = None,
-        max_new_tokens: int = 512,
-        dtype: str = "auto",
-        prompt_format: str = "auto",
-        max_model_len: int = 4096,
-        **llm_kwargs: Any,
-    ):
-        try:
-            import vllm
-        except ImportError as err:
-            raise ImportError(VLLM_MISSING) from err
-        from transformers import AutoProcessor
-
-        from hub_tools.errors import loading
-
-        with loading("synthesizer", model_id):
-            self.processor = AutoProcessor.from_pretrained(model_id)
-        self.tokenizer = getattr(self.processor, "tokenizer", self.processor)
-        self._setup_format(prompt_format)
-        self.max_new_tokens = max_new_tokens
-        if batch_size:
-            llm_kwargs.setdefault("max_num_seqs", batch_size)
-        self.llm = vllm.LLM(
-            model=model_id, dtype=dtype, max_model_len=max_model_len, limit_mm_per_prompt={"image": 1}, **llm_kwargs
-        )
-        self.stop_ids = stop_token_ids(self.tokenizer, self.turn_format)
-        # ignore_eos: the model's EOS may be the turn end (<|eot_id|>); stop_token_ids decide instead.
-        self.sampling = vllm.SamplingParams(
-            temperature=0.0,
-            max_tokens=max_new_tokens,
-            stop_token_ids=self.stop_ids,
-            ignore_eos=True,
-            skip_special_tokens=False,
-            spaces_between_special_tokens=False,
-        )
-
-    def generate(self, batch: list) -> list[str]:
-        """One raw generation per ``(image, caption, caption_prompt)`` item, in input order.
-
-        vLLM preprocesses inside ``generate``; when it fails, the items are preprocessed with the HF processor:
-        :class:`BadItems` names those that fail there too, else vLLM's own error is raised.
-        """
-        requests = []
-        for entry in batch:
-            image, caption, caption_prompt = _item(entry)
-            requests.append({"prompt": self.prompt(caption, caption_prompt), "multi_modal_data": {"image": image}})
-        try:
-            outputs = self.llm.generate(requests, self.sampling, use_tqdm=False)
-        except Exception:
-            self.encode_all(batch)  # raises BadItems when the input is to blame
-            raise
-        return [o.outputs[0].text for o in outputs]
-
-
-def make_engine(backend: str, model_id: str, **kwargs: Any):
-    """Build the engine for ``backend`` (``"transformers"`` or ``"vllm"``)."""
-    if backend == "transformers":
-        return TransformersEngine(model_id, **kwargs)
-    if backend == "vllm":
-        kwargs = {k: v for k, v in kwargs.items() if k in ("batch_size", "max_new_tokens", "dtype", "prompt_format")}
-        return VllmEngine(model_id, **kwargs)
-    raise ValueError(f"unknown backend {backend!r}; expected 'transformers' or 'vllm'")
+def make_engine(model_id: str, **kwargs: Any) -> TransformersEngine:
+    """Build the in-process engine (:class:`TransformersEngine`) for ``model_id``."""
+    return TransformersEngine(model_id, **kwargs)

@@ -13,11 +13,14 @@ import os
 import queue
 import sys
 import threading
+from collections import deque
+from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
 from hub_tools.defaults import DEFAULT_SYNTHESIZER
+from hub_tools.errors import describe_exception
 from hub_tools.rundir import (  # RUN_OUTPUTS: what the stages write into RUN_DIR (``--overwrite`` removes only these)
     RUN_OUTPUTS,
     FaultPoints,
@@ -64,7 +67,6 @@ class SynthesisConfig:
     pairs: str
     output: str
     synthesizer: str = DEFAULT_SYNTHESIZER
-    backend: str = "transformers"
     batch_size: int = 8
     max_new_tokens: int = 512
     limit: int | None = None
@@ -80,6 +82,10 @@ class SynthesisConfig:
     decode: str = "auto"
     window: int | None = None
     overwrite: bool = False
+    endpoint: list[str] | None = None
+    concurrency: int | None = None
+    api_key_env: str | None = None
+    server: str = "auto"
 
 
 # ---------------------------------------------------------------------------------------------
@@ -103,13 +109,14 @@ def manifest_config(cfg: SynthesisConfig) -> dict:
         "split": cfg.split,
         "image_root": str(Path(cfg.image_root).resolve()) if cfg.image_root else None,
         "runtime": {
-            "backend": cfg.backend,
+            "backend": "endpoint" if cfg.endpoint else "transformers",
             "batch_size": cfg.batch_size,
             "limit": cfg.limit,
             "device": cfg.device,
             "dtype": cfg.dtype,
             "cache": cfg.cache,
             "decode": cfg.decode,
+            "endpoints": len(cfg.endpoint or []),
         },
     }
 
@@ -256,12 +263,6 @@ def save_image(run_dir: Path, pair: Any) -> str:
     return rel
 
 
-def describe_exception(err: BaseException, limit: int = 300) -> str:
-    """``Type: message`` of an exception, shortened and safe to write as UTF-8 (no lone surrogates)."""
-    text = f"{type(err).__name__}: {err}".encode("utf-8", "backslashreplace").decode("utf-8")
-    return text if len(text) <= limit else text[: limit - 3] + "..."
-
-
 def merge_stats(run_dir: Path) -> dict:
     """Count every synthesis row of every shard into ``stats.json``; raise if an id appears twice."""
     seen: set[str] = set()
@@ -355,8 +356,6 @@ def _synthesize(cfg: SynthesisConfig, engine: Any = None) -> dict:
     ``engine`` may be given ready-made (tests, benchmarks); otherwise it is built from ``cfg``.
     """
     fault = FaultPoints.from_env()  # test seam, inert unless $ADAMLLM_SYNTH_FAULT is set
-    from hub_tools.defaults import progress_bar
-
     dist = _Dist(cfg.device)
     run_dir = Path(cfg.output)
     stage_dir = run_dir / STAGE
@@ -366,15 +365,26 @@ def _synthesize(cfg: SynthesisConfig, engine: Any = None) -> dict:
     entry["input"] = check_input(run_dir, cfg, manifest, log=dist.rank == 0)
 
     # load the model before touching RUN_DIR: a run whose model fails to load leaves nothing behind
+    own_engine = engine is None
+    if engine is None and cfg.endpoint:
+        from hub_tools.synthesis.served import ServedSynthesizer
+
+        engine = ServedSynthesizer(
+            cfg.synthesizer,
+            cfg.endpoint,
+            max_new_tokens=cfg.max_new_tokens,
+            prompt_format=cfg.prompt_format,
+            concurrency=cfg.concurrency,
+            api_key_env=cfg.api_key_env,
+            server=cfg.server,
+        )
     if engine is None:
+        from transformers import set_seed
+
         from hub_tools.synthesis import make_engine
 
-        if cfg.backend == "transformers":
-            from transformers import set_seed
-
-            set_seed(cfg.seed)
+        set_seed(cfg.seed)
         engine = make_engine(
-            cfg.backend,
             cfg.synthesizer,
             batch_size=cfg.batch_size,
             max_new_tokens=cfg.max_new_tokens,
@@ -384,6 +394,17 @@ def _synthesize(cfg: SynthesisConfig, engine: Any = None) -> dict:
             cache_implementation="static" if cfg.cache == "static" else None,
             decode=cfg.decode,
         )
+    try:
+        return _run(cfg, engine, dist, run_dir, stage_dir, entry, manifest, fault)
+    finally:
+        if own_engine and hasattr(engine, "close"):
+            engine.close()
+
+
+def _run(cfg, engine, dist, run_dir: Path, stage_dir: Path, entry: dict, manifest: dict, fault) -> dict:
+    """The run proper, once the engine is ready (:func:`_synthesize`)."""
+    from hub_tools.defaults import progress_bar
+
     dist.barrier()
     if dist.rank == 0:
         if cfg.overwrite:
@@ -399,7 +420,8 @@ def _synthesize(cfg: SynthesisConfig, engine: Any = None) -> dict:
 
     turn_format = engine.turn_format
     total, already = _count_share(cfg, dist.rank, dist.world_size, done)
-    window = cfg.window or 4 * cfg.batch_size
+    # a served engine takes a whole window at once: at least the requests it keeps in flight
+    window = cfg.window or max(4 * cfg.batch_size, getattr(engine, "batch_size", 0) if cfg.endpoint else 0)
     counts = {"synthesized": 0, "rejected": 0, "triplets": 0}
     q: queue.Queue = queue.Queue(maxsize=2 * window)
     stop = threading.Event()
@@ -417,29 +439,48 @@ def _synthesize(cfg: SynthesisConfig, engine: Any = None) -> dict:
     failed: list[tuple[int, dict]] = []  # pairs the engine failed on since its last success, not yet written
     max_failed = max(16, 2 * window)
     writer = ShardWriter(stage_dir, rank=dist.rank)
+    # A served engine gets the next window while the previous one is still in flight, so the replicas never wait
+    # for rows to be written or for the slowest request of a window; an in-process engine runs one at a time.
+    ahead = 2 if getattr(engine, "pipelined", False) else 1
+    executor = ThreadPoolExecutor(max_workers=ahead, thread_name_prefix="synthesize") if ahead > 1 else None
+    inflight: deque = deque()
+    finished = False
+
+    def collect() -> list:
+        """The next window of pairs to generate (reader rejections are written on the way)."""
+        nonlocal finished, handled
+        pending = []
+        while len(pending) < window:
+            item = q.get()
+            if item is None:
+                finished = True
+                break
+            kind, rec, image_rel = item
+            if kind == "error":
+                raise rec
+            handled += 1
+            if kind == "rejected":
+                _write(writer, rejected_row(rec), handled, fault)
+                counts["rejected"] += 1
+                bar.update(1)
+            else:
+                fault("after-image", handled)
+                pending.append((handled, rec, image_rel))
+        return pending
+
     try:
-        finished = False
-        while not finished:
-            pending = []
-            while len(pending) < window:
-                item = q.get()
-                if item is None:
-                    finished = True
-                    break
-                kind, rec, image_rel = item
-                if kind == "error":
-                    raise rec
-                handled += 1
-                if kind == "rejected":
-                    _write(writer, rejected_row(rec), handled, fault)
-                    counts["rejected"] += 1
-                    bar.update(1)
-                else:
-                    fault("after-image", handled)
-                    pending.append((handled, rec, image_rel))
-            if not pending:
+        while not finished or inflight:
+            if not finished:
+                pending = collect()
+                if pending:
+                    inflight.append((pending, executor.submit(_generate, engine, pending) if executor else None))
+                if len(inflight) < ahead and not finished:
+                    continue
+            if not inflight:
                 continue
-            for (num, rec, image_rel), text, error, bad_input in _generate(engine, pending):
+            pending, future = inflight.popleft()
+            results = future.result() if future is not None else _generate(engine, pending)
+            for (num, rec, image_rel), text, error, bad_input in results:
                 if bad_input:  # the pair's own fault (e.g. an image the processor refuses): no engine failure
                     _write(writer, rejected_row(_failure(rec, error)), num, fault)
                     counts["rejected"] += 1
@@ -475,6 +516,8 @@ def _synthesize(cfg: SynthesisConfig, engine: Any = None) -> dict:
             bar.update(1)
     finally:
         stop.set()
+        if executor is not None:
+            executor.shutdown(wait=False, cancel_futures=True)
         writer.close()
         bar.close()
     dist.barrier()
@@ -499,6 +542,7 @@ def _generate(engine: Any, pending: list) -> list[tuple[tuple, str | None, str |
     not count as an engine failure; any other failure does.
     """
     from hub_tools.errors import BadInput
+    from hub_tools.synthesis.endpoint_client import EndpointUnavailable
 
     batch = [(rec.image, rec.caption, rec.caption_prompt) for _, rec, _ in pending]
     try:
@@ -514,6 +558,8 @@ def _generate(engine: Any, pending: list) -> list[tuple[tuple, str | None, str |
         if len(batch) > 1:
             return [result for item in pending for result in _generate(engine, [item])]
         return [(pending[0], None, err.reason, True)]
+    except EndpointUnavailable:  # no server answers: stop; nothing of this batch is written, a rerun resumes it
+        raise
     except Exception as err:
         if len(batch) > 1:
             return [result for item in pending for result in _generate(engine, [item])]
@@ -522,6 +568,10 @@ def _generate(engine: Any, pending: list) -> list[tuple[tuple, str | None, str |
     for item, text in zip(pending, outs, strict=True):
         if isinstance(text, str):
             results.append((item, text, None, False))
+        elif isinstance(text, BadInput):  # a served engine's per-record refusal (the server's reason)
+            results.append((item, None, text.reason, True))
+        elif isinstance(text, Exception):
+            results.append((item, None, f"synthesis failed for this pair: {describe_exception(text)}", False))
         else:
             reason = f"synthesis failed for this pair: the engine returned {type(text).__name__}"
             results.append((item, None, reason, False))
