@@ -157,6 +157,21 @@ def test_share_is_a_plain_flag():
     assert parser.parse_args(["demo"]).share is False
 
 
+def test_space_readme_documents_demo_flags_that_parse():
+    """Every flag the Space card's `adamllm demo` line lists parses as written there."""
+    import re
+
+    text = (REPO / "spaces/synthesizer/README.md").read_text(encoding="utf-8")
+    (line,) = [line for line in text.splitlines() if line.startswith("adamllm demo")]
+    flags = re.findall(r"(--[a-z-]+)((?: [A-Z]+| [a-z]+\|[a-z|]+)?)", line)
+    assert flags, line
+    placeholders = {"HOST": "127.0.0.1", "PORT": "7861"}
+    parser = build_parser()
+    for flag, value in flags:
+        argv = ["demo", flag] + ([placeholders.get(value.strip(), value.strip().split("|")[0])] if value else [])
+        parser.parse_args(argv)  # argparse exits 2 on a documented flag or value it does not accept
+
+
 def test_demo_address_from_flags_then_gradio_env():
     from hub_tools.commands.demo import server_address
 
