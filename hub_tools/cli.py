@@ -105,10 +105,12 @@ def describe_error(err: BaseException) -> str:
     A model or dataset that cannot be loaded (misspelt id, gated repo, no network) surfaces from transformers
     and huggingface_hub as an ``OSError`` with a long explanation; its first line names the id.
     """
-    from hub_tools.errors import ModelLoadError  # stdlib-only module: cheap, and only on the error path
+    from hub_tools.errors import ModelLoadError, ModelNotFound  # stdlib-only module: cheap, on the error path
 
     lines = [line.strip() for line in str(err).strip().splitlines() if line.strip()]
     text = lines[0] if lines else type(err).__name__
+    if isinstance(err, ModelNotFound):  # already says where it looked and what to fix
+        return text
     hub_error = "huggingface" in text.lower() or "the hub" in text.lower() or isinstance(err, ModelLoadError)
     if isinstance(err, OSError) and hub_error:
         offline = os.environ.get("HF_HUB_OFFLINE", "").strip().lower() in ("1", "true", "yes", "on")
@@ -145,11 +147,14 @@ def main(argv: list[str] | None = None) -> int:
         if debug:
             print(format_exception(err), end="", file=sys.stderr)
             return 1
+        from hub_tools.errors import ConfigMismatch
         from hub_tools.rundir import RunDirBusy  # stdlib-only package: cheap, and only on the error path
 
         if isinstance(err, RunDirBusy):  # another process holds RUN_DIR: its own one line, nothing touched
             print(redact_text(str(err)), file=sys.stderr)
             return 1
+        if isinstance(err, ConfigMismatch):  # a resume with other settings, in any stage: a usage error
+            return fail(args.command, describe_error(err), 2)
         return fail(args.command, describe_error(err))
 
 

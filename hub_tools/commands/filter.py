@@ -16,6 +16,9 @@ def register(subparsers, name: str, help: str) -> None:
     )
     p.add_argument("run_dir", help="run directory written by `adamllm synthesize`")
     add_checker_arguments(p)
+    p.add_argument(
+        "--overwrite", action="store_true", help="start over: remove RUN_DIR's earlier verdicts (filter/) first"
+    )
     p.add_argument("--no-progress", action="store_true", help="hide the progress bar")
     p.set_defaults(func=run)
 
@@ -62,16 +65,19 @@ def checker_factory(args: argparse.Namespace, prefix: str = ""):
     """Check the checker options now and return a zero-argument function that loads the checker.
 
     Raises :class:`~hub_tools.filtering.PromptError` (one line, naming the file and the missing
-    placeholder) for a bad ``--checker-prompt`` and ``ValueError`` for a prompt given to the lexical
-    checker, before any model is loaded.
+    placeholder) for a bad ``--checker-prompt``, ``ValueError`` for a prompt given to the lexical
+    checker, and :class:`~hub_tools.errors.ModelNotFound` for a checker folder or Hub id that does not exist
+    (:func:`hub_tools.preflight.check_model`), before any model is loaded.
     """
     from hub_tools.filtering import PromptTemplate, load_checker
+    from hub_tools.preflight import check_model
 
     template = PromptTemplate.from_file(args.checker_prompt) if args.checker_prompt else None
     if args.checker == "lexical":
         if template is not None:
             raise ValueError("--checker-prompt needs an LLM checker; the lexical checker uses no prompt")
         return lambda: load_checker("lexical")
+    check_model("checker", args.checker)
     key = prefix.replace("-", "_")
     kwargs = {
         "device": getattr(args, f"{key}device"),
@@ -104,7 +110,9 @@ def run(args: argparse.Namespace) -> int:
         return fail("filter", err, 2)
     set_progress(not args.no_progress, quiet_transformers=args.checker != "lexical")
     try:
-        result = filter_run(args.run_dir, load(), batch_size=args.batch_size, all_triplets=args.all_triplets)
+        result = filter_run(
+            args.run_dir, load(), batch_size=args.batch_size, all_triplets=args.all_triplets, overwrite=args.overwrite
+        )
     except (FileNotFoundError, ValueError) as err:
         return fail("filter", err)
     print(f"judged {result['items']} item(s) of {result['pairs']} pair(s) ({result['already_done']} done before)")

@@ -92,7 +92,8 @@ def run(args: argparse.Namespace) -> int:
 
     from hub_tools.cli import fail
     from hub_tools.defaults import set_progress
-    from hub_tools.synthesis.runner import ConfigMismatch, synthesize
+    from hub_tools.errors import ConfigMismatch
+    from hub_tools.synthesis.runner import synthesize
 
     set_progress(not args.no_progress, quiet_transformers=args.synthesizer != "scripted")
     try:
