@@ -52,6 +52,9 @@ def set_progress(enabled: bool, quiet_transformers: bool = False) -> None:
 def progress_bar(iterable=None, *, disable: bool | None = False, **kwargs):
     """A tqdm bar on a terminal; when stderr is not one (a log file, CI), a plain line every few seconds.
 
+    Nothing is shown until the first item is done: a stage that fails on its input, or has nothing to do,
+    prints no empty ``0it`` bar.
+
     Takes tqdm's arguments (``total``, ``desc``, ``unit``, ``initial``...). ``disable=True`` or
     :func:`set_progress` ``(False)`` hides it; ``disable=None`` is the same as ``False`` here (tqdm would
     hide a bar on a non-terminal, leaving logs without progress).
@@ -65,7 +68,7 @@ def progress_bar(iterable=None, *, disable: bool | None = False, **kwargs):
     stream = kwargs.pop("file", None) or sys.stderr
     if getattr(stream, "isatty", lambda: False)():
         kwargs.setdefault("dynamic_ncols", True)
-        return tqdm(iterable, file=stream, **kwargs)
+        return _terminal_progress_class()(iterable, file=stream, **kwargs)
     kwargs.pop("dynamic_ncols", None)
     kwargs.pop("ncols", None)
     try:
@@ -100,10 +103,26 @@ def _line_progress_class():
         """tqdm printing one whole line per refresh (at most every ``mininterval`` seconds, and at the end)."""
 
         def display(self, msg=None, pos=None):
-            if msg == "":  # tqdm clearing the line: nothing to clear
+            if msg == "" or not self.n:  # tqdm clearing the line, or nothing done yet: nothing to show
                 return True
             self.fp.write(msg if msg is not None else self.__str__())
             self.fp.flush()
             return True
 
     return LineProgress
+
+
+@functools.cache
+def _terminal_progress_class():
+    """tqdm, imported on first use, that draws nothing before the first item is done."""
+    from tqdm.auto import tqdm
+
+    class TerminalProgress(tqdm):
+        """tqdm that stays hidden while ``n`` is 0 (no bar before an input error, none for an empty stage)."""
+
+        def display(self, msg=None, pos=None):
+            if not self.n:
+                return True
+            return super().display(msg, pos)
+
+    return TerminalProgress

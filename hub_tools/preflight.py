@@ -99,11 +99,21 @@ def check_model(what: str, ref: str) -> None:
 
 
 def check_pairs(spec: str, **read_kwargs) -> None:
-    """Read the first record of the pairs source ``spec`` (no image decoding) so that a missing file, an unknown
-    format, a missing column or a Hub dataset that cannot be loaded fails before anything is written.
-    ``read_kwargs`` are :func:`hub_tools.data.read_pairs`'s (``image_root``, ``image_column``, ...)."""
-    from hub_tools.data import read_pairs
+    """Read the first records of the pairs source ``spec`` (at most :data:`~hub_tools.data.layout.PEEK`, no image
+    decoding) so that a missing file, an unknown format, a missing column, a Hub dataset that cannot be loaded or
+    records of another layout (none accepted, every rejection about the record's shape) fail before anything is
+    written. ``read_kwargs`` are :func:`hub_tools.data.read_pairs`'s (``image_root``, ``image_column``, ...)."""
+    from collections import Counter
 
-    read_kwargs = {**read_kwargs, "limit": 1, "check_images": False}
-    for _ in read_pairs(spec, **read_kwargs):
-        break
+    from hub_tools.data import ImageCaptionPair, read_pairs, reason_kind
+    from hub_tools.data.layout import PEEK, layout_is_wrong, nothing_accepted
+
+    read_kwargs = {**read_kwargs, "limit": PEEK, "check_images": False}
+    reasons: Counter = Counter()
+    for record in read_pairs(spec, **read_kwargs):
+        if isinstance(record, ImageCaptionPair):
+            return
+        reasons[reason_kind(record.reason)] += 1
+    if layout_is_wrong(reasons):
+        columns = {k: read_kwargs[k] for k in ("image_column", "caption_column") if k in read_kwargs}
+        raise ValueError(nothing_accepted(spec, reasons, **columns))

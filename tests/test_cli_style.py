@@ -208,7 +208,11 @@ def test_progress_bar_interval_and_switch(monkeypatch):
     with defaults.progress_bar(total=5, desc="step", unit="x", file=out) as bar:
         bar.update(5)
     lines = out.getvalue().splitlines()
-    assert lines[0].startswith("step:   0% 0/5") and lines[-1].startswith("step: 100% 5/5") and len(lines) == 2
+    assert lines[0].startswith("step: 100% 5/5") and len(lines) == 1  # nothing before the first item is done
+    out = io.StringIO()
+    with defaults.progress_bar(total=0, desc="empty", unit="row", file=out):
+        pass
+    assert out.getvalue() == ""  # an empty stage draws no "0row" bar
     defaults.set_progress(False)
     try:
         out = io.StringIO()

@@ -96,3 +96,71 @@ def test_every_settings_mismatch_is_one_line_exit_2_naming_overwrite(work, tiny_
     assert redo.returncode == 0, redo.stderr[-2000:]
     assert lines(redo.stdout)[0] == "judged 0 item(s) of 3 pair(s) (0 done before)"
     assert (run / "filter").is_dir()
+
+
+# -- 3. wrong input layouts exit non-zero and say what was expected ---------------------------------------------
+def test_wrong_layouts_exit_1_naming_the_expected_layout_and_the_fix(tmp_path):
+    (tmp_path / "flat.jsonl").write_text(
+        '{"image": "images/a.png", "caption": "a plate"}\n{"image": "images/b.png", "caption": "a scan"}\n'
+    )
+    res = adamllm("validate-pairs", "flat.jsonl", cwd=tmp_path)
+    assert res.returncode == 1 and res.stdout == ""
+    (line,) = lines(res.stderr)
+    assert line.startswith(
+        "adamllm validate-pairs: error: no pair accepted from 'flat.jsonl' (rejected: record has no 'messages' (2)); "
+        'a .jsonl file is read as ShareGPT records, one per pair: {"images": ["a.png"], "messages": '
+    )
+    assert line.endswith(
+        "; these records look like image/caption rows (keys 'image', 'caption'): write them as a .csv, .tsv or "
+        ".parquet table and read it with --image-column image --caption-column caption, or as metadata.jsonl "
+        "(file_name + caption) in the image folder"
+    )
+    (tmp_path / "other.csv").write_text("picture,text\na.png,hello\n")
+    res = adamllm("validate-pairs", "other.csv", cwd=tmp_path)
+    assert res.returncode == 1 and lines(res.stderr) == [
+        "adamllm validate-pairs: error: 'other.csv' has no column 'image'; its columns are 'picture', 'text': "
+        "read it with --image-column picture --caption-column text"
+    ]
+    ok = adamllm("validate-pairs", "other.csv", "--image-column", "picture", "--caption-column", "text", cwd=tmp_path)
+    assert "no column" not in ok.stderr  # the flags map the columns (the image itself is missing here)
+
+
+def test_a_folder_holding_the_pairs_file_points_at_it(work):
+    res = adamllm("validate-pairs", "samples", cwd=work)
+    assert res.returncode == 1 and lines(res.stderr) == [
+        "adamllm validate-pairs: error: 'samples' is a folder; give the pairs file inside it: "
+        "'samples/image_caption_pairs.json'"
+    ]
+
+
+def test_pipeline_on_another_layout_or_an_all_rejected_input_exits_1(work, tiny_models):
+    (work / "flat.jsonl").write_text('{"image": "a.png", "caption": "a plate"}\n')
+    res = pipeline(work, str(tiny_models["qwen2_vl"]), "lexical", "flat.jsonl")
+    assert res.returncode == 1 and not (work / "run").exists()  # refused before anything is written
+    assert lines(res.stderr)[-1].startswith("adamllm pipeline: error: no pair accepted from 'flat.jsonl'")
+    record = '{"images": ["gone%d.png"], "messages": [{"role": "user", "content": "<image>"}, ' + (
+        '{"role": "assistant", "content": "a plate"}]}'
+    )
+    (work / "gone.jsonl").write_text("\n".join(record % n for n in range(2)) + "\n")
+    res = pipeline(work, str(tiny_models["qwen2_vl"]), "lexical", "gone.jsonl")
+    assert res.returncode == 1, res.stderr[-2000:]
+    assert lines(res.stderr)[-1] == (
+        "adamllm pipeline: error: no pair accepted from 'gone.jsonl': all 2 records were rejected "
+        "(`adamllm validate-pairs gone.jsonl` lists why)"
+    )
+    assert "rejected      2" in res.stdout  # the summary still says what happened
+
+
+# -- 6. quiet where nothing is happening ----------------------------------------------------------------------------
+def test_no_progress_line_before_an_input_error_nor_for_an_empty_input(tmp_path):
+    res = adamllm("validate-pairs", "missing.json", cwd=tmp_path)
+    assert (
+        res.returncode == 1 and res.stderr == "adamllm validate-pairs: error: pairs file not found: 'missing.json'\n"
+    )
+    (tmp_path / "empty.csv").write_text("image,caption\n")
+    res = adamllm("validate-pairs", "empty.csv", cwd=tmp_path)
+    assert res.returncode == 1 and "0pair" not in res.stderr
+    assert lines(res.stderr) == [
+        "adamllm validate-pairs: error: no pair accepted from 'empty.csv' (rejected: no records); check that the "
+        "image and caption columns are the ones read (--image-column image --caption-column caption)"
+    ]

@@ -87,12 +87,15 @@ def synthesis_config(args: argparse.Namespace):
 
 def run(args: argparse.Namespace) -> int:
     """Run synthesis with parsed ``args``: expected failures are one line, exit 1 (2 for a resume with other settings)."""
+    import os
     import sys
     import time
+    from pathlib import Path
 
     from hub_tools.cli import fail
     from hub_tools.defaults import set_progress
     from hub_tools.errors import ConfigMismatch
+    from hub_tools.rundir import read_json
     from hub_tools.synthesis.runner import synthesize
 
     set_progress(not args.no_progress, quiet_transformers=args.synthesizer != "scripted")
@@ -109,4 +112,9 @@ def run(args: argparse.Namespace) -> int:
         return fail("synthesize", err, 2)
     except (ImportError, FileNotFoundError, ValueError) as err:  # a missing backend, input or model
         return fail("synthesize", err)
+    stats = read_json(Path(args.output) / "stats.json", default={}) or {}
+    if os.environ.get("RANK", "0") == "0" and "pairs_in" in stats and stats.get("rejected") == stats["pairs_in"]:
+        from hub_tools.commands.pipeline import all_rejected
+
+        return fail("synthesize", all_rejected(args.pairs, stats["pairs_in"]))
     return 0
