@@ -71,14 +71,7 @@ def run(args: argparse.Namespace) -> int:
         return fail("pipeline", err)
     print(json.dumps(summary, indent=2) if args.json else format_summary(summary))
     if summary["rejected"] == summary["pairs_in"]:
+        from hub_tools.data.layout import all_rejected
+
         return fail("pipeline", all_rejected(args.pairs, summary["pairs_in"]))
     return 0
-
-
-def all_rejected(pairs: str, n: int) -> str:
-    """The error of a run whose every input record was rejected (or that had none)."""
-    if not n:
-        return f"no pair accepted from {pairs!r}: it holds no records"
-    return (
-        f"no pair accepted from {pairs!r}: all {n} records were rejected (`adamllm validate-pairs {pairs}` lists why)"
-    )

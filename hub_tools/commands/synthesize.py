@@ -114,7 +114,7 @@ def run(args: argparse.Namespace) -> int:
         return fail("synthesize", err)
     stats = read_json(Path(args.output) / "stats.json", default={}) or {}
     if os.environ.get("RANK", "0") == "0" and "pairs_in" in stats and stats.get("rejected") == stats["pairs_in"]:
-        from hub_tools.commands.pipeline import all_rejected
+        from hub_tools.data.layout import all_rejected
 
         return fail("synthesize", all_rejected(args.pairs, stats["pairs_in"]))
     return 0

@@ -116,3 +116,12 @@ def pairs_file_in_folder(folder: str | os.PathLike) -> Path | None:
         if isinstance(record, dict) and ("messages" in record or "conversations" in record):
             return candidate
     return None
+
+
+def all_rejected(pairs: str, n: int) -> str:
+    """The error of a run whose every input record was rejected (or that had none)."""
+    if not n:
+        return f"no pair accepted from {pairs!r}: it holds no records"
+    return (
+        f"no pair accepted from {pairs!r}: all {n} records were rejected (`adamllm validate-pairs {pairs}` lists why)"
+    )
