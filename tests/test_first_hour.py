@@ -164,3 +164,29 @@ def test_no_progress_line_before_an_input_error_nor_for_an_empty_input(tmp_path)
         "adamllm validate-pairs: error: no pair accepted from 'empty.csv' (rejected: no records); check that the "
         "image and caption columns are the ones read (--image-column image --caption-column caption)"
     ]
+
+
+# -- 4. model ids and paths --------------------------------------------------------------------------------------
+def test_a_mistyped_model_folder_names_the_closest_one_and_a_hub_id_fails_in_one_line(tmp_path):
+    (tmp_path / "outputs" / "offline" / "student").mkdir(parents=True)
+    args = ("--tasks", "SLAKE", "--output", "eval", "--benchmark-dir", "bench")
+    res = adamllm("evaluate", "--model", "outputs/offline/studnt", *args, cwd=tmp_path)
+    assert res.returncode == 1 and lines(res.stderr) == [
+        "adamllm evaluate: error: the model folder 'outputs/offline/studnt' does not exist; "
+        "did you mean 'outputs/offline/student'?"
+    ]
+    assert not (tmp_path / "eval").exists()
+    res = adamllm("evaluate", "--model", "my-org/qwen2-vl-2b-biomd", *args, cwd=tmp_path)
+    assert res.returncode == 1 and lines(res.stderr) == [
+        "adamllm evaluate: error: the model 'my-org/qwen2-vl-2b-biomd' is neither a local folder nor in the Hub "
+        "cache, and the Hub is offline (HF_HUB_OFFLINE is set)"
+    ]
+    # online, the id is looked up once (no retries): an unreachable Hub is one line at once
+    env = {**os.environ, "HF_ENDPOINT": "http://127.0.0.1:9", "HF_HUB_CACHE": str(tmp_path / "hub")}
+    env.pop("HF_HUB_OFFLINE", None)
+    cmd = [sys.executable, "-m", "hub_tools", "evaluate", "--model", "my-org/qwen2-vl-2b-biomd", *args]
+    res = subprocess.run(cmd, cwd=tmp_path, env=env, capture_output=True, text=True, timeout=120)
+    (line,) = lines(res.stderr)
+    assert res.returncode == 1 and line.startswith(
+        "adamllm evaluate: error: cannot reach the Hub to look up the model 'my-org/qwen2-vl-2b-biomd': "
+    )
