@@ -134,7 +134,11 @@ def main(argv: list[str] | None = None) -> int:
     argv = list(sys.argv[1:] if argv is None else argv)
     debug = "--debug" in argv or _debug()
     argv = [a for a in argv if a != "--debug"]
-    args = parser.parse_args(argv)
+    args, extra = parser.parse_known_args(argv)
+    if extra and getattr(args, "command", None) == "train":  # recipe overrides before --config go to the recipe
+        args.overrides = extra
+    elif extra:
+        parser.parse_args(argv)  # argparse's own "unrecognized arguments" error, exit 2
     if not getattr(args, "func", None):
         parser.print_help(sys.stderr)
         return 2
@@ -147,13 +151,13 @@ def main(argv: list[str] | None = None) -> int:
         if debug:
             print(format_exception(err), end="", file=sys.stderr)
             return 1
-        from hub_tools.errors import ConfigMismatch
+        from hub_tools.errors import ConfigMismatch, UsageError
         from hub_tools.rundir import RunDirBusy  # stdlib-only package: cheap, and only on the error path
 
         if isinstance(err, RunDirBusy):  # another process holds RUN_DIR: its own one line, nothing touched
             print(redact_text(str(err)), file=sys.stderr)
             return 1
-        if isinstance(err, ConfigMismatch):  # a resume with other settings, in any stage: a usage error
+        if isinstance(err, (ConfigMismatch, UsageError)):  # e.g. a resume with other settings: a usage error
             return fail(args.command, describe_error(err), 2)
         return fail(args.command, describe_error(err))
 

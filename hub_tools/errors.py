@@ -34,6 +34,10 @@ def settings_mismatch(run_dir: object, stage: str, diffs: dict[str, tuple[object
     )
 
 
+class UsageError(ValueError):
+    """A mistake in how a command was called (a recipe's unknown key, broken YAML): one line, exit 2."""
+
+
 class ModelLoadError(OSError):
     """A model, processor or tokenizer that ``from_pretrained`` could not load; the message names the id."""
 

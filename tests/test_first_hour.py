@@ -190,3 +190,64 @@ def test_a_mistyped_model_folder_names_the_closest_one_and_a_hub_id_fails_in_one
     assert res.returncode == 1 and line.startswith(
         "adamllm evaluate: error: cannot reach the Hub to look up the model 'my-org/qwen2-vl-2b-biomd': "
     )
+
+
+# -- 5. recipe mistakes in our words -------------------------------------------------------------------------------
+@pytest.fixture()
+def recipe(tmp_path) -> Path:
+    """A copy of the tiny SFT recipe to break."""
+    path = tmp_path / "r.yaml"
+    path.write_text((REPO / "recipes/tiny/sft/config.yaml").read_text())
+    return path
+
+
+def test_recipe_mistakes_are_one_line_naming_the_file(recipe, tmp_path):
+    text = recipe.read_text()
+    recipe.write_text(text + "learning_rat: 1.0e-4\n")
+    res = adamllm("train", "--config", "r.yaml", cwd=tmp_path)
+    assert res.returncode == 2 and lines(res.stderr) == [
+        "adamllm train: error: r.yaml: unknown key 'learning_rat'; did you mean 'learning_rate'?"
+    ]
+    recipe.write_text(text + "num_train_epochs: three\n")
+    res = adamllm("train", "--config", "r.yaml", cwd=tmp_path)
+    assert res.returncode == 2 and lines(res.stderr) == [
+        "adamllm train: error: argument --num_train_epochs/--num-train-epochs: invalid float value: 'three' "
+        "(from r.yaml)"
+    ]
+    recipe.write_text(text + "lr_scheduler_kwargs: [1, 2\n")
+    res = adamllm("train", "--config", "r.yaml", cwd=tmp_path)
+    (line,) = lines(res.stderr)
+    n = len(text.splitlines()) + 2
+    assert res.returncode == 2 and line.startswith(f"adamllm train: error: r.yaml, line {n}, column 1: not valid YAML")
+    env = {**os.environ, "HF_HUB_OFFLINE": "1"}
+    res = subprocess.run(
+        [sys.executable, "-m", "hub_tools.sft", "--config", "r.yaml"], cwd=tmp_path, env=env, capture_output=True,
+        text=True,
+    )  # fmt: skip
+    assert res.returncode == 1 and lines(res.stderr)[-1].startswith("python -m hub_tools.sft: error: r.yaml, line")
+
+
+def test_overrides_go_before_or_after_config_and_recipes_use_current_keys(recipe):
+    import warnings
+
+    from hub_tools.cli import build_parser
+    from hub_tools.training.arguments import parse_args
+
+    for argv in (
+        ["train", "--max-steps", "3", "--config", str(recipe)],
+        ["train", "--config", str(recipe), "--max-steps", "3"],
+    ):
+        args, extra = build_parser().parse_known_args(argv)
+        sft_argv = ["--config", *args.config[:1], *extra, *args.config[1:]]
+        _, training_args, _ = parse_args(sft_argv, prog="adamllm train")
+        assert training_args.max_steps == 3, argv
+    for path in sorted((REPO / "recipes").glob("*/sft/*.yaml")):
+        with warnings.catch_warnings():
+            warnings.simplefilter("error", FutureWarning)  # e.g. gradient_checkpointing is deprecated
+            parse_args(["--config", str(path), "--output-dir", "/tmp/x", "--bf16", "false", "--use-cpu", "true"])
+    help_text = subprocess.run(
+        [sys.executable, "-m", "hub_tools.sft", "--help"], capture_output=True, text=True, check=True
+    ).stdout
+    assert help_text.startswith("usage: python -m hub_tools.sft")
+    for group in ("data, stages and publishing (ours):", "training (TRL's SFTConfig", "model (TRL's ModelConfig):"):
+        assert group in help_text
