@@ -28,6 +28,16 @@ def default_tiny_cache_dir() -> Path:
     return Path(env) if env else Path.home() / ".cache" / "adamllm-hub" / "tiny"
 
 
+# miniature world ---------------------------------------------------------------------------------
+
+WORLD_SEED_IMAGES = 1000
+"""Images in all three seed sets of the miniature world (``WorldConfig.seed_images``, ``adamllm world``)."""
+WORLD_PAIRS = 120
+"""Domain image-caption pairs of the miniature world (``WorldConfig.pairs``)."""
+WORLD_BENCHMARK_PER_TASK = 30
+"""Rows per miniature benchmark task (``WorldConfig.benchmark_per_task``)."""
+
+
 # progress -------------------------------------------------------------------------------------
 
 PROGRESS_INTERVAL_ENV = "ADAMLLM_PROGRESS_INTERVAL"
@@ -40,13 +50,15 @@ def set_progress(enabled: bool, quiet_transformers: bool = False) -> None:
     """Turn our progress bars on or off for this process (``--no-progress``).
 
     ``quiet_transformers`` also silences transformers' own bars ("Loading weights", "Writing model
-    shards") inside our steps; Hub download bars and our bars stay.
+    shards") and datasets' ("Generating train split") inside our steps; Hub download bars and our bars stay.
     """
     _progress["enabled"] = bool(enabled)
     if quiet_transformers:
+        import datasets
         from transformers.utils import logging as hf_logging
 
         hf_logging.set_tqdm_hook(lambda factory, args, kwargs: hf_logging.EmptyTqdm(*args, **kwargs))
+        datasets.disable_progress_bars()  # "Generating train split", "Map": not stages of ours
 
 
 def progress_bar(iterable=None, *, disable: bool | None = False, **kwargs):

@@ -21,16 +21,21 @@ def register(subparsers, name: str, help: str) -> None:
     p.add_argument("--seed", type=int, default=0, help="seed of the weights, tokenizers and tuning (default: 0)")
     p.add_argument("--force", action="store_true", help="rebuild (and retune) even when a matching build exists")
     p.add_argument("--no-tuned", action="store_true", help="only the three random-weight models (seconds)")
+    p.add_argument("--no-progress", action="store_true", help="hide the progress bars of the tuning")
     p.set_defaults(func=run)
 
 
 def run(args: argparse.Namespace) -> int:
     """Build the tiny models and print where they are."""
     import sys
+    from pathlib import Path
 
     from hub_tools.cli import output_dir
+    from hub_tools.defaults import set_progress
     from hub_tools.miniature.tiny_tuned import build_all_tiny_models
+    from hub_tools.rundir import read_json
 
+    set_progress(not args.no_progress, quiet_transformers=True)
     paths = build_all_tiny_models(
         output_dir(args),
         seed=args.seed,
@@ -40,4 +45,11 @@ def run(args: argparse.Namespace) -> int:
     )
     for name, path in paths.items():
         print(f"{name}\t{path}")
+    tuning = paths.get("synthesizer") and read_json(Path(paths["synthesizer"]) / "synthesizer.json", default=None)
+    if tuning:  # the losses are in that file, not printed step by step
+        print(
+            f"tiny-models: synthesizer tuned for {tuning.get('steps')} steps, training loss "
+            f"{tuning.get('train_loss', float('nan')):.3f} (every logged loss: {paths['synthesizer']}/synthesizer.json)",
+            file=sys.stderr,
+        )
     return 0
