@@ -88,6 +88,25 @@ def output_dir(args: argparse.Namespace) -> str:
     return folder
 
 
+def add_run_dir_argument(p: argparse.ArgumentParser, help: str) -> None:
+    """``RUN_DIR`` of a command that works on a run directory, given as a positional or as ``--output RUN_DIR``
+    (the spelling of ``synthesize`` and ``pipeline``), so either works in every command. Read it with
+    :func:`run_dir_arg`."""
+    p.add_argument("run_dir", nargs="?", metavar="RUN_DIR", default=None, help=f"{help} (or --output RUN_DIR)")
+    p.add_argument("--output", dest="run_dir_option", metavar="RUN_DIR", default=None, help=argparse.SUPPRESS)
+    p.set_defaults(run_dir_parser=p)
+
+
+def run_dir_arg(args: argparse.Namespace) -> str:
+    """The run directory of :func:`add_run_dir_argument`; a usage error (exit 2) when missing or given twice."""
+    given = [value for value in (args.run_dir, args.run_dir_option) if value]
+    if len(set(given)) > 1:
+        args.run_dir_parser.error(f"two run directories given ({given[0]!r} and --output {given[1]!r})")
+    if not given:
+        args.run_dir_parser.error("the run directory is required: RUN_DIR (or --output RUN_DIR)")
+    return given[0]
+
+
 def fail(command: str, message: object, code: int = 1) -> int:
     """Print ``adamllm COMMAND: error: MESSAGE`` on stderr (the one error format) and return ``code``.
 

@@ -205,6 +205,7 @@ def test_progress_bar_interval_and_switch(monkeypatch):
 
     out = io.StringIO()
     monkeypatch.setenv(defaults.PROGRESS_INTERVAL_ENV, "3600")
+    defaults.set_progress(True)  # an in-process command of an earlier test may have left it off
     with defaults.progress_bar(total=5, desc="step", unit="x", file=out) as bar:
         bar.update(5)
     lines = out.getvalue().splitlines()

@@ -251,3 +251,37 @@ def test_overrides_go_before_or_after_config_and_recipes_use_current_keys(recipe
     assert help_text.startswith("usage: python -m hub_tools.sft")
     for group in ("data, stages and publishing (ours):", "training (TRL's SFTConfig", "model (TRL's ModelConfig):"):
         assert group in help_text
+
+
+# -- 7. help and cards ---------------------------------------------------------------------------------------------
+def test_help_shows_default_values_and_every_run_dir_command_takes_both_spellings():
+    from hub_tools.cli import build_parser
+
+    parser = build_parser()
+    sub = next(a for a in parser._actions if a.__class__.__name__ == "_SubParsersAction")
+    for name, command in sub.choices.items():
+        text = command.format_help()
+        assert "Config." not in text and "<function" not in text, name
+    for name in ("filter", "compose", "doctor"):
+        for argv in ([name, "runs/x"], [name, "--output", "runs/x"]):
+            assert parser.parse_args(argv).run_dir in ("runs/x", None), argv
+    from hub_tools.commands.synthesize import synthesis_config
+
+    for argv in (["synthesize", "runs/x", "--pairs", "p.json"], ["synthesize", "--output", "runs/x", "--pairs", "p"]):
+        assert synthesis_config(parser.parse_args(argv)).output == "runs/x"
+
+
+def test_cards_name_models_alike_and_use_slugs_repo_ids_and_licences(tmp_path):
+    from huggingface_hub import ModelCard
+
+    from hub_tools.publish.cards import build_model_card, slug
+
+    base = tmp_path / "base"
+    base.mkdir()
+    (base / "README.md").write_text("---\nlicense: apache-2.0\n---\n# base\n")
+    card = build_model_card(
+        base_model=str(base), domain="biomedicine and food (bundled samples)", datasets=[str(tmp_path / "data")]
+    )
+    data = ModelCard(str(card)).data
+    assert "biomedicine-and-food-bundled-samples" in data.tags and all(t == slug(t) for t in data.tags)
+    assert data.datasets is None and data.license == "apache-2.0"  # a local folder: no repo id to name

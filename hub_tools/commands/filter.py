@@ -9,12 +9,14 @@ from hub_tools.defaults import DEFAULT_CHECKER
 
 def register(subparsers, name: str, help: str) -> None:
     """Add the ``filter`` subcommand."""
+    from hub_tools.cli import add_run_dir_argument
+
     p = subparsers.add_parser(
         name,
         help=help,
         description=help + " Keeps going where an interrupted run stopped (RUN_DIR/filter/ shards).",
     )
-    p.add_argument("run_dir", help="run directory written by `adamllm synthesize`")
+    add_run_dir_argument(p, "run directory written by `adamllm synthesize`")
     add_checker_arguments(p)
     p.add_argument(
         "--overwrite", action="store_true", help="start over: remove RUN_DIR's earlier verdicts (filter/) first"
@@ -96,6 +98,9 @@ def make_checker(args: argparse.Namespace, prefix: str = ""):
 
 def run(args: argparse.Namespace) -> int:
     """Judge the pending pairs, then print the verdict counts."""
+    from hub_tools.cli import run_dir_arg
+
+    args.run_dir = run_dir_arg(args)  # RUN_DIR or --output RUN_DIR
     import json
 
     from hub_tools.cli import fail

@@ -19,7 +19,8 @@ def add_arguments(p: argparse.ArgumentParser) -> argparse.ArgumentParser:
     p.add_argument(
         "--pairs", required=True, help="pairs: ShareGPT .json/.jsonl, imagefolder, or HF dataset (path or repo id)"
     )
-    p.add_argument("--output", required=True, metavar="RUN_DIR", help="run directory to create or resume")
+    p.add_argument("--output", metavar="RUN_DIR", default=None, help="run directory to create or resume (required)")
+    p.add_argument("run_dir", nargs="?", metavar="RUN_DIR", default=None, help=argparse.SUPPRESS)  # = --output
     p.add_argument(
         "--synthesizer",
         default=DEFAULT_SYNTHESIZER,
@@ -82,6 +83,10 @@ def synthesis_config(args: argparse.Namespace):
 
     from hub_tools.synthesis.runner import SynthesisConfig
 
+    given = [value for value in (args.output, getattr(args, "run_dir", None)) if value]  # --output or RUN_DIR
+    if len(set(given)) != 1:
+        raise ValueError("give the run directory once: --output RUN_DIR (or RUN_DIR)")
+    args.output = given[0]
     return SynthesisConfig(**{f.name: getattr(args, f.name) for f in fields(SynthesisConfig)})
 
 
@@ -98,10 +103,14 @@ def run(args: argparse.Namespace) -> int:
     from hub_tools.rundir import read_json
     from hub_tools.synthesis.runner import synthesize
 
+    try:
+        config = synthesis_config(args)
+    except ValueError as err:  # no run directory, or two: a usage error
+        return fail("synthesize", err, 2)
     set_progress(not args.no_progress, quiet_transformers=args.synthesizer != "scripted")
     try:
         start = time.perf_counter()
-        counts = synthesize(synthesis_config(args))
+        counts = synthesize(config)
         took = time.perf_counter() - start
         n = counts["synthesized"] + counts["rejected"]
         if n:
