@@ -285,3 +285,16 @@ def test_cards_name_models_alike_and_use_slugs_repo_ids_and_licences(tmp_path):
     data = ModelCard(str(card)).data
     assert "biomedicine-and-food-bundled-samples" in data.tags and all(t == slug(t) for t in data.tags)
     assert data.datasets is None and data.license == "apache-2.0"  # a local folder: no repo id to name
+
+
+def test_demo_api_names_every_output_and_the_summary_reads_well(app):
+    from hub_tools import demo as core
+
+    returns = app.demo.get_api_info()["named_endpoints"]["/synthesize"]["returns"]
+    labels = [r["label"] for r in returns]
+    assert not [label for label in labels if label.startswith("value_")], labels
+    assert labels[0] == "Summary" and returns[-1]["python_type"]["type"] == "filepath"  # the download: a file
+    result = core.DemoResult("id", "", ["t"], [{"label": "Yes"}], ["t"], {}, app.checker_label("LLM"), 1)
+    summary = core.summary_markdown(result)
+    assert f"judged by the LLM checker `{Path(app.MODELS.checker).name}` (Yes)" in summary, summary
+    assert "checker checker" not in summary and "(checker) checker" not in summary
