@@ -14,7 +14,8 @@ def register(subparsers, name: str, help: str) -> None:
         help=help,
         description=help
         + " Three with random weights (qwen2_vl/, llava_next/, llama/) and two briefly tuned so an offline run"
-        " writes tasks and verdicts (synthesizer/, checker/: about a minute of CPU the first time, then copied"
+        " writes tasks and verdicts (synthesizer/, checker/: 99 s measured on a 2-core box the first time, up to 4 minutes"
+        " on a busy one; then copied"
         " from the tiny cache, $ADAMLLM_TINY_CACHE or ~/.cache/adamllm-hub/tiny). For tests and smoke runs only.",
     )
     add_output_argument(p, "folder to write qwen2_vl/, llava_next/, llama/, synthesizer/ and checker/ into")
