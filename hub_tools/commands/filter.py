@@ -79,8 +79,9 @@ def checker_factory(args: argparse.Namespace, prefix: str = ""):
         if template is not None:
             raise ValueError("--checker-prompt needs an LLM checker; the lexical checker uses no prompt")
         return lambda: load_checker("lexical")
-    check_model("checker", args.checker)
     key = prefix.replace("-", "_")
+    if not getattr(args, f"{key}endpoint", None):  # a served checker's name is no folder or repo id
+        check_model("checker", args.checker)
     kwargs = {
         "device": getattr(args, f"{key}device"),
         "dtype": getattr(args, f"{key}dtype"),
