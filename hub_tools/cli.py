@@ -89,6 +89,25 @@ def output_dir(args: argparse.Namespace) -> str:
     return folder
 
 
+def add_run_dir_argument(p: argparse.ArgumentParser, help: str) -> None:
+    """``RUN_DIR`` of a command that works on a run directory, given as a positional or as ``--output RUN_DIR``
+    (the spelling of ``synthesize`` and ``pipeline``), so either works in every command. Read it with
+    :func:`run_dir_arg`."""
+    p.add_argument("run_dir", nargs="?", metavar="RUN_DIR", default=None, help=f"{help} (or --output RUN_DIR)")
+    p.add_argument("--output", dest="run_dir_option", metavar="RUN_DIR", default=None, help=argparse.SUPPRESS)
+    p.set_defaults(run_dir_parser=p)
+
+
+def run_dir_arg(args: argparse.Namespace) -> str:
+    """The run directory of :func:`add_run_dir_argument`; a usage error (exit 2) when missing or given twice."""
+    given = [value for value in (args.run_dir, args.run_dir_option) if value]
+    if len(set(given)) > 1:
+        args.run_dir_parser.error(f"two run directories given ({given[0]!r} and --output {given[1]!r})")
+    if not given:
+        args.run_dir_parser.error("the run directory is required: RUN_DIR (or --output RUN_DIR)")
+    return given[0]
+
+
 def fail(command: str, message: object, code: int = 1) -> int:
     """Print ``adamllm COMMAND: error: MESSAGE`` on stderr (the one error format) and return ``code``.
 
@@ -106,10 +125,12 @@ def describe_error(err: BaseException) -> str:
     A model or dataset that cannot be loaded (misspelt id, gated repo, no network) surfaces from transformers
     and huggingface_hub as an ``OSError`` with a long explanation; its first line names the id.
     """
-    from hub_tools.errors import ModelLoadError  # stdlib-only module: cheap, and only on the error path
+    from hub_tools.errors import ModelLoadError, ModelNotFound  # stdlib-only module: cheap, on the error path
 
     lines = [line.strip() for line in str(err).strip().splitlines() if line.strip()]
     text = lines[0] if lines else type(err).__name__
+    if isinstance(err, ModelNotFound):  # already says where it looked and what to fix
+        return text
     hub_error = "huggingface" in text.lower() or "the hub" in text.lower() or isinstance(err, ModelLoadError)
     if isinstance(err, OSError) and hub_error:
         offline = os.environ.get("HF_HUB_OFFLINE", "").strip().lower() in ("1", "true", "yes", "on")
@@ -133,7 +154,11 @@ def main(argv: list[str] | None = None) -> int:
     argv = list(sys.argv[1:] if argv is None else argv)
     debug = "--debug" in argv or _debug()
     argv = [a for a in argv if a != "--debug"]
-    args = parser.parse_args(argv)
+    args, extra = parser.parse_known_args(argv)
+    if extra and getattr(args, "command", None) == "train":  # recipe overrides before --config go to the recipe
+        args.overrides = extra
+    elif extra:
+        parser.parse_args(argv)  # argparse's own "unrecognized arguments" error, exit 2
     if not getattr(args, "func", None):
         parser.print_help(sys.stderr)
         return 2
@@ -146,11 +171,14 @@ def main(argv: list[str] | None = None) -> int:
         if debug:
             print(format_exception(err), end="", file=sys.stderr)
             return 1
+        from hub_tools.errors import ConfigMismatch, UsageError
         from hub_tools.rundir import RunDirBusy  # stdlib-only package: cheap, and only on the error path
 
         if isinstance(err, RunDirBusy):  # another process holds RUN_DIR: its own one line, nothing touched
             print(redact_text(str(err)), file=sys.stderr)
             return 1
+        if isinstance(err, (ConfigMismatch, UsageError)):  # e.g. a resume with other settings: a usage error
+            return fail(args.command, describe_error(err), 2)
         return fail(args.command, describe_error(err))
 
 

@@ -28,6 +28,16 @@ def default_tiny_cache_dir() -> Path:
     return Path(env) if env else Path.home() / ".cache" / "adamllm-hub" / "tiny"
 
 
+# miniature world ---------------------------------------------------------------------------------
+
+WORLD_SEED_IMAGES = 1000
+"""Images in all three seed sets of the miniature world (``WorldConfig.seed_images``, ``adamllm world``)."""
+WORLD_PAIRS = 120
+"""Domain image-caption pairs of the miniature world (``WorldConfig.pairs``)."""
+WORLD_BENCHMARK_PER_TASK = 30
+"""Rows per miniature benchmark task (``WorldConfig.benchmark_per_task``)."""
+
+
 # progress -------------------------------------------------------------------------------------
 
 PROGRESS_INTERVAL_ENV = "ADAMLLM_PROGRESS_INTERVAL"
@@ -40,17 +50,22 @@ def set_progress(enabled: bool, quiet_transformers: bool = False) -> None:
     """Turn our progress bars on or off for this process (``--no-progress``).
 
     ``quiet_transformers`` also silences transformers' own bars ("Loading weights", "Writing model
-    shards") inside our steps; Hub download bars and our bars stay.
+    shards") and datasets' ("Generating train split") inside our steps; Hub download bars and our bars stay.
     """
     _progress["enabled"] = bool(enabled)
     if quiet_transformers:
+        import datasets
         from transformers.utils import logging as hf_logging
 
         hf_logging.set_tqdm_hook(lambda factory, args, kwargs: hf_logging.EmptyTqdm(*args, **kwargs))
+        datasets.disable_progress_bars()  # "Generating train split", "Map": not stages of ours
 
 
 def progress_bar(iterable=None, *, disable: bool | None = False, **kwargs):
     """A tqdm bar on a terminal; when stderr is not one (a log file, CI), a plain line every few seconds.
+
+    Nothing is shown until the first item is done: a stage that fails on its input, or has nothing to do,
+    prints no empty ``0it`` bar.
 
     Takes tqdm's arguments (``total``, ``desc``, ``unit``, ``initial``...). ``disable=True`` or
     :func:`set_progress` ``(False)`` hides it; ``disable=None`` is the same as ``False`` here (tqdm would
@@ -65,7 +80,7 @@ def progress_bar(iterable=None, *, disable: bool | None = False, **kwargs):
     stream = kwargs.pop("file", None) or sys.stderr
     if getattr(stream, "isatty", lambda: False)():
         kwargs.setdefault("dynamic_ncols", True)
-        return tqdm(iterable, file=stream, **kwargs)
+        return _terminal_progress_class()(iterable, file=stream, **kwargs)
     kwargs.pop("dynamic_ncols", None)
     kwargs.pop("ncols", None)
     try:
@@ -100,7 +115,7 @@ def _line_progress_class():
         """tqdm printing one whole line per refresh (at most every ``mininterval`` seconds, and at the end)."""
 
         def display(self, msg=None, pos=None):
-            if msg == "":  # tqdm clearing the line: nothing to clear
+            if msg == "" or not self.n:  # tqdm clearing the line, or nothing done yet: nothing to show
                 return True
             self.fp.write(msg if msg is not None else self.__str__())
             self.fp.flush()
@@ -111,3 +126,19 @@ def _line_progress_class():
 
 RECIPE1M_SAMPLE = 1000
 """How many Recipe1M test recipes a built benchmark holds by default: the Hub copy's count (its draw is unpublished)."""
+
+
+@functools.cache
+def _terminal_progress_class():
+    """tqdm, imported on first use, that draws nothing before the first item is done."""
+    from tqdm.auto import tqdm
+
+    class TerminalProgress(tqdm):
+        """tqdm that stays hidden while ``n`` is 0 (no bar before an input error, none for an empty stage)."""
+
+        def display(self, msg=None, pos=None):
+            if not self.n:
+                return True
+            return super().display(msg, pos)
+
+    return TerminalProgress

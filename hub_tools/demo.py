@@ -418,7 +418,7 @@ def summary_markdown(result: DemoResult) -> str:
         which = "judged" if judged == n else f"the first {judged} judged"
         lines.append(
             f"**{n} complete task triplet{'s' if n != 1 else ''}** in the generation; "
-            f"{which} by the {result.checker} checker ({labels}); "
+            f"{which} by the {result.checker} ({labels}); "
             f"**{len(result.kept)} kept** (verdict Yes)."
         )
         if not result.kept:

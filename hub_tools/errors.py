@@ -16,8 +16,34 @@ class BadInput(ValueError):
         self.reason = reason
 
 
+OVERWRITE_FIX = "rerun with --overwrite to start over"
+"""The fix every settings-mismatch or changed-input refusal names (:class:`ConfigMismatch`)."""
+
+
+class ConfigMismatch(RuntimeError):
+    """RUN_DIR holds a stage's results made with other settings or from another input (``--overwrite`` starts
+    over). The CLI prints it in one line and exits 2, for every stage."""
+
+
+def settings_mismatch(run_dir: object, stage: str, diffs: dict[str, tuple[object, object]]) -> ConfigMismatch:
+    """The one refusal of a resume whose settings differ: ``diffs`` maps a setting to (run's value, command's)."""
+    parts = "; ".join(f"{key}: run has {old!r}, this command has {new!r}" for key, (old, new) in diffs.items())
+    return ConfigMismatch(
+        f"{run_dir} already holds a {stage} run with different settings ({parts}); "
+        f"resume with the same settings, or {OVERWRITE_FIX}"
+    )
+
+
+class UsageError(ValueError):
+    """A mistake in how a command was called (a recipe's unknown key, broken YAML): one line, exit 2."""
+
+
 class ModelLoadError(OSError):
     """A model, processor or tokenizer that ``from_pretrained`` could not load; the message names the id."""
+
+
+class ModelNotFound(ModelLoadError):
+    """A model folder or Hub id that does not exist (found before loading); the message is complete as it is."""
 
 
 @contextmanager

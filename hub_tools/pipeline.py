@@ -99,16 +99,18 @@ def run_pipeline(
     callable is called only after synthesis, so the synthesizer and the checker are never loaded
     together. ``compose`` defaults to ``ComposeOptions()`` (the CLI passes ``seed=synthesis.seed``).
     ``engine`` may be a ready-made synthesis engine (tests); otherwise it is built from ``synthesis``.
-    The run directory stays locked (:func:`~hub_tools.rundir.lock_run_dir`) across all three stages;
+    The pairs source and the synthesizer are checked before anything is written (:func:`~hub_tools.synthesis.
+    runner.preflight`). The run directory stays locked (:func:`~hub_tools.rundir.lock_run_dir`) across all three stages;
     :class:`~hub_tools.rundir.RunDirBusy` if another process holds it.
     """
     from hub_tools.compose import ComposeOptions, compose_run
     from hub_tools.filtering import filter_run
     from hub_tools.rundir import lock_run_dir
-    from hub_tools.synthesis.runner import synthesize
+    from hub_tools.synthesis.runner import preflight, synthesize
 
     compose = compose or ComposeOptions()
     run_dir = Path(synthesis.output)
+    preflight(synthesis, engine)  # before the lock creates RUN_DIR: a mistake leaves nothing behind
     with lock_run_dir(run_dir, "adamllm pipeline"):
         synthesize(synthesis, engine=engine)
         if not hasattr(checker, "judge") and callable(checker):

@@ -157,6 +157,21 @@ def test_share_is_a_plain_flag():
     assert parser.parse_args(["demo"]).share is False
 
 
+def test_space_readme_documents_demo_flags_that_parse():
+    """Every flag the Space card's `adamllm demo` line lists parses as written there."""
+    import re
+
+    text = (REPO / "spaces/synthesizer/README.md").read_text(encoding="utf-8")
+    (line,) = [line for line in text.splitlines() if line.startswith("adamllm demo")]
+    flags = re.findall(r"(--[a-z-]+)((?: [A-Z]+| [a-z]+\|[a-z|]+)?)", line)
+    assert flags, line
+    placeholders = {"HOST": "127.0.0.1", "PORT": "7861"}
+    parser = build_parser()
+    for flag, value in flags:
+        argv = ["demo", flag] + ([placeholders.get(value.strip(), value.strip().split("|")[0])] if value else [])
+        parser.parse_args(argv)  # argparse exits 2 on a documented flag or value it does not accept
+
+
 def test_demo_address_from_flags_then_gradio_env():
     from hub_tools.commands.demo import server_address
 
@@ -190,10 +205,15 @@ def test_progress_bar_interval_and_switch(monkeypatch):
 
     out = io.StringIO()
     monkeypatch.setenv(defaults.PROGRESS_INTERVAL_ENV, "3600")
+    defaults.set_progress(True)  # an in-process command of an earlier test may have left it off
     with defaults.progress_bar(total=5, desc="step", unit="x", file=out) as bar:
         bar.update(5)
     lines = out.getvalue().splitlines()
-    assert lines[0].startswith("step:   0% 0/5") and lines[-1].startswith("step: 100% 5/5") and len(lines) == 2
+    assert lines[0].startswith("step: 100% 5/5") and len(lines) == 1  # nothing before the first item is done
+    out = io.StringIO()
+    with defaults.progress_bar(total=0, desc="empty", unit="row", file=out):
+        pass
+    assert out.getvalue() == ""  # an empty stage draws no "0row" bar
     defaults.set_progress(False)
     try:
         out = io.StringIO()

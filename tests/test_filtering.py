@@ -373,8 +373,10 @@ def test_never_yes_checker_keeps_nothing_under_the_released_rule(tmp_path, never
     assert stats2["kept"] == stats["caption_only"] and stats2["caption_only"] == 0
     assert {r["decision"] for r in _filter_rows(run2)} == {"label-logits"}
     assert json.loads((run2 / "manifest.json").read_text())["filter"]["decision"] == "label-logits"
-    with pytest.raises(ValueError, match="decision"):  # no mixing of decisions in one run
-        filter_run(run2, released, progress=False)
+    from hub_tools.errors import ConfigMismatch
+
+    with pytest.raises(ConfigMismatch, match="decision: run has 'label-logits', this command has 'released'"):
+        filter_run(run2, released, progress=False)  # no mixing of decisions in one run
 
 
 # ---------------------------------------------------------------------------------------------
@@ -470,8 +472,12 @@ def test_filter_resumes_after_a_torn_shard(tmp_path):
 def test_filter_refuses_mixed_checkers_and_unfinished_synthesis(tmp_path, checker):
     run, _ = _make_run(tmp_path)
     filter_run(run, LexicalChecker(), progress=False)
-    with pytest.raises(ValueError, match="another checker|already holds"):
+    from hub_tools.errors import ConfigMismatch
+
+    with pytest.raises(ConfigMismatch, match="already holds a filter run with different settings"):
         filter_run(run, checker, progress=False)
+    filter_run(run, checker, progress=False, overwrite=True)  # --overwrite starts the verdicts over
+    assert {r["checker"] for r in _filter_rows(run)} == {checker.name}
     run2, _ = _make_run(tmp_path / "b")
     (run2 / "synthesis" / "shard-0-1.jsonl.partial").write_text("")
     with pytest.raises(ValueError, match="unfinished"):
@@ -509,7 +515,9 @@ def test_filter_resumes_rows_without_a_decision_as_label_logits(tmp_path, checke
     (run / "filter").mkdir()
     old = {"id": "p0", "checker": checker.name, "verdicts": [{"label": "No", "probs": None}]}
     (run / "filter" / "shard-0-0.jsonl").write_text(json.dumps(old) + "\n")
-    with pytest.raises(ValueError, match="decision"):
+    from hub_tools.errors import ConfigMismatch
+
+    with pytest.raises(ConfigMismatch, match="decision: run has 'label-logits'"):
         filter_run(run, checker, progress=False)
     assert filter_run(run, logits_checker, progress=False)["already_done"] == 1
 

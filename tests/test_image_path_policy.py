@@ -442,6 +442,6 @@ def test_reason_summary_keeps_quoted_values_intact(world, tmp_path):
     path = world["data"] / "pairs.json"
     path.write_text(json.dumps([_pair("C:\\x.png"), _pair("D:\\y.png")]))
     res = _cli("validate-pairs", str(path), "--no-progress")
-    assert res.returncode == 0, res.stderr[-2000:]
+    assert res.returncode == 1, res.stderr[-2000:]  # nothing accepted: the counts, then a one-line error
     assert "     2  image path is absolute; paths must be relative to the image folder" in res.stdout
     assert "image path 'C" not in res.stdout

@@ -216,6 +216,8 @@ def test_build_dataset_card_defaults_licence_other_and_language_en(tmp_path):
     assert result.returncode == 0, result.stderr
     card = DatasetCard.load(tmp_path / "out" / "README.md")
     assert card.data.license == "other" and card.data.language == ["en"]
+    header = card.data.to_dict()  # the Hub asks a name and a link with `other`
+    assert header["license_name"] == "see-licence-section" and header["license_link"] == "README.md"
     text = " ".join(card.text.split())
     assert "No licence was chosen" in text and "--license" in text
     assert (
@@ -239,6 +241,7 @@ def test_build_dataset_licence_and_languages_are_the_users_choice(tmp_path, caps
                  "--language", "en", "--language", "fr", "--no-progress"])  # fmt: skip
     assert code == 0, capsys.readouterr().err
     card = DatasetCard.load(tmp_path / "out" / "README.md")
+    assert "license_name" not in card.data.to_dict()
     assert card.data.license == "cc-by-4.0" and card.data.language == ["en", "fr"]
     assert [c["config_name"] for c in card.data.configs][0] == "image_caption_and_synthetic_task"
     assert "released under `cc-by-4.0`" in card.text and "inherit the terms of use" in card.text
@@ -275,7 +278,8 @@ def test_model_card_carries_trl_fields_citation_and_a_local_datasets_hub_id(tmp_
     loaded = ModelCard.load(path)
     data = loaded.data
     assert data.base_model == "Qwen/Qwen2-VL-2B-Instruct"
-    assert data.datasets == ["someone/food-tasks", "Food tasks", "you/other-data"]
+    assert data.datasets == ["someone/food-tasks", "you/other-data"]  # repo ids only (the local folder: body)
+    assert "Food tasks" in loaded.text
     assert data.library_name == "transformers" and data.pipeline_tag == "image-text-to-text"
     assert {"trl", "sft", "adamllm", "food"} <= set(data.tags)
     assert data.model_name == "qwen2-vl-2b-food"

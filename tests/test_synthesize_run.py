@@ -188,7 +188,8 @@ def test_cli_resume_after_sigkill_at_several_points(pairs, tiny_models, tmp_path
     assert Counter(r["status"] for r in got) == {"synthesized": 24, "rejected": 6}
     # a config change is refused with a clear message
     res = cli(tiny_models, pairs, out, "--max-new-tokens", "9")
-    assert res.returncode == 2 and "refusing to resume" in res.stderr and "max_new_tokens" in res.stderr
+    assert res.returncode == 2 and "different settings" in res.stderr and "--overwrite" in res.stderr
+    assert "max_new_tokens" in res.stderr
 
 
 @pytest.mark.slow

@@ -1,8 +1,9 @@
 """The README's offline walkthrough runs as written: pairs -> tasks -> verdicts -> dataset -> SFT -> evaluate -> compare.
 
 The ```bash block under "Usage offline with the tiny models (CPU)" is read from README.md and run with bash in a
-temporary working copy (its paths are relative to the repository root; ``recipes/`` is linked in), so the README
-text is what is tested. Only the ``adamllm demo`` line (a server) is left out.
+temporary working copy (its paths are relative to the repository root; ``recipes/`` and ``.venv`` are linked in), so
+the README text is what is tested. Only the ``adamllm demo`` line (a server) is left out. The shell is a fresh one,
+as a new user's after ``make install``: the venv is not on its PATH, so the block must activate it itself.
 """
 
 from __future__ import annotations
@@ -18,16 +19,51 @@ import pytest
 
 REPO = Path(__file__).resolve().parents[1]
 HEADING = "## Usage offline with the tiny models (CPU)"
+INSTALL = "## Install"
 
 
-def readme_block() -> str:
-    """The first ```bash block under :data:`HEADING` in README.md."""
+def readme_block(heading: str = HEADING) -> str:
+    """The first ```bash block under ``heading`` in README.md."""
     text = (REPO / "README.md").read_text(encoding="utf-8")
-    section = text[text.index(HEADING) :]
-    section = section[: section.find("\n## ", len(HEADING))]
+    section = text[text.index(heading) :]
+    section = section[: section.find("\n## ", len(heading))]
     match = re.search(r"```bash\n(.*?)```", section, re.S)
-    assert match, f"no bash block under {HEADING!r}"
+    assert match, f"no bash block under {heading!r}"
     return match.group(1)
+
+
+def fresh_shell_env() -> dict[str, str]:
+    """The environment of a new terminal: no virtualenv active, the venv's ``bin`` not on PATH."""
+    venv_bins = {str(Path(sys.executable).parent), str(Path(sys.prefix) / "bin")}
+    if os.environ.get("VIRTUAL_ENV"):
+        venv_bins.add(str(Path(os.environ["VIRTUAL_ENV"]) / "bin"))
+    path = [p for p in os.environ.get("PATH", "").split(os.pathsep) if p and p not in venv_bins]
+    env = {k: v for k, v in os.environ.items() if k not in ("VIRTUAL_ENV", "PYTHONHOME")}
+    return {**env, "PATH": os.pathsep.join(path or ["/usr/bin", "/bin"])}
+
+
+def checkout(tmp_path: Path) -> Path:
+    """A working copy for the README's relative paths: ``recipes/`` and the installed ``.venv`` linked in."""
+    work = tmp_path / "checkout"
+    work.mkdir()
+    (work / "recipes").symlink_to(REPO / "recipes", target_is_directory=True)
+    (work / ".venv").symlink_to(REPO / ".venv", target_is_directory=True)
+    return work
+
+
+def test_install_block_puts_adamllm_on_path_in_a_fresh_shell(tmp_path):
+    """After ``make install`` (already done: the venv exists), the Install block's next lines work as pasted."""
+    work = checkout(tmp_path)
+    env = fresh_shell_env()
+    before = subprocess.run(["bash", "-c", "command -v adamllm"], cwd=work, env=env, capture_output=True, text=True)
+    assert before.returncode != 0, f"the test shell is not fresh: adamllm found at {before.stdout!r}"
+    lines = [line for line in readme_block(INSTALL).splitlines() if not line.startswith("make install")]
+    assert any(line.startswith("source .venv/bin/activate") for line in lines)
+    done = subprocess.run(
+        ["bash", "-c", "set -euo pipefail\n" + "\n".join(lines)], cwd=work, env=env, capture_output=True, text=True
+    )
+    assert done.returncode == 0, done.stderr[-2000:]
+    assert done.stdout.startswith("usage: adamllm"), done.stdout[:500]
 
 
 def runnable(block: str) -> str:
@@ -59,12 +95,9 @@ def test_block_names_every_stage():
 @pytest.mark.slow
 @pytest.mark.timeout(1200)
 def test_readme_offline_walkthrough_runs_as_written(tmp_path):
-    work = tmp_path / "checkout"
-    work.mkdir()
-    (work / "recipes").symlink_to(REPO / "recipes", target_is_directory=True)
+    work = checkout(tmp_path)
     env = {
-        **os.environ,
-        "PATH": f"{Path(sys.executable).parent}{os.pathsep}{os.environ.get('PATH', '')}",
+        **fresh_shell_env(),
         "HF_HUB_OFFLINE": "1",
         "HF_DATASETS_OFFLINE": "1",
         "TOKENIZERS_PARALLELISM": "false",

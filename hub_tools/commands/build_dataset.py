@@ -73,10 +73,7 @@ def run(args: argparse.Namespace) -> int:
         )
     except (BuildError, ValueError) as err:
         return fail("build-dataset", err)
-    print(f"dataset folder: {result.output}")
-    for config, n in result.rows.items():
-        shards = len(result.shards.get(config, []))
-        print(f"  {config}: {n} rows in {shards} shard(s)" if n else f"  {config}: no rows (config left out)")
+    print("\n".join(result.summary_lines()))
     if not any(n for config, n in result.rows.items() if config != "image_caption_pairs"):
         print(
             "adamllm build-dataset: note: no image has a training row (no kept task, no caption-only row; see "

@@ -7,12 +7,14 @@ import argparse
 
 def register(subparsers, name: str, help: str) -> None:
     """Add the ``compose`` subcommand."""
+    from hub_tools.cli import add_run_dir_argument
+
     p = subparsers.add_parser(
         name,
         help=help,
         description=help + " Writes RUN_DIR/compose/<split>.jsonl in TRL's conversational vision format.",
     )
-    p.add_argument("run_dir", help="run directory after `adamllm filter`")
+    add_run_dir_argument(p, "run directory after `adamllm filter`")
     add_compose_arguments(p)
     p.add_argument(
         "--no-progress",
@@ -70,6 +72,9 @@ def compose_options(args: argparse.Namespace):
 
 def run(args: argparse.Namespace) -> int:
     """Compose the run directory and print the split sizes and stats."""
+    from hub_tools.cli import run_dir_arg
+
+    args.run_dir = run_dir_arg(args)  # RUN_DIR or --output RUN_DIR
     import json
     from dataclasses import asdict
 

@@ -19,10 +19,12 @@ redo exactly the rows that were lost.
 
 def register(subparsers, name: str, help: str) -> None:
     """Add the ``doctor`` subcommand."""
+    from hub_tools.cli import add_run_dir_argument
+
     p = subparsers.add_parser(
         name, help=help, description=DESCRIPTION, formatter_class=argparse.RawDescriptionHelpFormatter
     )
-    p.add_argument("run_dir", help="run directory (synthesis/, filter/, stats.json)")
+    add_run_dir_argument(p, "run directory (synthesis/, filter/, stats.json)")
     p.add_argument(
         "--repair",
         action="store_true",
@@ -33,6 +35,9 @@ def register(subparsers, name: str, help: str) -> None:
 
 def run(args: argparse.Namespace) -> int:
     """Check (and with ``--repair`` repair) the run directory, holding its lock."""
+    from hub_tools.cli import run_dir_arg
+
+    args.run_dir = run_dir_arg(args)  # RUN_DIR or --output RUN_DIR
     import contextlib
     import os
     import sys

@@ -93,6 +93,10 @@ def run(args: argparse.Namespace) -> int:
             "the Hub is offline (HF_HUB_OFFLINE is set) and --benchmark-dir is not given: "
             "pass --benchmark-dir with benchmarks built by `adamllm build-benchmark` (or `adamllm world`)",
         )
+    if not getattr(args, "endpoint", None):  # a served model's name is no folder or repo id
+        from hub_tools.preflight import check_model
+
+        check_model("model", args.model)  # a mistyped folder: one line naming the closest one, nothing written
     set_progress(not args.no_progress, quiet_transformers=True)
 
     from hub_tools.evaluation.harness import evaluate_model

@@ -9,6 +9,8 @@ from hub_tools.defaults import DEFAULT_CHECKER
 
 def register(subparsers, name: str, help: str) -> None:
     """Add the ``filter`` subcommand."""
+    from hub_tools.cli import add_run_dir_argument
+
     p = subparsers.add_parser(
         name,
         help=help,
@@ -16,9 +18,12 @@ def register(subparsers, name: str, help: str) -> None:
     )
     from hub_tools.commands.synthesize import add_endpoint_arguments
 
-    p.add_argument("run_dir", help="run directory written by `adamllm synthesize`")
+    add_run_dir_argument(p, "run directory written by `adamllm synthesize`")
     add_checker_arguments(p)
     add_endpoint_arguments(p, "--endpoint", "the checker (its /v1/completions)")
+    p.add_argument(
+        "--overwrite", action="store_true", help="start over: remove RUN_DIR's earlier verdicts (filter/) first"
+    )
     p.add_argument("--no-progress", action="store_true", help="hide the progress bar")
     p.set_defaults(func=run)
 
@@ -71,10 +76,12 @@ def checker_factory(args: argparse.Namespace, prefix: str = ""):
     """Check the checker options now and return a zero-argument function that loads the checker.
 
     Raises :class:`~hub_tools.filtering.PromptError` (one line, naming the file and the missing
-    placeholder) for a bad ``--checker-prompt`` and ``ValueError`` for a prompt given to the lexical
-    checker, before any model is loaded.
+    placeholder) for a bad ``--checker-prompt``, ``ValueError`` for a prompt given to the lexical
+    checker, and :class:`~hub_tools.errors.ModelNotFound` for a checker folder or Hub id that does not exist
+    (:func:`hub_tools.preflight.check_model`), before any model is loaded.
     """
     from hub_tools.filtering import PromptTemplate, load_checker
+    from hub_tools.preflight import check_model
 
     key = prefix.replace("-", "_")
     clip = getattr(args, f"{key}clip_fields", False)
@@ -94,6 +101,7 @@ def checker_factory(args: argparse.Namespace, prefix: str = ""):
 
         served = {"template": template, "concurrency": args.concurrency, "api_key_env": args.api_key_env}
         return lambda: ServedChecker(args.checker, urls, server=args.server, **served)
+    check_model("checker", args.checker)  # a served checker's name is no folder or repo id: checked above
     kwargs = {
         "device": getattr(args, f"{key}device"),
         "dtype": getattr(args, f"{key}dtype"),
@@ -111,6 +119,9 @@ def make_checker(args: argparse.Namespace, prefix: str = ""):
 
 def run(args: argparse.Namespace) -> int:
     """Judge the pending pairs, then print the verdict counts."""
+    from hub_tools.cli import run_dir_arg
+
+    args.run_dir = run_dir_arg(args)  # RUN_DIR or --output RUN_DIR
     import json
 
     from hub_tools.cli import fail
@@ -129,7 +140,9 @@ def run(args: argparse.Namespace) -> int:
     try:
         checker = load()
         batch_size = max(args.batch_size, getattr(checker, "batch_size", 0))  # a served checker: fill the replicas
-        result = filter_run(args.run_dir, checker, batch_size=batch_size, all_triplets=args.all_triplets)
+        result = filter_run(
+            args.run_dir, checker, batch_size=batch_size, all_triplets=args.all_triplets, overwrite=args.overwrite
+        )
     except (FileNotFoundError, ValueError, EndpointUnavailable) as err:
         return fail("filter", err)
     print(f"judged {result['items']} item(s) of {result['pairs']} pair(s) ({result['already_done']} done before)")

@@ -51,7 +51,8 @@ def add_arguments(p: argparse.ArgumentParser, endpoint_flag: str = "--endpoint")
     p.add_argument(
         "--pairs", required=True, help="pairs: ShareGPT .json/.jsonl, imagefolder, or HF dataset (path or repo id)"
     )
-    p.add_argument("--output", required=True, metavar="RUN_DIR", help="run directory to create or resume")
+    p.add_argument("--output", metavar="RUN_DIR", default=None, help="run directory to create or resume (required)")
+    p.add_argument("run_dir", nargs="?", metavar="RUN_DIR", default=None, help=argparse.SUPPRESS)  # = --output
     p.add_argument(
         "--synthesizer",
         default=DEFAULT_SYNTHESIZER,
@@ -114,6 +115,10 @@ def synthesis_config(args: argparse.Namespace):
 
     from hub_tools.synthesis.runner import SynthesisConfig
 
+    given = [value for value in (args.output, getattr(args, "run_dir", None)) if value]  # --output or RUN_DIR
+    if len(set(given)) != 1:
+        raise ValueError("give the run directory once: --output RUN_DIR (or RUN_DIR)")
+    args.output = given[0]
     values = {f.name: getattr(args, f.name) for f in fields(SynthesisConfig) if hasattr(args, f.name)}
     values["endpoint"] = getattr(args, "endpoint", None) or getattr(args, "synthesizer_endpoint", None)
     return SynthesisConfig(**values)
@@ -121,18 +126,26 @@ def synthesis_config(args: argparse.Namespace):
 
 def run(args: argparse.Namespace) -> int:
     """Run synthesis with parsed ``args``: expected failures are one line, exit 1 (2 for a resume with other settings)."""
+    import os
     import sys
     import time
+    from pathlib import Path
 
     from hub_tools.cli import fail
     from hub_tools.defaults import set_progress
+    from hub_tools.errors import ConfigMismatch
+    from hub_tools.rundir import read_json
     from hub_tools.synthesis.endpoint_client import EndpointUnavailable
-    from hub_tools.synthesis.runner import ConfigMismatch, synthesize
+    from hub_tools.synthesis.runner import synthesize
 
+    try:
+        config = synthesis_config(args)
+    except ValueError as err:  # no run directory, or two: a usage error
+        return fail("synthesize", err, 2)
     set_progress(not args.no_progress, quiet_transformers=args.synthesizer != "scripted")
     try:
         start = time.perf_counter()
-        counts = synthesize(synthesis_config(args))
+        counts = synthesize(config)
         took = time.perf_counter() - start
         n = counts["synthesized"] + counts["rejected"]
         if n:
@@ -143,4 +156,9 @@ def run(args: argparse.Namespace) -> int:
         return fail("synthesize", err, 2)
     except (ImportError, FileNotFoundError, ValueError, EndpointUnavailable) as err:  # a missing input or model
         return fail("synthesize", err)
+    stats = read_json(Path(args.output) / "stats.json", default={}) or {}
+    if os.environ.get("RANK", "0") == "0" and "pairs_in" in stats and stats.get("rejected") == stats["pairs_in"]:
+        from hub_tools.data.layout import all_rejected
+
+        return fail("synthesize", all_rejected(args.pairs, stats["pairs_in"]))
     return 0

@@ -20,8 +20,8 @@ Examples:
   accelerate launch --multi_gpu --num_processes 2 -m hub_tools.cli train --config recipes/tiny/sft/config.yaml
   adamllm train --write-demo-data .cache/tiny-sft-data   # the small rows recipes/tiny reads
 
---config comes last: everything after it (the YAML path, then overrides such as --max-steps 5) goes to
-hub_tools.training.sft, whose options are listed by `python -m hub_tools.sft --help`. Every override
+Overrides (such as --max-steps 5) go before or after --config YAML; they are hub_tools.training.sft's
+options, listed by `python -m hub_tools.sft --help`. Every override
 is the YAML key in kebab-case (--learning-rate 2e-5, --per-device-train-batch-size 4); the key's own
 snake_case spelling (--learning_rate 2e-5) is accepted as an alias. --no-progress (anywhere) hides
 the training progress bar (the same as --disable-tqdm true); loss lines are still logged.
@@ -59,20 +59,21 @@ def run(args: argparse.Namespace) -> int:
 
     from hub_tools.cli import fail
 
+    before = list(getattr(args, "overrides", None) or [])  # recipe overrides given before --config
     if not args.config:
         return fail("train", "give --config RECIPE.yaml [overrides] (see adamllm train --help)", 2)
     if not Path(args.config[0]).is_file():
         return fail("train", f"recipe not found: {args.config[0]!r} (see recipes/README.md)")
-    overrides = [a for a in args.config[1:] if a != "--no-progress"]
-    no_progress = args.no_progress or len(overrides) < len(args.config) - 1
+    overrides = [a for a in [*before, *args.config[1:]] if a != "--no-progress"]
+    no_progress = args.no_progress or len(overrides) < len(before) + len(args.config) - 1
     sft_args = ["--config", args.config[0], *overrides, *(["--disable-tqdm", "true"] if no_progress else [])]
     from hub_tools.defaults import set_progress
     from hub_tools.redaction import strip_credentials
     from hub_tools.training.sft import main, parse_args
 
     set_progress(not no_progress, quiet_transformers=True)
-
-    summary = main(*parse_args(sft_args))
+    parsed = parse_args(sft_args, prog="adamllm train")  # RecipeError (unknown key, broken YAML): exit 2
+    summary = main(*parsed)
     print(f"trained {len(summary['stages'])} stage(s); model in {strip_credentials(summary['output_dir'])}")
     if summary.get("url"):
         print(f"pushed to {strip_credentials(summary['url'])}")

@@ -37,14 +37,19 @@ def run(args: argparse.Namespace) -> int:
 
     from hub_tools.cli import fail
     from hub_tools.data import BadInput, ImageCaptionPair, Rejection, read_pairs, reason_kind, validate
+    from hub_tools.data.layout import nothing_accepted
     from hub_tools.defaults import progress_bar
+    from hub_tools.preflight import check_pairs
 
     counts = Counter()
     reasons = Counter()
     # Duplicates (same image and caption) are kept as two pairs but counted. One 64-bit digest per accepted
     # pair as a Python int in a set: about 70 bytes each, ~70 MB for 1M pairs (collisions: ~1e-7 at 10M).
     seen: set[int] = set()
+    columns = {"image_column": args.image_column, "caption_column": args.caption_column}
     try:
+        # a missing file, an unknown format or records of another layout: one line, before any progress bar
+        check_pairs(args.pairs, image_root=args.image_root, split=args.split, **columns)
         with contextlib.ExitStack() as stack:
             out = stack.enter_context(open(args.rejections, "w")) if args.rejections else None
             records = read_pairs(
@@ -79,6 +84,8 @@ def run(args: argparse.Namespace) -> int:
     print(f"duplicates: {counts['duplicates']} (same image and caption; kept as separate pairs)")
     for reason, n in reasons.most_common():
         print(f"  {n:6d}  {reason}")
+    if not counts["accepted"]:
+        return fail("validate-pairs", nothing_accepted(args.pairs, reasons, **columns))
     return 0
 
 

@@ -8,6 +8,7 @@ import argparse
 def register(subparsers, name: str, help: str) -> None:
     """Add the ``world`` subcommand."""
     from hub_tools.cli import add_output_argument
+    from hub_tools.defaults import WORLD_BENCHMARK_PER_TASK, WORLD_PAIRS, WORLD_SEED_IMAGES
 
     p = subparsers.add_parser(
         name, help=help, description=help + " Deterministic: the same seed gives the same files."
@@ -18,14 +19,14 @@ def register(subparsers, name: str, help: str) -> None:
         "--seed-images",
         type=int,
         default=None,
-        help="images in all three seed sets (default: WorldConfig.seed_images)",
+        help=f"images in all three seed sets (default: {WORLD_SEED_IMAGES})",
     )
-    p.add_argument("--pairs", type=int, default=None, help="domain image-caption pairs (default: WorldConfig.pairs)")
+    p.add_argument("--pairs", type=int, default=None, help=f"domain image-caption pairs (default: {WORLD_PAIRS})")
     p.add_argument(
         "--benchmark-per-task",
         type=int,
         default=None,
-        help="rows per benchmark task (default: WorldConfig.benchmark_per_task)",
+        help=f"rows per benchmark task (default: {WORLD_BENCHMARK_PER_TASK})",
     )
     p.set_defaults(func=run)
 

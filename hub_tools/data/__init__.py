@@ -18,6 +18,7 @@ from __future__ import annotations
 
 import hashlib
 import io
+import itertools
 import os
 import re
 import unicodedata
@@ -455,14 +456,11 @@ def read_hf_dataset(
     """
     from datasets import Image, load_dataset
 
+    from hub_tools.data.layout import missing_columns
+
     ds = load_dataset(name_or_path, config, split=split, streaming=True)
     if ds.features is not None:
-        for col in (image_column, caption_column):
-            if col not in ds.features:
-                raise ValueError(
-                    f"dataset {name_or_path!r} has no column {col!r}; columns: {sorted(ds.features)}. "
-                    "Use --image-column / --caption-column."
-                )
+        missing_columns(name_or_path, list(ds.features), image_column, caption_column)
         if isinstance(ds.features[image_column], Image):
             ds = ds.cast_column(image_column, Image(decode=False))
     root = dataset_image_root(name_or_path)
@@ -501,17 +499,18 @@ def read_table(
     path = Path(path)
     root = Path(image_root) if image_root is not None else path.parent
     kwargs = {"sep": "\t"} if path.suffix == ".tsv" else {}
+    from hub_tools.data.layout import missing_columns
+
     ds = load_dataset(TABLE_FORMATS[path.suffix], data_files=str(path), split="train", streaming=True, **kwargs)
     if ds.features is not None:
-        missing = [col for col in (image_column, caption_column) if col not in ds.features]
-        if missing:
-            raise ValueError(
-                f"{str(path)!r} has no column {missing[0]!r}; columns: {sorted(ds.features)}. "
-                "Use --image-column / --caption-column."
-            )
+        missing_columns(str(path), list(ds.features), image_column, caption_column)
         if isinstance(ds.features[image_column], Image):
             ds = ds.cast_column(image_column, Image(decode=False))
-    for index, row in enumerate(ds):
+    rows = iter(ds)
+    first = next(rows, None)
+    if first is not None and ds.features is None:  # a CSV's columns are known once a row is read
+        missing_columns(str(path), list(first), image_column, caption_column)
+    for index, row in enumerate(itertools.chain([first] if first is not None else [], rows)):
         image = row.get(image_column)
         pid = make_id("table", path.name, index, image if isinstance(image, str) else index)
         source = {"reader": path.suffix.lstrip("."), "path": str(path), "index": index}
@@ -554,6 +553,11 @@ def read_pairs(
             f"unsupported format {path.suffix or '(no extension)'!r} for {str(path)!r}; supported: {SUPPORTED}"
         )
     else:
+        from hub_tools.data.layout import pairs_file_in_folder
+
+        inside = pairs_file_in_folder(path)
+        if inside is not None:
+            raise ValueError(f"{str(path)!r} is a folder; give the pairs file inside it: {str(inside)!r}")
         records = read_hf_dataset(str(spec), split=split, image_column=image_column, caption_column=caption_column)
     for n, record in enumerate(records):
         if limit is not None and n >= limit:

@@ -5,6 +5,7 @@ from __future__ import annotations
 import os
 from pathlib import Path
 
+from hub_tools.errors import settings_mismatch
 from hub_tools.filtering.prompt import Item, item_text
 from hub_tools.rundir import (
     ShardWriter,
@@ -41,6 +42,7 @@ def filter_run(
     batch_size: int = 8,
     all_triplets: bool = False,
     progress: bool = True,
+    overwrite: bool = False,
 ) -> dict:
     """Write one filter row per synthesized pair that has none yet; returns counts of this call.
 
@@ -49,15 +51,18 @@ def filter_run(
     ``checker`` has ``.name``, ``.decision`` and ``.judge(items) -> verdicts``. By default only ``triplets[0]``
     (the one the released protocol keeps) is judged; ``all_triplets=True`` judges every triplet,
     so that ``verdicts[i]`` judges ``triplets[i]`` for all ``i``. Pairs without triplets get
-    ``verdicts: []``. Raises ``ValueError`` if synthesis is unfinished or earlier filter rows
-    came from another checker or decision rule, and :class:`~hub_tools.rundir.RunDirBusy` if another
-    process holds ``run_dir`` (the whole run holds :func:`~hub_tools.rundir.lock_run_dir`).
+    ``verdicts: []``. Raises ``ValueError`` if synthesis is unfinished,
+    :class:`~hub_tools.errors.ConfigMismatch` if earlier filter rows came from another checker or decision rule
+    (``overwrite`` removes them first), and :class:`~hub_tools.rundir.RunDirBusy` if another process holds
+    ``run_dir`` (the whole run holds :func:`~hub_tools.rundir.lock_run_dir`).
     """
     with lock_run_dir(run_dir, "adamllm filter", create=False):
-        return _filter_run(Path(run_dir), checker, batch_size, all_triplets, progress)
+        return _filter_run(Path(run_dir), checker, batch_size, all_triplets, progress, overwrite)
 
 
-def _filter_run(run_dir: Path, checker, batch_size: int, all_triplets: bool, progress: bool) -> dict:
+def _filter_run(
+    run_dir: Path, checker, batch_size: int, all_triplets: bool, progress: bool, overwrite: bool = False
+) -> dict:
     from hub_tools.defaults import progress_bar
 
     synth_dir, filter_dir = run_dir / "synthesis", run_dir / "filter"
@@ -65,6 +70,10 @@ def _filter_run(run_dir: Path, checker, batch_size: int, all_triplets: bool, pro
         raise FileNotFoundError(f"{str(run_dir)!r} has no synthesis/ folder; run `adamllm synthesize` first")
     if any(p.name.endswith(".partial") for p in shard_files(synth_dir)):
         raise ValueError(f"synthesis in {str(run_dir)!r} is unfinished (.partial shards); resume it first")
+    if overwrite and filter_dir.is_dir():
+        import shutil
+
+        shutil.rmtree(filter_dir)
     recover_partials(filter_dir)  # an interrupted filter run: keep its complete rows, drop a torn tail
     decision = checker_decision(checker)
     done, checkers, decisions = set(), set(), set()
@@ -72,18 +81,13 @@ def _filter_run(run_dir: Path, checker, batch_size: int, all_triplets: bool, pro
         done.add(row["id"])
         checkers.add(row.get("checker"))
         decisions.add(row_decision(row))
-    others = checkers - {checker.name}
-    if others:
-        raise ValueError(
-            f"{str(filter_dir)!r} already holds verdicts from checker(s) {sorted(others)}, not {checker.name!r}; "
-            "resume with the same --checker or delete the filter/ folder"
-        )
-    others = decisions - {decision}
-    if others:
-        raise ValueError(
-            f"{str(filter_dir)!r} already holds verdicts made with decision(s) {sorted(others)}, not {decision!r}; "
-            "resume with the same --decision or delete the filter/ folder"
-        )
+    diff = {}
+    if checkers - {checker.name}:
+        diff["checker"] = (", ".join(sorted(map(str, checkers))), checker.name)
+    if decisions - {decision}:
+        diff["decision"] = (", ".join(sorted(map(str, decisions))), decision)
+    if diff:
+        raise settings_mismatch(run_dir, "filter", diff)
     pending = [r for r in iter_records(synth_dir) if r.get("status") != "rejected" and r["id"] not in done]
     config = {"checker": checker.name, "decision": decision, "batch_size": batch_size, "all_triplets": all_triplets}
     template = getattr(checker, "template", None)

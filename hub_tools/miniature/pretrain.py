@@ -97,9 +97,9 @@ def pretrain_on_paraphrases(
     from types import SimpleNamespace
 
     import torch
-    from tqdm.auto import tqdm
     from transformers import AutoModelForImageTextToText, AutoProcessor
 
+    from hub_tools.defaults import progress_bar
     from hub_tools.miniature.threads import thread_tuner_callback, torch_threads
 
     if not pairs:
@@ -126,7 +126,7 @@ def pretrain_on_paraphrases(
     budget = max_minutes * 60 if max_minutes else None
     started = time.monotonic()
     losses, window, first_loss, step = [], [], None, 0
-    bar = tqdm(total=max_steps, desc="pretraining on caption paraphrases", unit="step", dynamic_ncols=True)
+    bar = progress_bar(total=max_steps, desc="pretraining on caption paraphrases", unit="step")
     with torch_threads(None if threads in (None, "auto") else int(threads)):
         while step < max_steps:
             elapsed = time.monotonic() - started

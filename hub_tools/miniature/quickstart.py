@@ -223,7 +223,7 @@ def run_quickstart(output: str | Path, config: QuickstartConfig | None = None) -
     built = build_visual_instructions(
         run_dir, dataset_dir, overwrite=True, pretty_name="adamllm-hub quickstart (miniature world)"
     )
-    print(f"    {dataset_dir}: {built}")
+    print("\n".join(f"    {line}" for line in built.summary_lines()))
     timings["dataset"] = time.monotonic() - started
     _done(started)
 

@@ -166,6 +166,8 @@ def tune_tiny_synthesizer(
         pretrained = pretrain_world_paraphrases(
             init, world_dir, pretrain_steps, seed, n_pairs=pretrain_pairs, threads=threads
         )
+    from hub_tools.training.callbacks import StepProgress
+
     torch.manual_seed(seed)
     settings = {**TINY_TRAINING, "seed": seed, **training}
     tuner = [thread_tuner_callback()] if threads == "auto" else []
@@ -180,7 +182,7 @@ def tune_tiny_synthesizer(
             prompt_format="chat",
             callbacks=hooks["callbacks"] + tuner,
             lr_lambda=hooks["lr_lambda"],
-            progress_callback=hooks["progress_callback"],
+            progress_callback=hooks["progress_callback"] or StepProgress("tuning on the seed set"),
             summary={"text_pretraining": pretrained},
             cache_rows=True,  # the seed rows are seen ~15 times: collate each once
         )
@@ -280,8 +282,7 @@ def measure_synthesizer(
     triplets per question type, :func:`score_generation`), plus a few sample generations.
     Generation runs with ``threads`` torch threads (:func:`torch_threads`; ``"auto"``: :func:`auto_threads`).
     """
-    from tqdm.auto import tqdm
-
+    from hub_tools.defaults import progress_bar
     from hub_tools.miniature.world import load_pairs
     from hub_tools.synthesis import TransformersEngine
 
@@ -299,7 +300,7 @@ def measure_synthesizer(
     counts = Counter()
     by_type: dict[str, Counter] = defaultdict(Counter)
     shown = []
-    for start in tqdm(range(0, len(records), batch_size), desc="synthesizing held-out pairs", unit="batch"):
+    for start in progress_bar(range(0, len(records), batch_size), desc="synthesizing held-out pairs", unit="batch"):
         chunk = records[start : start + batch_size]
         batch = [(_pair_image(r, root), _pair_caption(r), None) for r in chunk]
         with torch_threads(threads):

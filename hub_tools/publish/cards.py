@@ -124,7 +124,8 @@ def dataset_reference(value: str) -> tuple[str | None, str]:
 
     A Hub id is both. A local dataset folder with a ``README.md`` card (``adamllm build-dataset``) gives the Hub id
     its card names (a ``repo_id`` header key, or the ``load_dataset("owner/name", ...)`` line of its usage section),
-    else its ``pretty_name``; its name is the ``pretty_name`` or the folder name. Anything else: ``(None, value)``.
+    else ``None`` (the header's ``datasets:`` holds repo ids only); its name is the ``pretty_name`` or the folder
+    name. Anything else: ``(None, value)``.
     """
     if is_hub_id(value):
         return value, value
@@ -141,7 +142,7 @@ def dataset_reference(value: str) -> tuple[str | None, str]:
     candidates = [header.get("repo_id"), *_LOAD_DATASET.findall(card.text)]
     repo = next((c for c in candidates if isinstance(c, str) and c != "USER/DATASET" and is_hub_id(c)), None)
     pretty = header.get("pretty_name") if isinstance(header.get("pretty_name"), str) else None
-    return repo or pretty, pretty or Path(value).name
+    return repo, pretty or Path(value).name
 
 
 def usage_example(model_ref: str, prompt: str = "What does this image show?") -> str:
@@ -166,6 +167,39 @@ def usage_example(model_ref: str, prompt: str = "What does this image show?") ->
             'print(processor.decode(output[0, inputs["input_ids"].shape[1] :], skip_special_tokens=True))',
         ]
     )
+
+
+def slug(text: str) -> str:
+    """A Hub tag: lower case, runs of anything but letters and digits as one ``-`` (``"Food (bundled)"`` ->
+    ``"food-bundled"``)."""
+    return re.sub(r"[^a-z0-9]+", "-", str(text).lower()).strip("-")
+
+
+def model_license(model: str) -> str | None:
+    """The ``license`` of a model's card when it can be read without the network (a local folder's README.md,
+    or the Hub cache), else ``None``."""
+    readme = Path(model) / "README.md"
+    if not readme.is_file() and is_hub_id(model):
+        from huggingface_hub import try_to_load_from_cache
+
+        cached = try_to_load_from_cache(model, "README.md")
+        readme = Path(cached) if isinstance(cached, str) else readme
+    if not readme.is_file():
+        return None
+    from huggingface_hub import ModelCard
+
+    try:
+        value = ModelCard.load(readme).data.to_dict().get("license")
+    except Exception:  # a README without a valid header names no licence
+        return None
+    return value if isinstance(value, str) and value else None
+
+
+def model_name(value: Any) -> Any:
+    """How a card names a model: a Hub id as it is, a local folder (relative or absolute) as ``.../<name>``."""
+    if isinstance(value, str) and value and not value.startswith((".../", "/")) and Path(value).exists():
+        value = str(Path(value).resolve())
+    return shorten_local_paths(value)
 
 
 def build_model_card(
@@ -214,8 +248,8 @@ def build_model_card(
         datasets=list(dict.fromkeys(ref for ref, _ in references if ref)) or None,
         library_name="transformers",
         pipeline_tag="image-text-to-text",
-        tags=list(dict.fromkeys(t for t in tags if t)),
-        license=license,
+        tags=list(dict.fromkeys(slug(t) for t in tags if slug(t))),
+        license=license or model_license(base_model),
     )
 
     def named(value: str, name: str) -> str:
@@ -343,6 +377,10 @@ def _default_description(per_split: dict[str, Counter], mode: str, no_task: int)
     return "; ".join(parts)
 
 
+OTHER_LICENSE = {"license_name": "see-licence-section", "license_link": "README.md"}
+"""What the Hub asks with ``license: other``: a name, and where the terms are (the card's licence section)."""
+
+
 def licence_note(license: str, synthesizer: str, checker: str) -> str:
     """The card's licence paragraph: the licence chosen, and that the text inherits the terms of its models."""
     chosen = (
@@ -394,6 +432,7 @@ def write_visual_instructions_card(
         configs.append(entry)
     card_data = {
         "license": license or "other",
+        **(OTHER_LICENSE if (license or "other") == "other" else {}),
         "language": [language] if isinstance(language, str) else list(language or []) or None,
         "task_categories": ["image-text-to-text", "visual-question-answering"],
         "tags": sorted({"synthetic", "visual-instruction-tuning", "adamllm", *(tags or [])}),
@@ -406,10 +445,14 @@ def write_visual_instructions_card(
     filter_cfg = manifest.get("filter", {})
     compose_cfg = manifest.get("compose", {})
     synthesizer = (
-        _find(synth_cfg, "synthesizer", "model", "model_id", "model_name_or_path", "engine")
+        model_name(_find(synth_cfg, "synthesizer", "model", "model_id", "model_name_or_path", "engine"))
         or "see the pipeline config below"
     )
-    checker = ", ".join(sorted(checkers)) or _find(filter_cfg, "checker", "model", "model_id") or "not recorded"
+    checker = (
+        ", ".join(sorted({model_name(name) for name in checkers}))
+        or model_name(_find(filter_cfg, "checker", "model", "model_id"))
+        or "not recorded"
+    )
     mode = _find(compose_cfg, "mode", "composition", "strategy") or "single-stage"
     seeds = _seeds(manifest)
     verdicts = stats.get("verdicts") or {}

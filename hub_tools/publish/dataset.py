@@ -49,6 +49,16 @@ class BuildResult:
     card: Path | None = None
     task_types: dict[str, int] = field(default_factory=dict)
 
+    def summary_lines(self) -> list[str]:
+        """What was written, for a person: the folder, then rows and shards per config."""
+        lines = [f"dataset folder: {self.output}"]
+        for config, n in self.rows.items():
+            shards = len(self.shards.get(config, []))
+            lines.append(
+                f"  {config}: {n} rows in {shards} shard(s)" if n else f"  {config}: no rows (config left out)"
+            )
+        return lines
+
 
 def row_features():
     """The ``datasets`` features of every config.

@@ -20,7 +20,7 @@ from pathlib import Path
 from typing import Any
 
 from hub_tools.defaults import DEFAULT_SYNTHESIZER
-from hub_tools.errors import describe_exception
+from hub_tools.errors import OVERWRITE_FIX, ConfigMismatch, describe_exception, settings_mismatch
 from hub_tools.rundir import (  # RUN_OUTPUTS: what the stages write into RUN_DIR (``--overwrite`` removes only these)
     RUN_OUTPUTS,
     FaultPoints,
@@ -46,10 +46,6 @@ CONFIG_KEYS = (
     "split",
     "image_root",
 )
-
-
-class ConfigMismatch(RuntimeError):
-    """RUN_DIR holds a synthesis run made with different settings."""
 
 
 class InputChanged(ConfigMismatch):
@@ -126,13 +122,9 @@ def check_manifest(run_dir: Path, config: dict) -> dict:
     manifest = read_json(run_dir / "manifest.json", default={}) or {}
     old = manifest.get("synthesize")
     if old is not None:
-        diff = [k for k in CONFIG_KEYS if old.get(k) != config.get(k)]
+        diff = {k: (old.get(k), config.get(k)) for k in CONFIG_KEYS if old.get(k) != config.get(k)}
         if diff:
-            lines = "\n".join(f"  {k}: run has {old.get(k)!r}, this command has {config.get(k)!r}" for k in diff)
-            raise ConfigMismatch(
-                f"{run_dir} already holds a synthesis run with different settings; refusing to resume.\n{lines}\n"
-                "Use the same settings to resume, or choose another --output."
-            )
+            raise settings_mismatch(run_dir, "synthesis", diff)
     return manifest
 
 
@@ -150,9 +142,7 @@ def check_input(run_dir: Path, cfg: SynthesisConfig, manifest: dict, log: bool =
         change = describe_change(cfg.pairs, old, new)
         if change is not None:
             what, how = change
-            raise InputChanged(
-                f"{what} changed since {run_dir} was started ({how}); rerun with --overwrite to start over"
-            )
+            raise InputChanged(f"{what} changed since {run_dir} was started ({how}); {OVERWRITE_FIX}")
     elif entry is not None and log:
         print(
             f"synthesize: {run_dir} has no fingerprint of its input (an older run dir); recording {cfg.pairs}'s now",
@@ -340,11 +330,24 @@ def _producer(
         out.put(("error", err, None))
 
 
+def preflight(cfg: SynthesisConfig, engine: Any = None) -> None:
+    """Fail before RUN_DIR is created or written when the pairs source cannot be read or (no ready-made
+    ``engine``) the synthesizer cannot be found (:mod:`hub_tools.preflight`): nothing is left behind."""
+    from hub_tools.preflight import check_model, check_pairs
+
+    kwargs = {k: v for k, v in _read_kwargs(cfg).items() if k != "limit"}
+    check_pairs(cfg.pairs, **kwargs)
+    if engine is None and not getattr(cfg, "endpoint", None):  # a served model's name is not a folder or repo
+        check_model("synthesizer", cfg.synthesizer)
+
+
 def synthesize(cfg: SynthesisConfig, engine: Any = None) -> dict:
     """:func:`_synthesize` holding ``cfg.output``'s lock (:func:`hub_tools.rundir.lock_run_dir`): exclusive in a
-    single process, shared across the ranks of one ``accelerate launch``; ``RunDirBusy`` if another run holds it."""
+    single process, shared across the ranks of one ``accelerate launch``; ``RunDirBusy`` if another run holds it.
+    :func:`preflight` runs first, so a mistake leaves no run directory behind."""
     from hub_tools.rundir import dist_env, lock_run_dir
 
+    preflight(cfg, engine)
     rank, world_size = dist_env()
     with lock_run_dir(cfg.output, "adamllm synthesize", rank=rank, world_size=world_size):
         return _synthesize(cfg, engine)

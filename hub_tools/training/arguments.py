@@ -6,18 +6,23 @@ A recipe YAML (``recipes/<model>/sft/*.yaml``) holds all three groups: TRL's ``M
 
 from __future__ import annotations
 
+import difflib
+import re
 import sys
 from dataclasses import dataclass, field
 from pathlib import Path
 
 import trl
 
+from hub_tools.errors import UsageError
 from hub_tools.redaction import redact_text
 
 
 @dataclass
 class ScriptArguments:
     """Data, pipeline and publishing arguments of the SFT recipe (the model and trainer ones are TRL's)."""
+
+    _argument_group_name = "data, stages and publishing (ours)"
 
     dataset_name: str | None = field(
         default=None, metadata={"help": "Hub dataset id or local dataset folder (e.g. one built by build-dataset)."}
@@ -117,35 +122,104 @@ class ScriptArguments:
 
 @dataclass
 class SFTConfig(trl.SFTConfig):
-    """TRL's ``SFTConfig`` with ``max_length=None`` by default: vision rows are never truncated implicitly."""
+    """TRL's ``SFTConfig`` with ``max_length=None`` by default: vision rows are never truncated implicitly.
+
+    Checkpointing is ``activation_checkpointing`` (transformers 5's name; on by default, as TRL's
+    ``gradient_checkpointing``). The old key still works, with transformers' deprecation warning; unset, no warning.
+    """
+
+    _argument_group_name = "training (TRL's SFTConfig, with transformers' TrainingArguments)"
 
     max_length: int | None = field(
         default=None,
         metadata={"help": "Maximum tokens per row (image tokens counted); None keeps every row whole."},
     )
+    gradient_checkpointing: bool | None = field(
+        default=None, metadata={"help": "Deprecated alias of activation_checkpointing (transformers 5)."}
+    )
+
+    def __post_init__(self):
+        if self.activation_checkpointing is None and self.gradient_checkpointing is None:
+            self.activation_checkpointing = True  # TRL's default, under the current name
+        super().__post_init__()
+
+
+class ModelConfig(trl.ModelConfig):
+    """TRL's ``ModelConfig``, shown as its own group in ``--help``."""
+
+    _argument_group_name = "model (TRL's ModelConfig)"
+
+
+RECIPE_HELP = (
+    "Post-train a multimodal LLM with the TRL SFT recipe. Every option is a key of the recipe YAML (--config); "
+    "given on the command line (before or after --config) it overrides the recipe. Options come in three groups: "
+    "data, stages and publishing; training; model."
+)
+
+
+class RecipeError(UsageError):
+    """A recipe that cannot be used (unknown key, broken YAML): one line naming the file, the line or the key."""
 
 
 class RecipeParser(trl.TrlParser):
-    """TRL's parser whose usage errors (which quote the value given, e.g. ``--hub-token VALUE``) are redacted.
+    """TRL's parser, in our words: a usage error is one redacted line (no usage dump), a bad value read from the
+    recipe names the recipe, and an unknown recipe key is a :class:`RecipeError` naming the closest valid key."""
 
-    Its ``ValueError`` for unknown recipe keys (``Unknown arguments from config file: ['--token', ...]``) is
-    redacted where it is printed: ``adamllm``'s error handler, or the traceback hook of
-    :func:`hub_tools.redaction.install` under ``python -m hub_tools.sft``.
-    """
+    recipe: str | None = None
+    recipe_keys: frozenset = frozenset()
 
     def error(self, message: str):
-        """Print the usage and ``PROG: error: MESSAGE`` (redacted) on stderr and exit 2."""
-        super().error(redact_text(message))
+        """Print ``PROG: error: MESSAGE`` (redacted; a recipe value's error names the recipe) and exit 2."""
+        flag = re.match(r"argument --([\w-]+)", message)
+        if self.recipe and flag and flag.group(1).replace("-", "_") in self.recipe_keys:
+            message += f" (from {self.recipe})"
+        self.exit(2, f"{self.prog}: error: {redact_text(message)}\n")
+
+    def valid_keys(self) -> list[str]:
+        """Every key a recipe may hold (the dataclass fields), plus TRL's ``env``."""
+        return sorted({a.dest for a in self._actions if a.dest != "help"} | {"env"})
+
+    def set_defaults_with_config(self, **kwargs) -> list[str]:
+        """Refuse an unknown key in one line (naming the file and the closest valid key), then TRL's defaults."""
+        valid = self.valid_keys()
+        for key in kwargs:
+            if key not in valid:
+                near = difflib.get_close_matches(str(key), valid, n=1)
+                hint = f"; did you mean {near[0]!r}?" if near else " (`python -m hub_tools.sft --help` lists the keys)"
+                raise RecipeError(f"{self.recipe}: unknown key {key!r}{hint}")
+        self.recipe_keys = frozenset(kwargs)
+        return super().set_defaults_with_config(**kwargs)
 
 
-def parse_args(argv: list[str] | None = None):
-    """Parse ``--config YAML`` plus overrides into ``(ScriptArguments, SFTConfig, ModelConfig)``.
+def load_recipe(path: str) -> dict:
+    """The recipe YAML as a mapping; :class:`RecipeError` naming the file and the line for broken YAML."""
+    import yaml
+
+    text = Path(path).read_text(encoding="utf-8")
+    try:
+        config = yaml.safe_load(text)
+    except yaml.YAMLError as err:
+        mark = getattr(err, "problem_mark", None)
+        where = f", line {mark.line + 1}, column {mark.column + 1}" if mark is not None else ""
+        problem = getattr(err, "problem", None) or str(err).splitlines()[0]
+        raise RecipeError(f"{path}{where}: not valid YAML ({problem})") from None
+    if not isinstance(config, dict):
+        raise RecipeError(f"{path}: a recipe is a YAML mapping of keys to values, not {type(config).__name__}")
+    return config
+
+
+def parse_args(argv: list[str] | None = None, prog: str = "python -m hub_tools.sft"):
+    """Parse ``--config YAML`` plus overrides (before or after it) into ``(ScriptArguments, SFTConfig,
+    ModelConfig)``; ``prog`` names the command in errors and ``--help``.
 
     The config path and text are kept for the model card (``script_args.recipe``, ``recipe_text``).
     """
     argv = list(sys.argv[1:] if argv is None else argv)
     config_path = argv[argv.index("--config") + 1] if "--config" in argv else None
-    parser = RecipeParser((ScriptArguments, SFTConfig, trl.ModelConfig))
+    parser = RecipeParser((ScriptArguments, SFTConfig, ModelConfig), prog=prog, description=RECIPE_HELP)
+    if config_path:
+        load_recipe(config_path)  # broken YAML: file and line, before TRL reads it
+        parser.recipe = config_path
     script_args, training_args, model_args = parser.parse_args_and_config(argv)
     if config_path and script_args.recipe is None:
         script_args.recipe = config_path

@@ -35,3 +35,40 @@ class HubCheckpointCallback(TrainerCallback):
             commit_message=f"checkpoint at step {state.global_step}",
             api=self.api,
         )
+
+
+class StepProgress(TrainerCallback):
+    """One progress bar over the training steps (:func:`hub_tools.defaults.progress_bar`: plain lines when stderr
+    is no terminal) in place of the trainer's bar and its printed log dicts: the last loss shows on the bar, and
+    every logged entry goes to the ``hub_tools.training`` logger (a run's log file) and ``state.log_history``."""
+
+    def __init__(self, desc: str = "training"):
+        self.desc, self.bar = desc, None
+
+    def on_train_begin(self, args, state, control, **kwargs):
+        """Open the bar (main process only)."""
+        from hub_tools.defaults import progress_bar
+
+        if state.is_world_process_zero:
+            self.bar = progress_bar(total=state.max_steps, desc=self.desc, unit="step", disable=args.disable_tqdm)
+
+    def on_step_end(self, args, state, control, **kwargs):
+        """Advance the bar to the current step."""
+        if self.bar is not None:
+            self.bar.update(state.global_step - self.bar.n)
+
+    def on_log(self, args, state, control, logs=None, **kwargs):
+        """Send the entry to the logger; show its loss on the bar."""
+        import logging
+
+        if not logs or not state.is_world_process_zero:
+            return
+        logging.getLogger("hub_tools.training").info("step %d: %s", state.global_step, logs)
+        if self.bar is not None and "loss" in logs:
+            self.bar.set_postfix(loss=f"{float(logs['loss']):.3f}", refresh=False)
+
+    def on_train_end(self, args, state, control, **kwargs):
+        """Close the bar."""
+        if self.bar is not None:
+            self.bar.close()
+            self.bar = None

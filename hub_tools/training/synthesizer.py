@@ -318,11 +318,13 @@ def train(
         data_collator=collator,
         callbacks=callbacks or None,
     )
-    if progress_callback is not None and not args.disable_tqdm:
-        from transformers.trainer_callback import ProgressCallback
+    if progress_callback is not None:  # in place of the trainer's bar and its printed log dicts
+        from transformers.trainer_callback import PrinterCallback, ProgressCallback
 
         trainer.remove_callback(ProgressCallback)
-        trainer.add_callback(progress_callback)
+        trainer.remove_callback(PrinterCallback)
+        if not args.disable_tqdm:
+            trainer.add_callback(progress_callback)
     started = time.monotonic()
     result = trainer.train()
     seconds = time.monotonic() - started

@@ -87,8 +87,8 @@ def judge(triplets: list, checker: str) -> list[dict]:
 
 
 def checker_label(checker: str) -> str:
-    """How the checker is named in the summary."""
-    return "lexical" if checker == core.LEXICAL else f"LLM ({Path(MODELS.checker).name})"
+    """How the checker is named in the summary ("judged by the LLM checker `checker`")."""
+    return "lexical checker" if checker == core.LEXICAL else f"LLM checker `{Path(MODELS.checker).name}`"
 
 
 def serve_file(path: Path) -> str:
@@ -231,7 +231,7 @@ with gr.Blocks(title="AdaMLLM visual instruction synthesizer", delete_cache=(360
                 elem_id="examples",
             )
         with gr.Column(scale=3):
-            status_out = gr.Markdown(elem_id="status")
+            status_out = gr.Markdown(label="Summary", elem_id="status")  # named in the API, not value_N
             table_out = gr.Dataframe(
                 value=_table([]),
                 headers=core.TRIPLET_HEADERS,
@@ -250,7 +250,9 @@ with gr.Blocks(title="AdaMLLM visual instruction synthesizer", delete_cache=(360
             )
             download_out = gr.DownloadButton("Download example JSON", visible=False, elem_id="download")
             with gr.Accordion("Raw generation", open=False, elem_id="raw-accordion"):
-                raw_out = gr.Textbox(show_label=False, lines=8, max_lines=24, interactive=False, elem_id="raw")
+                raw_out = gr.Textbox(
+                    label="Raw generation", show_label=False, lines=8, max_lines=24, interactive=False, elem_id="raw"
+                )
 
     # -----------------------------------------------------------------------------------------
     # events

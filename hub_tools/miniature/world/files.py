@@ -28,7 +28,7 @@ from dataclasses import asdict, dataclass, field
 from pathlib import Path
 from typing import Any
 
-from hub_tools.defaults import CAPTION_PROMPT
+from hub_tools.defaults import CAPTION_PROMPT, WORLD_BENCHMARK_PER_TASK, WORLD_PAIRS, WORLD_SEED_IMAGES
 from hub_tools.miniature.world.draw import draw, png_bytes
 from hub_tools.miniature.world.params import (
     COLORS,
@@ -68,11 +68,11 @@ class WorldConfig:
     """
 
     seed: int = 0
-    seed_images: int = 1000
+    seed_images: int = WORLD_SEED_IMAGES
     partial_seed_images: int = 12
-    pairs: int = 120
+    pairs: int = WORLD_PAIRS
     heldout_fraction: float = 0.5
-    benchmark_per_task: int = 30
+    benchmark_per_task: int = WORLD_BENCHMARK_PER_TASK
     image_size: int = 112
     food_share: float = 0.5
     max_ingredient_kinds: int = 3

@@ -1,0 +1,119 @@
+"""Checks a command makes before it writes anything: the pairs source reads, each model id or folder exists.
+
+A mistake found here is one line naming the input and the fix, and leaves nothing behind (no run directory, no
+manifest), so the corrected command starts clean. Models are only located here, never loaded.
+"""
+
+from __future__ import annotations
+
+import difflib
+import os
+import re
+from pathlib import Path
+
+from hub_tools.errors import ModelNotFound
+
+HUB_ID = re.compile(r"^[A-Za-z0-9][A-Za-z0-9._-]*(/[A-Za-z0-9][A-Za-z0-9._-]*)?$")
+"""The shape of a Hub repo id: ``name`` or ``namespace/name``."""
+HUB_CHECK_TIMEOUT_S = 10.0
+"""Seconds one Hub lookup of a model id may take (one request, no retries)."""
+
+
+def hub_offline() -> bool:
+    """Whether ``HF_HUB_OFFLINE`` is set to a true value."""
+    return os.environ.get("HF_HUB_OFFLINE", "").strip().lower() in ("1", "true", "yes", "on")
+
+
+def closest_folder(path: str | os.PathLike) -> str | None:
+    """The existing folder whose path is closest to ``path`` (a sibling of its last part, under the deepest
+    existing parent), or ``None`` when nothing is close."""
+    path = Path(os.path.expanduser(str(path)))
+    parent = path.parent
+    while not parent.is_dir() and parent != parent.parent:
+        parent = parent.parent
+    if not parent.is_dir():
+        return None
+    rest = path.relative_to(parent).parts if path.is_relative_to(parent) else (path.name,)
+    try:
+        names = sorted(p.name for p in parent.iterdir() if p.is_dir() and not p.name.startswith("."))
+    except OSError:
+        return None
+    match = difflib.get_close_matches(rest[0], names, n=1, cutoff=0.6)
+    if not match:
+        return None
+    guess = parent / match[0]
+    for part in rest[1:]:  # follow the remaining parts where they exist, else stop at the closest one found
+        sub = closest_folder(guess / part)
+        if sub is None:
+            break
+        guess = Path(sub)
+    return str(guess)
+
+
+def looks_local(ref: str) -> bool:
+    """Whether ``ref`` names a local folder rather than a Hub repo id: it exists, it is not shaped like a Hub id
+    (``./x``, ``/x``, ``a/b/c``), or its first part is a local folder (``outputs/student``)."""
+    if Path(ref).exists() or not HUB_ID.match(ref):
+        return True
+    return "/" in ref and Path(ref.split("/", 1)[0]).is_dir()
+
+
+def check_model(what: str, ref: str) -> None:
+    """Raise :class:`~hub_tools.errors.ModelNotFound` (one line) when ``ref`` cannot name a loadable ``what``.
+
+    A local folder must exist (else the closest existing folder is suggested). A Hub id must be in the local cache
+    when the Hub is offline; online it is looked up once (at most :data:`HUB_CHECK_TIMEOUT_S` seconds, no
+    retries), so a misspelt id fails at once instead of after the loaders' retries.
+    """
+    if looks_local(ref):
+        if Path(ref).is_dir():
+            return
+        if Path(ref).exists():
+            raise ModelNotFound(f"the {what} {ref!r} is a file; give the model's folder (with config.json)")
+        near = closest_folder(ref)
+        hint = f"; did you mean {near!r}?" if near else ""
+        raise ModelNotFound(f"the {what} folder {ref!r} does not exist{hint}")
+    from huggingface_hub import try_to_load_from_cache
+
+    if isinstance(try_to_load_from_cache(ref, "config.json"), str):
+        return
+    if hub_offline():
+        raise ModelNotFound(
+            f"the {what} {ref!r} is neither a local folder nor in the Hub cache, and the Hub is offline "
+            "(HF_HUB_OFFLINE is set)"
+        )
+    from huggingface_hub import HfApi
+    from huggingface_hub.errors import GatedRepoError, RepositoryNotFoundError
+
+    try:
+        HfApi().model_info(ref, timeout=HUB_CHECK_TIMEOUT_S)
+    except GatedRepoError:
+        return  # it exists; loading says how to get access
+    except RepositoryNotFoundError:
+        raise ModelNotFound(
+            f"the {what} {ref!r} is not a model on the Hub (check the spelling; a private model needs `hf auth login`)"
+        ) from None
+    except Exception as err:  # no network, a timeout: one line now, not the loaders' retries
+        first = (str(err).strip().splitlines() or [type(err).__name__])[0]
+        raise ModelNotFound(f"cannot reach the Hub to look up the {what} {ref!r}: {first}") from None
+
+
+def check_pairs(spec: str, **read_kwargs) -> None:
+    """Read the first records of the pairs source ``spec`` (at most :data:`~hub_tools.data.layout.PEEK`, no image
+    decoding) so that a missing file, an unknown format, a missing column, a Hub dataset that cannot be loaded or
+    records of another layout (none accepted, every rejection about the record's shape) fail before anything is
+    written. ``read_kwargs`` are :func:`hub_tools.data.read_pairs`'s (``image_root``, ``image_column``, ...)."""
+    from collections import Counter
+
+    from hub_tools.data import ImageCaptionPair, read_pairs, reason_kind
+    from hub_tools.data.layout import PEEK, layout_is_wrong, nothing_accepted
+
+    read_kwargs = {**read_kwargs, "limit": PEEK, "check_images": False}
+    reasons: Counter = Counter()
+    for record in read_pairs(spec, **read_kwargs):
+        if isinstance(record, ImageCaptionPair):
+            return
+        reasons[reason_kind(record.reason)] += 1
+    if layout_is_wrong(reasons):
+        columns = {k: read_kwargs[k] for k in ("image_column", "caption_column") if k in read_kwargs}
+        raise ValueError(nothing_accepted(spec, reasons, **columns))
