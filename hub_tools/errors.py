@@ -29,7 +29,7 @@ def settings_mismatch(run_dir: object, stage: str, diffs: dict[str, tuple[object
     """The one refusal of a resume whose settings differ: ``diffs`` maps a setting to (run's value, command's)."""
     parts = "; ".join(f"{key}: run has {old!r}, this command has {new!r}" for key, (old, new) in diffs.items())
     return ConfigMismatch(
-        f"{run_dir} already holds a {stage} run with different settings ({parts}); "
+        f"{run_dir} already holds {'an' if stage[:1] in 'aeiou' else 'a'} {stage} run with different settings ({parts}); "
         f"resume with the same settings, or {OVERWRITE_FIX}"
     )
 

@@ -26,6 +26,13 @@ SERVE = str(Path(sys.executable).with_name("transformers"))
 READY_TIMEOUT_S = 120
 
 
+def die_with_parent() -> None:
+    """In the child before exec: SIGKILL it when the test process dies (a killed pytest leaves no server behind)."""
+    import ctypes
+
+    ctypes.CDLL(None, use_errno=True).prctl(1, signal.SIGKILL)  # PR_SET_PDEATHSIG
+
+
 def free_port() -> int:
     """A free loopback port."""
     with socket.socket() as s:
@@ -42,7 +49,9 @@ class Server:
         log = open(log_dir / f"serve-{self.port}.log", "w")  # noqa: SIM115 (the process writes it)
         cmd = [SERVE, "serve", str(folder), "--host", "127.0.0.1", "--port", str(self.port), "--device", "cpu"]
         env = {**os.environ, "HF_HUB_OFFLINE": "1", "OMP_NUM_THREADS": "1"}
-        self.proc = subprocess.Popen(cmd, stdout=log, stderr=subprocess.STDOUT, env=env, start_new_session=True)
+        self.proc = subprocess.Popen(
+            cmd, stdout=log, stderr=subprocess.STDOUT, env=env, start_new_session=True, preexec_fn=die_with_parent
+        )
 
     def wait_ready(self) -> None:
         """Until ``/health`` answers (bounded); fails the test with the server's log when it does not."""

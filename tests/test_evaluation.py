@@ -481,19 +481,26 @@ def test_predictions_reach_the_metric_as_generated(bench, tmp_path, monkeypatch)
 
 
 def test_runs_refuse_mixing_models_or_datasets(bench, tmp_path, monkeypatch):
+    from hub_tools.errors import ConfigMismatch
+
     monkeypatch.setattr(harness, "ChatVLM", ScriptedVLM)
     out = tmp_path / "run"
     harness.evaluate_model("scripted", "VQA_RAD", out, benchmark_dir=bench, progress=False)
-    with pytest.raises(ValueError, match="holds a run with model='scripted'"):
+    refused = "already holds an evaluation run with different settings"
+    with pytest.raises(
+        ConfigMismatch, match=f"{refused} \\(model: run has 'scripted', this command has 'other-model'"
+    ):
         harness.evaluate_model("other-model", "VQA_RAD", out, benchmark_dir=bench, progress=False)
-    with pytest.raises(ValueError, match="holds a run with prompt_format='released', not 'chat'"):
+    with pytest.raises(
+        ConfigMismatch, match="prompt_format: run has 'released', this command has 'chat'.*--overwrite"
+    ):
         harness.evaluate_model("scripted", "VQA_RAD", out, benchmark_dir=bench, progress=False, prompt_format="chat")
     with pytest.raises(ValueError, match="unknown prompt format"):
         harness.evaluate_model("scripted", "VQA_RAD", tmp_path / "x", benchmark_dir=bench, prompt_format="raw")
     old = tmp_path / "old"  # written before prompt_format existed: chat templates for every model
     (old / "run.json").parent.mkdir()
     (old / "run.json").write_text(json.dumps({"model": "scripted", "min_pixels": 50176, "max_pixels": 1003520}))
-    with pytest.raises(ValueError, match="holds a run with prompt_format='chat', not 'released'"):
+    with pytest.raises(ConfigMismatch, match="prompt_format: run has 'chat', this command has 'released'"):
         harness.evaluate_model("scripted", "VQA_RAD", old, benchmark_dir=bench, progress=False)
     harness.evaluate_model("scripted", "VQA_RAD", old, benchmark_dir=bench, progress=False, prompt_format="chat")
     path = out / "predictions" / "VQA_RAD.jsonl"
@@ -609,3 +616,17 @@ def test_cli_evaluate_biomed_on_a_local_folder(bench, tiny_models, tmp_path, cap
     capsys.readouterr()
     bad = ["evaluate", "--model", "m", "--tasks", "biomed,nope", "--output", str(tmp_path / "bad")]
     assert main(bad) == 2 and "unknown task or group 'nope'" in capsys.readouterr().err
+
+
+def test_overwrite_starts_an_evaluation_over_and_keeps_other_files(bench, tmp_path, monkeypatch):
+    """``overwrite`` (``adamllm evaluate --overwrite``) removes the earlier run's outputs, and only those."""
+    monkeypatch.setattr(harness, "ChatVLM", ScriptedVLM)
+    out = tmp_path / "run"
+    harness.evaluate_model("scripted", "VQA_RAD", out, benchmark_dir=bench, progress=False)
+    (out / "notes.txt").write_text("mine")
+    harness.evaluate_model(
+        "scripted", "VQA_RAD", out, benchmark_dir=bench, progress=False, prompt_format="chat", overwrite=True
+    )
+    assert json.loads((out / "run.json").read_text())["prompt_format"] == "chat"
+    assert (out / "notes.txt").read_text() == "mine"
+    assert len(_lines(out / "predictions" / "VQA_RAD.jsonl")) == len(MED["VQA_RAD"])

@@ -192,6 +192,16 @@ def test_a_mistyped_model_folder_names_the_closest_one_and_a_hub_id_fails_in_one
     )
 
 
+def test_train_names_a_mistyped_model_folder_before_loading_anything(tmp_path):
+    (tmp_path / "outputs" / "offline" / "student").mkdir(parents=True)
+    (tmp_path / "r.yaml").write_text((REPO / "recipes/tiny/sft/config.yaml").read_text())
+    res = adamllm("train", "--config", "r.yaml", "--model-name-or-path", "outputs/offline/studnt", cwd=tmp_path)
+    assert res.returncode == 1 and lines(res.stderr) == [
+        "adamllm train: error: the model folder 'outputs/offline/studnt' does not exist; "
+        "did you mean 'outputs/offline/student'?"
+    ]
+
+
 # -- 5. recipe mistakes in our words -------------------------------------------------------------------------------
 @pytest.fixture()
 def recipe(tmp_path) -> Path:

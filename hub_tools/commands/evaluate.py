@@ -29,6 +29,9 @@ def register(subparsers, name: str, help: str) -> None:
         "--tasks", default="biomed", help="biomed, food, all, or comma-separated task names (default: biomed)"
     )
     p.add_argument("--output", required=True, help="output folder (reused to resume a run)")
+    p.add_argument(
+        "--overwrite", action="store_true", help="start over: remove the folder's earlier evaluation outputs first"
+    )
     p.add_argument("--limit", type=int, default=None, help="evaluate only the first N items of each task")
     p.add_argument("--batch-size", type=int, default=8, help="questions per generate() call (default: 8)")
     p.add_argument("--benchmark-dir", default=None, help="local benchmark folder instead of the Hub datasets")
@@ -99,6 +102,7 @@ def run(args: argparse.Namespace) -> int:
         check_model("model", args.model)  # a mistyped folder: one line naming the closest one, nothing written
     set_progress(not args.no_progress, quiet_transformers=True)
 
+    from hub_tools.errors import ConfigMismatch
     from hub_tools.evaluation.harness import evaluate_model
     from hub_tools.evaluation.report import scores_markdown
     from hub_tools.synthesis.endpoint_client import EndpointUnavailable
@@ -125,7 +129,10 @@ def run(args: argparse.Namespace) -> int:
                 "server": args.server,
                 "allow_approximate": args.allow_approximate,
             },
+            overwrite=args.overwrite,
         )
+    except ConfigMismatch as err:  # a resume with other settings: a usage error, as in every stage
+        return fail("evaluate", err, 2)
     except (
         ValueError,
         FileNotFoundError,

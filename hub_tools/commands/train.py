@@ -73,6 +73,11 @@ def run(args: argparse.Namespace) -> int:
 
     set_progress(not no_progress, quiet_transformers=True)
     parsed = parse_args(sft_args, prog="adamllm train")  # RecipeError (unknown key, broken YAML): exit 2
+    model = parsed[2].model_name_or_path
+    if model:
+        from hub_tools.preflight import check_model
+
+        check_model("model", model)  # a mistyped folder: one line naming the closest one, before any loading
     summary = main(*parsed)
     print(f"trained {len(summary['stages'])} stage(s); model in {strip_credentials(summary['output_dir'])}")
     if summary.get("url"):

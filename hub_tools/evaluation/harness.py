@@ -198,19 +198,38 @@ class ChatVLM:
 
 
 # -- harness -------------------------------------------------------------------------------------
-def _check_run(out: Path, settings: dict) -> None:
+EVALUATION_OUTPUTS = ("run.json", "scores.json", "scores.md", "predictions")
+"""What an evaluation writes into its output folder (``overwrite`` removes these and nothing else)."""
+
+
+def _check_run(out: Path, settings: dict, overwrite: bool = False) -> None:
+    """Record ``settings`` in ``out/run.json``, or check them against a run already there (resume).
+
+    A run made with other settings is refused with the one settings-mismatch line (:func:`settings_mismatch`,
+    exit 2 in the CLI); ``overwrite`` first removes the earlier run's outputs (:data:`EVALUATION_OUTPUTS`).
+    """
+    import shutil
+
+    from hub_tools.errors import settings_mismatch
+
     path = out / "run.json"
+    if overwrite:
+        for name in EVALUATION_OUTPUTS:
+            target = out / name
+            if target.is_dir() and not target.is_symlink():
+                shutil.rmtree(target)
+            elif target.exists() or target.is_symlink():
+                target.unlink()
     if path.is_file():
         previous = json.loads(path.read_text(encoding="utf-8"))
+        diffs = {}
         for key in ("model", "max_new_tokens", "min_pixels", "max_pixels", "prompt_format"):
             # a run written before prompt_format existed used the chat template for every model
-            default = "chat" if key == "prompt_format" else None
-            held = previous.get(key, default)
+            held = previous.get(key, "chat" if key == "prompt_format" else None)
             if held != settings.get(key):
-                raise ValueError(
-                    f"{out} holds a run with {key}={held!r}, not {settings.get(key)!r}; "
-                    "use another --output folder to keep runs apart"
-                )
+                diffs[key] = (held, settings.get(key))
+        if diffs:
+            raise settings_mismatch(out, "evaluation", diffs)
     else:
         out.mkdir(parents=True, exist_ok=True)
         path.write_text(json.dumps(settings, indent=2) + "\n", encoding="utf-8")
@@ -317,6 +336,7 @@ def evaluate_model(
     prompt_format: str = "released",
     endpoints: list[str] | None = None,
     endpoint_options: dict[str, Any] | None = None,
+    overwrite: bool = False,
 ) -> dict:
     """Evaluate ``model`` (Hub id or local folder) on ``tasks``; write predictions and scores to ``output_dir``.
 
@@ -328,7 +348,8 @@ def evaluate_model(
     ``llava_llama_3`` prompt, others their chat template) or ``"chat"`` (the chat template for all).
     ``endpoints``: OpenAI-compatible base URLs serving ``model`` (:class:`~hub_tools.evaluation.served.ServedVLM`,
     with ``endpoint_options``: ``concurrency``, ``api_key_env``, ``server``, ``allow_approximate``).
-    Returns the ``scores.json`` content. Resumes a partly finished run in the same folder.
+    Returns the ``scores.json`` content. Resumes a partly finished run in the same folder; a folder holding a run
+    with other settings is refused (:class:`~hub_tools.errors.ConfigMismatch`) unless ``overwrite``.
     """
     from hub_tools.evaluation.report import write_scores
 
@@ -346,7 +367,7 @@ def evaluate_model(
         "max_pixels": max_pixels,
         "prompt_format": prompt_format,
     }
-    _check_run(out, settings)
+    _check_run(out, settings, overwrite=overwrite)
     (out / "predictions").mkdir(parents=True, exist_ok=True)
 
     loaded: list[ChatVLM] = []
