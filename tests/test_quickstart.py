@@ -8,7 +8,7 @@ import pytest
 
 
 @pytest.mark.slow
-def test_quickstart_small_end_to_end(tmp_path):
+def test_quickstart_small_end_to_end(tmp_path, capsys):
     from datasets import load_dataset
     from huggingface_hub import DatasetCard
 
@@ -16,6 +16,8 @@ def test_quickstart_small_end_to_end(tmp_path):
 
     out = tmp_path / "qs"
     assert main(["quickstart", "--small", "--output", str(out)]) == 0
+    printed = "".join(capsys.readouterr())  # one bar per stage: no trainer log dicts nor metric blocks printed
+    assert "{'loss'" not in printed and "'train_runtime'" not in printed and "***** train metrics" not in printed
 
     report = json.loads((out / "report.json").read_text())
     stats = report["stats"]

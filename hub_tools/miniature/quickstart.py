@@ -232,6 +232,7 @@ def run_quickstart(output: str | Path, config: QuickstartConfig | None = None) -
     from trl import ModelConfig
 
     from hub_tools.training.arguments import ScriptArguments, SFTConfig
+    from hub_tools.training.callbacks import StepProgress
     from hub_tools.training.sft import main as sft_main
 
     base = build_tiny_synthesizer(out / "student" / "base", world_mod.world_corpus(world_dir), seed=cfg.seed + 1)
@@ -263,7 +264,7 @@ def run_quickstart(output: str | Path, config: QuickstartConfig | None = None) -
         dataloader_num_workers=0,
     )
     model_args = ModelConfig(model_name_or_path=str(base), dtype="float32")
-    sft_summary = sft_main(script_args, training_args, model_args)
+    sft_summary = sft_main(script_args, training_args, model_args, progress=StepProgress("student SFT"))
     timings["sft"] = time.monotonic() - started
     _done(started)
 

@@ -72,3 +72,16 @@ class StepProgress(TrainerCallback):
         if self.bar is not None:
             self.bar.close()
             self.bar = None
+
+
+def use_progress_callback(trainer, callback) -> None:
+    """Put ``callback`` (e.g. :class:`StepProgress`) in place of the trainer's own bar and printed log dicts.
+
+    With ``disable_tqdm`` the trainer shows nothing at all (the entries still reach ``state.log_history``).
+    """
+    from transformers.trainer_callback import PrinterCallback, ProgressCallback
+
+    trainer.remove_callback(ProgressCallback)
+    trainer.remove_callback(PrinterCallback)
+    if not trainer.args.disable_tqdm:
+        trainer.add_callback(callback)

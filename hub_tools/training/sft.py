@@ -333,8 +333,14 @@ def pop_hub_token(training_args) -> str | None:
 # ---------------------------------------------------------------------------------------------
 # training
 # ---------------------------------------------------------------------------------------------
-def train_stage(stage: Stage, script_args, training_args, model_args, processor, collator, peft_config, callbacks):
-    """Train one stage from its starting weights and save it to ``stage.output_dir``; return its record."""
+def train_stage(
+    stage: Stage, script_args, training_args, model_args, processor, collator, peft_config, callbacks, progress=None
+):
+    """Train one stage from its starting weights and save it to ``stage.output_dir``; return its record.
+
+    ``progress``: a callback shown in place of the trainer's bar and printed log dicts (the metrics then go to
+    the log, not stdout).
+    """
     stage_args = copy.deepcopy(training_args)
     stage_args.output_dir = stage.output_dir
     pop_hub_token(stage_args)  # never pickled into training_args.bin
@@ -350,11 +356,18 @@ def train_stage(stage: Stage, script_args, training_args, model_args, processor,
         peft_config=peft_config if stage.adapter_path is None else None,
         callbacks=callbacks or None,
     )
+    if progress is not None:
+        from hub_tools.training.callbacks import use_progress_callback
+
+        use_progress_callback(trainer, progress)
     checkpoint = resolve_checkpoint(training_args.resume_from_checkpoint, stage.output_dir)
     train_result = trainer.train(resume_from_checkpoint=checkpoint)
     metrics = dict(train_result.metrics)
     metrics["train_rows"] = len(stage.dataset)
-    trainer.log_metrics("train", metrics)
+    if progress is None:
+        trainer.log_metrics("train", metrics)
+    else:
+        logger.info("stage %s train metrics: %s", stage.name, metrics)
     trainer.save_metrics("train", metrics)
     trainer.save_state()
     trainer.save_model(stage.output_dir)
@@ -381,7 +394,17 @@ def train_stage(stage: Stage, script_args, training_args, model_args, processor,
 
 
 def run_stages(
-    stages: list[Stage], script_args, training_args, model_args, processor, collator, *, api, repo_id, push
+    stages: list[Stage],
+    script_args,
+    training_args,
+    model_args,
+    processor,
+    collator,
+    *,
+    api,
+    repo_id,
+    push,
+    progress=None,
 ):
     """Train the stages in order; a finished stage before the last is skipped (its marker is its record).
 
@@ -405,7 +428,9 @@ def run_stages(
             strategy = getattr(training_args.hub_strategy, "value", training_args.hub_strategy)
             callbacks.append(HubCheckpointCallback(api, repo_id, strategy, training_args.hub_private_repo))
         records.append(
-            train_stage(stage, script_args, training_args, model_args, processor, collator, peft_config, callbacks)
+            train_stage(
+                stage, script_args, training_args, model_args, processor, collator, peft_config, callbacks, progress
+            )
         )
     return records
 
@@ -413,8 +438,12 @@ def run_stages(
 # ---------------------------------------------------------------------------------------------
 # main
 # ---------------------------------------------------------------------------------------------
-def main(script_args, training_args, model_args, hf_api=None) -> dict:
-    """Run the recipe; return a summary (stages, metrics, output folder, pushed URL)."""
+def main(script_args, training_args, model_args, hf_api=None, progress=None) -> dict:
+    """Run the recipe; return a summary (stages, metrics, output folder, pushed URL).
+
+    ``progress``: a trainer callback shown in place of the trainer's bar and printed log dicts
+    (:class:`hub_tools.training.callbacks.StepProgress` in the quickstart).
+    """
     import datasets
     import transformers
     from transformers import AutoProcessor, set_seed
@@ -510,7 +539,16 @@ def main(script_args, training_args, model_args, hf_api=None) -> dict:
     ################
     summary = {"output_dir": training_args.output_dir, "stages": []}
     summary["stages"] = run_stages(
-        stages, script_args, training_args, model_args, processor, collator, api=api, repo_id=repo_id, push=push
+        stages,
+        script_args,
+        training_args,
+        model_args,
+        processor,
+        collator,
+        api=api,
+        repo_id=repo_id,
+        push=push,
+        progress=progress,
     )
 
     ################

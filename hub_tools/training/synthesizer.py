@@ -319,12 +319,9 @@ def train(
         callbacks=callbacks or None,
     )
     if progress_callback is not None:  # in place of the trainer's bar and its printed log dicts
-        from transformers.trainer_callback import PrinterCallback, ProgressCallback
+        from hub_tools.training.callbacks import use_progress_callback
 
-        trainer.remove_callback(ProgressCallback)
-        trainer.remove_callback(PrinterCallback)
-        if not args.disable_tqdm:
-            trainer.add_callback(progress_callback)
+        use_progress_callback(trainer, progress_callback)
     started = time.monotonic()
     result = trainer.train()
     seconds = time.monotonic() - started
