@@ -243,7 +243,7 @@ def _check_records(path: Path, split: BenchmarkSplit, records: dict[int, dict]) 
         if record.get("input") != item.input or dumps(record.get("label")) != dumps(item.label):
             raise ValueError(
                 f"{path}: item {item.id} does not match the benchmark row (another dataset version?); "
-                "use another --output folder or delete the file"
+                "rerun with --overwrite to start over, or use another --output folder"
             )
 
 
