@@ -65,6 +65,10 @@ def check_model(what: str, ref: str) -> None:
     when the Hub is offline; online it is looked up once (at most :data:`HUB_CHECK_TIMEOUT_S` seconds, no
     retries), so a misspelt id fails at once instead of after the loaders' retries.
     """
+    if "://" in ref:  # neither loader takes a URL; the message shows it without credentials
+        from hub_tools.redaction import strip_credentials
+
+        raise ModelNotFound(f"the {what} {strip_credentials(ref)!r} is a URL; give a Hub id or a local folder")
     if looks_local(ref):
         if Path(ref).is_dir():
             return

@@ -79,7 +79,7 @@ def test_train_never_prints_or_writes_the_recipe_secrets(tmp_path, case, debug):
     if case == "unknown-keys":  # the message names the first unknown key (never its value)
         assert "it.yaml: unknown key 'token'" in res.stderr
     else:  # the id, without its credentials
-        assert "cannot load the processor 'https://host.invalid/org/model'" in res.stderr
+        assert "the model 'https://host.invalid/org/model' is a URL; give a Hub id or a local folder" in res.stderr
 
 
 @pytest.fixture(scope="module")
