@@ -2,17 +2,19 @@
 
 Every condition is a list of TRL vision rows (``id``, ``kind``, ``caption_turn``, ``images``, ``messages``) written
 to ``DATA/compose/<condition>.jsonl``; images are copied under ``DATA/images/`` so that every path is relative to
-the data folder (the recipe refuses absolute paths). The conditions are fixed here, before any result is seen:
+the data folder (the recipe refuses absolute paths). The conditions are fixed here, before any result is seen;
+all use the same pairs, those the method's data holds (kept, or caption only; pairs without a triplet are dropped,
+as released):
 
 - ``single-stage``: the method: caption turn + kept synthetic task per pair, caption only when nothing was kept.
 - ``two-stage``: the same rows cut into captions (stage 1) and tasks (stage 2).
-- ``caption-only``: the caption turn of every synthesized pair (no synthetic task).
+- ``caption-only``: the caption turn of every pair the method's data holds (no synthetic task).
 - ``synthetic-only``: the kept tasks without caption turns.
 - ``rule-based``: caption turn + one task written by rules from the caption text alone (never the image).
 - ``no-filter-precise`` / ``no-filter-informative``: caption turn + the first triplet of every pair, unfiltered,
   answered with its precise / informative answer only.
 - ``seed-only``: general (seed-set) tasks, as many rows as ``single-stage`` has; no domain data.
-- ``seed+captions``: those seed rows plus the caption turn of every synthesized pair.
+- ``seed+captions``: those seed rows plus the caption-only rows.
 """
 
 from __future__ import annotations
@@ -195,18 +197,31 @@ def build_conditions(run_dir: Path, world_dir: Path, data_dir: Path, seed: int =
     Returns ``{"conditions": {name: {"file", "rows", "kinds", "sha256"}}, "filter": {"with", "without", "checker"},
     "task_sources": {"synthesizer", "rule-based"}}``.
     """
-    from hub_tools.compose.rules import compose_task, example_rng
-    from hub_tools.compose.runner import caption_turns
+    from hub_tools.compose.rules import example_rng
+    from hub_tools.compose.runner import caption_turns, compose_rows
     from hub_tools.miniature.world import load_pairs, world_files
     from hub_tools.rundir.accounting import collect_outcomes
 
     pairs = load_pairs(world_files(world_dir)["pairs"])
     outcomes, _ = collect_outcomes(run_dir)
-    rows: dict[str, list[dict]] = {name: [] for name in DATA_CONDITIONS}
+    # the pairs the method's data holds (kept, or caption only); pairs without a triplet are dropped, as released
+    used = [out for out in outcomes if out.status in ("kept", "caption_only")]
+
+    def moved(rows: list[dict]) -> list[dict]:
+        for row in rows:
+            row["images"] = [f"images/pairs/{Path(p).name}" for p in row["images"]]
+        return rows
+
+    two = compose_rows(used, mode="two-stage", seed=seed)
+    rows: dict[str, list[dict]] = {
+        "single-stage": moved(compose_rows(used, mode="single-stage", seed=seed)["train"]),
+        "two-stage": moved(two["caption"] + two["task"]),
+        "synthetic-only": moved(compose_rows(used, mode="single-stage", synthetic_only=True, seed=seed)["train"]),
+    }
+    for name in DATA_CONDITIONS:
+        rows.setdefault(name, [])
     kept_judged, all_judged, rule_judged = [], [], []
-    for out in outcomes:
-        if out.status == "rejected":
-            continue
+    for out in used:
         row = out.row
         pid = row["id"]
         params = pairs[row["source"]["index"]]["params"]
@@ -214,38 +229,22 @@ def build_conditions(run_dir: Path, world_dir: Path, data_dir: Path, seed: int =
         target = data_dir / image
         target.parent.mkdir(parents=True, exist_ok=True)
         shutil.copyfile(run_dir / row["image"], target)
-        rng = example_rng(seed, pid)
-        caption = caption_turns(row)
         rows["caption-only"].append(_row(pid, "caption_only", image, caption_turns(row), 0))
         rows["seed+captions"].append(_row(pid, "caption_only", image, caption_turns(row), 0))
-        triplets = row.get("triplets") or []
-        if triplets:
-            t = triplets[0]
-            judged = judge_task(t["question"], t["informative"], t["precise"], params)
-            all_judged.append(judged)
-            if out.status == "kept":
-                kept_judged.append(judged)
-            for answer in ("precise", "informative"):
-                task = _turns(t["question"], t[answer])
-                rows[f"no-filter-{answer}"].append(
-                    _mixed(pid, image, caption_turns(row), task, example_rng(seed, pid))
-                )
+        t = row["triplets"][0]  # the one the released protocol judges and keeps
+        judged = judge_task(t["question"], t["informative"], t["precise"], params)
+        all_judged.append(judged)
         if out.status == "kept":
-            t = out.triplet
-            turn = compose_task(t["question"], t["informative"], t["precise"], rng, cue_rule="released")
-            task = _turns(turn.user, turn.assistant)
-            rows["single-stage"].append(_mixed(pid, image, caption, [dict(m) for m in task], rng))
-            rows["synthetic-only"].append(_row(pid, "task", image, _turns(turn.user, turn.assistant), None))
-            rows["two-stage"].append(_row(pid, "caption_only", image, caption_turns(row), 0))
-            rows["two-stage"].append(_row(pid, "task", image, _turns(turn.user, turn.assistant), None))
-        elif out.status == "caption_only":
-            rows["single-stage"].append(_row(pid, "caption_only", image, caption_turns(row), 0))
-            rows["two-stage"].append(_row(pid, "caption_only", image, caption_turns(row), 0))
+            kept_judged.append(judged)
+        for answer in ("precise", "informative"):
+            task = _turns(t["question"], t[answer])
+            rows[f"no-filter-{answer}"].append(_mixed(pid, image, caption_turns(row), task, example_rng(seed, pid)))
         rules = rule_tasks(row["caption"])
         if rules:
             question, answer = random.Random(f"rule-{seed}-{pid}").choice(rules)
             rule_judged.append(judge_task(question, answer, answer, params))
-            rows["rule-based"].append(_mixed(pid, image, caption_turns(row), _turns(question, answer), rng))
+            task = _turns(question, answer)
+            rows["rule-based"].append(_mixed(pid, image, caption_turns(row), task, example_rng(seed, pid)))
         else:
             rows["rule-based"].append(_row(pid, "caption_only", image, caption_turns(row), 0))
     n_seed = len(rows["single-stage"])

@@ -9,7 +9,6 @@ resamples (paired); a difference whose interval holds 0 is *inside the noise*.
 from __future__ import annotations
 
 import json
-import random
 from pathlib import Path
 
 PAPER_SCORES = {
@@ -42,6 +41,58 @@ COMPARISONS = [
 """Fixed before any result: (a, b, the paper's finding, the sign of a - b the paper found)."""
 
 
+def item_scores(eval_dir: Path, benchmark_dir: Path, names: list[str], seeds: int) -> dict:
+    """Per-item scores from the stored predictions: ``{task: (metric key per item, {(name, seed): scores})}``.
+
+    Scored one item at a time with the benchmark's own metric (:meth:`BenchmarkSplit.item_score`, whose
+    multiple-choice fallback draw is seeded by the item, not its position), so resampled items keep their
+    scores; every primary metric of these tasks is a mean of per-item scores (SLAKE's two over its closed and
+    open items).
+    """
+    import numpy as np
+
+    from hub_tools.evaluation.harness import load_metric, read_predictions
+    from hub_tools.evaluation.tasks import load_split, resolve_tasks
+    from hub_tools.miniature.quickstart import BENCHMARK_TASKS
+
+    out = {}
+    for task in resolve_tasks(BENCHMARK_TASKS):
+        split, metric = load_split(task, benchmark_dir), load_metric(task.metric)
+        if task.kind == "medical":
+            keys = [
+                "closed_accuracy" if item.metric_args["answer_types"].upper() == "CLOSED" else "open_recall"
+                for item in split.items
+            ]
+        else:
+            keys = [task.primary[0]] * len(split.items)
+        scores = {}
+        for name in names:
+            for s in range(seeds):
+                records = read_predictions(eval_dir / f"{name}-{s}" / "predictions" / f"{task.name}.jsonl")
+                scores[(name, s)] = np.array(
+                    [split.item_score(metric, item, records[item.id]["prediction"])["score"] for item in split.items]
+                )
+        out[task.name] = (np.array(keys), scores)
+    return out
+
+
+def _values(items: dict, name: str, seeds: list[int], idx: dict | None) -> dict:
+    """Every metric (0-100) and their ``average``, averaged over ``seeds`` (repeats allowed) on items ``idx``."""
+    import numpy as np
+
+    total: dict[str, float] = {}
+    for task, (keys, scores) in items.items():
+        pick = idx[task] if idx is not None else np.arange(len(keys))
+        for key in sorted(set(keys.tolist())):
+            chosen = pick[keys[pick] == key]
+            if not len(chosen):
+                total[f"{task}/{key}"] = float("nan")
+                continue
+            total[f"{task}/{key}"] = float(np.mean([100 * scores[(name, s)][chosen].mean() for s in seeds]))
+    total["average"] = float(np.nanmean(list(total.values())))
+    return total
+
+
 def bootstrap_scores(eval_dir: Path, benchmark_dir: Path, names: list[str], seeds: int, resamples: int) -> dict:
     """Means, 95% intervals and paired differences of every metric and of their average, per condition.
 
@@ -51,38 +102,19 @@ def bootstrap_scores(eval_dir: Path, benchmark_dir: Path, names: list[str], seed
     """
     import numpy as np
 
-    from hub_tools.evaluation.harness import load_metric, read_predictions
-    from hub_tools.evaluation.tasks import load_split, resolve_tasks
-    from hub_tools.miniature.quickstart import BENCHMARK_TASKS
-
-    splits = {}
-    for task in resolve_tasks(BENCHMARK_TASKS):
-        split = load_split(task, benchmark_dir)
-        preds = {}
-        for name in names:
-            for s in range(seeds):
-                records = read_predictions(eval_dir / f"{name}-{s}" / "predictions" / f"{task.name}.jsonl")
-                preds[(name, s)] = [records[item.id]["prediction"] for item in split.items]
-        splits[task.name] = (split, load_metric(task.metric), list(task.primary), preds)
-
-    def score(task: str, name: str, s: int, idx: list[int]) -> dict:
-        split, metric, primary, preds = splits[task]
-        items = [split.items[i] for i in idx]
-        got = split.compute(metric, items, [preds[(name, s)][i] for i in idx])
-        return {f"{task}/{m}": 100 * float(got[m]) for m in primary}
-
-    rng = random.Random(0)
-    full = {name: _mean_over(score, splits, name, list(range(seeds)), None) for name in names}
+    items = item_scores(eval_dir, benchmark_dir, names, seeds)
+    rng = np.random.default_rng(0)
+    full = {name: _values(items, name, list(range(seeds)), None) for name in names}
     samples: dict[str, dict[str, list[float]]] = {name: {} for name in names}
     for _ in range(resamples):
-        drawn = [rng.randrange(seeds) for _ in range(seeds)]
-        idx = {t: [rng.randrange(len(v[0].items)) for _ in v[0].items] for t, v in splits.items()}
+        drawn = rng.integers(0, seeds, size=seeds).tolist()
+        idx = {task: rng.integers(0, len(keys), size=len(keys)) for task, (keys, _) in items.items()}
         for name in names:
-            for key, value in _mean_over(score, splits, name, drawn, idx).items():
+            for key, value in _values(items, name, drawn, idx).items():
                 samples[name].setdefault(key, []).append(value)
 
     def interval(values) -> tuple[float, float]:
-        low, high = np.percentile(values, [2.5, 97.5])
+        low, high = np.nanpercentile(np.array(values, dtype=float), [2.5, 97.5])
         return round(float(low), 1), round(float(high), 1)
 
     conditions = {}
@@ -96,9 +128,9 @@ def bootstrap_scores(eval_dir: Path, benchmark_dir: Path, names: list[str], seed
         if a not in names or b not in names:
             continue
         for key in full[a]:
-            diff = np.array(samples[a][key]) - np.array(samples[b][key])
-            low, high = interval(diff)
+            low, high = interval(np.array(samples[a][key]) - np.array(samples[b][key]))
             mean = full[a][key] - full[b][key]
+            inside = bool(low <= 0 <= high)
             differences.append(
                 {
                     "a": a,
@@ -107,27 +139,12 @@ def bootstrap_scores(eval_dir: Path, benchmark_dir: Path, names: list[str], seed
                     "mean": round(mean, 1),
                     "low": low,
                     "high": high,
-                    "inside_noise": low <= 0 <= high,
+                    "inside_noise": inside,
                     "paper": finding,
-                    "paper_direction_holds": (not (low <= 0 <= high)) and (mean > 0) == (sign > 0),
+                    "paper_direction_holds": (not inside) and (mean > 0) == (sign > 0),
                 }
             )
     return {"conditions": conditions, "differences": differences}
-
-
-def _mean_over(score, splits: dict, name: str, seeds: list[int], idx: dict | None) -> dict:
-    """Every metric (and their ``average``) averaged over ``seeds`` (repeats allowed) on items ``idx``."""
-    total: dict[str, float] = {}
-    cache: dict[int, dict] = {}
-    for s in seeds:
-        if s not in cache:
-            cache[s] = {}
-            for task, (split, *_rest) in splits.items():
-                cache[s].update(score(task, name, s, idx[task] if idx else list(range(len(split.items)))))
-        for key, value in cache[s].items():
-            total[key] = total.get(key, 0.0) + value / len(seeds)
-    total["average"] = sum(total.values()) / len(total) if total else 0.0
-    return total
 
 
 # ---------------------------------------------------------------------------------------------
