@@ -54,13 +54,13 @@ class AblationConfig:
     benchmark_per_task: int = 30
     pretrain_steps: int = 1000
     tune_steps: int = 1300
-    variant_steps: int = 300
+    variant_steps: int = 400
     synthesizer_inputs: bool = True
     measure_pairs: int | None = None
     synth_max_new_tokens: int = 256
-    general_rows: int = 600
-    general_epochs: float = 2.0
-    sft_epochs: float = 6.0
+    general_rows: int = 1000
+    general_epochs: float = 3.0
+    sft_epochs: float = 8.0
     sft_learning_rate: float = 1e-3
     eval_max_new_tokens: int = 32
     bootstrap: int = 200
