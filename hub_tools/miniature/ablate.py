@@ -73,15 +73,15 @@ class AblationConfig:
         """A reduced run that exercises every condition and block (the test suite runs it)."""
         return cls(
             seeds=seeds,
-            seed_images=40,
+            seed_images=24,
             pairs=16,
             benchmark_per_task=4,
             pretrain_steps=0,
             tune_steps=0,
             variant_steps=4,
-            measure_pairs=4,
+            measure_pairs=2,
             synth_max_new_tokens=96,
-            general_rows=24,
+            general_rows=16,
             general_epochs=1.0,
             sft_epochs=1.0,
             eval_max_new_tokens=6,
