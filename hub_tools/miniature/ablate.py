@@ -113,6 +113,16 @@ def _cached_synthesizer() -> Path:
     return path
 
 
+def _tuned_before(path: Path, cfg: AblationConfig) -> bool:
+    """Whether ``path`` holds a main synthesizer tuned with ``cfg``'s steps (an earlier run into the same folder)."""
+    summary = path / "synthesizer.json"
+    if not (summary.is_file() and (path / "model.safetensors").is_file()):
+        return False
+    tuned = json.loads(summary.read_text())
+    pre = tuned.get("text_pretraining") or {}
+    return tuned.get("steps") == cfg.tune_steps and pre.get("steps", 0) == cfg.pretrain_steps
+
+
 def _variant_seed_data(world_dir: Path, out: Path, variant: str, seed: int) -> Path:
     from hub_tools.miniature.world import world_files
     from hub_tools.training.seed_data import build_seed_data
@@ -319,6 +329,9 @@ def run_ablations(output: str | Path, config: AblationConfig | None = None) -> d
         main_synth = _cached_synthesizer()
         print(f"    the tiny cache's tuned synthesizer: {main_synth}")
         build_tiny_synthesizer(init, world_mod.world_corpus(world_dir), seed=cfg.world_seed)
+    elif _tuned_before(out / "synthesizer" / "main" / "synthesizer", cfg):
+        main_synth = out / "synthesizer" / "main" / "synthesizer"
+        print(f"    reusing the synthesizer an earlier run of this folder tuned with these steps: {main_synth}")
     else:
         main_synth = tune_tiny_synthesizer(
             world_dir,
