@@ -1,6 +1,6 @@
 # adamllm-hub developer commands. Every target works on a fresh clone: it creates .venv and installs
 # the project (pinned, see pyproject.toml) when the venv is missing or older than pyproject.toml.
-.PHONY: install quickstart test test-fast style quality clean chromium
+.PHONY: install quickstart ablate test test-fast style quality clean chromium
 
 PYTHON ?= python3
 VENV := .venv
@@ -22,6 +22,11 @@ install: $(STAMP)
 
 quickstart: install
 	$(VENV)/bin/adamllm quickstart --output outputs/quickstart
+
+# The paper's ablations in miniature (docs/ablations.md): SEEDS=3 by default, about 40 minutes on 2 cores.
+SEEDS ?= 3
+ablate: install
+	$(VENV)/bin/adamllm ablate --output outputs/ablate --seeds $(SEEDS)
 
 # Debian chromium for the browser test (tests/test_space.py); installed only when CI is set.
 chromium:

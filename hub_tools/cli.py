@@ -34,6 +34,7 @@ COMMANDS: list[tuple[str, str, str]] = [
     ("compare", "compare", "Compare two evaluation runs (table + bar chart)."),
     ("demo", "demo", "Start the Gradio synthesizer demo."),
     ("quickstart", "quickstart", "Run the whole method in miniature on CPU, offline."),
+    ("ablate", "ablate", "Rerun the paper's ablations in miniature (seeds, intervals, ground truth)."),
 ]
 
 

@@ -29,6 +29,7 @@ LONG_COMMANDS = [
     "evaluate",
     "train",
     "quickstart",
+    "ablate",
     "validate-pairs",
 ]
 

@@ -1,0 +1,42 @@
+"""``adamllm ablate``: the paper's ablations in miniature, on CPU, offline."""
+
+from __future__ import annotations
+
+import argparse
+
+
+def register(subparsers, name: str, help: str) -> None:
+    """Add the ``ablate`` subcommand."""
+    p = subparsers.add_parser(
+        name,
+        help=help,
+        description=help + " Writes OUTPUT/ABLATIONS.md and OUTPUT/ablations.json (see docs/ablations.md).",
+    )
+    p.add_argument("--output", default="outputs/ablate", help="folder for every artifact and the report")
+    p.add_argument("--seeds", type=int, default=None, help="training seeds per condition (default: 3; --small: 2)")
+    p.add_argument("--small", action="store_true", help="a reduced run (under two minutes) that touches every stage")
+    p.add_argument(
+        "--no-synthesizer-inputs",
+        action="store_true",
+        help="skip the synthesizer-inputs block (one synthesizer tuned per input variant; the costliest block)",
+    )
+    p.add_argument("--no-progress", action="store_true", help="hide the progress bars of the stages")
+    p.set_defaults(func=run)
+
+
+def run(args: argparse.Namespace) -> int:
+    """Run the ablations and print where the report is."""
+    from hub_tools.cli import fail
+    from hub_tools.defaults import set_progress
+    from hub_tools.miniature.ablate import AblationConfig, run_ablations
+
+    if args.seeds is not None and args.seeds < 1:
+        return fail("ablate", f"--seeds must be at least 1, not {args.seeds}", code=2)
+    set_progress(not args.no_progress, quiet_transformers=True)
+    config = AblationConfig.small() if args.small else AblationConfig()
+    if args.seeds is not None:
+        config.seeds = args.seeds
+    if args.no_synthesizer_inputs:
+        config.synthesizer_inputs = False
+    run_ablations(args.output, config)
+    return 0
