@@ -27,7 +27,7 @@ from dataclasses import asdict, dataclass
 from pathlib import Path
 
 from hub_tools.miniature.ablate_data import DATA_CONDITIONS
-from hub_tools.miniature.quickstart import BENCHMARK_TASKS
+from hub_tools.miniature.quickstart import BENCHMARK_TASKS, QuickstartConfig
 
 SYNTHESIZER_VARIANTS = {
     "untuned": None,
@@ -48,16 +48,17 @@ class AblationConfig:
     """Sizes of the ablation run; :meth:`small` is the test suite's (under two minutes)."""
 
     seeds: int = 3
-    world_seed: int = 0
-    seed_images: int = 1000
-    pairs: int = 120
-    benchmark_per_task: int = 30
-    pretrain_steps: int = 1000
-    tune_steps: int = 1300
+    # the world and the main synthesizer are the quickstart's (its defaults, read from QuickstartConfig)
+    world_seed: int = QuickstartConfig.seed
+    seed_images: int = QuickstartConfig.seed_images
+    pairs: int = QuickstartConfig.pairs
+    benchmark_per_task: int = QuickstartConfig.benchmark_per_task
+    pretrain_steps: int = QuickstartConfig.pretrain_steps
+    tune_steps: int = QuickstartConfig.tune_max_steps
     variant_steps: int = 400
     synthesizer_inputs: bool = True
-    measure_pairs: int | None = None
-    synth_max_new_tokens: int = 256
+    measure_pairs: int | None = QuickstartConfig.measure_pairs
+    synth_max_new_tokens: int = QuickstartConfig.synth_max_new_tokens
     general_rows: int = 1000
     general_epochs: float = 3.0
     sft_epochs: float = 8.0
