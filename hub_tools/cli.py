@@ -143,6 +143,18 @@ def describe_error(err: BaseException) -> str:
     return text
 
 
+def _terminate_cleanly() -> None:
+    """SIGTERM unwinds like Ctrl-C (``finally`` blocks run: locks released, HTTP sessions closed), exit 143."""
+    import signal
+    import threading
+
+    def terminate(signum, frame):
+        raise SystemExit(128 + signum)
+
+    if threading.current_thread() is threading.main_thread():
+        signal.signal(signal.SIGTERM, terminate)
+
+
 def main(argv: list[str] | None = None) -> int:
     """Entry point of the ``adamllm`` console script.
 
@@ -151,6 +163,7 @@ def main(argv: list[str] | None = None) -> int:
     Every message, log record, warning and traceback is redacted (:func:`hub_tools.redaction.install`).
     """
     install()
+    _terminate_cleanly()
     parser = build_parser()
     argv = list(sys.argv[1:] if argv is None else argv)
     debug = "--debug" in argv or _debug()

@@ -116,7 +116,11 @@ def run_pipeline(
         if not hasattr(checker, "judge") and callable(checker):
             checker = checker()
         batch_size = max(checker_batch_size, getattr(checker, "batch_size", 0))  # a served checker fills its replicas
-        filter_run(run_dir, checker, batch_size=batch_size, all_triplets=all_triplets)
+        try:
+            filter_run(run_dir, checker, batch_size=batch_size, all_triplets=all_triplets)
+        finally:
+            if hasattr(checker, "close"):
+                checker.close()
         compose_run(
             run_dir,
             mode=compose.mode,

@@ -52,15 +52,33 @@ def is_secret_key(key: Any) -> bool:
     return isinstance(key, str) and bool(_SECRET_WORD.search(key)) and not _NOT_SECRET.search(key)
 
 
+_AUTH_SCHEME = re.compile(r"\b(?P<scheme>Bearer|Basic|bearer|basic)[ \t]+(?P<value>[A-Za-z0-9._~+/=-]{6,})")
+# a credential, not a word of prose ("Basic questions"): a digit, a symbol, or a capital after the first letter
+_CREDENTIAL_SHAPE = re.compile(r"[0-9._~+/=-]|.[A-Z]")
+_REGISTERED: set[str] = set()
+
+
+def register_secret(value: str | None) -> None:
+    """Mask ``value`` wherever text passes this module from now on (an API key read from a variable of the user's
+    choosing, a URL's password); values shorter than 4 characters are not registered (they would mask words)."""
+    if value and len(value.strip()) >= 4:
+        _REGISTERED.add(value.strip())
+
+
 def _live_tokens() -> list[str]:
     names = ("HF_TOKEN", "HUGGING_FACE_HUB_TOKEN", "HF_API_TOKEN")
-    return sorted({t for t in (os.environ.get(n, "").strip() for n in names) if len(t) >= 8}, key=len, reverse=True)
+    live = {t for t in (os.environ.get(n, "").strip() for n in names) if len(t) >= 8} | _REGISTERED
+    return sorted(live, key=len, reverse=True)
 
 
 def strip_credentials(text: str) -> str:
-    """``text`` with URL userinfo removed (``https://user:pw@host/x`` -> ``https://host/x``), the live
-    ``HF_TOKEN`` value and anything shaped like a Hub token (``hf_`` + 30 or more letters/digits) masked."""
+    """``text`` with URL userinfo removed (``https://user:pw@host/x`` -> ``https://host/x``), ``Bearer`` / ``Basic``
+    credentials, the live ``HF_TOKEN`` value, registered secrets (:func:`register_secret`) and anything shaped like a
+    Hub token (``hf_`` + 30 or more letters/digits) masked."""
     text = _URL_USERINFO.sub(r"\g<scheme>", text)
+    text = _AUTH_SCHEME.sub(
+        lambda m: f"{m.group('scheme')} {REDACTED}" if _CREDENTIAL_SHAPE.search(m.group("value")) else m.group(0), text
+    )
     for token in _live_tokens():
         text = text.replace(token, REDACTED)
     return _HF_TOKEN.sub(REDACTED, text)

@@ -46,7 +46,13 @@ class Server:
     def __init__(self, folder: Path, log_dir: Path):
         self.port = free_port()
         self.url = f"http://127.0.0.1:{self.port}/v1"
-        log = open(log_dir / f"serve-{self.port}.log", "w")  # noqa: SIM115 (the process writes it)
+        from huggingface_hub import constants
+
+        # transformers serve lists its models by scanning the Hub cache and answers 500 when the folder is missing
+        # (the README's Scale-out block creates it too)
+        Path(constants.HF_HUB_CACHE).mkdir(parents=True, exist_ok=True)
+        self.log_path = log_dir / f"serve-{self.port}.log"
+        log = open(self.log_path, "w")  # noqa: SIM115 (the process writes it)
         cmd = [SERVE, "serve", str(folder), "--host", "127.0.0.1", "--port", str(self.port), "--device", "cpu"]
         env = {**os.environ, "HF_HUB_OFFLINE": "1", "OMP_NUM_THREADS": "1"}
         self.proc = subprocess.Popen(
@@ -185,11 +191,13 @@ def test_replica_killed_mid_run(sample_pairs, served_synthesizer, start_servers,
     """One of two replicas dies mid-run: its in-flight requests go to the other; every id once, none rejected."""
     doomed, survivor = start_servers(served_synthesizer, 2)
     out = tmp_path / "run"
-    cmd = synth_cmd(sample_pairs, out, served_synthesizer, *endpoints([doomed, survivor]), "--limit", "12")
+    cmd = synth_cmd(
+        sample_pairs, out, served_synthesizer, *endpoints([doomed, survivor]), "--limit", "12", "--window", "4"
+    )
     proc = subprocess.Popen(
         cmd, cwd=REPO, env={**os.environ, "HF_HUB_OFFLINE": "1"}, stderr=subprocess.PIPE, text=True
     )
-    time.sleep(3)  # requests are in flight on both replicas (concurrency 8 each, 12 pairs in one window)
+    wait_rows(out, proc, 1)  # both replicas probed; the next windows' requests are in flight on both
     doomed.kill()
     _, err = proc.communicate(timeout=600)
     assert proc.returncode == 0, err[-2000:]
@@ -211,10 +219,25 @@ def test_no_server_reachable_is_one_line(sample_pairs, tuned_tiny_models, tmp_pa
 
 
 @pytest.mark.slow
-def test_unprepared_folder_is_refused(sample_pairs, tuned_tiny_models, replicas, tmp_path):
-    """transformers serve would drop the turn markers of a folder not made by serve-folder: refused, one line."""
-    res = run(synth_cmd(sample_pairs, tmp_path / "run", tuned_tiny_models["synthesizer"], *endpoints(replicas[:1])))
-    assert res.returncode == 1 and "adamllm serve-folder" in res.stderr and "Traceback" not in res.stderr
+def test_a_model_the_server_does_not_serve_is_one_line(sample_pairs, tuned_tiny_models, replicas, tmp_path):
+    """A real transformers serve pinned to the prepared folder, asked for another model: the probe's one-token check
+    stops the run in one line with the server's words, before any record."""
+    model = str(tuned_tiny_models["synthesizer"])
+    res = run(synth_cmd(sample_pairs, tmp_path / "run", model, *endpoints(replicas[:1])))
+    lines = res.stderr.strip().splitlines()
+    assert res.returncode == 1 and len(lines) == 1, res.stderr
+    assert f"does not serve the model {model!r}" in lines[0] and "Server is pinned to" in lines[0]
+    assert not (tmp_path / "run" / "synthesis").exists()
+
+
+def test_unprepared_folder_is_refused(tuned_tiny_models):
+    """transformers serve would drop the turn markers of a folder not made by serve-folder: refused, naming it."""
+    from hub_tools.synthesis.endpoint_client import EndpointPool
+    from hub_tools.synthesis.served import ServedSynthesizer
+
+    pool = EndpointPool([f"http://127.0.0.1:{free_port()}/v1"])  # given ready-made: no probe
+    with pytest.raises(ValueError, match="adamllm serve-folder"):
+        ServedSynthesizer(str(tuned_tiny_models["synthesizer"]), [], server="transformers", pool=pool)
 
 
 def test_api_key_is_not_in_argv_or_output(sample_pairs, tuned_tiny_models, tmp_path):

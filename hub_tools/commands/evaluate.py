@@ -105,7 +105,7 @@ def run(args: argparse.Namespace) -> int:
     from hub_tools.errors import ConfigMismatch
     from hub_tools.evaluation.harness import evaluate_model
     from hub_tools.evaluation.report import scores_markdown
-    from hub_tools.synthesis.endpoint_client import EndpointUnavailable
+    from hub_tools.synthesis.endpoint_client import EndpointError
 
     try:
         scores = evaluate_model(
@@ -128,6 +128,7 @@ def run(args: argparse.Namespace) -> int:
                 "api_key_env": args.api_key_env,
                 "server": args.server,
                 "allow_approximate": args.allow_approximate,
+                "request_timeout": args.request_timeout,
             },
             overwrite=args.overwrite,
         )
@@ -136,7 +137,7 @@ def run(args: argparse.Namespace) -> int:
     except (
         ValueError,
         FileNotFoundError,
-        EndpointUnavailable,
+        EndpointError,
     ) as err:  # a missing benchmark folder or task, bad predictions
         return fail("evaluate", err)
     print(scores_markdown(scores))

@@ -99,8 +99,14 @@ def checker_factory(args: argparse.Namespace, prefix: str = ""):
             raise ValueError("a served checker takes the released decision only (label-logits needs the logits)")
         from hub_tools.filtering.served import ServedChecker
 
-        served = {"template": template, "concurrency": args.concurrency, "api_key_env": args.api_key_env}
-        return lambda: ServedChecker(args.checker, urls, server=args.server, **served)
+        served = {
+            "template": template,
+            "concurrency": args.concurrency,
+            "api_key_env": args.api_key_env,
+            "request_timeout": args.request_timeout,
+        }
+        checker = ServedChecker(args.checker, urls, server=args.server, **served)  # probed now, before any stage
+        return lambda: checker
     check_model("checker", args.checker)  # a served checker's name is no folder or repo id: checked above
     kwargs = {
         "device": getattr(args, f"{key}device"),
@@ -135,16 +141,20 @@ def run(args: argparse.Namespace) -> int:
     except ValueError as err:  # a bad --checker-prompt, before any model is loaded: a usage error
         return fail("filter", err, 2)
     set_progress(not args.no_progress, quiet_transformers=args.checker != "lexical")
-    from hub_tools.synthesis.endpoint_client import EndpointUnavailable
+    from hub_tools.synthesis.endpoint_client import EndpointError
 
+    checker = None
     try:
         checker = load()
         batch_size = max(args.batch_size, getattr(checker, "batch_size", 0))  # a served checker: fill the replicas
         result = filter_run(
             args.run_dir, checker, batch_size=batch_size, all_triplets=args.all_triplets, overwrite=args.overwrite
         )
-    except (FileNotFoundError, ValueError, EndpointUnavailable) as err:
+    except (FileNotFoundError, ValueError, EndpointError) as err:
         return fail("filter", err)
+    finally:
+        if hasattr(checker, "close"):
+            checker.close()
     print(f"judged {result['items']} item(s) of {result['pairs']} pair(s) ({result['already_done']} done before)")
     print(json.dumps(result["stats"], indent=2))
     return 0

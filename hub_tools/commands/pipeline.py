@@ -56,7 +56,7 @@ def run(args: argparse.Namespace) -> int:
     from hub_tools.defaults import set_progress
     from hub_tools.errors import ConfigMismatch
     from hub_tools.pipeline import format_summary, run_pipeline
-    from hub_tools.synthesis.endpoint_client import EndpointUnavailable
+    from hub_tools.synthesis.endpoint_client import EndpointError
 
     if args.checker_batch_size < 1:
         return fail("pipeline", "--checker-batch-size must be at least 1", 2)
@@ -69,7 +69,7 @@ def run(args: argparse.Namespace) -> int:
         summary = run_pipeline(**kwargs)
     except ConfigMismatch as err:  # a resume with different settings (synthesis or filter): a usage error
         return fail("pipeline", err, 2)
-    except (ImportError, FileNotFoundError, ValueError, EndpointUnavailable) as err:  # a missing input or model
+    except (ImportError, FileNotFoundError, ValueError, EndpointError) as err:  # a missing input or model
         return fail("pipeline", err)
     print(json.dumps(summary, indent=2) if args.json else format_summary(summary))
     if summary["rejected"] == summary["pairs_in"]:

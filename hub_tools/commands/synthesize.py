@@ -31,6 +31,14 @@ def add_endpoint_arguments(p: argparse.ArgumentParser, flag: str, what: str, ser
         return  # the shared options are already there (pipeline: two endpoint flags)
     p.add_argument("--concurrency", type=int, default=None, help="requests in flight per endpoint (default: 8)")
     p.add_argument(
+        "--request-timeout",
+        type=float,
+        default=None,
+        metavar="S",
+        help="overall deadline of one request in seconds, retries included (default: 900); a server that drips or "
+        "hangs stops the run within it. Every answer a server can give: docs/served.md",
+    )
+    p.add_argument(
         "--api-key-env",
         default=None,
         metavar="NAME",
@@ -135,7 +143,7 @@ def run(args: argparse.Namespace) -> int:
     from hub_tools.defaults import set_progress
     from hub_tools.errors import ConfigMismatch
     from hub_tools.rundir import read_json
-    from hub_tools.synthesis.endpoint_client import EndpointUnavailable
+    from hub_tools.synthesis.endpoint_client import EndpointError
     from hub_tools.synthesis.runner import synthesize
 
     try:
@@ -154,7 +162,7 @@ def run(args: argparse.Namespace) -> int:
             )
     except ConfigMismatch as err:  # a resume with different settings: a usage error
         return fail("synthesize", err, 2)
-    except (ImportError, FileNotFoundError, ValueError, EndpointUnavailable) as err:  # a missing input or model
+    except (ImportError, FileNotFoundError, ValueError, EndpointError) as err:  # a missing input or model
         return fail("synthesize", err)
     stats = read_json(Path(args.output) / "stats.json", default={}) or {}
     if os.environ.get("RANK", "0") == "0" and "pairs_in" in stats and stats.get("rejected") == stats["pairs_in"]:

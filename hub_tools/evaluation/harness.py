@@ -247,6 +247,13 @@ def _check_records(path: Path, split: BenchmarkSplit, records: dict[int, dict]) 
             )
 
 
+def _close(loaded: list) -> None:
+    """Close a served model's connections (in-process models have nothing to close)."""
+    for vlm in loaded:
+        if hasattr(vlm, "close"):
+            vlm.close()
+
+
 def _run_task(
     vlm_factory,
     split: BenchmarkSplit,
@@ -367,17 +374,13 @@ def evaluate_model(
         "max_pixels": max_pixels,
         "prompt_format": prompt_format,
     }
-    _check_run(out, settings, overwrite=overwrite)
-    (out / "predictions").mkdir(parents=True, exist_ok=True)
-
     loaded: list[ChatVLM] = []
+    if endpoints:  # probed before anything is written or removed: an endpoint mistake leaves the folder as it was
+        from hub_tools.evaluation.served import ServedVLM
 
-    def vlm_factory() -> ChatVLM:
-        if not loaded and endpoints:
-            from hub_tools.evaluation.served import ServedVLM
-
-            options = endpoint_options or {}
-            vlm = ServedVLM(
+        options = endpoint_options or {}
+        loaded.append(
+            ServedVLM(  # type: ignore[arg-type]
                 str(model),
                 endpoints,
                 min_pixels=min_pixels,
@@ -385,7 +388,15 @@ def evaluate_model(
                 prompt_format=prompt_format,
                 **options,
             )
-            loaded.append(vlm)  # type: ignore[arg-type]
+        )
+    try:
+        _check_run(out, settings, overwrite=overwrite)
+    except BaseException:
+        _close(loaded)
+        raise
+    (out / "predictions").mkdir(parents=True, exist_ok=True)
+
+    def vlm_factory() -> ChatVLM:
         if not loaded:
             loaded.append(ChatVLM(str(model), device, dtype, min_pixels, max_pixels, prompt_format=prompt_format))
         return loaded[0]
@@ -402,19 +413,22 @@ def evaluate_model(
     scores.setdefault("tasks", {})
     scores["model"] = settings["model"]
     metrics: dict[str, Any] = {}
-    for task in task_list:
-        split = load_split(task, benchmark_dir, limit)
-        if metric_options is not None:
-            split.metric_options = dict(metric_options.get(task.metric, {}))
-        metric = metrics.get(task.metric) or metrics.setdefault(task.metric, load_metric(task.metric))
-        budget = max_new_tokens or task.max_new_tokens
-        path = out / "predictions" / f"{task.name}.jsonl"
-        started = time.time()
-        records = _run_task(vlm_factory, split, metric, path, batch_size, budget, progress)
-        entry = score_task(split, metric, records)
-        entry["max_new_tokens"] = budget
-        entry["seconds"] = round(time.time() - started, 3)
-        scores["tasks"][task.name] = entry
+    try:
+        for task in task_list:
+            split = load_split(task, benchmark_dir, limit)
+            if metric_options is not None:
+                split.metric_options = dict(metric_options.get(task.metric, {}))
+            metric = metrics.get(task.metric) or metrics.setdefault(task.metric, load_metric(task.metric))
+            budget = max_new_tokens or task.max_new_tokens
+            path = out / "predictions" / f"{task.name}.jsonl"
+            started = time.time()
+            records = _run_task(vlm_factory, split, metric, path, batch_size, budget, progress)
+            entry = score_task(split, metric, records)
+            entry["max_new_tokens"] = budget
+            entry["seconds"] = round(time.time() - started, 3)
+            scores["tasks"][task.name] = entry
+    finally:
+        _close(loaded)
     scores_path.write_text(json.dumps(scores, indent=2, ensure_ascii=False) + "\n", encoding="utf-8")
     write_scores(scores, out / "scores.md")
     return scores

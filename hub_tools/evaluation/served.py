@@ -17,7 +17,7 @@ from __future__ import annotations
 import json
 from typing import Any
 
-from hub_tools.synthesis.endpoint_client import EndpointUnavailable, RequestRejected
+from hub_tools.synthesis.endpoint_client import RefusalGuard, RequestRejected, raise_endpoint_errors
 
 APPROXIMATE = (
     "transformers serve cannot take Qwen2-VL's published image budget (min/max pixels {want}) per request; its "
@@ -41,14 +41,14 @@ class ServedVLM:
         api_key_env: str | None = None,
         server: str = "auto",
         allow_approximate: bool = False,
+        request_timeout: float | None = None,
     ):
         from transformers import AutoConfig, AutoProcessor, GenerationConfig
 
         from hub_tools.errors import loading
         from hub_tools.evaluation.prompting import EXTRA_STOP_TOKENS, QWEN_VL_TYPES, check_prompt_format
-        from hub_tools.synthesis.endpoint_client import DEFAULT_CONCURRENCY
+        from hub_tools.synthesis.endpoint_probe import SERVER_KINDS, open_pool
         from hub_tools.synthesis.prompts import image_token_of, prompt_style
-        from hub_tools.synthesis.served import SERVER_KINDS, detect_server_kind, open_pool
 
         check_prompt_format(prompt_format)
         if server not in SERVER_KINDS:
@@ -79,8 +79,16 @@ class ServedVLM:
         vocab = self.tokenizer.get_vocab()
         eos += [vocab[t] for t in EXTRA_STOP_TOKENS if t in vocab]
         self.eos_token_ids = sorted(set(eos))
-        self.pool = open_pool(urls, api_key_env, concurrency or DEFAULT_CONCURRENCY)
-        self.server = detect_server_kind(self.pool) if server == "auto" else server
+        self.pool = open_pool(
+            urls,
+            model,
+            api_key_env=api_key_env,
+            concurrency=concurrency,
+            request_timeout=request_timeout,
+            server=server,
+        )
+        self.server = self.pool.server
+        self.guard = RefusalGuard()
         self.mm_kwargs: dict[str, int] = {}
         if self.model_type in QWEN_VL_TYPES and (min_pixels or max_pixels):
             size = dict(getattr(self.processor.image_processor, "size", None) or {})
@@ -149,14 +157,18 @@ class ServedVLM:
 
     def generate(self, images: list, texts: list[str], max_new_tokens: int) -> list:
         """Greedy answers, in order, all in flight at once; a question the server refused is a
-        :class:`RequestRejected` in its slot (the harness records the reason); :class:`EndpointUnavailable` raises."""
+        :class:`RequestRejected` in its slot (the harness records the reason; :attr:`guard` stops a run of them); an
+        answer about the endpoint raises before anything of the batch is written."""
         bodies = [self.request_body(im, t, max_new_tokens) for im, t in zip(images, texts)]
+        replies = self.pool.post_many("/chat/completions", bodies, max_new_tokens=max_new_tokens)
+        raise_endpoint_errors(replies)
         out = []
-        for reply in self.pool.post_many("/chat/completions", bodies):
+        for n, reply in enumerate(replies):
             if isinstance(reply, RequestRejected):
+                self.guard.hold(n, reply)
                 out.append(reply)
-            elif isinstance(reply, (EndpointUnavailable, BaseException)):
-                raise reply
-            else:
-                out.append(reply["choices"][0]["message"].get("content") or "")
+                continue
+            self.guard.release()
+            content = (reply["choices"][0].get("message") or {}).get("content")
+            out.append(content if isinstance(content, str) else "")
         return out

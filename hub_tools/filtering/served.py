@@ -16,7 +16,7 @@ from collections.abc import Sequence
 
 from hub_tools.filtering.llm import MAX_CONTEXT, MAX_NEW_TOKENS, _ids, released_verdict
 from hub_tools.filtering.prompt import Item, PromptTemplate
-from hub_tools.synthesis.endpoint_client import EndpointPool, EndpointUnavailable, RequestRejected
+from hub_tools.synthesis.endpoint_client import EndpointPool, RefusalGuard, RequestRejected, raise_endpoint_errors
 
 
 class ServedChecker:
@@ -35,13 +35,13 @@ class ServedChecker:
         server: str = "auto",
         max_context: int = MAX_CONTEXT,
         max_new_tokens: int = MAX_NEW_TOKENS,
+        request_timeout: float | None = None,
         pool: EndpointPool | None = None,
     ):
         from transformers import AutoTokenizer, GenerationConfig
 
         from hub_tools.errors import loading
-        from hub_tools.synthesis.endpoint_client import DEFAULT_CONCURRENCY
-        from hub_tools.synthesis.served import SERVER_KINDS, detect_server_kind, open_pool
+        from hub_tools.synthesis.endpoint_probe import SERVER_KINDS, open_pool
 
         if server not in SERVER_KINDS:
             raise ValueError(f"--server must be one of {', '.join(SERVER_KINDS)}, not {server!r}")
@@ -58,9 +58,18 @@ class ServedChecker:
         self.template = template if template is not None else PromptTemplate.default()
         self.max_context = max_context
         self.max_new_tokens = max_new_tokens
-        self.pool = pool or open_pool(urls, api_key_env, concurrency or DEFAULT_CONCURRENCY)
-        self.server = detect_server_kind(self.pool) if server == "auto" else server
+        self.pool = pool or open_pool(
+            urls,
+            model,
+            api_key_env=api_key_env,
+            concurrency=concurrency,
+            request_timeout=request_timeout,
+            server=server,
+            probe_path="/completions",
+        )
+        self.server = getattr(self.pool, "server", None) or ("transformers" if server == "auto" else server)
         self.batch_size = self.pool.size
+        self.guard = RefusalGuard()
 
     def close(self) -> None:
         """Close the connections."""
@@ -79,8 +88,10 @@ class ServedChecker:
     def judge(self, items: Sequence[Item]) -> list[dict]:
         """Verdicts ``{"label", "generated", "probs": None}`` for ``items``, in order, all in flight at once.
 
-        A prompt longer than the context: ``Other`` with the reason, not sent. A request the server refuses: ``Other``
-        with the server's reason. :class:`EndpointUnavailable` (no replica answers) is raised.
+        A prompt longer than the context: ``Other`` with the reason, not sent. A request the server refuses:
+        ``Other`` with the server's reason, counted by :attr:`guard` (a run of refusals with one status stops the
+        run). An answer about the endpoint raises (:class:`~hub_tools.synthesis.endpoint_client.EndpointError`):
+        nothing of the batch is written, a rerun judges it again.
         """
         prompts = [self.template.render(it) for it in items]
         verdicts: list[dict | None] = [None] * len(items)
@@ -93,12 +104,16 @@ class ServedChecker:
                 continue
             send.append(i)
             bodies.append(self.request_body(prompt, min(self.max_new_tokens, self.max_context - n + 1)))
-        for i, reply in zip(send, self.pool.post_many("/completions", bodies)):
+        replies = self.pool.post_many("/completions", bodies, max_new_tokens=self.max_new_tokens)
+        raise_endpoint_errors(replies)
+        for i, reply in zip(send, replies):
             if isinstance(reply, RequestRejected):
+                self.guard.hold(i, reply)  # raises on a run of refusals: the endpoint's fault
                 verdicts[i] = {"label": "Other", "generated": None, "probs": None, "reason": reply.reason}
-            elif isinstance(reply, (EndpointUnavailable, BaseException)):
-                raise reply
-            else:
-                text = reply["choices"][0].get("text") or ""
-                verdicts[i] = {"label": released_verdict(text), "generated": text, "probs": None}
+                continue
+            self.guard.release()
+            text = reply["choices"][0].get("text")
+            if not isinstance(text, str):
+                text = ""
+            verdicts[i] = {"label": released_verdict(text), "generated": text, "probs": None}
         return verdicts  # type: ignore[return-value]

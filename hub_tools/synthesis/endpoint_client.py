@@ -1,35 +1,42 @@
 """An async client for OpenAI-compatible servers (``vllm serve``, ``transformers serve``, Inference Endpoints).
 
-:class:`EndpointPool` spreads requests over one or more replicas (base URLs such as ``http://host:8000/v1``), keeps
-up to ``concurrency`` requests in flight per replica, and retries what is not the request's fault:
+:class:`EndpointPool` spreads requests over one or more replicas (base URLs such as ``http://host:8000/v1``) and
+keeps up to ``concurrency`` requests in flight per replica. It **fails closed**: every answer a server can give
+falls in one of three classes (:data:`ANSWER_TABLE`, the table in ``docs/served.md``), and only an answer about one
+record ever marks that record.
 
-- a connection error or reset (a replica that died or restarts): the replica is benched for a short, growing
-  cooldown and the request goes to another replica at once;
-- HTTP 408 / 429 / 5xx: retried with exponential backoff (``Retry-After`` honoured when the server sends it);
-- HTTP 4xx about the request itself (prompt too long, image rejected, bad field): no retry; the request raises
-  :class:`RequestRejected` (a :class:`~hub_tools.errors.BadInput`) with the server's own reason, so the runner
-  rejects that one record;
-- after :data:`MAX_ATTEMPTS` tries, or when no replica has answered for :data:`GIVE_UP_AFTER_S` seconds, the
-  request raises :class:`EndpointUnavailable`: the run stops, nothing of the unanswered records is written, and a
-  rerun resumes them.
+- *about the endpoint* (:class:`EndpointMisconfigured`): 401, 403, 404, 405 and the other statuses of
+  :data:`ENDPOINT_STATUS`, any 3xx (redirects are never followed), a 200 whose body is not a completion. The run
+  stops with one line naming the URL, what came back and the fix; no record is marked, so a rerun resumes them all.
+- *transient* (408 / 425 / 429 / 5xx, resets, refused connections of a replica that answered the probe): retried
+  with backoff (``Retry-After`` honoured), on another replica when one is live, inside **one overall deadline per
+  request** (``--request-timeout``, retries included). When it runs out: :class:`EndpointUnavailable`, the same
+  stop.
+- *about the record* (:class:`RequestRejected`): any other 4xx (400 / 413 / 422: context too long, image refused),
+  and a reply longer than the request's ``max_new_tokens`` allows (:func:`reply_byte_cap`). The record is rejected
+  with the server's reason, redacted and cut (:func:`safe_reason`). :class:`RefusalGuard` holds such rejections until
+  a later answer shows the endpoint works, and turns a run of :data:`REFUSAL_RUN` refusals with one status from one
+  endpoint into a stop.
+
+Bounds: a reply is read in chunks up to its byte cap (memory stays flat whatever the server sends), an error body
+up to :data:`ERROR_BODY_CAP`; a server that drips bytes or hangs after its headers ends within the deadline.
 
 Why ``aiohttp`` (the HTTP layer of ``huggingface_hub.AsyncInferenceClient``, installed with ``datasets``): the
-client must never limit a GPU fleet, and measured on the 2-core dev box against a trivial local server it spends
-0.11 ms of CPU per request against 1.56 ms for ``httpx.AsyncClient`` (``openai.AsyncOpenAI`` is ``httpx`` plus a
-pydantic parse per reply), i.e. thousands of requests/s on one core instead of a few hundred
-(``benchmarks/bench_endpoint.py``). The bodies are our own JSON, sent as they are, with the server-specific
-fields a faithful prompt needs (``chat_template_kwargs``, ``generation_config``, vLLM's ``skip_special_tokens`` /
-``stop_token_ids``), which ``AsyncInferenceClient`` (TGI's parameters, no per-request chat template) cannot send.
+client must never limit a GPU fleet; on the 2-core dev box it spends 0.11 ms of CPU per request against 1.56 ms for
+``httpx.AsyncClient`` (``benchmarks/bench_endpoint.py``). The bodies are our own JSON with the server-specific
+fields a faithful prompt needs (``chat_template_kwargs``, ``generation_config``, vLLM's ``skip_special_tokens``),
+which ``AsyncInferenceClient`` cannot send.
 
-The pool owns one event loop on a background thread, so synchronous callers (the runners' ``engine.generate``)
-submit a whole batch and wait, while the loop keeps every replica's queue full. The API key is read from the
-environment (``HF_TOKEN`` or the variable named by ``api_key_env``); it is sent as a bearer token only, never
-printed, logged or written.
+The pool owns one event loop on a background thread, so synchronous callers submit a batch and wait. The API key
+is read from the environment (``HF_TOKEN`` or the variable named by ``api_key_env``), sent as a bearer token only
+and registered with :mod:`hub_tools.redaction`, so that a server echoing it never gets it into a file or a message.
+Credentials in a URL (``http://user:pw@host/v1``) become a Basic header and are never shown.
 """
 
 from __future__ import annotations
 
 import asyncio
+import base64
 import json
 import os
 import random
@@ -37,54 +44,162 @@ import threading
 import time
 from collections.abc import Sequence
 from typing import Any
+from urllib.parse import urlsplit, urlunsplit
 
 from hub_tools.errors import BadInput
 
 DEFAULT_CONCURRENCY = 8
 """Requests in flight per replica (``--concurrency``)."""
-MAX_ATTEMPTS = 8
-"""Tries per request before :class:`EndpointUnavailable` (connection errors, 408/429/5xx)."""
+REQUEST_TIMEOUT_S = 900.0
+"""``--request-timeout``: the overall deadline of one request, retries included (a long generation on a loaded
+server fits; a dripping or hung server ends the run within it)."""
+CONNECT_TIMEOUT_S = 10.0
+PROBE_TIMEOUT_S = 30.0
+"""Deadline of each probe request (``GET /models``, the one-token check)."""
 GIVE_UP_AFTER_S = 120.0
-"""A request that found no live replica for this long raises :class:`EndpointUnavailable`."""
-REQUEST_TIMEOUT_S = 600.0
-"""Read timeout of one request (a long generation on a loaded server)."""
+"""A request that found no live replica for this long stops the run (within the overall deadline)."""
+MAX_ATTEMPTS = 8
+"""Tries per request (transient answers) before :class:`EndpointUnavailable`."""
+BYTES_PER_TOKEN = 32
+"""Reply bytes allowed per new token: a long special token (19 bytes) or a JSON-escaped character fits."""
+REPLY_HEADROOM = 64 * 1024
+"""Reply bytes allowed on top (the JSON envelope: ids, usage, a server's extra fields)."""
+ERROR_BODY_CAP = 64 * 1024
+"""Bytes read of an error reply (its reason is cut far shorter)."""
+REASON_LIMIT = 300
+"""Characters kept of a server's reason."""
+REFUSAL_RUN = 8
+"""Refusals in a row with one status from one endpoint that stop the run (:class:`RefusalGuard`)."""
 DEFAULT_API_KEY_ENV = "HF_TOKEN"
-RETRY_STATUS = {408, 409, 425, 429, 500, 502, 503, 504}
+TRANSIENT_STATUS = frozenset({408, 425, 429})
+"""Retried, as is every 5xx."""
+ENDPOINT_STATUS = frozenset({401, 402, 403, 404, 405, 407, 410, 421, 426, 431})
+"""4xx answers about the endpoint (its address, method, key or protocol), not about one request."""
+COMPLETION_OBJECTS = {"/chat/completions": "chat.completion", "/completions": "text_completion"}
+
+ANSWER_TABLE: tuple[tuple[str, str, str], ...] = (
+    ("probe: connection refused, DNS failure, no answer", "endpoint", "stop before any record: start the server"),
+    ("probe: `GET /models` 404 where `<URL>/v1/models` answers", "endpoint", "stop: `did you mean <URL>/v1`"),
+    ("probe: 401 / 403", "endpoint", "stop: one line about the key variable (`--api-key-env`)"),
+    ("probe: the model is neither listed nor accepted", "endpoint", "stop: the names the server lists"),
+    ("probe: `GET /models` 5xx", "endpoint", "stop: name the status (transformers serve: a missing Hub cache)"),
+    ("401, 402, 403, 404, 405, 407, 410, 421, 426, 431", "endpoint", "stop, exit 1, one line, nothing marked"),
+    ("any 3xx (never followed)", "endpoint", "stop: name the `Location`; pass the final URL"),
+    ("200 whose body is not JSON, has no `choices`, `choices: []`, or a wrong `object`", "endpoint", "stop"),
+    ("any other 1xx / 2xx", "endpoint", "stop"),
+    ("408, 425, 429, any 5xx", "transient", "retry with backoff, `Retry-After` honoured, within the deadline"),
+    ("connection reset / refused mid-run", "transient", "the replica is benched; another one takes the request"),
+    ("no usable answer within `--request-timeout` (drip, hang)", "endpoint", "stop: name the deadline"),
+    ("400, 413, 422 and any other 4xx", "record", "reject this record with the server's reason (redacted)"),
+    ("a reply longer than `max_new_tokens` allows", "record", "reject this record; the reply is not kept"),
+    (f"{REFUSAL_RUN} refusals in a row, one status, one endpoint", "endpoint", "stop; the held refusals are unmarked"),
+)
+"""Every answer a server can give: ``(answer, class, what the run does)``; rendered in ``docs/served.md``."""
+
+
+class EndpointError(RuntimeError):
+    """An answer about the endpoint: the run stops (one line) and no record is marked; a rerun resumes them."""
+
+
+class EndpointMisconfigured(EndpointError):
+    """The endpoint answered in a way no retry fixes (wrong URL, key, model, a redirect, not a completion)."""
+
+
+class EndpointUnavailable(EndpointError):
+    """No usable answer within the deadline (transient answers, a dead or hung server)."""
 
 
 class RequestRejected(BadInput):
-    """The server refused this request (a 4xx about the request); ``reason`` quotes the server."""
+    """The server refused this one request; ``reason`` quotes the server (redacted), ``status`` / ``url`` say who."""
+
+    def __init__(self, reason: str, status: int = 0, url: str = ""):
+        super().__init__(reason)
+        self.status = status
+        self.url = url
 
 
-class EndpointUnavailable(RuntimeError):
-    """No replica answered a request within the retry budget (the run stops; a rerun resumes)."""
+def reply_byte_cap(max_new_tokens: int) -> int:
+    """Bytes a reply with at most ``max_new_tokens`` new tokens may take (:data:`BYTES_PER_TOKEN` each, plus
+    :data:`REPLY_HEADROOM`)."""
+    return BYTES_PER_TOKEN * max(1, int(max_new_tokens)) + REPLY_HEADROOM
+
+
+def split_credentials(url: str) -> tuple[str, str | None]:
+    """``(url without userinfo, Basic auth header value or None)``; raises ``ValueError`` for a non-http(s) URL."""
+    url = url.strip().rstrip("/")
+    parts = urlsplit(url)
+    if parts.scheme not in ("http", "https") or not parts.hostname:
+        shown = urlunsplit(parts._replace(netloc=parts.netloc.rpartition("@")[2])) if parts.netloc else url
+        raise ValueError(f"--endpoint {shown!r} is not an http(s) URL (expected e.g. http://host:8000/v1)")
+    auth = None
+    if parts.username is not None or parts.password is not None:
+        from urllib.parse import unquote
+
+        from hub_tools.redaction import register_secret
+
+        user, password = unquote(parts.username or ""), unquote(parts.password or "")
+        register_secret(password)
+        auth = "Basic " + base64.b64encode(f"{user}:{password}".encode()).decode("ascii")
+        register_secret(auth.split()[1])
+    return urlunsplit(parts._replace(netloc=parts.netloc.rpartition("@")[2])), auth
 
 
 def normalize_url(url: str) -> str:
-    """``url`` without a trailing slash; raises ``ValueError`` unless it is an ``http(s)://`` URL."""
-    url = url.strip().rstrip("/")
-    if not url.startswith(("http://", "https://")):
-        raise ValueError(f"--endpoint {url!r} is not an http(s) URL (expected e.g. http://host:8000/v1)")
-    return url
+    """``url`` without a trailing slash or credentials; raises ``ValueError`` unless it is an ``http(s)://`` URL."""
+    return split_credentials(url)[0]
 
 
 def api_key_from_env(name: str | None = None) -> str | None:
-    """The API key from ``$name`` (default ``HF_TOKEN``); ``None`` when unset or empty."""
-    return os.environ.get(name or DEFAULT_API_KEY_ENV) or None
+    """The API key from ``$name`` (default ``HF_TOKEN``), registered for redaction; ``None`` when unset or empty."""
+    from hub_tools.redaction import register_secret
+
+    key = os.environ.get(name or DEFAULT_API_KEY_ENV) or None
+    if key:
+        register_secret(key)
+    return key
 
 
-def _server_reason(body: str) -> str:
-    """The server's own explanation in an error reply's body, shortened."""
+def safe_reason(text: str, limit: int = REASON_LIMIT) -> str:
+    """A server's text fit to print or store: redacted (:func:`hub_tools.redaction.redact_text`: keys, bearer and
+    basic credentials, URL userinfo, the live keys), on one line, cut to ``limit`` characters."""
+    from hub_tools.redaction import redact_text
+
+    text = redact_text(" ".join(str(text).split()))
+    return text if len(text) <= limit else text[: limit - 3] + "..."
+
+
+def server_reason(body: bytes | str) -> str:
+    """The server's own explanation in an error reply's body (``detail`` / ``error.message`` / ``message``), safe."""
+    text = body.decode("utf-8", "replace") if isinstance(body, bytes) else body
     try:
-        data = json.loads(body)
+        data = json.loads(text)
         detail = data.get("detail") or data.get("error") or data.get("message") or data
         if isinstance(detail, dict):
             detail = detail.get("message") or detail
         text = str(detail)
     except Exception:
-        text = body
-    text = " ".join(text.split())
-    return text if len(text) <= 300 else text[:297] + "..."
+        pass
+    return safe_reason(text)
+
+
+def answer_class(status: int) -> str:
+    """The class of an HTTP status: ``"ok"`` (200), ``"transient"``, ``"record"`` or ``"endpoint"``."""
+    if status == 200:
+        return "ok"
+    if status in TRANSIENT_STATUS or 500 <= status < 600:
+        return "transient"
+    if 400 <= status < 500 and status not in ENDPOINT_STATUS:
+        return "record"
+    return "endpoint"
+
+
+def status_fix(status: int) -> str:
+    """The fix an endpoint-class status names."""
+    if status in (401, 403, 407):
+        return "check the API key (the variable --api-key-env names; default HF_TOKEN) and its access"
+    if status in (404, 405):
+        return "pass the server's OpenAI-compatible base URL, ending in /v1 (e.g. http://host:8000/v1)"
+    return "check the --endpoint URL and the server"
 
 
 def _retry_after(headers: Any) -> float | None:
@@ -93,6 +208,21 @@ def _retry_after(headers: Any) -> float | None:
         return min(60.0, max(0.0, float(value))) if value is not None else None
     except ValueError:
         return None
+
+
+def check_completion(data: Any, path: str) -> str | None:
+    """Why ``data`` (a 200 reply's JSON) is not a completion of ``path``; ``None`` when it is one."""
+    if not isinstance(data, dict):
+        return f"the body is a JSON {type(data).__name__}, not a completion"
+    want = COMPLETION_OBJECTS.get(path)
+    if want and "object" in data and data["object"] != want:
+        return f"the body's object is {str(data['object'])[:40]!r}, not {want!r}"
+    choices = data.get("choices")
+    if not isinstance(choices, list):
+        return "the body has no 'choices'"
+    if not choices or not isinstance(choices[0], dict):
+        return "the body's 'choices' is empty"
+    return None
 
 
 class _Replica:
@@ -109,9 +239,10 @@ class _Replica:
 class EndpointPool:
     """Replicas of one served model behind OpenAI-compatible base URLs; see the module doc.
 
-    ``post(path, body)`` (from any thread) returns the reply's JSON; ``post_many(path, bodies)`` sends a batch
-    concurrently and returns, per body, the JSON or the exception (:class:`RequestRejected`,
-    :class:`EndpointUnavailable`). ``close()`` stops the loop.
+    ``post_many(path, bodies, max_new_tokens=...)`` (from any thread) sends a batch concurrently and returns, per
+    body, the reply's JSON or the exception (:class:`RequestRejected` for a record, :class:`EndpointError` to stop).
+    ``get(url)`` reads a probe. ``close()`` cancels what is in flight, closes the session and stops the loop; it is
+    idempotent and also runs at interpreter exit, so no path leaves an unclosed session behind.
     """
 
     def __init__(
@@ -120,7 +251,7 @@ class EndpointPool:
         *,
         api_key: str | None = None,
         concurrency: int = DEFAULT_CONCURRENCY,
-        timeout: float = REQUEST_TIMEOUT_S,
+        request_timeout: float = REQUEST_TIMEOUT_S,
         max_attempts: int = MAX_ATTEMPTS,
         give_up_after: float = GIVE_UP_AFTER_S,
     ):
@@ -128,9 +259,13 @@ class EndpointPool:
             raise ValueError("at least one --endpoint URL is needed")
         if concurrency < 1:
             raise ValueError(f"--concurrency must be >= 1, not {concurrency}")
-        self.replicas = [_Replica(normalize_url(u)) for u in urls]
+        if not request_timeout or request_timeout <= 0:
+            raise ValueError(f"--request-timeout must be > 0 seconds, not {request_timeout}")
+        parsed = [split_credentials(u) for u in urls]
+        self.replicas = [_Replica(url) for url, _ in parsed]
+        self._auth = {url: auth for url, auth in parsed if auth}
         self.concurrency = concurrency
-        self.timeout = timeout
+        self.request_timeout = float(request_timeout)
         self.max_attempts = max_attempts
         self.give_up_after = give_up_after
         self._headers = {"Authorization": f"Bearer {api_key}"} if api_key else {}
@@ -139,11 +274,20 @@ class EndpointPool:
         self._thread.start()
         self._client = None
         self._slots: asyncio.Semaphore | None = None
+        self._closed = False
+        import atexit
+
+        atexit.register(self.close)
 
     @property
     def size(self) -> int:
         """Requests the pool keeps in flight at most (replicas x concurrency)."""
         return len(self.replicas) * self.concurrency
+
+    @property
+    def urls(self) -> list[str]:
+        """The replicas' base URLs (credentials removed)."""
+        return [r.url for r in self.replicas]
 
     # -- lifecycle -------------------------------------------------------------------------------
     async def _setup(self) -> None:
@@ -151,17 +295,21 @@ class EndpointPool:
             import aiohttp
 
             connector = aiohttp.TCPConnector(limit=self.size + 4, limit_per_host=0)
-            timeout = aiohttp.ClientTimeout(total=None, sock_connect=10.0, sock_read=self.timeout)
-            self._client = aiohttp.ClientSession(connector=connector, timeout=timeout, headers=self._headers)
+            timeout = aiohttp.ClientTimeout(total=None, sock_connect=CONNECT_TIMEOUT_S)
+            self._client = aiohttp.ClientSession(connector=connector, timeout=timeout)
             self._slots = asyncio.Semaphore(self.size)
 
     def _run(self, coro) -> Any:
+        if self._closed:
+            coro.close()
+            raise EndpointUnavailable("the endpoint pool is closed")
         return asyncio.run_coroutine_threadsafe(coro, self._loop).result()
 
     def close(self) -> None:
-        """Close the connections and stop the background loop."""
-        if self._loop.is_closed():
+        """Cancel requests in flight, close the HTTP session and stop the background loop (idempotent)."""
+        if self._closed:
             return
+        self._closed = True
 
         async def shutdown():  # requests still in flight (a run that stops) end, so no caller waits forever
             tasks = [t for t in asyncio.all_tasks() if t is not asyncio.current_task()]
@@ -170,11 +318,16 @@ class EndpointPool:
             await asyncio.gather(*tasks, return_exceptions=True)
             if self._client is not None:
                 await self._client.close()
+                await asyncio.sleep(0)  # let the connector's transports close before the loop stops
 
-        self._run(shutdown())
+        try:
+            asyncio.run_coroutine_threadsafe(shutdown(), self._loop).result(timeout=10)
+        except Exception:
+            pass
         self._loop.call_soon_threadsafe(self._loop.stop)
         self._thread.join(timeout=5)
-        self._loop.close()
+        if not self._thread.is_alive():
+            self._loop.close()
 
     def __enter__(self):
         return self
@@ -182,40 +335,55 @@ class EndpointPool:
     def __exit__(self, *exc) -> None:
         self.close()
 
-    # -- reachability ----------------------------------------------------------------------------
-    def reachable(self) -> list[str]:
-        """GET ``/models`` on every replica; returns the URLs that answered (any HTTP status: a server is there).
+    def headers_for(self, url: str) -> dict:
+        """The request headers of replica ``url``: the bearer key, else the URL's own credentials (Basic)."""
+        if self._headers:
+            return self._headers
+        auth = self._auth.get(url)
+        return {"Authorization": auth} if auth else {}
 
-        Raises :class:`EndpointUnavailable` naming the URL(s) when none answers.
-        """
+    # -- probes ----------------------------------------------------------------------------------
+    async def aget(self, url: str, timeout: float = PROBE_TIMEOUT_S) -> tuple[int, dict, bytes]:
+        """``GET url`` (no redirects): ``(status, headers, body up to ERROR_BODY_CAP x 16)``; connection errors raise."""
+        import aiohttp
 
-        async def probe(rep: _Replica) -> bool:
-            import aiohttp
+        await self._setup()
+        base = next((r.url for r in self.replicas if url.startswith(r.url)), url)
+        async with asyncio.timeout(timeout):
+            async with self._client.get(url, headers=self.headers_for(base), allow_redirects=False) as r:
+                body = await self._read_capped(r, ERROR_BODY_CAP * 16)
+                return r.status, dict(r.headers), body or b""
 
+    def get(self, url: str, timeout: float = PROBE_TIMEOUT_S) -> tuple[int, dict, bytes]:
+        """:meth:`aget` from a synchronous caller."""
+        return self._run(self.aget(url, timeout))
+
+    def post_one(self, url: str, path: str, body: dict, max_new_tokens: int, timeout: float = PROBE_TIMEOUT_S) -> Any:
+        """One request to replica ``url`` only (the probe's one-token check), under ``timeout``."""
+        rep = next(r for r in self.replicas if r.url == url)
+
+        async def one():
             await self._setup()
-            try:
-                async with self._client.get(rep.url + "/models", timeout=aiohttp.ClientTimeout(total=10.0)) as r:
-                    await r.read()
-                return True
-            except Exception:
-                rep.down_until = time.monotonic() + 1.0
-                return False
+            async with asyncio.timeout(timeout):
+                return await self._attempt(rep, path, body, reply_byte_cap(max_new_tokens))
 
-        async def probe_all():
-            return await asyncio.gather(*(probe(r) for r in self.replicas))
-
-        ok = self._run(probe_all())
-        alive = [r.url for r, good in zip(self.replicas, ok) if good]
-        if not alive:
-            names = ", ".join(r.url for r in self.replicas)
-            raise EndpointUnavailable(f"no server answers at {names} (is it running, and is the URL its /v1 base?)")
-        return alive
+        return self._run(one())
 
     # -- requests --------------------------------------------------------------------------------
-    async def _acquire(self, started: float) -> _Replica:
-        """A pool slot, then the live replica with the fewest requests in flight (polling while none is live)."""
-        assert self._slots is not None
-        await self._slots.acquire()
+    @staticmethod
+    async def _read_capped(response: Any, cap: int) -> bytes | None:
+        """The body, or ``None`` once it passes ``cap`` bytes (reading stops there: memory stays flat)."""
+        if response.content_length is not None and response.content_length > cap:
+            return None
+        data = bytearray()
+        async for chunk in response.content.iter_any():
+            data += chunk
+            if len(data) > cap:
+                return None
+        return bytes(data)
+
+    async def _pick(self, started: float) -> _Replica:
+        """The live replica with the fewest requests in flight (waiting while none is live)."""
         while True:
             now = time.monotonic()
             live = [r for r in self.replicas if r.alive(now) and r.in_flight < self.concurrency]
@@ -224,76 +392,140 @@ class EndpointPool:
                 rep.in_flight += 1
                 return rep
             if now - started > self.give_up_after:
-                self._slots.release()
                 raise EndpointUnavailable(
-                    f"no replica of {', '.join(r.url for r in self.replicas)} answered for {self.give_up_after:.0f}s"
+                    f"no replica of {', '.join(self.urls)} answered for {self.give_up_after:.0f}s "
+                    "(connection refused or reset); restart the servers and rerun the same command to resume"
                 )
             wake = min((r.down_until for r in self.replicas if not r.alive(now)), default=now + 0.05)
             await asyncio.sleep(max(0.02, min(1.0, wake - now)))
 
-    def _release(self, rep: _Replica) -> None:
-        assert self._slots is not None
-        rep.in_flight -= 1
-        self._slots.release()
+    async def _attempt(self, rep: _Replica, path: str, body: dict, cap: int) -> Any:
+        """One try on ``rep``: the completion JSON, or a :class:`RequestRejected` / :class:`EndpointError` raised, or
+        ``("retry", wait, why)`` for a transient answer. Connection errors propagate (the caller benches ``rep``)."""
+        url = rep.url + path
+        async with self._client.post(url, json=body, headers=self.headers_for(rep.url), allow_redirects=False) as r:
+            status, headers = r.status, r.headers
+            kind = answer_class(status)
+            if kind == "ok":
+                data = await self._read_capped(r, cap)
+                if data is None:
+                    raise RequestRejected(
+                        f"reply longer than max_new_tokens allows (over {cap} bytes); not kept", status, rep.url
+                    )
+            else:
+                data = await self._read_capped(r, ERROR_BODY_CAP)
+        if kind == "ok":
+            try:
+                reply = json.loads(data)
+            except ValueError:
+                reply, problem = None, f"the body is not JSON ({safe_reason(repr(data[:80]), 120)})"
+            else:
+                problem = check_completion(reply, path)
+            if problem:
+                raise EndpointMisconfigured(
+                    f"{url} answered HTTP 200 but not with a completion: {problem}; "
+                    "check that --endpoint is the model server's OpenAI-compatible /v1 base URL"
+                )
+            return reply
+        reason = server_reason(data or b"") if data is not None else f"(an error body over {ERROR_BODY_CAP} bytes)"
+        if 300 <= status < 400:
+            location = safe_reason(headers.get("location", "(no Location header)"), 200)
+            raise EndpointMisconfigured(
+                f"{url} answered HTTP {status} redirecting to {location}; redirects are never followed: "
+                "pass the final OpenAI-compatible base URL as --endpoint"
+            )
+        if kind == "endpoint":
+            raise EndpointMisconfigured(f"{url} answered HTTP {status}: {reason}; {status_fix(status)}")
+        if kind == "record":
+            raise RequestRejected(f"the server refused the request (HTTP {status}): {reason}", status, rep.url)
+        return ("retry", _retry_after(headers), f"HTTP {status}: {reason}")
 
-    async def apost(self, path: str, body: dict) -> dict:
-        """POST ``body`` to ``path`` (e.g. ``/chat/completions``) on some replica; retries as the module doc says."""
+    async def apost(self, path: str, body: dict, max_new_tokens: int) -> Any:
+        """POST ``body`` to ``path`` on some replica under one overall deadline (:attr:`request_timeout`); the
+        completion JSON, or :class:`RequestRejected` / :class:`EndpointError` raised (module doc)."""
         import aiohttp
 
         await self._setup()
-        started = time.monotonic()
-        last = "no attempt"
-        for attempt in range(self.max_attempts):
-            rep = await self._acquire(started)
-            wait = 0.0
+        assert self._slots is not None
+        cap = reply_byte_cap(max_new_tokens)
+        last = "no answer yet"
+        async with self._slots:
+            started = time.monotonic()
             try:
-                async with self._client.post(rep.url + path, json=body) as response:
-                    status, headers, text = response.status, response.headers, await response.text()
-            except (aiohttp.ClientError, asyncio.TimeoutError, OSError) as err:  # refused, reset, timed out
-                rep.failures += 1
-                rep.down_until = time.monotonic() + min(30.0, 0.5 * 2 ** min(rep.failures, 6))
-                last = f"{rep.url}: {type(err).__name__}: {err}"
-                self._release(rep)
-                continue
-            self._release(rep)
-            rep.failures = 0
-            if status < 400:
-                try:
-                    return json.loads(text)
-                except ValueError:
-                    last = f"{rep.url}: the reply is not JSON: {text[:200]!r}"
-                    wait = 0.5
-            elif status in RETRY_STATUS:
-                last = f"{rep.url}: HTTP {status}: {_server_reason(text)}"
-                wait = _retry_after(headers)
-                if wait is None:
-                    wait = min(10.0, 0.25 * 2**attempt) * (0.5 + random.random())
-            else:
-                raise RequestRejected(f"the server refused the request (HTTP {status}): {_server_reason(text)}")
-            await asyncio.sleep(wait)
-        raise EndpointUnavailable(f"gave up after {self.max_attempts} tries; last: {last}")
+                async with asyncio.timeout(self.request_timeout):
+                    for attempt in range(self.max_attempts):
+                        rep = await self._pick(started)
+                        try:
+                            outcome = await self._attempt(rep, path, body, cap)
+                        except (aiohttp.ClientError, OSError) as err:  # refused, reset: another replica takes it
+                            rep.failures += 1
+                            rep.down_until = time.monotonic() + min(30.0, 0.5 * 2 ** min(rep.failures, 6))
+                            last = f"{rep.url}: {type(err).__name__}: {safe_reason(str(err), 160)}"
+                            continue
+                        finally:
+                            rep.in_flight -= 1
+                        rep.failures = 0
+                        if not (isinstance(outcome, tuple) and outcome[:1] == ("retry",)):
+                            return outcome
+                        _, wait, why = outcome
+                        last = f"{rep.url}: {why}"
+                        if wait is None:
+                            wait = min(10.0, 0.25 * 2**attempt) * (0.5 + random.random())
+                        await asyncio.sleep(wait)
+            except TimeoutError:
+                raise EndpointUnavailable(
+                    f"no usable answer within --request-timeout {self.request_timeout:g}s from "
+                    f"{', '.join(self.urls)} (last: {last}); check the servers, or raise --request-timeout, and "
+                    "rerun the same command to resume"
+                ) from None
+        raise EndpointUnavailable(
+            f"gave up after {self.max_attempts} tries (last: {last}); rerun the same command to resume"
+        )
 
-    def post_many(self, path: str, bodies: Sequence[dict]) -> list[Any]:
+    def post_many(self, path: str, bodies: Sequence[dict], *, max_new_tokens: int) -> list[Any]:
         """Send ``bodies`` concurrently; per body its reply JSON or the exception it raised, in order."""
 
         async def many():
-            return await asyncio.gather(*(self.apost(path, b) for b in bodies), return_exceptions=True)
+            return await asyncio.gather(*(self.apost(path, b, max_new_tokens) for b in bodies), return_exceptions=True)
 
         return self._run(many())
 
-    def get(self, path: str) -> Any:
-        """GET ``path`` on the first replica that answers; the JSON reply (``None`` when none answers)."""
-        import aiohttp
 
-        async def one():
-            await self._setup()
-            for rep in self.replicas:
-                try:
-                    async with self._client.get(rep.url + path, timeout=aiohttp.ClientTimeout(total=10.0)) as r:
-                        text = await r.text()
-                    return json.loads(text) if r.status < 400 else None
-                except (aiohttp.ClientError, asyncio.TimeoutError, OSError, ValueError):
-                    continue
-            return None
+def raise_endpoint_errors(results: Sequence[Any]) -> None:
+    """Raise the first :class:`EndpointError` (or unexpected exception) among a batch's results; the run stops
+    before any record of the batch is written."""
+    for result in results:
+        if isinstance(result, EndpointError) or (
+            isinstance(result, BaseException) and not isinstance(result, RequestRejected)
+        ):
+            raise result
 
-        return self._run(one())
+
+class RefusalGuard:
+    """Holds records a server refused until a later answer shows the endpoint works (then they are written), and
+    stops the run (:class:`EndpointMisconfigured`) when :data:`REFUSAL_RUN` refusals in a row share one status and
+    one endpoint: that is the endpoint's fault, and the held records stay unmarked for a rerun.
+
+    ``hold(item, err)`` may raise; ``release()`` returns the held items (after a success, or at the end).
+    """
+
+    def __init__(self, limit: int = REFUSAL_RUN):
+        self.limit = limit
+        self.held: list[tuple[Any, RequestRejected]] = []
+
+    def hold(self, item: Any, err: RequestRejected) -> None:
+        """Hold ``item``, refused with ``err``; raise when the refusals in a row reach the limit."""
+        self.held.append((item, err))
+        tail = self.held[-self.limit :]
+        if len(tail) >= self.limit and len({(e.url, e.status) for _, e in tail}) == 1:
+            raise EndpointMisconfigured(
+                f"{err.url} refused {len(tail)} requests in a row the same way ({err.reason}); that is the "
+                "endpoint's answer, not the records': nothing was marked; fix the server or the request settings "
+                "and rerun the same command"
+            )
+
+    def release(self) -> list[Any]:
+        """The held items, to be written now (the guard is emptied)."""
+        items = [item for item, _ in self.held]
+        self.held.clear()
+        return items

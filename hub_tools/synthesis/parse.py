@@ -179,3 +179,34 @@ def leading_word(question: str) -> str:
     if words[0] == "how" and len(words) > 1 and words[1] in _HOW_PAIRS:
         return f"how {words[1]}"
     return words[0]
+
+
+def special_tokens_of(tokenizer: object) -> list[str]:
+    """Every special token string of ``tokenizer`` (its named special tokens and added tokens marked special),
+    longest first."""
+    tokens = set(getattr(tokenizer, "all_special_tokens", None) or [])
+    for added in (getattr(tokenizer, "added_tokens_decoder", None) or {}).values():
+        if getattr(added, "special", False):
+            tokens.add(str(getattr(added, "content", added)))
+    return sorted((t for t in tokens if t), key=len, reverse=True)
+
+
+def foreign_special_token(generated: str, special_tokens: list[str], turn_format: TurnFormat | None = None) -> str | None:
+    """The first special token in ``generated`` that is not part of one of the format's turn markers, or ``None``.
+
+    The protocol's own markers (``turn_format``'s user / assistant openings and turn ends; Llama-3 by default) are
+    removed first, and so is the text after the last complete turn end (an incomplete last turn, cut by
+    ``max_new_tokens``, is dropped by :func:`parse_triplets` anyway). Anything special left (``<|image_pad|>``,
+    ``<|begin_of_text|>``, a ``system`` header) would flow into the training data: the record is rejected, with the
+    same rule for in-process and served engines.
+    """
+    fmt = turn_format or LLAMA3
+    end = fmt.turn_end
+    text = generated[: generated.rfind(end) + len(end)] if end and end in generated else generated
+    for marker in sorted({fmt.user_open, fmt.assistant_open, fmt.user_end, fmt.assistant_end, end}, key=len)[::-1]:
+        if marker:
+            text = text.replace(marker, "\x00")
+    for token in special_tokens:
+        if token in text:
+            return token
+    return None

@@ -21,6 +21,7 @@ from typing import Any
 
 from hub_tools.defaults import DEFAULT_SYNTHESIZER
 from hub_tools.errors import OVERWRITE_FIX, ConfigMismatch, describe_exception, settings_mismatch
+from hub_tools.synthesis.endpoint_client import RefusalGuard, RequestRejected
 from hub_tools.rundir import (  # RUN_OUTPUTS: what the stages write into RUN_DIR (``--overwrite`` removes only these)
     RUN_OUTPUTS,
     FaultPoints,
@@ -35,6 +36,8 @@ from hub_tools.rundir import (  # RUN_OUTPUTS: what the stages write into RUN_DI
 )
 
 STAGE = "synthesis"
+REASON_LIMIT = 1000
+"""Characters kept of a rejection's reason."""
 CONFIG_KEYS = (
     "pairs",
     "synthesizer",
@@ -82,6 +85,7 @@ class SynthesisConfig:
     concurrency: int | None = None
     api_key_env: str | None = None
     server: str = "auto"
+    request_timeout: float | None = None
 
 
 # ---------------------------------------------------------------------------------------------
@@ -202,11 +206,14 @@ class _Dist:
 # rows
 # ---------------------------------------------------------------------------------------------
 def rejected_row(record: Any) -> dict:
-    """The row of a rejected input record."""
+    """The row of a rejected input record; its reason redacted and cut
+    (:func:`~hub_tools.synthesis.endpoint_client.safe_reason`: a server may echo a key)."""
+    from hub_tools.synthesis.endpoint_client import safe_reason
+
     return {
         "id": record.id,
         "status": "rejected",
-        "reason": record.reason,
+        "reason": safe_reason(record.reason, REASON_LIMIT),
         "caption": None,
         "caption_prompt": None,
         "image": None,
@@ -380,6 +387,7 @@ def _synthesize(cfg: SynthesisConfig, engine: Any = None) -> dict:
             concurrency=cfg.concurrency,
             api_key_env=cfg.api_key_env,
             server=cfg.server,
+            request_timeout=cfg.request_timeout,
         )
     if engine is None:
         from transformers import set_seed
@@ -440,6 +448,8 @@ def _run(cfg, engine, dist, run_dir: Path, stage_dir: Path, entry: dict, manifes
     )
     handled = 0
     failed: list[tuple[int, dict]] = []  # pairs the engine failed on since its last success, not yet written
+    refused = RefusalGuard()  # pairs a server refused: written once a later answer shows the endpoint works
+    foreign = foreign_token_check(engine)
     max_failed = max(16, 2 * window)
     writer = ShardWriter(stage_dir, rank=dist.rank)
     # A served engine gets the next window while the previous one is still in flight, so the replicas never wait
@@ -484,12 +494,20 @@ def _run(cfg, engine, dist, run_dir: Path, stage_dir: Path, entry: dict, manifes
             pending, future = inflight.popleft()
             results = future.result() if future is not None else _generate(engine, pending)
             for (num, rec, image_rel), text, error, bad_input in results:
+                if isinstance(bad_input, RequestRejected):  # held: a run of refusals is the endpoint's fault
+                    refused.hold((num, rejected_row(_failure(rec, error))), bad_input)
+                    continue
                 if bad_input:  # the pair's own fault (e.g. an image the processor refuses): no engine failure
                     _write(writer, rejected_row(_failure(rec, error)), num, fault)
                     counts["rejected"] += 1
                     bar.update(1)
                     continue
                 row = None
+                if error is None and foreign(text):
+                    error = (
+                        f"the generation holds the special token {foreign(text)!r} outside the format's turn "
+                        "markers; rejected before parsing"
+                    )
                 if error is None:
                     try:
                         row = synthesized_row(rec, image_rel, text, turn_format)
@@ -504,7 +522,7 @@ def _run(cfg, engine, dist, run_dir: Path, stage_dir: Path, entry: dict, manifes
                             "stopping (the failed pairs are not recorded, so a rerun retries them)."
                         )
                     continue
-                for fnum, frow in failed:  # a success after failures: they were per-pair problems
+                for fnum, frow in failed + refused.release():  # a success after failures: per-pair problems
                     _write(writer, frow, fnum, fault)
                     counts["rejected"] += 1
                     bar.update(1)
@@ -513,7 +531,7 @@ def _run(cfg, engine, dist, run_dir: Path, stage_dir: Path, entry: dict, manifes
                 counts["synthesized"] += 1
                 counts["triplets"] += len(row["triplets"])
                 bar.update(1)
-        for fnum, frow in failed:
+        for fnum, frow in failed + refused.release():
             _write(writer, frow, fnum, fault)
             counts["rejected"] += 1
             bar.update(1)
@@ -545,7 +563,7 @@ def _generate(engine: Any, pending: list) -> list[tuple[tuple, str | None, str |
     not count as an engine failure; any other failure does.
     """
     from hub_tools.errors import BadInput
-    from hub_tools.synthesis.endpoint_client import EndpointUnavailable
+    from hub_tools.synthesis.endpoint_client import EndpointError
 
     batch = [(rec.image, rec.caption, rec.caption_prompt) for _, rec, _ in pending]
     try:
@@ -561,7 +579,7 @@ def _generate(engine: Any, pending: list) -> list[tuple[tuple, str | None, str |
         if len(batch) > 1:
             return [result for item in pending for result in _generate(engine, [item])]
         return [(pending[0], None, err.reason, True)]
-    except EndpointUnavailable:  # no server answers: stop; nothing of this batch is written, a rerun resumes it
+    except EndpointError:  # an answer about the endpoint: stop; nothing of this batch is written, a rerun resumes it
         raise
     except Exception as err:
         if len(batch) > 1:
@@ -571,7 +589,9 @@ def _generate(engine: Any, pending: list) -> list[tuple[tuple, str | None, str |
     for item, text in zip(pending, outs, strict=True):
         if isinstance(text, str):
             results.append((item, text, None, False))
-        elif isinstance(text, BadInput):  # a served engine's per-record refusal (the server's reason)
+        elif isinstance(text, RequestRejected):  # a served engine's per-record refusal (the server's reason)
+            results.append((item, None, text.reason, text))
+        elif isinstance(text, BadInput):
             results.append((item, None, text.reason, True))
         elif isinstance(text, Exception):
             results.append((item, None, f"synthesis failed for this pair: {describe_exception(text)}", False))
@@ -579,6 +599,17 @@ def _generate(engine: Any, pending: list) -> list[tuple[tuple, str | None, str |
             reason = f"synthesis failed for this pair: the engine returned {type(text).__name__}"
             results.append((item, None, reason, False))
     return results
+
+
+def foreign_token_check(engine: Any):
+    """``check(text) -> token | None``: :func:`~hub_tools.synthesis.parse.foreign_special_token` with the engine's
+    tokenizer and turn format (in-process and served alike); a no-op for an engine without a tokenizer."""
+    from hub_tools.synthesis.parse import foreign_special_token, special_tokens_of
+
+    tokenizer = getattr(engine, "tokenizer", None)
+    tokens = special_tokens_of(tokenizer) if tokenizer is not None else []
+    turn_format = getattr(engine, "turn_format", None)
+    return lambda text: foreign_special_token(text, tokens, turn_format) if tokens and text else None
 
 
 def _failure(rec: Any, reason: str) -> Any:

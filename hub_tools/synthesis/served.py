@@ -15,8 +15,10 @@ image as an ``image_url`` data URL (PNG, lossless). The server kinds and what th
 - ``vllm`` (``vllm serve``): ``chat_template`` at the top level, ``skip_special_tokens: false``,
   ``spaces_between_special_tokens: false``, ``ignore_eos: true`` with our ``stop_token_ids``, ``temperature: 0``.
 
-A record the server refuses (a 4xx about the request) is returned as a :class:`~hub_tools.errors.BadInput` in its
-slot, so the runner rejects that record with the server's reason; :class:`EndpointUnavailable` stops the run.
+The endpoints are opened by :func:`~hub_tools.synthesis.endpoint_probe.open_pool` (probed for the model before the
+first record). A record the server refuses (a 4xx about the request) is returned as a
+:class:`~hub_tools.errors.BadInput` in its slot; an answer about the endpoint stops the run
+(:mod:`hub_tools.synthesis.endpoint_client` classifies every answer).
 """
 
 from __future__ import annotations
@@ -28,10 +30,9 @@ import shutil
 from pathlib import Path
 from typing import Any
 
-from hub_tools.synthesis.endpoint_client import EndpointPool, EndpointUnavailable, RequestRejected
+from hub_tools.synthesis.endpoint_client import EndpointPool, raise_endpoint_errors
+from hub_tools.synthesis.endpoint_probe import SERVER_KINDS, open_pool
 
-SERVER_KINDS = ("auto", "transformers", "vllm")
-"""``--server`` values: ``auto`` asks ``GET /models`` (vLLM says ``owned_by: vllm``), else ``transformers``."""
 VERBATIM_TEMPLATE = (
     "{% for message in messages %}{% if message['content'] is string %}{{ message['content'] }}{% else %}"
     "{% for part in message['content'] %}{% if part['type'] == 'text' %}{{ part['text'] }}{% endif %}"
@@ -80,31 +81,11 @@ def prepare_served_folder(source: str, out_dir: str) -> Path:
     return out
 
 
-def detect_server_kind(pool: EndpointPool) -> str:
-    """``vllm`` when ``GET /models`` says so, else ``transformers``."""
-    data = pool.get("/models")
-    owners = {str(m.get("owned_by", "")).lower() for m in (data or {}).get("data", []) if isinstance(m, dict)}
-    return "vllm" if "vllm" in owners else "transformers"
-
-
 def image_data_url(image: Any) -> str:
     """A lossless ``data:image/png;base64,...`` URL of a PIL image."""
     buf = io.BytesIO()
     image.save(buf, format="PNG")
     return "data:image/png;base64," + base64.b64encode(buf.getvalue()).decode("ascii")
-
-
-def open_pool(urls, api_key_env: str | None, concurrency: int) -> EndpointPool:
-    """An :class:`EndpointPool` over ``urls`` with the key from the environment, checked reachable (one line if not)."""
-    from hub_tools.synthesis.endpoint_client import api_key_from_env
-
-    pool = EndpointPool(urls, api_key=api_key_from_env(api_key_env), concurrency=concurrency)
-    try:
-        pool.reachable()
-    except BaseException:
-        pool.close()
-        raise
-    return pool
 
 
 class ServedSynthesizer:
@@ -127,12 +108,12 @@ class ServedSynthesizer:
         concurrency: int | None = None,
         api_key_env: str | None = None,
         server: str = "auto",
+        request_timeout: float | None = None,
         pool: EndpointPool | None = None,
     ):
         from transformers import AutoProcessor, GenerationConfig
 
         from hub_tools.errors import loading
-        from hub_tools.synthesis.endpoint_client import DEFAULT_CONCURRENCY
         from hub_tools.synthesis.engines import _PromptMixin, stop_token_ids
 
         if server not in SERVER_KINDS:
@@ -155,8 +136,15 @@ class ServedSynthesizer:
         self._stop_texts = [self.tokenizer.convert_ids_to_tokens(i) for i in self.stop_ids]
         pad = self.tokenizer.pad_token_id
         self.pad_id = pad if pad is not None else (self.stop_ids[0] if self.stop_ids else 0)
-        self.pool = pool or open_pool(urls, api_key_env, concurrency or DEFAULT_CONCURRENCY)
-        self.server = detect_server_kind(self.pool) if server == "auto" else server
+        self.pool = pool or open_pool(
+            urls,
+            model,
+            api_key_env=api_key_env,
+            concurrency=concurrency,
+            request_timeout=request_timeout,
+            server=server,
+        )
+        self.server = getattr(self.pool, "server", None) or ("transformers" if server == "auto" else server)
         if (
             self.server == "transformers"
             and getattr(self.tokenizer, "response_template", None) != RAW_RESPONSE_TEMPLATE
@@ -217,9 +205,11 @@ class ServedSynthesizer:
     def text_of(self, reply: dict) -> str:
         """The generation in a reply, cut before a trailing stop token (in-process decoding stops there)."""
         choice = reply["choices"][0]
-        text = choice.get("message", {}).get("content")
+        text = (choice.get("message") or {}).get("content")
         if text is None:
             text = choice.get("text") or ""
+        if not isinstance(text, str):
+            raise TypeError(f"the reply's content is {type(text).__name__}, not text")
         for stop in self._stop_texts:
             if stop and text.endswith(stop):
                 return text[: -len(stop)]
@@ -228,8 +218,9 @@ class ServedSynthesizer:
     def generate(self, batch: list) -> list:
         """One raw generation per ``(image, caption, caption_prompt)`` item, in order, all in flight at once.
 
-        A record the server refused comes back as a :class:`RequestRejected` in its slot (the runner rejects that
-        record); :class:`EndpointUnavailable` (no replica answered within the retry budget) is raised.
+        A record the server refused comes back as a :class:`RequestRejected` in its slot (the runner holds it, see
+        :class:`~hub_tools.synthesis.endpoint_client.RefusalGuard`); an answer about the endpoint
+        (:class:`~hub_tools.synthesis.endpoint_client.EndpointError`) is raised: nothing of the batch is written.
         """
         from hub_tools.synthesis.engines import _item
 
@@ -237,17 +228,15 @@ class ServedSynthesizer:
         for entry in batch:
             image, caption, caption_prompt = _item(entry)
             bodies.append(self.request_body(image, caption, caption_prompt))
-        for reply in self.pool.post_many("/chat/completions", bodies):
-            if isinstance(reply, EndpointUnavailable):
-                raise reply
-            if isinstance(reply, RequestRejected):
+        replies = self.pool.post_many("/chat/completions", bodies, max_new_tokens=self.max_new_tokens)
+        raise_endpoint_errors(replies)
+        for reply in replies:
+            if isinstance(reply, BaseException):
                 out.append(reply)
-            elif isinstance(reply, BaseException):
-                raise reply
             else:
                 try:
                     out.append(self.text_of(reply))
-                except (KeyError, IndexError, TypeError) as err:
+                except (KeyError, IndexError, TypeError, AttributeError) as err:
                     out.append(RuntimeError(f"the server's reply has no generation ({type(err).__name__}: {err})"))
         return out
 
