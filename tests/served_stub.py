@@ -24,6 +24,7 @@ class StubServer:
         from aiohttp import web
 
         self.mode = "ok"
+        self.closing = False
         self.models = models or []
         self.owned_by = owned_by
         self.seen = 0
@@ -57,9 +58,12 @@ class StubServer:
         self.loop.run_forever()
 
     def close(self) -> None:
-        """Stop the server."""
-        asyncio.run_coroutine_threadsafe(self.runner.cleanup(), self.loop).result(10)
-        self.loop.call_soon_threadsafe(self.loop.stop)
+        """Stop the server (dripping or hanging answers end at once)."""
+        self.closing = True
+        try:
+            asyncio.run_coroutine_threadsafe(self.runner.cleanup(), self.loop).result(10)
+        finally:
+            self.loop.call_soon_threadsafe(self.loop.stop)
 
     async def list_models(self, request):
         from aiohttp import web
@@ -132,6 +136,8 @@ class StubServer:
             await response.prepare(request)
             try:
                 for _ in range(600):
+                    if self.closing or self.mode != mode:
+                        break
                     if mode == "drip":
                         await response.write(b" ")
                     await asyncio.sleep(0.2)

@@ -68,7 +68,7 @@ def marked(run_dir: Path, stage: str = "synthesis") -> int:
 ENDPOINT_ANSWERS = {
     "401": "answered HTTP 401",
     "403": "answered HTTP 403",
-    "404": "/v1 base URL",
+    "404": "answered HTTP 404: scripted 404; pass the server's OpenAI-compatible base URL",
     "405": "answered HTTP 405",
     "402": "answered HTTP 402",
     "302": "redirecting to http://example.invalid/v1/chat/completions; redirects are never followed",
@@ -190,10 +190,7 @@ def test_no_key_lands_in_any_file(good, sample_pairs, models, tmp_path, monkeypa
 
 
 def test_foreign_special_tokens_reject_the_record(good, sample_pairs, models, tmp_path):
-    from transformers import AutoTokenizer
-
-    tokenizer = AutoTokenizer.from_pretrained(models["synthesizer"])
-    token = "<|begin_of_text|>" if "<|begin_of_text|>" in tokenizer.all_special_tokens else tokenizer.bos_token
+    token = "<|image_pad|>"  # the tiny synthesizer's image token (a Qwen2-VL tokenizer)
     good.text = GENERATION.replace("Red<|eot_id|>", f"Red{token}<|eot_id|>")
     out = tmp_path / "run"
     counts = synthesize(synth_config(sample_pairs, out, models["synthesizer"], good.url, limit=4))
