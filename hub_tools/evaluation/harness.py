@@ -340,7 +340,7 @@ def evaluate_model(
 ) -> dict:
     """Evaluate ``model`` (Hub id or local folder) on ``tasks``; write predictions and scores to ``output_dir``.
 
-    ``tasks``: ``"biomed"``, ``"food"``, ``"all"`` or task names (comma-separated or a list).
+    ``tasks``: ``"biomed"``, ``"food"``, ``"remote-sensing"``, ``"all"`` or task names (comma-separated or a list).
     ``limit``: first N items per task. ``max_new_tokens``: override every task's budget (smoke runs).
     ``metric_options``: extra ``compute()`` keywords per metric module (default
     :data:`hub_tools.evaluation.tasks.METRIC_OPTIONS`), e.g. ``{"medical_vqa": {"mode": "llava_med"}}``.
