@@ -146,3 +146,39 @@ def test_remote_sensing_visual_instructions_release_layout(tmp_path):
     assert len(rows) == 2 and Path(rows[0]["images"][0]).is_file()
     messages = normalize_messages(rows[0]["messages"])
     assert messages[0]["content"][0] == {"type": "image"} and len(messages) == 4
+
+
+def test_tiny_qwen2_5_vl_trains_one_step_and_evaluates_on_remote_sensing(tiny_models, rs_benchmark, tmp_path):
+    """The newest student end to end: one SFT step (the tiny recipe, the contract's area cap) then `evaluate`."""
+    import torch
+    from transformers import AutoConfig, AutoModelForImageTextToText
+
+    from hub_tools.evaluation.harness import evaluate_model
+    from hub_tools.miniature.sft_demo import write_demo_rows
+    from hub_tools.training.sft import main, parse_args
+
+    base = tiny_models["qwen2_5_vl"]
+    config = AutoConfig.from_pretrained(base)
+    assert config.model_type == "qwen2_5_vl" and config.vision_config.fullatt_block_indexes == [1]
+    assert config.vision_config.window_size == 56  # 2x2 merged patches: a 112 px image is four windows
+    rows = write_demo_rows(tmp_path / "rows", num_rows=4)
+    out = tmp_path / "run"
+    recipe = Path(__file__).resolve().parents[1] / "recipes" / "tiny" / "sft" / "config.yaml"
+    argv = ["--config", str(recipe), "--model_name_or_path", str(base), "--dataset_dir", str(rows), "--output_dir",
+            str(out), "--max_steps", "1", "--warmup_steps", "0", "--save_strategy", "no", "--image_max_pixels", "4096"]  # fmt: skip
+    summary = main(*parse_args(argv))
+    assert summary["stages"][0]["metrics"]["train_rows"] == 4
+    before = AutoModelForImageTextToText.from_pretrained(base).state_dict()
+    trained = AutoModelForImageTextToText.from_pretrained(out)
+    assert type(trained).__name__ == "Qwen2_5_VLForConditionalGeneration"
+    after = trained.state_dict()
+    assert any(not torch.equal(before[k], after[k]) for k in before if k.startswith("model.language_model"))
+    assert "area capped at 4,096 px" in (out / "README.md").read_text()
+
+    scores = evaluate_model(str(out), "remote-sensing", tmp_path / "eval", limit=2, batch_size=2,
+                            benchmark_dir=rs_benchmark, max_new_tokens=4, progress=False)  # fmt: skip
+    assert list(scores["tasks"]) == ["CLRS", "UC_Merced", "FloodNet", "NWPU-Captions"]
+    for name, entry in scores["tasks"].items():
+        lines = (tmp_path / "eval" / "predictions" / f"{name}.jsonl").read_text().splitlines()
+        assert len(lines) == 2 and all("error" not in json.loads(line) for line in lines), name
+        assert all(0.0 <= v <= 1.0 for k, v in entry["results"].items() if not k.startswith("num_")), entry

@@ -68,6 +68,16 @@ def register(subparsers, name: str, help: str) -> None:
         help="Qwen2-VL image resize cap (default: 1280*28*28, as published)",
     )
     p.add_argument(
+        "--image-max-pixels",
+        type=int,
+        default=None,
+        help="shrink images with more pixels than this (area; LLaMA-Factory's rule, as the SFT recipes' "
+        "image_max_pixels) before the processor; default: as stored, as the release evaluated",
+    )
+    p.add_argument(
+        "--image-min-pixels", type=int, default=None, help="enlarge images with fewer pixels than this (area)"
+    )
+    p.add_argument(
         "--prompt-format",
         choices=("released", "chat"),
         default="released",
@@ -143,6 +153,8 @@ def run(args: argparse.Namespace) -> int:
                 "allow_approximate": args.allow_approximate,
             },
             overwrite=args.overwrite,
+            image_max_pixels=args.image_max_pixels,
+            image_min_pixels=args.image_min_pixels,
         )
     except ConfigMismatch as err:  # a resume with other settings: a usage error, as in every stage
         return fail("evaluate", err, 2)

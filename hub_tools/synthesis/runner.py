@@ -45,6 +45,8 @@ CONFIG_KEYS = (
     "caption_column",
     "split",
     "image_root",
+    "image_max_pixels",
+    "image_min_pixels",
 )
 
 
@@ -82,6 +84,8 @@ class SynthesisConfig:
     concurrency: int | None = None
     api_key_env: str | None = None
     server: str = "auto"
+    image_max_pixels: int | None = None
+    image_min_pixels: int | None = None
 
 
 # ---------------------------------------------------------------------------------------------
@@ -104,6 +108,8 @@ def manifest_config(cfg: SynthesisConfig) -> dict:
         "caption_column": cfg.caption_column,
         "split": cfg.split,
         "image_root": str(Path(cfg.image_root).resolve()) if cfg.image_root else None,
+        # the image-size contract (hub_tools.data.image_size), recorded only when set: older runs still resume
+        **{k: getattr(cfg, k) for k in ("image_max_pixels", "image_min_pixels") if getattr(cfg, k) is not None},
         "runtime": {
             "backend": "endpoint" if cfg.endpoint else "transformers",
             "batch_size": cfg.batch_size,
@@ -384,6 +390,7 @@ def _synthesize(cfg: SynthesisConfig, engine: Any = None) -> dict:
     if engine is None:
         from transformers import set_seed
 
+        from hub_tools.data.image_size import image_size
         from hub_tools.synthesis import make_engine
 
         set_seed(cfg.seed)
@@ -396,6 +403,7 @@ def _synthesize(cfg: SynthesisConfig, engine: Any = None) -> dict:
             prompt_format=cfg.prompt_format,
             cache_implementation="static" if cfg.cache == "static" else None,
             decode=cfg.decode,
+            image_size=image_size(cfg.image_max_pixels, cfg.image_min_pixels),
         )
     try:
         return _run(cfg, engine, dist, run_dir, stage_dir, entry, manifest, fault)
