@@ -182,3 +182,21 @@ def test_tiny_qwen2_5_vl_trains_one_step_and_evaluates_on_remote_sensing(tiny_mo
         lines = (tmp_path / "eval" / "predictions" / f"{name}.jsonl").read_text().splitlines()
         assert len(lines) == 2 and all("error" not in json.loads(line) for line in lines), name
         assert all(0.0 <= v <= 1.0 for k, v in entry["results"].items() if not k.startswith("num_")), entry
+
+
+def test_domain_flags_of_evaluate_and_compare(tmp_path, capsys):
+    from hub_tools.cli import main
+
+    argv = ["evaluate", "--model", "m", "--tasks", "biomed", "--domain", "food", "--output", str(tmp_path / "e")]
+    assert main(argv) == 2 and "not both" in capsys.readouterr().err
+    for name, value in (("a", 0.5), ("b", 0.75)):
+        tasks = {
+            task: {"primary": ["accuracy"], "results": {"accuracy": value}, "num_items": 4}
+            for task in ("PMC-VQA", "CLRS")
+        }
+        (tmp_path / name).mkdir()
+        (tmp_path / name / "scores.json").write_text(json.dumps({"tasks": tasks}))
+    argv = ["compare", str(tmp_path / "a"), str(tmp_path / "b"), "--output", str(tmp_path / "c.png")]
+    assert main([*argv, "--domain", "remote-sensing"]) == 0
+    out = capsys.readouterr().out
+    assert "| CLRS | accuracy | 50.00 | 75.00 | +25.00 |" in out and "PMC-VQA" not in out
