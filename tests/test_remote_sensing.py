@@ -43,7 +43,8 @@ def rs_benchmark(tmp_path_factory) -> Path:
             _png(nwpu / "NWPU-RESISC45" / cls / rec["filename"])
     out = tmp_path_factory.mktemp("rs_bench") / "remote-sensing-VQA-benchmark"
     argv = ["build-benchmark", "remote-sensing", "--clrs", str(raw / "CLRS"), "--uc-merced",
-            str(raw / "UCMerced_LandUse"), "--nwpu-captions", str(nwpu), "--output", str(out), "--no-progress"]  # fmt: skip
+            str(raw / "UCMerced_LandUse"), "--nwpu-captions", str(nwpu),
+            "--output", str(out), "--no-progress"]  # fmt: skip
     assert main(argv) == 0
     flood = out / "FloodNet"
     _png(flood / "img" / "f0.png", (30, 30, 160))
@@ -165,7 +166,8 @@ def test_tiny_qwen2_5_vl_trains_one_step_and_evaluates_on_remote_sensing(tiny_mo
     out = tmp_path / "run"
     recipe = Path(__file__).resolve().parents[1] / "recipes" / "tiny" / "sft" / "config.yaml"
     argv = ["--config", str(recipe), "--model_name_or_path", str(base), "--dataset_dir", str(rows), "--output_dir",
-            str(out), "--max_steps", "1", "--warmup_steps", "0", "--save_strategy", "no", "--image_max_pixels", "4096"]  # fmt: skip
+            str(out), "--max_steps", "1", "--warmup_steps", "0", "--save_strategy", "no",
+            "--image_max_pixels", "4096"]  # fmt: skip
     summary = main(*parse_args(argv))
     assert summary["stages"][0]["metrics"]["train_rows"] == 4
     before = AutoModelForImageTextToText.from_pretrained(base).state_dict()

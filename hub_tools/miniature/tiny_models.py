@@ -445,9 +445,9 @@ def _install(source_builder: Callable[[Path], object], path: Path, want: dict) -
 def build_tiny_models(out_dir: str | Path, seed: int = 0, force: bool = False) -> dict[str, Path]:
     """Build (or reuse, when already built with this version and seed) the random-weight tiny models.
 
-    Returns ``{"qwen2_vl": path, "llava_next": path, "llama": path, "qwen2_5_vl": path}``. A model folder is reused
-    only when its ``tiny.json`` stamp matches, so an interrupted build is redone. The briefly tuned synthesizer and checker
-    come on top from :func:`hub_tools.miniature.tiny_tuned.build_all_tiny_models` (``adamllm tiny-models``).
+    Returns ``{"qwen2_vl": path, "llava_next": path, "llama": path, "qwen2_5_vl": path}``. A model folder is
+    reused only when its ``tiny.json`` stamp matches, so an interrupted build is redone. The briefly tuned
+    synthesizer and checker come on top from :func:`hub_tools.miniature.tiny_tuned.build_all_tiny_models` (``adamllm tiny-models``).
     """
     out_dir = Path(out_dir)
     out_dir.mkdir(parents=True, exist_ok=True)
