@@ -28,7 +28,7 @@ COMMANDS: list[tuple[str, str, str]] = [
     ("doctor", "doctor", "Check a run directory for damage (corrupt shards, duplicate ids) and --repair it."),
     ("build-dataset", "build_dataset", "Build a Hub dataset folder (parquet + card) from a run directory."),
     ("publish-metrics", "publish_metrics", "Push the evaluate metrics to the Hub as Spaces ORG/<name>."),
-    ("build-benchmark", "build_benchmark", "Build the biomed or food benchmarks from their raw releases."),
+    ("build-benchmark", "build_benchmark", "Build the biomed, food or remote-sensing benchmarks from raw releases."),
     ("train", "train", "Post-train a model with the TRL SFT recipe."),
     ("evaluate", "evaluate", "Score a model on the domain benchmarks."),
     ("compare", "compare", "Compare two evaluation runs (table + bar chart)."),

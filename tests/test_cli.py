@@ -31,7 +31,7 @@ def test_sample_data_and_validate_pairs(tmp_path, capsys):
 def test_tiny_models_command(tmp_path, capsys):
     assert main(["tiny-models", "--output", str(tmp_path / "t"), "--no-tuned"]) == 0
     out = capsys.readouterr().out
-    for name in ("qwen2_vl", "llava_next", "llama"):
+    for name in ("qwen2_vl", "llava_next", "llama", "qwen2_5_vl"):
         assert (tmp_path / "t" / name / "config.json").is_file() and name in out
 
 

@@ -206,9 +206,9 @@ def test_task_registry_groups_budgets_and_names():
     assert names == ["SLAKE", "VQA_RAD", "PathVQA", "PMC-VQA"]
     assert [t.name for t in tasks.resolve_tasks("food")] == ["Recipe1M", "Food101", "FoodSeg103", "Nutrition5K"]
     assert [t.name for t in tasks.resolve_tasks("pmc_vqa, vqa-rad,SLAKE,slake")] == ["PMC-VQA", "VQA_RAD", "SLAKE"]
-    budgets = {t.name: t.max_new_tokens for t in tasks.resolve_tasks("all")}
+    budgets = {t.name: t.max_new_tokens for t in tasks.resolve_tasks("biomed,food")}
     assert budgets == {n: 256 if n in ("Food101", "FoodSeg103", "Nutrition5K") else 1024 for n in budgets}
-    assert {t.name: t.repo for t in tasks.resolve_tasks("all")}["Food101"] == "AdaptLLM/food-VQA-benchmark"
+    assert {t.name: t.repo for t in tasks.resolve_tasks("biomed,food")}["Food101"] == "AdaptLLM/food-VQA-benchmark"
     assert tasks.TASKS["PathVQA"].repo == "AdaptLLM/biomed-VQA-benchmark"
     with pytest.raises(ValueError, match="unknown task or group 'MMMU'"):
         tasks.resolve_tasks("biomed,MMMU")
@@ -230,7 +230,7 @@ def test_vocabularies_bundled_and_parsed_without_executing():
 
 
 def test_splits_load_in_every_layout_and_map_rows_to_metric_inputs(bench):
-    for task in tasks.resolve_tasks("all"):
+    for task in tasks.resolve_tasks("biomed,food"):
         split = tasks.load_split(task, bench)
         assert len(split) == SIZES[task.name], task.name
     slake = tasks.load_split(tasks.TASKS["SLAKE"], bench, limit=2)
@@ -272,7 +272,7 @@ def test_scores_follow_the_metric_contracts_with_scripted_answers(bench, tmp_pat
     monkeypatch.setattr(harness, "ChatVLM", ScriptedVLM)
     ScriptedVLM.calls = []
     out = tmp_path / "run"
-    scores = harness.evaluate_model("scripted", "all", out, batch_size=2, benchmark_dir=bench, progress=False)
+    scores = harness.evaluate_model("scripted", "biomed,food", out, batch_size=2, benchmark_dir=bench, progress=False)
     results = _results(scores)
     for name, expected in EXPECTED.items():
         for key, value in expected.items():
@@ -304,7 +304,7 @@ def test_tiny_qwen2_vl_end_to_end_resume_and_batching(bench, tiny_models, tmp_pa
     model = str(tiny_models["qwen2_vl"])
     out = tmp_path / "qwen"
     kwargs = {"benchmark_dir": bench, "max_new_tokens": 4, "progress": False}
-    first = harness.evaluate_model(model, "all", out, batch_size=3, **kwargs)
+    first = harness.evaluate_model(model, "biomed,food", out, batch_size=3, **kwargs)
     assert set(first["tasks"]) == set(SIZES)
     for name, entry in first["tasks"].items():
         assert entry["num_items"] == SIZES[name] and entry["num_errors"] == 0
@@ -326,7 +326,7 @@ def test_tiny_qwen2_vl_end_to_end_resume_and_batching(bench, tiny_models, tmp_pa
     slake_path.write_text("".join(json.dumps(r) + "\n" for r in list(original["SLAKE"].values())[:2]))
     food_path = out / "predictions" / "Food101.jsonl"
     food_path.write_text(food_path.read_text().splitlines()[0] + "\n" + '{"id": 2, "inp')
-    again = harness.evaluate_model(model, "all", out, batch_size=3, **kwargs)
+    again = harness.evaluate_model(model, "biomed,food", out, batch_size=3, **kwargs)
     assert _results(again) == _results(first)
     for name in ("SLAKE", "Food101"):
         lines = _lines(out / "predictions" / f"{name}.jsonl")
@@ -337,7 +337,7 @@ def test_tiny_qwen2_vl_end_to_end_resume_and_batching(bench, tiny_models, tmp_pa
         raise AssertionError("model loaded although every item is done")
 
     monkeypatch.setattr(harness, "ChatVLM", no_model)
-    assert _results(harness.evaluate_model(model, "all", out, batch_size=3, **kwargs)) == _results(first)
+    assert _results(harness.evaluate_model(model, "biomed,food", out, batch_size=3, **kwargs)) == _results(first)
     monkeypatch.undo()
 
     # A crash after the first batch keeps what was written; the rerun completes with the same scores.

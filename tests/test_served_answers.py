@@ -213,8 +213,10 @@ def test_the_special_token_rule_is_the_same_in_process():
     check = foreign_token_check(Engine())
     assert check(GENERATION) is None
     system_turn = GENERATION.replace("user<|end_header_id|>", "system<|end_header_id|>")
-    assert check(system_turn) == "<|start_header_id|>" == foreign_special_token(
-        system_turn, Engine.tokenizer.all_special_tokens
+    assert (
+        check(system_turn)
+        == "<|start_header_id|>"
+        == foreign_special_token(system_turn, Engine.tokenizer.all_special_tokens)
     )
     assert check(GENERATION + "<|start_header_id|>") is None  # an incomplete last turn is dropped anyway
 

@@ -18,6 +18,12 @@ HUB_MODELS = {
     "qwen2-vl-2b": "Qwen/Qwen2-VL-2B-Instruct",
     "llava-next-llama3-8b": "llava-hf/llama3-llava-next-8b-hf",
     "llama-3.2-11b-vision": "meta-llama/Llama-3.2-11B-Vision-Instruct",
+    "qwen2.5-vl-3b": "Qwen/Qwen2.5-VL-3B-Instruct",
+}
+DOMAIN_RECIPES = {
+    "config_biomed.yaml": "biomedicine",
+    "config_food.yaml": "food",
+    "config_remote_sensing.yaml": "remote-sensing",
 }
 
 # A Llama-3.2-Vision style chat template (written here): BOS, a system header only when no image is present,
@@ -336,7 +342,7 @@ def test_recipes_parse(recipe):
         assert training_args.use_cpu and not training_args.bf16 and training_args.max_length is None
         return
     assert model_args.model_name_or_path == HUB_MODELS[model_dir]
-    assert script_args.domain == {"config_biomed.yaml": "biomedicine", "config_food.yaml": "food"}[Path(recipe).name]
+    assert script_args.domain == DOMAIN_RECIPES[Path(recipe).name]
     assert training_args.num_train_epochs == 1 and training_args.bf16
     assert getattr(training_args.lr_scheduler_type, "value", None) == "cosine"
     assert training_args.gradient_checkpointing and not model_args.use_peft
@@ -346,12 +352,16 @@ def test_recipes_parse(recipe):
         assert training_args.learning_rate == 2e-5 and training_args.weight_decay == 0.0
         assert training_args.warmup_steps == 0.03 and script_args.vision_tower_lr == 2e-6
         assert not script_args.freeze_vision_tower and script_args.image_max_side is None
-    else:  # LLaMA-Factory's: vision tower frozen, longer image side capped at 512 px
+    else:  # LLaMA-Factory's: vision tower frozen, images capped in area (512*512 px; 768*768 for Qwen2.5-VL)
         assert training_args.learning_rate == 1e-5 and training_args.weight_decay == 0.1
         assert training_args.warmup_steps == 0.1 and script_args.vision_tower_lr is None
-        assert script_args.freeze_vision_tower and script_args.image_max_side == 512
-        # LLaMA-Factory then froze Qwen2-VL's whole `visual` (merger included), not Mllama's projector.
-        assert script_args.freeze_multi_modal_projector == (model_dir == "qwen2-vl-2b")
+        assert script_args.freeze_vision_tower and script_args.image_max_side is None
+        cap = 768 * 768 if model_dir == "qwen2.5-vl-3b" else 512 * 512
+        assert script_args.image_policy().max_pixels == cap
+        # LLaMA-Factory froze Qwen2-VL's / Qwen2.5-VL's whole `visual` (merger included), not Mllama's projector.
+        assert script_args.freeze_multi_modal_projector == model_dir.startswith("qwen")
+    # global batch 128 on 8 processes, as published
+    assert 8 * training_args.per_device_train_batch_size * training_args.gradient_accumulation_steps == 128
 
 
 def test_image_max_side_caps_the_longer_side_before_the_processor(tiny_models):
@@ -387,14 +397,13 @@ def test_image_max_side_caps_the_longer_side_before_the_processor(tiny_models):
     assert measure_example(row, processor, ids, image_max_side=64)["num_tokens"] == small["input_ids"].shape[1]
 
 
-def test_every_model_has_both_domains_and_accelerate_configs_parse():
+def test_every_model_has_its_domains_and_accelerate_configs_parse():
     import yaml
 
     for model_dir in HUB_MODELS:
-        assert {p.name for p in (RECIPES / model_dir / "sft").glob("*.yaml")} == {
-            "config_biomed.yaml",
-            "config_food.yaml",
-        }
+        # Qwen2.5-VL-3B was released for remote sensing only (paper v4)
+        want = {"config_remote_sensing.yaml"} if model_dir == "qwen2.5-vl-3b" else set(DOMAIN_RECIPES)
+        assert {p.name for p in (RECIPES / model_dir / "sft").glob("*.yaml")} == want
         assert (RECIPES / model_dir / "README.md").is_file()
     for name in ("ddp", "zero2", "zero3", "fsdp"):
         config = yaml.safe_load((RECIPES / "accelerate_configs" / f"{name}.yaml").read_text())

@@ -1,4 +1,4 @@
-"""``adamllm build-benchmark {biomed,food} --<release> DIR ... --output DIR``: raw releases -> evaluation schema.
+"""``adamllm build-benchmark {biomed,food,remote-sensing} --<release> DIR ... --output DIR``: raw releases -> schema.
 
 ``dataset_scripts/build_{biomed,food}_benchmark.py`` call :func:`main` with their domain (same options).
 """
@@ -26,6 +26,11 @@ OPTIONS: dict[str, dict[str, tuple[str, str]]] = {
             "--nutrition5k",
             "Nutrition5K folder (metadata/, dish_ids/splits/depth_test_ids.txt, imagery/)",
         ),
+    },
+    "remote-sensing": {
+        "CLRS": ("--clrs", "CLRS folder (one sub-folder of images per class)"),
+        "UC_Merced": ("--uc-merced", "UC Merced Land Use folder (Images/ with one sub-folder per class)"),
+        "NWPU-Captions": ("--nwpu-captions", "NWPU-Captions folder (dataset_nwpu.json + the image folder)"),
     },
 }
 
@@ -81,11 +86,12 @@ def run(args: argparse.Namespace) -> int:
     from hub_tools.defaults import set_progress
     from hub_tools.evaluation.benchmarks import build_benchmark
     from hub_tools.evaluation.raw_readers import BIOMED_READERS, FOOD_READERS
+    from hub_tools.evaluation.remote_sensing import REMOTE_SENSING_READERS
     from hub_tools.publish.dataset import BuildError
     from hub_tools.publish.parquet import parse_size
 
     set_progress(not args.no_progress)
-    readers = BIOMED_READERS if args.domain == "biomed" else FOOD_READERS
+    readers = {"biomed": BIOMED_READERS, "food": FOOD_READERS, "remote-sensing": REMOTE_SENSING_READERS}[args.domain]
     try:
         tasks = []
         for name, reader in readers.items():

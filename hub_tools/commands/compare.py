@@ -12,6 +12,12 @@ def register(subparsers, name: str, help: str) -> None:
     p.add_argument("dir_b", metavar="DIR_B", help="run folder to compare against it, e.g. the adapted model")
     p.add_argument("--output", default="compare.png", help="bar chart PNG to write (default: compare.png)")
     p.add_argument("--labels", nargs=2, metavar=("NAME_A", "NAME_B"), default=None, help="run names in the chart")
+    p.add_argument(
+        "--domain",
+        choices=("biomed", "food", "remote-sensing"),
+        default=None,
+        help="compare only this domain's tasks (default: every task either run has)",
+    )
     p.set_defaults(func=run)
 
 
@@ -21,7 +27,8 @@ def run(args: argparse.Namespace) -> int:
     from hub_tools.evaluation.report import compare
 
     try:
-        compare(args.dir_a, args.dir_b, args.output, labels=tuple(args.labels) if args.labels else None)
+        labels = tuple(args.labels) if args.labels else None
+        compare(args.dir_a, args.dir_b, args.output, labels=labels, domain=args.domain)
     except FileNotFoundError as err:  # a run folder without scores.json: a missing input
         return fail("compare", err)
     return 0

@@ -1,4 +1,4 @@
-"""``adamllm evaluate``: score a chat VLM on the biomedicine / food benchmarks (resumable)."""
+"""``adamllm evaluate``: score a chat VLM on the biomedicine / food / remote-sensing benchmarks (resumable)."""
 
 from __future__ import annotations
 
@@ -9,7 +9,9 @@ tasks (group: biomed)  SLAKE, VQA_RAD, PathVQA (medical_vqa: OPEN recall / CLOSE
                        PMC-VQA (multiple_choice: accuracy)
 tasks (group: food)    Recipe1M (rouge_l), Food101 (multiple_choice over 101 classes),
                        FoodSeg103 (multilabel F1), Nutrition5K (multilabel recall)
-data: AdaptLLM/biomed-VQA-benchmark and AdaptLLM/food-VQA-benchmark (test splits), or
+tasks (group: remote-sensing)  CLRS, UC_Merced (multiple_choice over scene classes),
+                       FloodNet (medical_vqa), NWPU-Captions (rouge_l); configs not verified on the Hub
+data: AdaptLLM/{biomed,food,remote-sensing}-VQA-benchmark (test splits), or
       --benchmark-dir DIR with DIR/<Task>/ holding the same columns as parquet / jsonl.
 output: DIR/predictions/<task>.jsonl, DIR/scores.json, DIR/scores.md; rerun to resume.
 """
@@ -26,7 +28,15 @@ def register(subparsers, name: str, help: str) -> None:
     )
     p.add_argument("--model", required=True, help="Hub id or local folder of a chat VLM (AutoModelForImageTextToText)")
     p.add_argument(
-        "--tasks", default="biomed", help="biomed, food, all, or comma-separated task names (default: biomed)"
+        "--tasks",
+        default=None,
+        help="biomed, food, remote-sensing, all, or comma-separated task names (default: --domain's, else biomed)",
+    )
+    p.add_argument(
+        "--domain",
+        choices=("biomed", "food", "remote-sensing"),
+        default=None,
+        help="evaluate this domain's task group (the same as --tasks DOMAIN)",
     )
     p.add_argument("--output", required=True, help="output folder (reused to resume a run)")
     p.add_argument(
@@ -58,6 +68,16 @@ def register(subparsers, name: str, help: str) -> None:
         help="Qwen2-VL image resize cap (default: 1280*28*28, as published)",
     )
     p.add_argument(
+        "--image-max-pixels",
+        type=int,
+        default=None,
+        help="shrink images with more pixels than this (area; LLaMA-Factory's rule, as the SFT recipes' "
+        "image_max_pixels) before the processor; default: as stored, as the release evaluated",
+    )
+    p.add_argument(
+        "--image-min-pixels", type=int, default=None, help="enlarge images with fewer pixels than this (area)"
+    )
+    p.add_argument(
         "--prompt-format",
         choices=("released", "chat"),
         default="released",
@@ -85,6 +105,9 @@ def run(args: argparse.Namespace) -> int:
     from hub_tools.defaults import set_progress
     from hub_tools.evaluation.tasks import resolve_tasks
 
+    if args.tasks is not None and args.domain is not None:
+        return fail("evaluate", "give --tasks or --domain, not both", 2)
+    args.tasks = args.tasks or args.domain or "biomed"
     try:
         resolve_tasks(args.tasks)
     except ValueError as err:  # a bad --tasks value
@@ -131,6 +154,8 @@ def run(args: argparse.Namespace) -> int:
                 "request_timeout": args.request_timeout,
             },
             overwrite=args.overwrite,
+            image_max_pixels=args.image_max_pixels,
+            image_min_pixels=args.image_min_pixels,
         )
     except ConfigMismatch as err:  # a resume with other settings: a usage error, as in every stage
         return fail("evaluate", err, 2)

@@ -1,7 +1,7 @@
-"""Domain benchmark evaluation: the eight AdaMLLM tasks, a batched VLM harness and run comparisons.
+"""Domain benchmark evaluation: the AdaMLLM tasks, a batched VLM harness and run comparisons.
 
 - :mod:`hub_tools.evaluation.tasks`: task definitions (Hub config or local folder, prompt, budget,
-  metric), task groups ``biomed`` / ``food``;
+  metric), task groups ``biomed`` / ``food`` / ``remote-sensing`` (:mod:`hub_tools.evaluation.remote_sensing`);
 - :mod:`hub_tools.evaluation.harness`: :func:`evaluate_model` and :func:`metrics_dir`;
 - :mod:`hub_tools.evaluation.report`: score tables and :func:`compare`.
 - :mod:`hub_tools.evaluation.raw_readers` -> :mod:`hub_tools.evaluation.benchmarks`: raw benchmark releases

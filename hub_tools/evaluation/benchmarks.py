@@ -20,7 +20,7 @@ from hub_tools.evaluation.raw_readers import SPLIT, TaskSource
 from hub_tools.publish.dataset import BuildError
 from hub_tools.publish.parquet import DEFAULT_MAX_SHARD_BYTES, ShardedParquetWriter, dataset_info_yaml, image_cell
 
-DOMAIN_TITLES = {"biomed": "Biomedical", "food": "Food"}
+DOMAIN_TITLES = {"biomed": "Biomedical", "food": "Food", "remote-sensing": "Remote sensing"}
 
 
 def task_features(kind: str):

@@ -223,7 +223,8 @@ def _check_run(out: Path, settings: dict, overwrite: bool = False) -> None:
     if path.is_file():
         previous = json.loads(path.read_text(encoding="utf-8"))
         diffs = {}
-        for key in ("model", "max_new_tokens", "min_pixels", "max_pixels", "prompt_format"):
+        keys = ("model", "max_new_tokens", "min_pixels", "max_pixels", "prompt_format")
+        for key in (*keys, "image_max_pixels", "image_min_pixels"):
             # a run written before prompt_format existed used the chat template for every model
             held = previous.get(key, "chat" if key == "prompt_format" else None)
             if held != settings.get(key):
@@ -262,8 +263,10 @@ def _run_task(
     batch_size: int,
     max_new_tokens: int,
     progress: bool,
+    image_size=None,
 ) -> dict[int, dict]:
     from hub_tools.data import BadInput
+    from hub_tools.data.image_size import apply
     from hub_tools.defaults import progress_bar
 
     records = read_predictions(path)
@@ -280,7 +283,7 @@ def _run_task(
             ready, images, errors = [], [], {}
             for item in batch:
                 try:
-                    images.append(split.image(item.id))
+                    images.append(apply(split.image(item.id), image_size))  # the one size contract
                     ready.append(item)
                 except BadInput as err:
                     errors[item.id] = f"bad image: {err.reason}"
@@ -344,10 +347,12 @@ def evaluate_model(
     endpoints: list[str] | None = None,
     endpoint_options: dict[str, Any] | None = None,
     overwrite: bool = False,
+    image_max_pixels: int | None = None,
+    image_min_pixels: int | None = None,
 ) -> dict:
     """Evaluate ``model`` (Hub id or local folder) on ``tasks``; write predictions and scores to ``output_dir``.
 
-    ``tasks``: ``"biomed"``, ``"food"``, ``"all"`` or task names (comma-separated or a list).
+    ``tasks``: ``"biomed"``, ``"food"``, ``"remote-sensing"``, ``"all"`` or task names (comma-separated or a list).
     ``limit``: first N items per task. ``max_new_tokens``: override every task's budget (smoke runs).
     ``metric_options``: extra ``compute()`` keywords per metric module (default
     :data:`hub_tools.evaluation.tasks.METRIC_OPTIONS`), e.g. ``{"medical_vqa": {"mode": "llava_med"}}``.
@@ -355,6 +360,9 @@ def evaluate_model(
     ``llava_llama_3`` prompt, others their chat template) or ``"chat"`` (the chat template for all).
     ``endpoints``: OpenAI-compatible base URLs serving ``model`` (:class:`~hub_tools.evaluation.served.ServedVLM`,
     with ``endpoint_options``: ``concurrency``, ``api_key_env``, ``server``, ``allow_approximate``).
+    ``image_max_pixels`` / ``image_min_pixels``: the image-size contract shared with synthesis and SFT
+    (:mod:`hub_tools.data.image_size`), applied to every benchmark image before the model's processor (and before a
+    served model's request); ``None``: images as stored (the release's evaluation; ``docs/protocol.md``).
     Returns the ``scores.json`` content. Resumes a partly finished run in the same folder; a folder holding a run
     with other settings is refused (:class:`~hub_tools.errors.ConfigMismatch`) unless ``overwrite``.
     """
@@ -365,6 +373,9 @@ def evaluate_model(
     if max_new_tokens is not None and max_new_tokens < 1:
         raise ValueError(f"max_new_tokens must be at least 1, got {max_new_tokens}")
     check_prompt_format(prompt_format)
+    from hub_tools.data.image_size import image_size as image_size_policy
+
+    size_policy = image_size_policy(image_max_pixels, image_min_pixels)
     task_list: list[Task] = resolve_tasks(tasks)
     out = Path(output_dir)
     settings = {
@@ -374,6 +385,8 @@ def evaluate_model(
         "max_pixels": max_pixels,
         "prompt_format": prompt_format,
     }
+    if size_policy is not None:  # recorded only when set: runs written before the contract still resume
+        settings.update(image_max_pixels=image_max_pixels, image_min_pixels=image_min_pixels)
     loaded: list[ChatVLM] = []
     if endpoints:  # probed before anything is written or removed: an endpoint mistake leaves the folder as it was
         from hub_tools.evaluation.served import ServedVLM
@@ -422,7 +435,7 @@ def evaluate_model(
             budget = max_new_tokens or task.max_new_tokens
             path = out / "predictions" / f"{task.name}.jsonl"
             started = time.time()
-            records = _run_task(vlm_factory, split, metric, path, batch_size, budget, progress)
+            records = _run_task(vlm_factory, split, metric, path, batch_size, budget, progress, size_policy)
             entry = score_task(split, metric, records)
             entry["max_new_tokens"] = budget
             entry["seconds"] = round(time.time() - started, 3)

@@ -81,11 +81,13 @@ def compare(
     out_png: str | Path | None = "compare.png",
     labels: tuple[str, str] | None = None,
     echo: bool = True,
+    domain: str | None = None,
 ) -> list[dict]:
     """Compare two evaluation runs: print per-task deltas (B - A, points) and save a grouped bar chart.
 
     Rows cover every (task, metric) either run has; a value missing on one side is ``None`` and has
-    no delta. ``labels`` name the runs in the chart (default: the folder names). Returns the rows.
+    no delta. ``labels`` name the runs in the chart (default: the folder names). ``domain`` (``biomed``,
+    ``food``, ``remote-sensing``) keeps that domain's tasks only. Returns the rows.
     """
     scores_a, scores_b = load_scores(dir_a), load_scores(dir_b)
     name_a, name_b = labels or (Path(dir_a).name or str(dir_a), Path(dir_b).name or str(dir_b))
@@ -95,6 +97,11 @@ def compare(
     values_b = {(t, k): v for t, k, v, _ in score_rows(scores_b)}
     approx_a, approx_b = approximate_tasks(scores_a), approximate_tasks(scores_b)
     keys = list(values_a) + [k for k in values_b if k not in values_a]
+    if domain is not None:
+        from hub_tools.evaluation.tasks import resolve_tasks
+
+        wanted = {task.name for task in resolve_tasks(domain)}
+        keys = [key for key in keys if key[0] in wanted]
     rows = []
     for task, metric in keys:
         a, b = values_a.get((task, metric)), values_b.get((task, metric))

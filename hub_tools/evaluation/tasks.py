@@ -1,6 +1,7 @@
-"""The eight domain benchmarks of AdaMLLM: data source, prompt, generation budget and metric of each.
+"""The domain benchmarks of AdaMLLM: data source, prompt, generation budget and metric of each.
 
-Hub configs of ``AdaptLLM/biomed-VQA-benchmark`` / ``AdaptLLM/food-VQA-benchmark`` (split ``test``: ``image``,
+Hub configs of ``AdaptLLM/biomed-VQA-benchmark`` / ``AdaptLLM/food-VQA-benchmark`` /
+``AdaptLLM/remote-sensing-VQA-benchmark`` (the last: configs and columns not verified) (split ``test``: ``image``,
 ``input``, ``label``, plus ``answer_type`` or options where the task has them), or a local ``--benchmark-dir``
 that mirrors them. What we know (and assume) of those datasets: ``docs/benchmarks.md``.
 """
@@ -15,10 +16,13 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
+from hub_tools.evaluation import remote_sensing as RS
 from hub_tools.evaluation import vocab as V
 
 BIOMED_REPO = "AdaptLLM/biomed-VQA-benchmark"
 FOOD_REPO = V.FOOD_REPO
+REMOTE_SENSING_REPO = RS.REMOTE_SENSING_REPO
+REPOS = {"biomed": BIOMED_REPO, "food": FOOD_REPO, RS.REMOTE_SENSING_DOMAIN: REMOTE_SENSING_REPO}
 SPLIT = "test"
 DEFAULT_MAX_NEW_TOKENS = 1024
 SHORT_MAX_NEW_TOKENS = 256
@@ -29,9 +33,9 @@ class Task:
     """One benchmark: its Hub config, metric module and how rows become metric inputs."""
 
     name: str
-    domain: str  # "biomed" | "food"
+    domain: str  # "biomed" | "food" | "remote-sensing"
     metric: str  # module folder under metrics/
-    kind: str  # "medical" | "letters" | "food101" | "multilabel" | "text"
+    kind: str  # "medical" | "letters" | "food101" | "multilabel" | "text" | "scene" | "rsvqa"
     primary: tuple[str, ...]  # result keys reported in tables and comparisons
     max_new_tokens: int = DEFAULT_MAX_NEW_TOKENS
     vocabulary_file: str | None = None
@@ -40,7 +44,7 @@ class Task:
     @property
     def repo(self) -> str:
         """The Hub dataset repo holding this task."""
-        return BIOMED_REPO if self.domain == "biomed" else FOOD_REPO
+        return REPOS[self.domain]
 
 
 _MED = ("open_recall", "closed_accuracy")
@@ -82,13 +86,36 @@ TASKS: dict[str, Task] = {
             V.NUTRITION5K_FILE,
             ("nutrition50k", "nutrition5k"),
         ),
+        # remote sensing (paper v4): names and schema as assumed in remote_sensing.py (not verified on the Hub)
+        Task(
+            "CLRS",
+            "remote-sensing",
+            "multiple_choice",
+            "scene",
+            ("accuracy",),
+            SHORT_MAX_NEW_TOKENS,
+            folder_aliases=("clrs",),
+        ),  # fmt: skip
+        Task(
+            "UC_Merced",
+            "remote-sensing",
+            "multiple_choice",
+            "scene",
+            ("accuracy",),
+            SHORT_MAX_NEW_TOKENS,
+            folder_aliases=("ucmerced", "uc-merced"),
+        ),  # fmt: skip
+        Task("FloodNet", "remote-sensing", "medical_vqa", "rsvqa", _MED, folder_aliases=("floodnet",)),
+        Task("NWPU-Captions", "remote-sensing", "rouge_l", "text", ("rouge_l",), folder_aliases=("nwpu_captions",)),
     )
 }
 GROUPS: dict[str, list[str]] = {
     "biomed": ["SLAKE", "VQA_RAD", "PathVQA", "PMC-VQA"],
     "food": ["Recipe1M", "Food101", "FoodSeg103", "Nutrition5K"],
+    RS.REMOTE_SENSING_DOMAIN: ["CLRS", "UC_Merced", "FloodNet", "NWPU-Captions"],
 }
-GROUPS["all"] = GROUPS["biomed"] + GROUPS["food"]
+GROUPS["all"] = GROUPS["biomed"] + GROUPS["food"] + GROUPS[RS.REMOTE_SENSING_DOMAIN]
+GROUP_ALIASES = {"remote_sensing": RS.REMOTE_SENSING_DOMAIN, "remotesensing": RS.REMOTE_SENSING_DOMAIN}
 PMC_OPTION_KEYS = ("A", "B", "C", "D")
 METRIC_OPTIONS: dict[str, dict[str, Any]] = {}
 """Extra ``compute()`` keywords per metric module, used for every task scored with it (empty: the
@@ -101,7 +128,9 @@ def _key(name: str) -> str:
 
 
 def resolve_tasks(spec: str | Sequence[str]) -> list[Task]:
-    """Turn ``"biomed"``, ``"food"``, ``"all"`` or comma-separated task names into tasks (in order, once each).
+    """Turn ``"biomed"``, ``"food"``, ``"remote-sensing"``, ``"all"`` or comma-separated task names into tasks.
+
+    Tasks come in order, once each.
 
     Names match case-insensitively, ignoring ``-`` / ``_`` (``pmc_vqa``, ``vqa-rad`` work).
     """
@@ -112,8 +141,9 @@ def resolve_tasks(spec: str | Sequence[str]) -> list[Task]:
         part = raw.strip()
         if not part:
             continue
-        if part.lower() in GROUPS:
-            names = GROUPS[part.lower()]
+        group = GROUP_ALIASES.get(part.lower(), part.lower())
+        if group in GROUPS:
+            names = GROUPS[group]
         elif _key(part) in by_key:
             names = [by_key[_key(part)]]
         else:
@@ -173,9 +203,13 @@ class BenchmarkSplit:
     def _build_items(self, benchmark_dir: Path | None) -> list[Item]:
         kind = self.task.kind
         extra_cols = {"medical": ["answer_type"], "letters": list(PMC_OPTION_KEYS)}.get(kind, [])
+        if kind == "rsvqa" and "answer_type" in self.dataset.column_names:
+            extra_cols = ["answer_type"]
         rows = self._columns(["input", "label", *extra_cols])
         if kind == "food101":
             self._load_food101_options(benchmark_dir)
+        if kind == "scene":
+            self._load_scene_options(benchmark_dir)
         if kind == "multilabel":
             self._load_multilabel_vocabulary(rows, benchmark_dir)
         items = []
@@ -188,9 +222,15 @@ class BenchmarkSplit:
 
     def _item(self, index: int, text: str, label: Any, row: dict) -> Item:
         kind = self.task.kind
-        if kind in ("medical", "text", "letters") and (not isinstance(label, str) or not label.strip()):
+        if kind == "text" and isinstance(label, (list, tuple)) and label and all(isinstance(x, str) for x in label):
+            return Item(index, text, list(label), label[0])  # several reference captions: the first is scored
+        if kind in ("medical", "text", "letters", "rsvqa", "scene") and (
+            not isinstance(label, str) or not label.strip()
+        ):
             raise self._bad(index, f"`label` must be non-empty text, got {label!r}")
-        if kind == "medical":
+        if kind == "rsvqa" and "answer_type" not in row:
+            row = {**row, "answer_type": RS.answer_type(label)}
+        if kind in ("medical", "rsvqa"):
             answer_type = row["answer_type"]
             if not isinstance(answer_type, str) or answer_type.upper() not in ("OPEN", "CLOSED"):
                 raise self._bad(index, f"`answer_type` must be OPEN or CLOSED, got {answer_type!r}")
@@ -212,6 +252,11 @@ class BenchmarkSplit:
             if key is None:
                 raise self._bad(index, f"`label` {label!r} is not a Food101 class ({self.vocabulary_source})")
             return Item(index, text, label, key, {"options": self.options})
+        if kind == "scene":
+            key = self._scene_index.get(RS.label_key(label))
+            if key is None:
+                raise self._bad(index, f"`label` {label!r} is not a {self.task.name} class ({self.vocabulary_source})")
+            return Item(index, text, label, key, {"options": self.options})
         if kind == "multilabel":
             if isinstance(label, str) or not isinstance(label, (list, tuple)):
                 raise self._bad(index, f"`label` must be a list of names, got {label!r}")
@@ -226,6 +271,12 @@ class BenchmarkSplit:
         self.vocabulary_source = source
         self.options = {str(i): name for i, name in enumerate(names)}
         self._food101_index = {name: str(i) for i, name in enumerate(names)}
+
+    def _load_scene_options(self, benchmark_dir: Path | None) -> None:
+        folders = [p for p in (self.root, benchmark_dir) if p is not None]
+        names, self.vocabulary_source = RS.scene_vocabulary(self.task.name, folders)
+        self.options = {str(i): name for i, name in enumerate(names)}
+        self._scene_index = {RS.label_key(name): str(i) for i, name in enumerate(names)}
 
     def _load_multilabel_vocabulary(self, rows: list[dict], benchmark_dir: Path | None) -> None:
         found = V.load_vocabulary(self.task.vocabulary_file, self.root, benchmark_dir)
@@ -284,10 +335,10 @@ class BenchmarkSplit:
         scores = self.compute(metric, [item], [prediction])
         kind = self.task.kind
         out: dict[str, Any] = {"scores": scores}
-        if kind == "medical":
+        if kind in ("medical", "rsvqa"):
             closed = item.metric_args["answer_types"].upper() == "CLOSED"
             out["score"] = float(scores["closed_accuracy"] if closed else scores["open_recall"])
-        elif kind in ("letters", "food101"):
+        elif kind in ("letters", "food101", "scene"):
             fallback = bool(scores.get("num_random_fallback", 0))
             out["random_fallback"] = fallback
             if fallback:
@@ -373,7 +424,9 @@ def describe_tasks() -> str:
             continue
         for name in names:
             t = TASKS[name]
-            lines.append(f"  {name:<12} {group:<7} {t.metric:<16} {'/'.join(t.primary):<28} {t.max_new_tokens} tokens")
+            lines.append(
+                f"  {name:<13} {group:<14} {t.metric:<16} {'/'.join(t.primary):<28} {t.max_new_tokens} tokens"
+            )
     return "\n".join(lines)
 
 

@@ -11,6 +11,8 @@ and a byte-level BPE tokenizer trained locally with `tokenizers`. Each model is 
 - ``llava_next``: LLaVA-NeXT whose tokenizer carries the Llama-3 header tokens and an ``<image>``
   token, so the released synthesizer's prompt format runs end to end.
 - ``llama``: a Llama causal LM with the same Llama-3 tokenizer (the consistency-checker stand-in).
+- ``qwen2_5_vl``: Qwen2.5-VL (``Qwen2_5_VLForConditionalGeneration``): the newer student, its vision tower with
+  window attention (one windowed block, one full-attention block) and the Qwen2-VL tokenizer and chat format.
 
 Two more are briefly *tuned* (:mod:`hub_tools.miniature.tiny_tuned`), so an offline run shows the method and
 not an empty run: ``synthesizer`` (a tiny Qwen2-VL tuned for a minute to write complete task triplets) and
@@ -344,7 +346,82 @@ def build_tiny_llama(out_dir: str | Path, seed: int = 0, hidden_size: int = 64, 
     return out_dir
 
 
-BUILDERS = {"qwen2_vl": build_tiny_qwen2_vl, "llava_next": build_tiny_llava_next, "llama": build_tiny_llama}
+def build_tiny_qwen2_5_vl(out_dir: str | Path, seed: int = 0, hidden_size: int = 64, num_layers: int = 2) -> Path:
+    """Save a tiny Qwen2.5-VL (``Qwen2_5_VLForConditionalGeneration``) and its processor to ``out_dir``.
+
+    The vision tower keeps what sets Qwen2.5-VL apart from Qwen2-VL: RMSNorm + SwiGLU blocks, window attention in
+    every block but those in ``fullatt_block_indexes`` (here block 0 windowed, block 1 full), and a merger that
+    projects to the language model's width. ``window_size`` 56 px = 2 x 2 merged patches, so a 112 x 112 image
+    (the processor's cap, 8 x 8 patches of 14 px) is split into four windows.
+    """
+    from transformers import (
+        Qwen2_5_VLConfig,
+        Qwen2_5_VLForConditionalGeneration,
+        Qwen2_5_VLProcessor,
+        Qwen2VLImageProcessor,
+        Qwen2VLVideoProcessor,
+    )
+
+    out_dir = Path(out_dir)
+    tokenizer = _qwen_tokenizer()
+    ids = {t: tokenizer.convert_tokens_to_ids(t) for t in QWEN_SPECIAL_TOKENS}
+    heads = 4
+    head_dim = hidden_size // heads
+    third = head_dim // 2 // 3
+    mrope = [head_dim // 2 - 2 * third, third, third]
+    config = Qwen2_5_VLConfig(
+        text_config={
+            "vocab_size": len(tokenizer),
+            "hidden_size": hidden_size,
+            "intermediate_size": hidden_size * 2,
+            "num_hidden_layers": num_layers,
+            "num_attention_heads": heads,
+            "num_key_value_heads": 2,
+            "max_position_embeddings": 4096,
+            "rope_parameters": {"rope_type": "default", "rope_theta": 10000.0, "mrope_section": mrope},
+            "bos_token_id": ids["<|endoftext|>"],
+            "eos_token_id": ids["<|im_end|>"],
+            "pad_token_id": ids["<|endoftext|>"],
+        },
+        vision_config={
+            "depth": 2,
+            "hidden_size": 32,
+            "intermediate_size": 64,
+            "num_heads": 2,
+            "out_hidden_size": hidden_size,
+            "patch_size": 14,
+            "spatial_merge_size": 2,
+            "temporal_patch_size": 2,
+            "window_size": 56,
+            "fullatt_block_indexes": [1],
+        },
+        image_token_id=ids["<|image_pad|>"],
+        video_token_id=ids["<|video_pad|>"],
+        vision_start_token_id=ids["<|vision_start|>"],
+        vision_end_token_id=ids["<|vision_end|>"],
+    )
+    _seed(seed)
+    model = Qwen2_5_VLForConditionalGeneration(config).eval()
+    model.generation_config.eos_token_id = ids["<|im_end|>"]
+    model.generation_config.pad_token_id = ids["<|endoftext|>"]
+    size = {"shortest_edge": 28 * 28, "longest_edge": 112 * 112}  # pixels, as Qwen2.5-VL's min/max_pixels
+    processor = Qwen2_5_VLProcessor(
+        image_processor=Qwen2VLImageProcessor(size=size),
+        video_processor=Qwen2VLVideoProcessor(size=size),
+        tokenizer=tokenizer,
+        chat_template=QWEN2_VL_CHAT_TEMPLATE,
+    )
+    model.save_pretrained(out_dir)
+    processor.save_pretrained(out_dir)
+    return out_dir
+
+
+BUILDERS = {
+    "qwen2_vl": build_tiny_qwen2_vl,
+    "llava_next": build_tiny_llava_next,
+    "llama": build_tiny_llama,
+    "qwen2_5_vl": build_tiny_qwen2_5_vl,
+}
 """The random-weight tiny models (seconds to build)."""
 
 
@@ -368,9 +445,9 @@ def _install(source_builder: Callable[[Path], object], path: Path, want: dict) -
 def build_tiny_models(out_dir: str | Path, seed: int = 0, force: bool = False) -> dict[str, Path]:
     """Build (or reuse, when already built with this version and seed) the random-weight tiny models.
 
-    Returns ``{"qwen2_vl": path, "llava_next": path, "llama": path}``. A model folder is reused only when its
-    ``tiny.json`` stamp matches, so an interrupted build is redone. The briefly tuned synthesizer and checker
-    come on top from :func:`hub_tools.miniature.tiny_tuned.build_all_tiny_models` (``adamllm tiny-models``).
+    Returns ``{"qwen2_vl": path, "llava_next": path, "llama": path, "qwen2_5_vl": path}``. A model folder is
+    reused only when its ``tiny.json`` stamp matches, so an interrupted build is redone. The briefly tuned
+    synthesizer and checker come on top from :func:`hub_tools.miniature.tiny_tuned.build_all_tiny_models` (``adamllm tiny-models``).
     """
     out_dir = Path(out_dir)
     out_dir.mkdir(parents=True, exist_ok=True)

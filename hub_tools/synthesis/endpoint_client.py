@@ -37,6 +37,7 @@ from __future__ import annotations
 
 import asyncio
 import base64
+import contextlib
 import json
 import os
 import random
@@ -320,10 +321,8 @@ class EndpointPool:
                 await self._client.close()
                 await asyncio.sleep(0)  # let the connector's transports close before the loop stops
 
-        try:
+        with contextlib.suppress(Exception):  # a loop already stopped: nothing left to close
             asyncio.run_coroutine_threadsafe(shutdown(), self._loop).result(timeout=10)
-        except Exception:
-            pass
         self._loop.call_soon_threadsafe(self._loop.stop)
         self._thread.join(timeout=5)
         if not self._thread.is_alive():
@@ -345,7 +344,6 @@ class EndpointPool:
     # -- probes ----------------------------------------------------------------------------------
     async def aget(self, url: str, timeout: float = PROBE_TIMEOUT_S) -> tuple[int, dict, bytes]:
         """``GET url`` (no redirects): ``(status, headers, body up to ERROR_BODY_CAP x 16)``; connection errors raise."""
-        import aiohttp
 
         await self._setup()
         base = next((r.url for r in self.replicas if url.startswith(r.url)), url)

@@ -47,7 +47,11 @@ def probe_replica(pool: EndpointPool, url: str, model: str, api_key_env: str | N
     try:
         status, headers, body = pool.get(models_url)
     except (aiohttp.ClientError, OSError, TimeoutError) as err:
-        why = "no answer in time" if isinstance(err, TimeoutError) else f"{type(err).__name__}: {safe_reason(str(err), 160)}"
+        why = (
+            "no answer in time"
+            if isinstance(err, TimeoutError)
+            else f"{type(err).__name__}: {safe_reason(str(err), 160)}"
+        )
         raise EndpointUnavailable(
             f"no server answers at {url} ({why}); start it, or fix --endpoint (e.g. http://host:8000/v1)"
         ) from None

@@ -123,8 +123,14 @@ class _PromptMixin:
         return prompt_text(self.processor, self.prompt_format, caption, caption_prompt, self.turn_format)
 
     def encode(self, entry: Any) -> dict:
-        """Processor outputs (batch of one) for one ``(image, caption, caption_prompt)`` item."""
+        """Processor outputs (batch of one) for one ``(image, caption, caption_prompt)`` item.
+
+        The engine's ``image_size`` policy (:mod:`hub_tools.data.image_size`), when set, resizes the image first.
+        """
+        from hub_tools.data.image_size import apply
+
         image, caption, caption_prompt = _item(entry)
+        image = apply(image, getattr(self, "image_size", None))
         text = self.prompt(caption, caption_prompt)
         # The released prompt is tokenized with special tokens on (the tokenizer's BOS + the
         # prompt's own: two, as released); chat templates already hold their special tokens.
@@ -158,7 +164,8 @@ class TransformersEngine(_PromptMixin):
 
     Pass ``model_id`` (Hub id or folder) or ready ``model`` + ``processor`` objects. ``device``
     ``"auto"`` picks CUDA when available; ``dtype`` ``"auto"`` is bf16 on CUDA, fp32 on CPU.
-    ``min_new_tokens`` forces generations to a length (benchmarks).
+    ``min_new_tokens`` forces generations to a length (benchmarks). ``image_size``: an
+    :class:`hub_tools.data.image_size.ImageSize` applied to every image before the processor (None: as given).
 
     ``decode``: ``"auto"`` (default: ``"compiled"`` on CUDA, ``"generate"`` elsewhere),
     ``"generate"`` (``model.generate``; ``cache_implementation``, e.g. ``"static"``, is passed to it)
@@ -185,6 +192,7 @@ class TransformersEngine(_PromptMixin):
         *,
         model: Any = None,
         processor: Any = None,
+        image_size: Any = None,
     ):
         import torch
 
@@ -219,6 +227,7 @@ class TransformersEngine(_PromptMixin):
         self.max_new_tokens = max_new_tokens
         self.min_new_tokens = min_new_tokens
         self.cache_implementation = cache_implementation
+        self.image_size = image_size  # an ImageSize (the stages' one image-size contract) or None
         self._setup_format(prompt_format)
         self.stop_ids = stop_token_ids(self.tokenizer, self.turn_format, self.model.generation_config)
         pad = self.tokenizer.pad_token_id

@@ -191,7 +191,9 @@ def special_tokens_of(tokenizer: object) -> list[str]:
     return sorted((t for t in tokens if t), key=len, reverse=True)
 
 
-def foreign_special_token(generated: str, special_tokens: list[str], turn_format: TurnFormat | None = None) -> str | None:
+def foreign_special_token(
+    generated: str, special_tokens: list[str], turn_format: TurnFormat | None = None
+) -> str | None:
     """The first special token in ``generated`` that is not part of one of the format's turn markers, or ``None``.
 
     The protocol's own markers (``turn_format``'s user / assistant openings and turn ends; Llama-3 by default) are

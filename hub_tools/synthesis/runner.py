@@ -21,7 +21,6 @@ from typing import Any
 
 from hub_tools.defaults import DEFAULT_SYNTHESIZER
 from hub_tools.errors import OVERWRITE_FIX, ConfigMismatch, describe_exception, settings_mismatch
-from hub_tools.synthesis.endpoint_client import RefusalGuard, RequestRejected
 from hub_tools.rundir import (  # RUN_OUTPUTS: what the stages write into RUN_DIR (``--overwrite`` removes only these)
     RUN_OUTPUTS,
     FaultPoints,
@@ -34,6 +33,7 @@ from hub_tools.rundir import (  # RUN_OUTPUTS: what the stages write into RUN_DI
     write_bytes_atomic,
     write_json_atomic,
 )
+from hub_tools.synthesis.endpoint_client import RefusalGuard, RequestRejected
 
 STAGE = "synthesis"
 REASON_LIMIT = 1000
@@ -48,6 +48,8 @@ CONFIG_KEYS = (
     "caption_column",
     "split",
     "image_root",
+    "image_max_pixels",
+    "image_min_pixels",
 )
 
 
@@ -86,6 +88,8 @@ class SynthesisConfig:
     api_key_env: str | None = None
     server: str = "auto"
     request_timeout: float | None = None
+    image_max_pixels: int | None = None
+    image_min_pixels: int | None = None
 
 
 # ---------------------------------------------------------------------------------------------
@@ -108,6 +112,8 @@ def manifest_config(cfg: SynthesisConfig) -> dict:
         "caption_column": cfg.caption_column,
         "split": cfg.split,
         "image_root": str(Path(cfg.image_root).resolve()) if cfg.image_root else None,
+        # the image-size contract (hub_tools.data.image_size), recorded only when set: older runs still resume
+        **{k: getattr(cfg, k) for k in ("image_max_pixels", "image_min_pixels") if getattr(cfg, k) is not None},
         "runtime": {
             "backend": "endpoint" if cfg.endpoint else "transformers",
             "batch_size": cfg.batch_size,
@@ -376,6 +382,8 @@ def _synthesize(cfg: SynthesisConfig, engine: Any = None) -> dict:
 
     # load the model before touching RUN_DIR: a run whose model fails to load leaves nothing behind
     own_engine = engine is None
+    from hub_tools.data.image_size import image_size
+
     if engine is None and cfg.endpoint:
         from hub_tools.synthesis.served import ServedSynthesizer
 
@@ -388,6 +396,7 @@ def _synthesize(cfg: SynthesisConfig, engine: Any = None) -> dict:
             api_key_env=cfg.api_key_env,
             server=cfg.server,
             request_timeout=cfg.request_timeout,
+            image_size=image_size(cfg.image_max_pixels, cfg.image_min_pixels),
         )
     if engine is None:
         from transformers import set_seed
@@ -404,6 +413,7 @@ def _synthesize(cfg: SynthesisConfig, engine: Any = None) -> dict:
             prompt_format=cfg.prompt_format,
             cache_implementation="static" if cfg.cache == "static" else None,
             decode=cfg.decode,
+            image_size=image_size(cfg.image_max_pixels, cfg.image_min_pixels),
         )
     try:
         return _run(cfg, engine, dist, run_dir, stage_dir, entry, manifest, fault)

@@ -109,6 +109,7 @@ class ServedSynthesizer:
         api_key_env: str | None = None,
         server: str = "auto",
         request_timeout: float | None = None,
+        image_size: Any = None,
         pool: EndpointPool | None = None,
     ):
         from transformers import AutoProcessor, GenerationConfig
@@ -132,6 +133,7 @@ class ServedSynthesizer:
         self.prompt_format = self._prompts.prompt_format
         self.turn_format = self._prompts.turn_format
         self.max_new_tokens = max_new_tokens
+        self.image_size = image_size  # the stages' one image-size contract (hub_tools.data.image_size), as in-process
         self.stop_ids = stop_token_ids(self.tokenizer, self.turn_format, self.generation_config)
         self._stop_texts = [self.tokenizer.convert_ids_to_tokens(i) for i in self.stop_ids]
         pad = self.tokenizer.pad_token_id
@@ -170,8 +172,10 @@ class ServedSynthesizer:
 
     def request_body(self, image: Any, caption: str, caption_prompt: str | None = None) -> dict:
         """The ``/chat/completions`` body of one pair for this server kind."""
+        from hub_tools.data.image_size import apply
+
         content = [
-            {"type": "image_url", "image_url": {"url": image_data_url(image)}},
+            {"type": "image_url", "image_url": {"url": image_data_url(apply(image, self.image_size))}},
             {"type": "text", "text": self.prompt_string(caption, caption_prompt)},
         ]
         body: dict[str, Any] = {"model": self.model, "messages": [{"role": "user", "content": content}]}

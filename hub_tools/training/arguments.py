@@ -77,7 +77,23 @@ class ScriptArguments:
         default=None,
         metadata={
             "help": "Shrink every image so its longer side is at most this many pixels (aspect kept, nearest "
-            "resampling) before the processor; None: no cap. LLaMA-Factory's image_resolution (512 then)."
+            "resampling) before the processor; None: no cap. LLaMA-Factory v0.9.0's image_resolution. "
+            "Not with image_max_pixels / image_min_pixels."
+        },
+    )
+    image_max_pixels: int | None = field(
+        default=None,
+        metadata={
+            "help": "Shrink every image with more pixels (w*h) than this by sqrt(cap/(w*h)), sizes floored, nearest "
+            "resampling, before the processor (LLaMA-Factory v0.9.1's image_resolution: 262144 = 512*512 for the "
+            "released students); None: no cap. The same setting as evaluation's and synthesis' (one contract)."
+        },
+    )
+    image_min_pixels: int | None = field(
+        default=None,
+        metadata={
+            "help": "Enlarge every image with fewer pixels than this the same way (LLaMA-Factory's "
+            "image_min_pixels); None: no floor."
         },
     )
     long_example_policy: str = field(
@@ -118,6 +134,15 @@ class ScriptArguments:
         default=None,
         metadata={"help": "Hub id recorded as base_model in the card when model_name_or_path is a local folder."},
     )
+
+    def image_policy(self):
+        """The recipe's image-size policy (:class:`hub_tools.data.image_size.ImageSize`), or ``None`` when uncapped.
+
+        Raises ``ValueError`` when ``image_max_side`` is combined with ``image_max_pixels`` / ``image_min_pixels``.
+        """
+        from hub_tools.data.image_size import image_size
+
+        return image_size(self.image_max_pixels, self.image_min_pixels, self.image_max_side)
 
 
 @dataclass

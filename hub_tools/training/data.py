@@ -75,30 +75,28 @@ def count_image_parts(messages: list[dict]) -> int:
 def cap_image_side(image, max_side: int | None):
     """Shrink ``image`` so its longer side is at most ``max_side`` pixels, keeping the aspect ratio.
 
-    LLaMA-Factory's ``image_resolution`` (default 512 when the released Qwen2-VL / Llama-3.2-Vision models were
-    trained): both sides scaled by ``max_side / longer side`` and floored, nearest-neighbour resampling. Smaller
-    images and ``max_side=None`` leave the image as it is.
+    LLaMA-Factory v0.9.0's ``image_resolution``: both sides scaled by ``max_side / longer side`` and floored,
+    nearest-neighbour resampling. Smaller images and ``max_side=None`` leave the image as it is. The area cap of
+    v0.9.1 (what the released students used) is ``image_max_pixels``: :mod:`hub_tools.data.image_size`.
     """
-    if max_side is None or max(image.width, image.height) <= max_side:
-        return image
-    if max_side < 1:
-        raise ValueError(f"image_max_side must be a positive number of pixels, not {max_side}")
-    from PIL import Image
+    from hub_tools.data.image_size import ImageSize
 
-    scale = max_side / max(image.width, image.height)
-    size = (max(1, int(image.width * scale)), max(1, int(image.height * scale)))
-    return image.resize(size, resample=Image.Resampling.NEAREST)
+    return image if max_side is None else ImageSize(max_side=max_side)(image)
 
 
-def example_images(example: dict, max_side: int | None = None) -> list:
+def example_images(example: dict, max_side=None) -> list:
     """The images of one row (``images`` list, or a single ``image``), opened by :func:`hub_tools.data.load_image`.
 
-    ``max_side`` caps the longer side of each image (:func:`cap_image_side`) before any processor sees it.
+    ``max_side`` is the image-size policy applied to each image before any processor sees it: an
+    :class:`hub_tools.data.image_size.ImageSize` (``image_max_pixels`` / ``image_min_pixels``), an ``int`` (the
+    older longer-side cap, :func:`cap_image_side`) or ``None``.
     """
+    from hub_tools.data.image_size import apply
+
     values = example.get("images")
     if values is None and example.get("image") is not None:
         values = [example["image"]]
-    return [cap_image_side(load_image(v), max_side) for v in (values or [])]
+    return [apply(load_image(v), max_side) for v in (values or [])]
 
 
 # ---------------------------------------------------------------------------------------------

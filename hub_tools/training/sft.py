@@ -38,6 +38,7 @@ import sys
 from dataclasses import dataclass, field
 from pathlib import Path
 
+from hub_tools.data.image_size import ImageSize
 from hub_tools.errors import loading
 from hub_tools.training.arguments import parse_args
 from hub_tools.training.vision import (
@@ -266,7 +267,7 @@ def recipe_collator(processor, script_args, training_args, prompt_style: str = "
         max_length=training_args.max_length,
         mask_policy=assistant_turns if script_args.train_on == "assistant" else all_turns,
         pad_to_multiple_of=training_args.pad_to_multiple_of,
-        image_max_side=script_args.image_max_side,
+        image_max_side=script_args.image_policy(),
         cache_rows=script_args.cache_rows,
         prompt_style=prompt_style,
     )
@@ -293,9 +294,7 @@ def training_setup(script_args, training_args, model_args, prompt_style: str = "
         "Fine-tuning": "LoRA" if model_args.use_peft else "full",
         "Vision encoder": vision,
         "Projector": "frozen" if script_args.freeze_multi_modal_projector else "trained",
-        "Images": f"longer side capped at {script_args.image_max_side} px before the processor"
-        if script_args.image_max_side
-        else "as given (the processor's own resizing only)",
+        "Images": (script_args.image_policy() or ImageSize()).describe(),
         "Max length": f"{max_length} tokens, image tokens counted; {policy} (long_example_policy "
         f"{script_args.long_example_policy})"
         if max_length is not None
@@ -510,7 +509,7 @@ def main(script_args, training_args, model_args, hf_api=None, progress=None) -> 
                 training_args.max_length,
                 script_args.long_example_policy,
                 num_proc=training_args.dataset_num_proc,
-                image_max_side=script_args.image_max_side,
+                image_max_side=script_args.image_policy(),
                 prompt_style=style,
             )
             stage.long_examples = report.as_dict()
@@ -524,7 +523,7 @@ def main(script_args, training_args, model_args, hf_api=None, progress=None) -> 
                     processor,
                     training_args.length_column_name,
                     num_proc=training_args.dataset_num_proc,
-                    image_max_side=script_args.image_max_side,
+                    image_max_side=script_args.image_policy(),
                     prompt_style=style,
                 )
 
