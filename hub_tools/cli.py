@@ -132,14 +132,16 @@ def describe_error(err: BaseException) -> str:
     text = lines[0] if lines else type(err).__name__
     if isinstance(err, ModelNotFound):  # already says where it looked and what to fix
         return text
+    from hub_tools.preflight import hub_offline, no_network, offline_fix  # stdlib-only at import: cheap
+
     hub_error = "huggingface" in text.lower() or "the hub" in text.lower() or isinstance(err, ModelLoadError)
-    if isinstance(err, OSError) and hub_error:
-        offline = os.environ.get("HF_HUB_OFFLINE", "").strip().lower() in ("1", "true", "yes", "on")
-        text += (
-            " (the Hub is offline: HF_HUB_OFFLINE is set)"
-            if offline
-            else " (check the id, your access and the network)"
-        )
+    if isinstance(err, (OSError, ConnectionError)) and hub_error:
+        if no_network():  # this process probed the Hub once and found no network (preflight.hub_reachable)
+            text += f" (this machine cannot reach the Hub: {offline_fix()})"
+        elif hub_offline():
+            text += " (the Hub is offline: HF_HUB_OFFLINE is set; give a local folder, or unset it with network)"
+        else:
+            text += " (check the id, your access and the network)"
     return text
 
 
@@ -164,6 +166,9 @@ def main(argv: list[str] | None = None) -> int:
         parser.print_help(sys.stderr)
         return 2
     try:
+        from hub_tools.preflight import probe_before_first_request
+
+        probe_before_first_request()  # no network: one line within seconds, not the Hub client's retries
         return int(args.func(args) or 0)
     except KeyboardInterrupt:
         print(f"adamllm {args.command}: interrupted", file=sys.stderr)
