@@ -37,6 +37,10 @@ COMMANDS: list[tuple[str, str, str]] = [
     ("ablate", "ablate", "Rerun the paper's ablations in miniature (seeds, intervals, ground truth)."),
 ]
 
+RESUMABLE = ("synthesize", "filter", "compose", "pipeline", "evaluate")
+"""Commands that continue where they stopped when rerun as they were (their output folder keeps what was done)."""
+RESUME_HINT = "stopped; rerun the same command to resume"
+
 
 class ArgumentParser(argparse.ArgumentParser):
     """argparse's parser whose usage errors, which quote the values given, pass :func:`redact_text` first.
@@ -64,6 +68,39 @@ def build_parser() -> argparse.ArgumentParser:
         mod = importlib.import_module(f"hub_tools.commands.{module}")
         mod.register(sub, name=name, help=help_text)
     return parser
+
+
+def _subparser(parser: argparse.ArgumentParser, name: str | None) -> argparse.ArgumentParser | None:
+    """The parser of subcommand ``name`` (``None`` when there is none)."""
+    for action in parser._actions:
+        if isinstance(action, argparse._SubParsersAction):
+            return action.choices.get(name) if name else None
+    return None
+
+
+def check_options(parser: argparse.ArgumentParser, argv: list[str]) -> None:
+    """A usage error from the subcommand's own parser (its usage, exit 2) for the first ``--option`` in ``argv`` that
+    it does not know, naming the closest known one ("did you mean --pairs?"). Unique prefixes are argparse's
+    abbreviations and pass; ``train`` passes unknown options on to its recipe, so it is not checked here."""
+    import difflib
+
+    command = next((a for a in argv if not a.startswith("-")), None)
+    sub = _subparser(parser, command)
+    if sub is None or command == "train":
+        return
+    known = [o for action in sub._actions for o in action.option_strings if o.startswith("--")]
+    known += [o for action in parser._actions for o in action.option_strings if o.startswith("--")]
+    for arg in argv[argv.index(command) + 1 :]:
+        if arg == "--":
+            break
+        if not arg.startswith("--") or arg in known:
+            continue
+        flag = arg.split("=", 1)[0]
+        if flag in known or len([o for o in known if o.startswith(flag)]) == 1:
+            continue
+        close = difflib.get_close_matches(flag, known, n=1, cutoff=0.6)
+        hint = f" (did you mean {close[0]}?)" if close else f" (see adamllm {command} --help)"
+        sub.error(f"unrecognized argument: {flag}{hint}")
 
 
 def _debug() -> bool:
@@ -157,11 +194,14 @@ def main(argv: list[str] | None = None) -> int:
     argv = list(sys.argv[1:] if argv is None else argv)
     debug = "--debug" in argv or _debug()
     argv = [a for a in argv if a != "--debug"]
+    check_options(parser, argv)  # a mistyped flag: the subcommand's usage and the closest flag, exit 2
     args, extra = parser.parse_known_args(argv)
     if extra and getattr(args, "command", None) == "train":  # recipe overrides before --config go to the recipe
         args.overrides = extra
-    elif extra:
-        parser.parse_args(argv)  # argparse's own "unrecognized arguments" error, exit 2
+    elif extra:  # e.g. a stray positional: argparse's own error, from the subcommand's parser when there is one
+        (_subparser(parser, getattr(args, "command", None)) or parser).error(
+            f"unrecognized arguments: {' '.join(extra)}"
+        )
     if not getattr(args, "func", None):
         parser.print_help(sys.stderr)
         return 2
@@ -170,8 +210,9 @@ def main(argv: list[str] | None = None) -> int:
 
         probe_before_first_request()  # no network: one line within seconds, not the Hub client's retries
         return int(args.func(args) or 0)
-    except KeyboardInterrupt:
-        print(f"adamllm {args.command}: interrupted", file=sys.stderr)
+    except KeyboardInterrupt:  # Ctrl-C: one line saying how to go on, exit 130 as a shell's
+        hint = RESUME_HINT if args.command in RESUMABLE else "stopped"
+        print(f"\nadamllm {args.command}: {hint}", file=sys.stderr)
         return 130
     except Exception as err:
         if debug:

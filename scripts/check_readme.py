@@ -58,7 +58,7 @@ __readme_serve() {  # run a serving command in the background, wait for its URL,
   log=$(mktemp)
   ( eval "exec $1" ) >"$log" 2>&1 &
   pid=$!
-  until url=$(grep -oE 'https?://(127\.0\.0\.1|localhost|0\.0\.0\.0)[^ "]*' "$log" | head -n 1) && [ -n "$url" ]; do
+  until url=$(grep -oE 'https?://(127\.0\.0\.1|localhost|0\.0\.0\.0)(:[0-9]+)?/?' "$log" | head -n 1) && [ -n "$url" ]; do
     if ! kill -0 "$pid" 2>/dev/null; then
       cat "$log"; echo "readme-check: '$1' stopped before serving" >&2; return 1
     fi
