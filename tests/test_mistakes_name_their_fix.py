@@ -128,3 +128,25 @@ def test_a_deepspeed_run_without_deepspeed_names_the_extra():
     assert re.search(r'^gpu = \["deepspeed', pyproject, re.M)
     assert os.path.exists(REPO / "recipes" / "accelerate_configs" / "zero2.yaml")
     assert GPU_EXTRA_FIX in (REPO / "recipes" / "accelerate_configs" / "zero2.yaml").read_text()
+
+
+def test_the_triplet_table_headers_fit_at_80_columns():
+    from hub_tools import demo
+
+    widths = [float(w.rstrip("%")) for w in demo.TRIPLET_COLUMN_WIDTHS]
+    assert len(widths) == len(demo.TRIPLET_HEADERS) and sum(widths) == 100
+    for header, width in zip(demo.TRIPLET_HEADERS, widths):
+        assert width / 100 * 80 >= len(header) + 2, f"{header!r} wraps in {width}% of 80 columns"
+    app = (REPO / "spaces" / "synthesizer" / "app.py").read_text()
+    assert "column_widths=core.TRIPLET_COLUMN_WIDTHS" in app and "white-space: nowrap" in app
+
+
+def test_the_demo_hint_names_real_flags():
+    from hub_tools.commands.demo import url_line
+
+    assert url_line("http://127.0.0.1:7860/", None, False) == (
+        "open http://127.0.0.1:7860/ in a browser (Ctrl-C stops the server); --share adds a public gradio.live link"
+    )
+    assert url_line("http://127.0.0.1:7860/", "https://x.gradio.live", True).endswith(
+        "public link https://x.gradio.live"
+    )
