@@ -23,7 +23,8 @@ install: $(STAMP)
 quickstart: install
 	$(VENV)/bin/adamllm quickstart --output outputs/quickstart
 
-# The paper's ablations in miniature (docs/ablations.md): SEEDS=3 by default, about 40 minutes on 2 cores.
+# The paper's ablations in miniature (docs/ablations.md): SEEDS=3 by default; about 19 minutes from nothing measured on
+# the 2-core development box (benchmarks/RESULTS.md).
 SEEDS ?= 3
 ablate: install
 	$(VENV)/bin/adamllm ablate --output outputs/ablate --seeds $(SEEDS)

@@ -78,19 +78,31 @@ def _subparser(parser: argparse.ArgumentParser, name: str | None) -> argparse.Ar
     return None
 
 
+def _innermost(parser: argparse.ArgumentParser, argv: list[str]) -> tuple[list[argparse.ArgumentParser], list[str]]:
+    """The parsers ``argv`` walks through (``adamllm``, its subcommand, a nested one such as ``build-benchmark
+    food``) and the arguments after the last subcommand name."""
+    path, rest = [parser], list(argv)
+    while True:
+        name = next((a for a in rest if not a.startswith("-")), None)
+        sub = _subparser(path[-1], name)
+        if sub is None:
+            return path, rest
+        path.append(sub)
+        rest = rest[rest.index(name) + 1 :]
+
+
 def check_options(parser: argparse.ArgumentParser, argv: list[str]) -> None:
     """A usage error from the subcommand's own parser (its usage, exit 2) for the first ``--option`` in ``argv`` that
     it does not know, naming the closest known one ("did you mean --pairs?"). Unique prefixes are argparse's
     abbreviations and pass; ``train`` passes unknown options on to its recipe, so it is not checked here."""
     import difflib
 
-    command = next((a for a in argv if not a.startswith("-")), None)
-    sub = _subparser(parser, command)
-    if sub is None or command == "train":
+    path, rest = _innermost(parser, argv)
+    if len(path) < 2 or path[1] is _subparser(parser, "train"):
         return
-    known = [o for action in sub._actions for o in action.option_strings if o.startswith("--")]
-    known += [o for action in parser._actions for o in action.option_strings if o.startswith("--")]
-    for arg in argv[argv.index(command) + 1 :]:
+    sub, command = path[-1], path[-1].prog.removeprefix("adamllm ")
+    known = [o for p in path for action in p._actions for o in action.option_strings if o.startswith("--")]
+    for arg in rest:
         if arg == "--":
             break
         if not arg.startswith("--") or arg in known:
