@@ -37,6 +37,10 @@ COMMANDS: list[tuple[str, str, str]] = [
     ("ablate", "ablate", "Rerun the paper's ablations in miniature (seeds, intervals, ground truth)."),
 ]
 
+RESUMABLE = ("synthesize", "filter", "compose", "pipeline", "evaluate")
+"""Commands that continue where they stopped when rerun as they were (their output folder keeps what was done)."""
+RESUME_HINT = "stopped; rerun the same command to resume"
+
 
 class ArgumentParser(argparse.ArgumentParser):
     """argparse's parser whose usage errors, which quote the values given, pass :func:`redact_text` first.
@@ -64,6 +68,51 @@ def build_parser() -> argparse.ArgumentParser:
         mod = importlib.import_module(f"hub_tools.commands.{module}")
         mod.register(sub, name=name, help=help_text)
     return parser
+
+
+def _subparser(parser: argparse.ArgumentParser, name: str | None) -> argparse.ArgumentParser | None:
+    """The parser of subcommand ``name`` (``None`` when there is none)."""
+    for action in parser._actions:
+        if isinstance(action, argparse._SubParsersAction):
+            return action.choices.get(name) if name else None
+    return None
+
+
+def _innermost(parser: argparse.ArgumentParser, argv: list[str]) -> tuple[list[argparse.ArgumentParser], list[str]]:
+    """The parsers ``argv`` walks through (``adamllm``, its subcommand, a nested one such as ``build-benchmark
+    food``) and the arguments after the last subcommand name."""
+    path, rest = [parser], list(argv)
+    while True:
+        name = next((a for a in rest if not a.startswith("-")), None)
+        sub = _subparser(path[-1], name)
+        if sub is None:
+            return path, rest
+        path.append(sub)
+        rest = rest[rest.index(name) + 1 :]
+
+
+def check_options(parser: argparse.ArgumentParser, argv: list[str]) -> None:
+    """A usage error from the subcommand's own parser (its usage, exit 2) for the first ``--option`` in ``argv`` that
+    it does not know, naming the closest known one ("did you mean --pairs?"). Unique prefixes are argparse's
+    abbreviations and pass; ``train`` passes unknown options on to its recipe, so it is not checked here."""
+    import difflib
+
+    path, rest = _innermost(parser, argv)
+    if len(path) < 2 or path[1] is _subparser(parser, "train"):
+        return
+    sub, command = path[-1], path[-1].prog.removeprefix("adamllm ")
+    known = [o for p in path for action in p._actions for o in action.option_strings if o.startswith("--")]
+    for arg in rest:
+        if arg == "--":
+            break
+        if not arg.startswith("--") or arg in known:
+            continue
+        flag = arg.split("=", 1)[0]
+        if flag in known or len([o for o in known if o.startswith(flag)]) == 1:
+            continue
+        close = difflib.get_close_matches(flag, known, n=1, cutoff=0.6)
+        hint = f" (did you mean {close[0]}?)" if close else f" (see adamllm {command} --help)"
+        sub.error(f"unrecognized argument: {flag}{hint}")
 
 
 def _debug() -> bool:
@@ -132,14 +181,16 @@ def describe_error(err: BaseException) -> str:
     text = lines[0] if lines else type(err).__name__
     if isinstance(err, ModelNotFound):  # already says where it looked and what to fix
         return text
+    from hub_tools.preflight import hub_offline, no_network, offline_fix  # stdlib-only at import: cheap
+
     hub_error = "huggingface" in text.lower() or "the hub" in text.lower() or isinstance(err, ModelLoadError)
-    if isinstance(err, OSError) and hub_error:
-        offline = os.environ.get("HF_HUB_OFFLINE", "").strip().lower() in ("1", "true", "yes", "on")
-        text += (
-            " (the Hub is offline: HF_HUB_OFFLINE is set)"
-            if offline
-            else " (check the id, your access and the network)"
-        )
+    if isinstance(err, (OSError, ConnectionError)) and hub_error:
+        if no_network():  # this process probed the Hub once and found no network (preflight.hub_reachable)
+            text += f" (this machine cannot reach the Hub: {offline_fix()})"
+        elif hub_offline():
+            text += " (the Hub is offline: HF_HUB_OFFLINE is set; give a local folder, or unset it with network)"
+        else:
+            text += " (check the id, your access and the network)"
     return text
 
 
@@ -168,18 +219,25 @@ def main(argv: list[str] | None = None) -> int:
     argv = list(sys.argv[1:] if argv is None else argv)
     debug = "--debug" in argv or _debug()
     argv = [a for a in argv if a != "--debug"]
+    check_options(parser, argv)  # a mistyped flag: the subcommand's usage and the closest flag, exit 2
     args, extra = parser.parse_known_args(argv)
     if extra and getattr(args, "command", None) == "train":  # recipe overrides before --config go to the recipe
         args.overrides = extra
-    elif extra:
-        parser.parse_args(argv)  # argparse's own "unrecognized arguments" error, exit 2
+    elif extra:  # e.g. a stray positional: argparse's own error, from the subcommand's parser when there is one
+        (_subparser(parser, getattr(args, "command", None)) or parser).error(
+            f"unrecognized arguments: {' '.join(extra)}"
+        )
     if not getattr(args, "func", None):
         parser.print_help(sys.stderr)
         return 2
     try:
+        from hub_tools.preflight import probe_before_first_request
+
+        probe_before_first_request()  # no network: one line within seconds, not the Hub client's retries
         return int(args.func(args) or 0)
-    except KeyboardInterrupt:
-        print(f"adamllm {args.command}: interrupted", file=sys.stderr)
+    except KeyboardInterrupt:  # Ctrl-C: one line saying how to go on, exit 130 as a shell's
+        hint = RESUME_HINT if args.command in RESUMABLE else "stopped"
+        print(f"\nadamllm {args.command}: {hint}", file=sys.stderr)
         return 130
     except Exception as err:
         if debug:

@@ -19,9 +19,104 @@ HUB_CHECK_TIMEOUT_S = 10.0
 """Seconds one Hub lookup of a model id may take (one request, no retries)."""
 
 
+HUB_PROBE_TIMEOUT_S = 2.0
+"""Seconds the one network probe of a process may take (:func:`hub_reachable`)."""
+_PROBE: dict[str, bool] = {}
+"""The probe's answer, once per process (``{"reachable": bool}``)."""
+
+
 def hub_offline() -> bool:
-    """Whether ``HF_HUB_OFFLINE`` is set to a true value."""
+    """Whether ``HF_HUB_OFFLINE`` is set to a true value (or this process found no network: :func:`go_offline`)."""
     return os.environ.get("HF_HUB_OFFLINE", "").strip().lower() in ("1", "true", "yes", "on")
+
+
+def offline_fix(ref: str | None = None) -> str:
+    """The two ways on without a network: the Hub cache only, or a local folder (``hf download`` it elsewhere)."""
+    return (
+        "set HF_HUB_OFFLINE=1 to use only the local Hub cache, or give a local folder instead "
+        f"(`hf download {ref or 'ID'} --local-dir DIR` where there is network)"
+    )
+
+
+def _probe(host: str, port: int, answer: list) -> None:
+    import socket
+
+    try:
+        with socket.create_connection((host, port), timeout=HUB_PROBE_TIMEOUT_S):
+            answer.append(True)
+    except OSError:
+        answer.append(False)
+
+
+def hub_reachable() -> bool:
+    """Whether the Hub (``HF_ENDPOINT``, default huggingface.co) answers a TCP connect, asked once per process
+    within :data:`HUB_PROBE_TIMEOUT_S` seconds (name resolution included). ``False`` when offline mode is set; ``True``
+    without asking when a proxy is configured (the proxy decides). A ``False`` turns offline mode on
+    (:func:`go_offline`), so the loaders use the cache at once instead of retrying."""
+    if hub_offline():
+        return False
+    if "reachable" not in _PROBE:
+        if any(os.environ.get(k) for k in ("HTTPS_PROXY", "https_proxy", "ALL_PROXY", "all_proxy")):
+            _PROBE["reachable"] = True
+        else:
+            import threading
+            from urllib.parse import urlsplit
+
+            from huggingface_hub import constants
+
+            url = urlsplit(constants.ENDPOINT)
+            answer: list = []
+            port = url.port or (443 if url.scheme == "https" else 80)
+            probe = threading.Thread(target=_probe, args=(url.hostname, port, answer), daemon=True)
+            probe.start()
+            probe.join(HUB_PROBE_TIMEOUT_S + 0.5)
+            _PROBE["reachable"] = bool(answer and answer[0])
+        if not _PROBE["reachable"]:
+            go_offline()
+    return _PROBE["reachable"]
+
+
+def no_network() -> bool:
+    """Whether this process probed the Hub and found no network (offline mode then set by :func:`go_offline`)."""
+    return _PROBE.get("reachable") is False
+
+
+def go_offline() -> None:
+    """Turn the Hub's offline mode on for this process: ``HF_HUB_OFFLINE=1`` for child processes,
+    ``huggingface_hub.constants.HF_HUB_OFFLINE`` (what ``is_offline_mode()`` and transformers read; the variable
+    is read once, at import) and, when imported, ``datasets.config.HF_HUB_OFFLINE``."""
+    import sys
+
+    from huggingface_hub import constants
+
+    os.environ["HF_HUB_OFFLINE"] = "1"
+    constants.HF_HUB_OFFLINE = True
+    config = sys.modules.get("datasets.config")
+    if config is not None:
+        config.HF_HUB_OFFLINE = True
+        if hasattr(config, "HF_DATASETS_OFFLINE"):
+            config.HF_DATASETS_OFFLINE = True
+
+
+def _probing_client_factory():
+    """huggingface_hub's client factory (:func:`huggingface_hub.set_client_factory`) with :func:`hub_reachable`
+    asked first: with no network the client it returns refuses every request at once (offline mode), so no
+    request is retried."""
+    from huggingface_hub.utils._http import default_client_factory
+
+    hub_reachable()
+    return default_client_factory()
+
+
+def probe_before_first_request() -> None:
+    """Make huggingface_hub ask :func:`hub_reachable` before its first request of this process (nothing when
+    ``HF_HUB_OFFLINE`` is set). A Hub id that cannot be reached then fails in about :data:`HUB_PROBE_TIMEOUT_S`
+    seconds with one line instead of after five retries."""
+    if hub_offline():
+        return
+    from huggingface_hub import set_client_factory
+
+    set_client_factory(_probing_client_factory)
 
 
 def closest_folder(path: str | os.PathLike) -> str | None:
@@ -81,10 +176,14 @@ def check_model(what: str, ref: str) -> None:
 
     if isinstance(try_to_load_from_cache(ref, "config.json"), str):
         return
-    if hub_offline():
+    if hub_offline() or not hub_reachable():
+        if no_network():
+            raise ModelNotFound(
+                f"the {what} {ref!r} is not in the Hub cache and this machine cannot reach the Hub: {offline_fix(ref)}"
+            )
         raise ModelNotFound(
             f"the {what} {ref!r} is neither a local folder nor in the Hub cache, and the Hub is offline "
-            "(HF_HUB_OFFLINE is set)"
+            f"(HF_HUB_OFFLINE is set): give a local folder (`hf download {ref} --local-dir DIR` where there is network)"
         )
     from huggingface_hub import HfApi
     from huggingface_hub.errors import GatedRepoError, RepositoryNotFoundError

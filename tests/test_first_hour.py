@@ -6,6 +6,7 @@ from __future__ import annotations
 import os
 import subprocess
 import sys
+import time
 from pathlib import Path
 
 import pytest
@@ -179,17 +180,30 @@ def test_a_mistyped_model_folder_names_the_closest_one_and_a_hub_id_fails_in_one
     res = adamllm("evaluate", "--model", "my-org/qwen2-vl-2b-biomd", *args, cwd=tmp_path)
     assert res.returncode == 1 and lines(res.stderr) == [
         "adamllm evaluate: error: the model 'my-org/qwen2-vl-2b-biomd' is neither a local folder nor in the Hub "
-        "cache, and the Hub is offline (HF_HUB_OFFLINE is set)"
+        "cache, and the Hub is offline (HF_HUB_OFFLINE is set): give a local folder "
+        "(`hf download my-org/qwen2-vl-2b-biomd --local-dir DIR` where there is network)"
     ]
-    # online, the id is looked up once (no retries): an unreachable Hub is one line at once
+    # HF_HUB_OFFLINE unset and no network (the endpoint refuses): found once, then honoured; one line, no retries
     env = {**os.environ, "HF_ENDPOINT": "http://127.0.0.1:9", "HF_HUB_CACHE": str(tmp_path / "hub")}
-    env.pop("HF_HUB_OFFLINE", None)
+    for name in ("HF_HUB_OFFLINE", "HF_DATASETS_OFFLINE", "TRANSFORMERS_OFFLINE"):
+        env.pop(name, None)
     cmd = [sys.executable, "-m", "hub_tools", "evaluate", "--model", "my-org/qwen2-vl-2b-biomd", *args]
     res = subprocess.run(cmd, cwd=tmp_path, env=env, capture_output=True, text=True, timeout=120)
     (line,) = lines(res.stderr)
     assert res.returncode == 1 and line.startswith(
-        "adamllm evaluate: error: cannot reach the Hub to look up the model 'my-org/qwen2-vl-2b-biomd': "
+        "adamllm evaluate: error: the model 'my-org/qwen2-vl-2b-biomd' is not in the Hub cache and this machine "
+        "cannot reach the Hub: set HF_HUB_OFFLINE=1 to use only the local Hub cache, or give a local folder"
+    ), line
+    # a Hub benchmark (datasets' loader, which retried five times with backoff: ~23 s) fails as fast
+    cmd = [sys.executable, "-m", "hub_tools", "evaluate", "--model", "outputs/offline/student", "--tasks", "SLAKE"]
+    start = time.monotonic()
+    res = subprocess.run(
+        [*cmd, "--output", "eval"], cwd=tmp_path, env=env, capture_output=True, text=True, timeout=120
     )
+    seconds = time.monotonic() - start
+    (line,) = lines(res.stderr)
+    assert res.returncode == 1 and "cannot reach the Hub" in line and "HF_HUB_OFFLINE=1" in line, line
+    assert seconds < 15, f"{seconds:.1f} s (five retries with backoff take over 20)"
 
 
 def test_train_names_a_mistyped_model_folder_before_loading_anything(tmp_path):

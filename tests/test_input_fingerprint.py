@@ -127,7 +127,7 @@ def synthesize(pairs: Path | str, run: Path, *extra: str):
 
 
 def test_touched_but_unchanged_input_resumes_and_records_the_new_mtime(pairs, tmp_path, monkeypatch):
-    from hub_tools.synthesis import fingerprint
+    from hub_tools.data import fingerprint
 
     run = tmp_path / "run"
     synthesize(pairs, run)
@@ -216,7 +216,7 @@ def test_local_dataset_folder_data_file_edit_and_new_file_are_refused(sample_pai
 
 
 def test_hub_dataset_fingerprint_compares_the_resolved_commit(monkeypatch):
-    from hub_tools.synthesis import fingerprint
+    from hub_tools.data import fingerprint
 
     monkeypatch.setattr(fingerprint, "_hub_revision", lambda repo: "a" * 40)
     first = fingerprint.input_fingerprint("org/pairs", split="train")

@@ -4,6 +4,9 @@
 2. Only ``cli.py`` and ``commands/`` import ``argparse`` or ``hub_tools.commands``.
 3. The core (everything but ``miniature/``, ``commands/``, ``cli.py`` and the two entry shims) never
    imports ``hub_tools.miniature``.
+4. No upward import: each room has a layer (:data:`LAYERS`, lowest first) and imports only from its own layer or
+   below (``rundir/`` never reaches up into ``synthesis/``).
+5. No module over :data:`MAX_LINES` lines (split where a reader would cut).
 """
 
 from __future__ import annotations
@@ -16,7 +19,22 @@ import pytest
 PACKAGE = Path(__file__).resolve().parents[1] / "hub_tools"
 # `-m hub_tools.synthesize` / `-m hub_tools.sft`: documented entry points that only hand over to the CLI / recipe.
 ENTRY_SHIMS = {"hub_tools.synthesize", "hub_tools.sft", "hub_tools.__main__"}
-MAX_LINES = 600
+MAX_LINES = 500
+OVER_THE_LIMIT = {"hub_tools.synthesis.runner": 600}
+"""Modules allowed past :data:`MAX_LINES` for now, with their own cap (runner.py: its split is under way)."""
+LAYERS = [
+    {"hub_tools", "redaction", "defaults"},
+    {"errors"},
+    {"data"},
+    {"rundir", "preflight"},
+    {"synthesis"},
+    {"filtering", "compose"},
+    {"pipeline", "publish"},
+    {"training", "evaluation", "demo"},
+    {"miniature"},
+    {"cli", "commands", "__main__", "synthesize", "sft"},
+]
+"""The rooms of ``hub_tools`` (top-level modules and packages), lowest first; a room imports from its layer or below."""
 
 
 def _module_name(path: Path) -> str:
@@ -103,7 +121,29 @@ def test_core_never_imports_the_miniature(name):
 @pytest.mark.parametrize("name", sorted(MODULES))
 def test_module_size(name):
     lines = MODULES[name].read_text(encoding="utf-8").count("\n")
-    assert lines <= MAX_LINES, f"{MODULES[name]} has {lines} lines (house limit {MAX_LINES}): split it"
+    limit = OVER_THE_LIMIT.get(name, MAX_LINES)
+    assert lines <= limit, f"{MODULES[name]} has {lines} lines (house limit {limit}): split it"
+
+
+def _room(name: str) -> str:
+    parts = name.split(".")
+    return parts[1] if len(parts) > 1 else parts[0]
+
+
+def _layer(name: str) -> int:
+    room = _room(name)
+    return next(i for i, rooms in enumerate(LAYERS) if room in rooms)
+
+
+def test_every_room_has_a_layer():
+    rooms = {_room(name) for name in MODULES}
+    assert not rooms - set().union(*LAYERS), f"rooms without a layer in LAYERS: {sorted(rooms - set().union(*LAYERS))}"
+
+
+@pytest.mark.parametrize("name", sorted(MODULES))
+def test_no_upward_import(name):
+    up = sorted(d for d in _internal(name) if _layer(d) > _layer(name))
+    assert not up, f"{name} (layer {_layer(name)}) imports {up} from a layer above: move the code down, or pass it in"
 
 
 def test_top_level_is_small():

@@ -68,7 +68,7 @@ def test_the_documented_space_upload_set_builds_a_wheel(tmp_path):
     import zipfile
 
     names = set(zipfile.ZipFile(wheel).namelist())
-    assert "hub_tools/demo.py" in names and "hub_tools/metrics/medical_vqa/medical_vqa.py" in names
+    assert "hub_tools/demo/__init__.py" in names and "hub_tools/metrics/medical_vqa/medical_vqa.py" in names
 
 
 # ---------------------------------------------------------------------------------------------

@@ -58,7 +58,9 @@ def test_scale_out_block_runs_as_written(tmp_path):
         "PATH": f"{Path(sys.executable).parent}{os.pathsep}{os.environ.get('PATH', '')}",
         "HF_HUB_OFFLINE": "1",
         "TOKENIZERS_PARALLELISM": "false",
+        "HF_HOME": str(tmp_path / "fresh-hf-home"),  # a fresh machine: no Hugging Face cache folder yet
     }
+    env.pop("HF_HUB_CACHE", None)
     proc = subprocess.Popen(
         ["bash", "-c", "set -euo pipefail\n" + script],
         cwd=tmp_path,
@@ -74,6 +76,8 @@ def test_scale_out_block_runs_as_written(tmp_path):
         with contextlib.suppress(ProcessLookupError):
             os.killpg(proc.pid, signal.SIGKILL)  # the servers, whatever happened
     assert proc.returncode == 0, out[-3000:] + err[-5000:]
+    for noise in ("Traceback", "Unclosed"):  # the servers' output and ours share stderr
+        assert noise not in out + err, err[-5000:]
     stats = json.loads((tmp_path / "outputs" / "scaled" / "run" / "stats.json").read_text())
     assert stats["pairs_in"] == 24 == stats["kept"] + stats["caption_only"] + stats["no_task"] + stats["rejected"]
     assert stats["kept"] > 0, stats

@@ -476,8 +476,15 @@ def test_adamllm_demo_caps_uploads_and_removes_its_upload_folder(tiny_models, tm
             proc.wait(timeout=30)
         except subprocess.TimeoutExpired:
             proc.kill()
-    assert not folder.exists() and not list(temp.glob("adamllm-demo-uploads-*")), proc.stdout.read()
+    output = proc.stdout.read()
+    assert not folder.exists() and not list(temp.glob("adamllm-demo-uploads-*")), output
     assert not (temp / "gradio").exists()  # gradio's default upload folder was never used
+    # stdout is a pipe, not a terminal: the URL line still comes first, and the hint names our flag, not share=True
+    assert output.splitlines()[0] == (
+        f"adamllm demo: open http://127.0.0.1:{port}/ in a browser (Ctrl-C stops the server); "
+        "--share adds a public gradio.live link"
+    ), output
+    assert "share=True" not in output and "adamllm demo: stopped" in output, output
 
 
 def test_demo_command_arguments():

@@ -14,7 +14,12 @@ def register(subparsers, name: str, help: str) -> None:
     )
     p.add_argument("--output", default="outputs/ablate", help="folder for every artifact and the report")
     p.add_argument("--seeds", type=int, default=None, help="training seeds per condition (default: 3; --small: 2)")
-    p.add_argument("--small", action="store_true", help="a reduced run (under two minutes) that touches every stage")
+    p.add_argument(
+        "--small",
+        action="store_true",
+        help="a reduced run that touches every stage (108 s measured for --small --seeds 2 on the 2-core "
+        "development box with a second job on the other core: benchmarks/RESULTS.md)",
+    )
     p.add_argument(
         "--no-synthesizer-inputs",
         action="store_true",

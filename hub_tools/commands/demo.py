@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import argparse
 import os
+import time
 
 DESCRIPTION = (
     "Start the Gradio synthesizer demo: one image + caption through synthesize -> consistency filter -> "
@@ -62,9 +63,34 @@ def run(args: argparse.Namespace) -> int:
             app = load_app()
         except FileNotFoundError as err:  # the Space's app.py is missing: a broken install
             return fail("demo", err)
+        # quiet: gradio's banner (its URL after other lines, a share=True hint) gives way to our lines, URL first
+        app.demo.launch(
+            server_name=host,
+            server_port=port,
+            share=args.share,
+            quiet=True,
+            prevent_thread_lock=True,
+            **app.launch_kwargs(),
+        )
+        print(f"adamllm demo: {url_line(app.demo.local_url, app.demo.share_url, args.share)}", flush=True)
         models = f"synthesizer {app.MODELS.synthesizer}, checker {app.MODELS.checker}"
         print(f"adamllm demo: {strip_credentials(models)}", flush=True)
         if app.MODELS.smoke_test:
             print("adamllm demo: tiny smoke-test models in use; their text is meaningless", flush=True)
-        app.demo.launch(server_name=host, server_port=port, share=args.share, **app.launch_kwargs())
+        try:
+            while app.demo.is_running:  # serve until Ctrl-C (SIGTERM too: see upload_folder)
+                time.sleep(0.2)
+        except KeyboardInterrupt:
+            print("adamllm demo: stopped", flush=True)
+        finally:
+            app.demo.close()
     return 0
+
+
+def url_line(local_url: str, share_url: str | None, share: bool) -> str:
+    """The demo's first line: where to open it, how to stop it, and the public link (``--share``) or how to get
+    one. Only flags of ``adamllm demo`` are named."""
+    line = f"open {local_url} in a browser (Ctrl-C stops the server)"
+    if share:
+        return line + (f"; public link {share_url}" if share_url else "; no public link could be made")
+    return line + "; --share adds a public gradio.live link"

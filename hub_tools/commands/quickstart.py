@@ -10,7 +10,12 @@ def register(subparsers, name: str, help: str) -> None:
     p = subparsers.add_parser(name, help=help, description=help + " Writes OUTPUT/REPORT.md.")
     p.add_argument("--output", default="outputs/quickstart", help="folder for every artifact and the report")
     p.add_argument("--seed", type=int, default=0, help="seed of the world, the models and every draw (default: 0)")
-    p.add_argument("--small", action="store_true", help="a reduced run (about a minute) that touches every stage")
+    p.add_argument(
+        "--small",
+        action="store_true",
+        help="a reduced run that touches every stage (59 s measured on the 2-core development box at load ~1, "
+        "313 s at load 5-7: benchmarks/RESULTS.md)",
+    )
     p.add_argument(
         "--pretrain-steps", type=int, default=None, help="text-pretraining steps of the tiny synthesizer (0: none)"
     )
@@ -28,8 +33,9 @@ def register(subparsers, name: str, help: str) -> None:
         "--budget-minutes",
         type=float,
         default=None,
-        help="scale the training steps down to fit N minutes (the full run is sized for 10 minutes on a 2-core box "
-        "half as fast as the development box); the scale depends on N only, and the report says what was cut",
+        help="scale the training steps down to fit N minutes (the full run took 309 s on a 2-core development box "
+        "at load 1.3-1.9, README; it is sized for 10 minutes on a box half as fast); the scale depends on N only, and the "
+        "report says what was cut",
     )
     p.add_argument(
         "--threads",

@@ -13,16 +13,15 @@ def register(subparsers, name: str, help: str) -> None:
         name,
         help=help,
         description=help
-        + " Four with random weights (qwen2_vl/, llava_next/, llama/, qwen2_5_vl/) and two briefly tuned so an"
-        " offline run"
-        " writes tasks and verdicts (synthesizer/, checker/: 99 s measured on a 2-core box the first time, up to 4 minutes"
-        " on a busy one; then copied"
+        + " Four with random weights (qwen2_vl/, llava_next/, llama/, qwen2_5_vl/) and two briefly tuned so an offline"
+        " run writes tasks and verdicts (synthesizer/, checker/: the first time 99 s measured on the 2-core development"
+        " box at load ~2, 238 s at load 5-7, benchmarks/RESULTS.md; then copied"
         " from the tiny cache, $ADAMLLM_TINY_CACHE or ~/.cache/adamllm-hub/tiny). For tests and smoke runs only.",
     )
     add_output_argument(p, "folder to write qwen2_vl/, llava_next/, llama/, qwen2_5_vl/, synthesizer/, checker/ into")
     p.add_argument("--seed", type=int, default=0, help="seed of the weights, tokenizers and tuning (default: 0)")
     p.add_argument("--force", action="store_true", help="rebuild (and retune) even when a matching build exists")
-    p.add_argument("--no-tuned", action="store_true", help="only the four random-weight models (seconds)")
+    p.add_argument("--no-tuned", action="store_true", help="only the four random-weight models (no tuning)")
     p.add_argument("--no-progress", action="store_true", help="hide the progress bars of the tuning")
     p.set_defaults(func=run)
 

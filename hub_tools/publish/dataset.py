@@ -20,13 +20,8 @@ from pathlib import Path
 from typing import Any
 
 from hub_tools.defaults import CAPTION_PROMPT
-from hub_tools.publish.cards import (
-    CAPTION_CONFIG,
-    CONFIGS,
-    DEFAULT_CONFIG,
-    TASK_CONFIG,
-    write_visual_instructions_card,
-)
+from hub_tools.publish.cards import CAPTION_CONFIG, CONFIGS, DEFAULT_CONFIG, TASK_CONFIG
+from hub_tools.publish.dataset_card import write_visual_instructions_card
 from hub_tools.publish.parquet import DEFAULT_MAX_SHARD_BYTES, ShardedParquetWriter, dataset_info_yaml, image_cell
 from hub_tools.rundir import read_json, shard_files
 from hub_tools.synthesis.parse import leading_word

@@ -149,7 +149,7 @@ def input_ids(run_dir: Path) -> tuple[set[str] | None, str | None]:
     kwargs = {k: entry[k] for k in ("image_root", "image_column", "caption_column", "split") if entry.get(k)}
     try:
         if isinstance(entry.get("input"), dict):
-            from hub_tools.synthesis.fingerprint import describe_change, input_fingerprint
+            from hub_tools.data.fingerprint import describe_change, input_fingerprint
 
             now = input_fingerprint(pairs, split=entry.get("split") or "train", previous=entry["input"])
             change = describe_change(pairs, entry["input"], now)

@@ -139,11 +139,11 @@ def check_manifest(run_dir: Path, config: dict) -> dict:
 
 
 def check_input(run_dir: Path, cfg: SynthesisConfig, manifest: dict, log: bool = True) -> dict:
-    """The fingerprint of ``cfg.pairs`` to record (:mod:`hub_tools.synthesis.fingerprint`); raise
+    """The fingerprint of ``cfg.pairs`` to record (:mod:`hub_tools.data.fingerprint`); raise
     :class:`InputChanged` when the input differs from the one ``manifest`` recorded, so that no row of an older
     input is served. A run made before fingerprints were recorded gets one now (``log``: say so on stderr).
     """
-    from hub_tools.synthesis.fingerprint import describe_change, input_fingerprint
+    from hub_tools.data.fingerprint import describe_change, input_fingerprint
 
     entry = manifest.get("synthesize")
     old = (entry or {}).get("input")

@@ -10,6 +10,10 @@ import re
 import datasets
 import evaluate
 
+_NAME = "medical_vqa"
+_EXAMPLE_CALL = 'metric.compute(predictions=["yes"], references=["yes"], answer_types=["CLOSED"])'
+"""A complete call, quoted by the error of a call that lacks an input."""
+
 _CITATION = """\
 @article{cheng2024adamllm,
   title={On Domain-Specific Post-Training for Multimodal Large Language Models},
@@ -245,6 +249,17 @@ def _check_inputs(predictions, references, answer_types, offset=0):
             )
 
 
+def _require_inputs(given, example):
+    """Raise one ``ValueError`` naming the inputs a ``compute`` call lacks, with a complete example call.
+
+    ``given`` maps every required input to its value; a call that gives none of them scores what ``add`` /
+    ``add_batch`` buffered, so it passes.
+    """
+    missing = [name for name, value in given.items() if value is None]
+    if missing and len(missing) < len(given):
+        raise ValueError(f"{_NAME}: missing {' and '.join(missing)}; compute needs {', '.join(given)}, e.g. {example}")
+
+
 @evaluate.utils.file_utils.add_start_docstrings(_DESCRIPTION, _KWARGS_DESCRIPTION)
 class MedicalVQA(evaluate.Metric):
     """Open-question recall and closed-question accuracy for medical VQA (LLaVA-Med protocol)."""
@@ -287,6 +302,10 @@ class MedicalVQA(evaluate.Metric):
 
     def compute(self, *, predictions=None, references=None, **kwargs):
         """Compute the scores; see the module description for the arguments."""
+        _require_inputs(
+            {"predictions": predictions, "references": references, "answer_types": kwargs.get("answer_types")},
+            _EXAMPLE_CALL,
+        )
         mode = kwargs.get("mode", "llava_med")
         if mode not in _MODES:
             raise ValueError(f"mode must be one of {_MODES}, got {mode!r}")

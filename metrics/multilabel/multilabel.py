@@ -4,6 +4,10 @@
 import datasets
 import evaluate
 
+_NAME = "multilabel"
+_EXAMPLE_CALL = 'metric.compute(predictions=["rice and beans"], references=[["rice"]], vocabulary=["rice", "bean"])'
+"""A complete call, quoted by the error of a call that lacks an input."""
+
 _CITATION = """\
 @article{cheng2024adamllm,
   title={On Domain-Specific Post-Training for Multimodal Large Language Models},
@@ -136,6 +140,17 @@ def _check_references(references, vocabulary):
                 raise ValueError(f"references[{index}] names {name!r}, which is not in the vocabulary")
 
 
+def _require_inputs(given, example):
+    """Raise one ``ValueError`` naming the inputs a ``compute`` call lacks, with a complete example call.
+
+    ``given`` maps every required input to its value; a call that gives none of them scores what ``add`` /
+    ``add_batch`` buffered, so it passes.
+    """
+    missing = [name for name, value in given.items() if value is None]
+    if missing and len(missing) < len(given):
+        raise ValueError(f"{_NAME}: missing {' and '.join(missing)}; compute needs {', '.join(given)}, e.g. {example}")
+
+
 @evaluate.utils.file_utils.add_start_docstrings(_DESCRIPTION, _KWARGS_DESCRIPTION)
 class Multilabel(evaluate.Metric):
     """Per-example multi-label precision, recall and F1 over a vocabulary found in free text."""
@@ -171,6 +186,7 @@ class Multilabel(evaluate.Metric):
 
     def compute(self, *, predictions=None, references=None, **kwargs):
         """Compute the scores; the vocabulary is checked before anything is buffered."""
+        _require_inputs({"predictions": predictions, "references": references}, _EXAMPLE_CALL)
         try:
             vocabulary = _check_vocabulary(kwargs.get("vocabulary"))
             if predictions is not None and references is not None:

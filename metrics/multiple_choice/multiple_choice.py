@@ -8,6 +8,10 @@ from collections.abc import Mapping
 import datasets
 import evaluate
 
+_NAME = "multiple_choice"
+_EXAMPLE_CALL = 'metric.compute(predictions=["(B)"], references=["B"], options=[{"A": "Lung", "B": "Liver"}])'
+"""A complete call, quoted by the error of a call that lacks an input."""
+
 _CITATION = """\
 @article{cheng2024adamllm,
   title={On Domain-Specific Post-Training for Multimodal Large Language Models},
@@ -161,6 +165,17 @@ def _check_inputs(predictions, references, options, offset=0):
     return checked_refs, checked_options
 
 
+def _require_inputs(given, example):
+    """Raise one ``ValueError`` naming the inputs a ``compute`` call lacks, with a complete example call.
+
+    ``given`` maps every required input to its value; a call that gives none of them scores what ``add`` /
+    ``add_batch`` buffered, so it passes.
+    """
+    missing = [name for name, value in given.items() if value is None]
+    if missing and len(missing) < len(given):
+        raise ValueError(f"{_NAME}: missing {' and '.join(missing)}; compute needs {', '.join(given)}, e.g. {example}")
+
+
 @evaluate.utils.file_utils.add_start_docstrings(_DESCRIPTION, _KWARGS_DESCRIPTION)
 class MultipleChoice(evaluate.Metric):
     """Accuracy of free-text multiple-choice answers, parsed the MMMU way."""
@@ -209,6 +224,9 @@ class MultipleChoice(evaluate.Metric):
 
     def compute(self, *, predictions=None, references=None, **kwargs):
         """Compute the scores; see the module description for the arguments."""
+        _require_inputs(
+            {"predictions": predictions, "references": references, "options": kwargs.get("options")}, _EXAMPLE_CALL
+        )
         try:
             return super().compute(predictions=predictions, references=references, **kwargs)
         finally:

@@ -5,6 +5,10 @@ import datasets
 import evaluate
 from rouge import Rouge
 
+_NAME = "rouge_l"
+_EXAMPLE_CALL = 'metric.compute(predictions=["mix the flour"], references=["mix flour"])'
+"""A complete call, quoted by the error of a call that lacks an input."""
+
 _CITATION = """\
 @article{cheng2024adamllm,
   title={On Domain-Specific Post-Training for Multimodal Large Language Models},
@@ -79,6 +83,17 @@ def _check_inputs(predictions, references, offset=0):
             raise ValueError(f"references[{index + offset}] must be a string, got {reference!r}")
 
 
+def _require_inputs(given, example):
+    """Raise one ``ValueError`` naming the inputs a ``compute`` call lacks, with a complete example call.
+
+    ``given`` maps every required input to its value; a call that gives none of them scores what ``add`` /
+    ``add_batch`` buffered, so it passes.
+    """
+    missing = [name for name, value in given.items() if value is None]
+    if missing and len(missing) < len(given):
+        raise ValueError(f"{_NAME}: missing {' and '.join(missing)}; compute needs {', '.join(given)}, e.g. {example}")
+
+
 @evaluate.utils.file_utils.add_start_docstrings(_DESCRIPTION, _KWARGS_DESCRIPTION)
 class RougeL(evaluate.Metric):
     """Mean ROUGE-L F-measure of the `rouge` package, failing pairs scoring 0."""
@@ -115,6 +130,7 @@ class RougeL(evaluate.Metric):
 
     def compute(self, *, predictions=None, references=None, **kwargs):
         """Compute the score; see the module description for the arguments."""
+        _require_inputs({"predictions": predictions, "references": references}, _EXAMPLE_CALL)
         try:
             return super().compute(predictions=predictions, references=references, **kwargs)
         finally:

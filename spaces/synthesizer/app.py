@@ -182,6 +182,9 @@ task triplets (an instruction with an informative and a precise answer), a **con
 keeps those whose precise answer follows from the informative one, and the pair becomes one
 **single-stage** training conversation: its caption turn plus the kept task."""
 
+CSS = "#triplets th, #triplets th * { white-space: nowrap !important; word-break: keep-all !important; }"
+"""Table headers never break inside a word ("verdi ct"); with :data:`hub_tools.demo.TRIPLET_COLUMN_WIDTHS` they fit."""
+
 # delete_cache: gradio's own copies of uploads and downloads older than an hour are removed every hour
 with gr.Blocks(title="AdaMLLM visual instruction synthesizer", delete_cache=(3600, 3600)) as demo:
     gr.Markdown(INTRO)
@@ -238,7 +241,7 @@ with gr.Blocks(title="AdaMLLM visual instruction synthesizer", delete_cache=(360
                 datatype=["str", "str", "str", "str", "number", "number", "number"],
                 interactive=False,
                 wrap=True,
-                column_widths=["21%", "32%", "14%", "9%", "8%", "8%", "8%"],
+                column_widths=core.TRIPLET_COLUMN_WIDTHS,  # each header fits its column at 80 columns
                 label="Synthesized task triplets (with the checker's verdict)",
                 elem_id="triplets",
             )
@@ -273,6 +276,7 @@ def launch_kwargs() -> dict:
     from starlette.middleware import Middleware
 
     return {
+        "css": CSS,
         "allowed_paths": [str(EXAMPLES_DIR)],
         "max_file_size": core.MAX_IMAGE_BYTES,
         "app_kwargs": {"middleware": [Middleware(core.UploadLimit)]},

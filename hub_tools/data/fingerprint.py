@@ -23,7 +23,7 @@ import hashlib
 import os
 from pathlib import Path
 
-from hub_tools.data import TABLE_FORMATS
+from hub_tools.data.readers import TABLE_FORMATS
 
 IMAGE_SUFFIXES = frozenset(
     (".png", ".jpg", ".jpeg", ".gif", ".bmp", ".webp", ".tif", ".tiff", ".ppm", ".pgm", ".ico", ".heic", ".avif")
