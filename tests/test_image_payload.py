@@ -301,3 +301,22 @@ def test_request_bodies_carry_the_payload(monkeypatch):
         assert part["image_url"]["url"] == ip.image_url_for(image)
         assert part["image_url"]["url"].startswith("data:image/webp;base64,")
         json.dumps(body)
+
+
+def test_the_request_json_is_json_dumps_with_the_image_spliced_in():
+    image = _in_process(PASSTHROUGH["jpeg"][0]())
+    body = {
+        "model": "m\u00e9",
+        "messages": [
+            {"role": "user", "content": [{"type": "image_url", "image_url": {"url": ip.image_url_for(image)}}]}
+        ],
+        "text": 'quotes " and \\ and \n and é',
+        "n": [1, 2.5, None, True],
+    }
+    body["messages"][0]["content"].append(
+        {"type": "image_url", "image_url": {"url": ip.payload_for(_photo()).data_url()}}
+    )
+    assert ip.dumps_request(body) == json.dumps(body)
+    assert json.loads(ip.dumps_request(body)) == body
+    token_in_text = dict(body, text=ip._TOKEN % 0)  # the splice token in the request's own text: plain json.dumps
+    assert ip.dumps_request(token_in_text) == json.dumps(token_in_text)

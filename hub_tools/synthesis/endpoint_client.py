@@ -152,7 +152,11 @@ class EndpointPool:
 
             connector = aiohttp.TCPConnector(limit=self.size + 4, limit_per_host=0)
             timeout = aiohttp.ClientTimeout(total=None, sock_connect=10.0, sock_read=self.timeout)
-            self._client = aiohttp.ClientSession(connector=connector, timeout=timeout, headers=self._headers)
+            from hub_tools.synthesis.image_payload import dumps_request  # images spliced in, not escaped
+
+            self._client = aiohttp.ClientSession(
+                connector=connector, timeout=timeout, headers=self._headers, json_serialize=dumps_request
+            )
             self._slots = asyncio.Semaphore(self.size)
 
     def _run(self, coro) -> Any:
