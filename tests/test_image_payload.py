@@ -58,10 +58,20 @@ def _png_rgb16(img: Image.Image) -> bytes:
     )
 
 
-def _rotated_jpeg(img: Image.Image) -> bytes:
+def _exif(orientation: int) -> bytes:
     exif = Image.Exif()
-    exif[0x0112] = 6
-    return _save(img, "JPEG", quality=90, exif=exif.tobytes())
+    exif[0x0112] = orientation
+    return exif.tobytes()
+
+
+def _rotated_jpeg(img: Image.Image) -> bytes:
+    return _save(img, "JPEG", quality=90, exif=_exif(6))
+
+
+XMP_ROTATED = (
+    b'<x:xmpmeta xmlns:x="adobe:ns:meta/"><rdf:RDF xmlns:rdf="http://www.w3.org/1999/02/22-rdf-syntax-ns#">'
+    b'<rdf:Description xmlns:tiff="http://ns.adobe.com/tiff/1.0/" tiff:Orientation="8"/></rdf:RDF></x:xmpmeta>'
+)
 
 
 def _frames(fmt: str, **kw) -> bytes:
@@ -85,10 +95,7 @@ PASSTHROUGH = {
     "jpeg-444": (lambda: _save(_photo(), "JPEG", quality=90, subsampling=0), "image/jpeg"),
     "jpeg-progressive": (lambda: _save(_photo(), "JPEG", quality=85, progressive=True), "image/jpeg"),
     "jpeg-grey": (lambda: _save(_photo().convert("L"), "JPEG", quality=90), "image/jpeg"),
-    "jpeg-exif-upright": (
-        lambda: _save(_photo(), "JPEG", quality=90, exif=Image.Exif().tobytes()),
-        "image/jpeg",
-    ),
+    "jpeg-exif-upright": (lambda: _save(_photo(), "JPEG", quality=90, exif=_exif(1)), "image/jpeg"),
     "png": (lambda: _save(_photo(), "PNG"), "image/png"),
     "png-grey": (lambda: _save(_photo().convert("L"), "PNG"), "image/png"),
     "png-palette": (lambda: _save(_photo().convert("P"), "PNG"), "image/png"),
@@ -98,6 +105,9 @@ PASSTHROUGH = {
 CONVERT = {
     "jpeg-cmyk": lambda: _save(_photo().convert("CMYK"), "JPEG", quality=90),
     "jpeg-exif-rotated": lambda: _rotated_jpeg(_photo()),
+    "jpeg-xmp-rotated": lambda: _save(_photo(), "JPEG", quality=90, xmp=XMP_ROTATED),
+    "png-exif-rotated": lambda: _save(_photo(), "PNG", exif=_exif(3)),
+    "webp-exif-rotated": lambda: _save(_photo(), "WEBP", quality=90, exif=_exif(6)),
     "png-16bit-grey": lambda: _save(
         Image.fromarray((np.asarray(_photo().convert("L"), dtype="uint16") * 200).astype("uint16")), "PNG"
     ),
@@ -181,7 +191,16 @@ def test_sending_those_sources_as_they_are_would_change_what_a_server_sees():
     """The converted cases are not converted for nothing: these sources' own bytes decode to other pixels (or not
     at all) on at least one server's loader. (CMYK, GIF, 1-bit and animated PNG decode alike on the loaders here, and
     are converted all the same: other loaders and versions differ on them.)"""
-    cases = ("jpeg-exif-rotated", "png-16bit-grey", "png-16bit-rgb", "png-rgba", "png-grey-alpha")
+    cases = (
+        "jpeg-exif-rotated",
+        "jpeg-xmp-rotated",
+        "png-exif-rotated",
+        "webp-exif-rotated",
+        "png-16bit-grey",
+        "png-16bit-rgb",
+        "png-rgba",
+        "png-grey-alpha",
+    )
     cases += ("png-palette-transparency", "webp-alpha", "webp-animated", "bmp", "tiff")
     differs = {}
     for case in cases:
