@@ -339,3 +339,39 @@ def test_the_request_json_is_json_dumps_with_the_image_spliced_in():
     assert json.loads(ip.dumps_request(body)) == body
     token_in_text = dict(body, text=ip._TOKEN % 0)  # the splice token in the request's own text: plain json.dumps
     assert ip.dumps_request(token_in_text) == json.dumps(token_in_text)
+
+
+def test_the_endpoint_pool_sends_the_spliced_json():
+    """Through :class:`EndpointPool` (its session's ``json_serialize``): the server gets ``json.dumps(body)``."""
+    import threading
+
+    from hub_tools.synthesis.endpoint_client import EndpointPool
+
+    received: list[bytes] = []
+    reply = b'{"choices": [{"message": {"content": "ok"}}]}'
+
+    async def handle(reader, writer):
+        head = await reader.readuntil(b"\r\n\r\n")
+        length = next(int(x.split(b":")[1]) for x in head.split(b"\r\n") if x.lower().startswith(b"content-length"))
+        received.append(await reader.readexactly(length))
+        writer.write(b"HTTP/1.1 200 OK\r\ncontent-type: application/json\r\ncontent-length: %d\r\n\r\n" % len(reply))
+        writer.write(reply)
+        await writer.drain()
+        writer.close()
+
+    loop = asyncio.new_event_loop()
+    server = loop.run_until_complete(asyncio.start_server(handle, "127.0.0.1", 0, limit=1 << 22))
+    thread = threading.Thread(target=loop.run_forever, daemon=True)
+    thread.start()
+    try:
+        image = _in_process(PASSTHROUGH["jpeg"][0]())
+        part = {"type": "image_url", "image_url": {"url": ip.image_url_for(image)}}
+        body = {"model": "m", "messages": [{"role": "user", "content": [part, {"type": "text", "text": 'a "q"'}]}]}
+        url = f"http://127.0.0.1:{server.sockets[0].getsockname()[1]}/v1"
+        with EndpointPool([url], concurrency=1) as pool:
+            assert pool.post_many("/chat/completions", [body]) == [json.loads(reply)]
+        assert received == [json.dumps(body).encode()]
+    finally:
+        server.close()
+        loop.call_soon_threadsafe(loop.stop)
+        thread.join(5)
