@@ -16,7 +16,9 @@ They agree with the in-process road exactly when the bytes are JPEG, PNG or WebP
 ``L`` or ``P``, hold one frame, carry no transparency, no EXIF/XMP orientation other than 1 and (PNG) 8 bits per
 sample: :func:`convert_reason` says ``None`` for those (checked on the header; tested pixel for pixel against the
 servers' own loaders in ``tests/test_image_payload.py``). Everything else -- CMYK, 16-bit, animated, alpha, rotated,
-BMP/TIFF/GIF/... -- goes as PNG of the in-process pixels.
+BMP/TIFF/GIF/... -- goes as PNG of the in-process pixels. PNG decoding is exact everywhere; for JPEG and WebP the
+identity holds where client and server decode with the same libraries (libjpeg-turbo, libwebp: what the Pillow and
+torchvision wheels bundle); a server whose Pillow is built on IJG libjpeg 9 upsamples chroma differently.
 
 How a source reaches a request: the code that decoded an image records where its pixels came from with
 :func:`attach_source` (the synthesis runner, the evaluation tasks); the served engines call
