@@ -245,6 +245,22 @@ def test_a_batch_converts_in_the_process_pool_and_passes_the_rest_through():
     assert ip.stats["inline"] == before["inline"]
 
 
+def test_a_source_gone_before_conversion_falls_back_to_the_pixels(tmp_path):
+    images = []
+    for k in range(2):
+        path = tmp_path / f"{k}.jpg"
+        path.write_bytes(CONVERT["jpeg-exif-rotated"]())
+        images.append(ip.attach_source(load_image(str(path)), str(path)))
+        path.unlink()  # the worker cannot read it
+    before = dict(ip.stats)
+    payloads = ip.prepare_payloads(images)
+    assert ip.stats["inline"] - before["inline"] == 2
+    for image, payload in zip(images, payloads):
+        assert payload.converted and np.array_equal(
+            np.asarray(Image.open(io.BytesIO(payload.data))), np.asarray(image)
+        )
+
+
 def test_the_async_road_awaits_the_pool_without_blocking_the_loop():
     image = _in_process(CONVERT["tiff"]())
     before = ip.stats["pool"]

@@ -246,8 +246,8 @@ def _convert_job(job: tuple) -> tuple[int, tuple[int, int] | None, bytes]:
 _pool = None
 _pool_lock = threading.Lock()
 _pool_failed = False
-stats = {"inline": 0, "pool": 0, "passthrough": 0}
-"""Counts of payloads by road since import (for tests and benchmarks)."""
+stats = {"inline": 0, "pool": 0}
+"""Conversions by road since import (for tests and benchmarks)."""
 worker_pids: set[int] = set()
 """The processes that converted images (for tests)."""
 
@@ -307,7 +307,6 @@ def payload_for(image: Any) -> ImagePayload:
     a PNG of its pixels encoded here (the single-image fallback; batches convert in the pool)."""
     payload = source_payload(image)
     if payload is not None:
-        stats["passthrough"] += 1
         return payload
     stats["inline"] += 1
     return _converted(image, tuple(image.size), encode_png(image))
@@ -326,18 +325,24 @@ def prepare_payloads(images: Sequence[Any]) -> list[ImagePayload]:
 
     out: list[ImagePayload | None] = [source_payload(im) for im in images]
     todo = [i for i, p in enumerate(out) if p is None]
-    stats["passthrough"] += len(images) - len(todo)
     pool = conversion_pool() if len(todo) > 1 else None
     if pool is not None:
         try:
             futures = {i: pool.submit(_convert_job, _job_of(images[i])) for i in todo}
-            for i, future in futures.items():
-                pid, size, png = future.result()
-                worker_pids.add(pid)
-                out[i] = _converted(images[i], size, png)
-                stats["pool"] += 1
         except BrokenProcessPool:  # a worker died (e.g. killed for memory): start afresh next time
             close_pool()
+            futures = {}
+        for i, future in futures.items():
+            try:
+                pid, size, png = future.result()
+            except BrokenProcessPool:
+                close_pool()
+                continue
+            except Exception:  # e.g. the source file is gone since: the pixels themselves, below
+                continue
+            worker_pids.add(pid)
+            out[i] = _converted(images[i], size, png)
+            stats["pool"] += 1
     for i in todo:
         if out[i] is None:
             out[i] = payload_for(images[i])
@@ -351,7 +356,6 @@ async def apayload_for(image: Any) -> ImagePayload:
 
     payload = source_payload(image)
     if payload is not None:
-        stats["passthrough"] += 1
         return payload
     loop = asyncio.get_running_loop()
     pool = conversion_pool()
