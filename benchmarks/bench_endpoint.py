@@ -11,6 +11,18 @@
    replicas on CPU (transformers serve's continuous batching takes token ids only, not images, so it does not
    serve this VLM; each replica runs one request at a time).
 
+3. **Images** (``--images-only`` runs just this): chat requests that each carry a photo (JPEG, quality 90, made
+   here offline: gradients, texture, blobs and sensor-like noise, so they compress like photos; 512 and 1024 px),
+   the client pinned to one core and the trivial server to another. *Before*: the image re-encoded as a PNG data
+   URL of its decoded pixels (``served.image_data_url``, the road until issue 28). *After*: the request carries the
+   file's own bytes (:mod:`hub_tools.synthesis.image_payload`, as ``ServedSynthesizer.generate`` does: a fresh
+   source per request, so the file read and header check are counted). Reports client CPU ms per request
+   (``time.process_time``: every thread of the client process) and requests/s (goal: <= 1 ms client CPU per
+   1024 px JPEG request, >= 1,000 requests/s per core). Also the synthesis reader's CPU per record (decode and
+   save the image into RUN_DIR/images: PNG re-encode before, the source bytes after, PNG at zlib level 1 for a source
+   that must be converted) and, for such a source (an EXIF-rotated JPEG), the requests' conversion in the process
+   pool (the pool workers' CPU counted apart).
+
 Run from the repository root: ``python benchmarks/bench_endpoint.py``.
 """
 
@@ -18,8 +30,10 @@ from __future__ import annotations
 
 import argparse
 import asyncio
+import io
 import json
 import os
+import shutil
 import socket
 import subprocess
 import sys
@@ -69,7 +83,7 @@ def serve_trivial(port: int) -> None:
             writer.close()
 
     async def main() -> None:
-        server = await asyncio.start_server(handle, "127.0.0.1", port)
+        server = await asyncio.start_server(handle, "127.0.0.1", port, limit=1 << 24)  # whole image bodies
         async with server:
             await server.serve_forever()
 
@@ -98,9 +112,9 @@ def client_ceiling(requests: int, replicas: int, concurrency: int) -> dict:
             wait_port(p)
         pool = EndpointPool([f"http://127.0.0.1:{p}/v1" for p in ports], concurrency=concurrency)
         body = {"model": "m", "messages": [{"role": "user", "content": "x" * 200}]}
-        pool.post_many("/chat/completions", [body] * 200)  # warm connections
+        pool.post_many("/chat/completions", [body] * 200, max_new_tokens=512)  # warm connections
         cpu0, t0 = time.process_time(), time.perf_counter()
-        replies = pool.post_many("/chat/completions", [body] * requests)
+        replies = pool.post_many("/chat/completions", [body] * requests, max_new_tokens=512)
         wall, cpu = time.perf_counter() - t0, time.process_time() - cpu0
         pool.close()
         assert all(isinstance(r, dict) for r in replies)
@@ -115,6 +129,195 @@ def client_ceiling(requests: int, replicas: int, concurrency: int) -> dict:
         for proc in procs:
             proc.kill()
             proc.wait()
+
+
+def make_photo(size: int, seed: int) -> bytes:
+    """A ``size`` px square JPEG (quality 90) that compresses like a photo: smooth gradients, a warped texture,
+    a few soft blobs and Gaussian noise (sigma 6, like a phone sensor at moderate ISO)."""
+    import io
+
+    import numpy as np
+    from PIL import Image
+
+    rng = np.random.default_rng(seed)
+    y, x = np.mgrid[0:size, 0:size] / size
+    img = np.stack([60 + 150 * x, 40 + 140 * y, 90 + 80 * (1 - x) * y], -1)
+    img += (25 * np.sin(x * rng.uniform(30, 70) + 4 * np.sin(y * rng.uniform(5, 9))) * np.cos(y * 40))[..., None]
+    for _ in range(6):
+        cx, cy, r = rng.uniform(0, 1), rng.uniform(0, 1), rng.uniform(0.05, 0.25)
+        blob = np.exp(-((x - cx) ** 2 + (y - cy) ** 2) / (2 * r * r))
+        img += blob[..., None] * rng.uniform(-80, 80, 3)
+    img += rng.normal(0, 6, img.shape)
+    buf = io.BytesIO()
+    Image.fromarray(np.clip(img, 0, 255).astype("uint8")).save(buf, "JPEG", quality=90)
+    return buf.getvalue()
+
+
+def _body(url: str) -> dict:
+    """A synthesis request as :meth:`ServedSynthesizer.request_body` builds it for vLLM (prompt of ~400 chars)."""
+    prompt = "<|start_header_id|>user<|end_header_id|>\n\n<image>\nDescribe the image." + " a caption" * 30
+    content = [{"type": "image_url", "image_url": {"url": url}}, {"type": "text", "text": prompt}]
+    return {
+        "model": "m",
+        "messages": [{"role": "user", "content": content}],
+        "temperature": 0.0,
+        "max_tokens": 512,
+        "skip_special_tokens": False,
+        "stop_token_ids": [128001],
+    }
+
+
+def _children_cpu(pool) -> float:
+    """CPU seconds used so far by the conversion pool's worker processes (0 without a pool)."""
+    import psutil
+
+    total = 0.0
+    for pid in list(getattr(pool, "_processes", None) or {}):
+        try:
+            times = psutil.Process(pid).cpu_times()
+            total += times.user + times.system
+        except psutil.Error:
+            pass
+    return total
+
+
+def image_case(requests: int, before_requests: int, window: int = 64) -> list[dict]:
+    """Client CPU ms per request and requests/s with photos, before (PNG of the pixels) and after (own bytes)."""
+    from hub_tools.data import ImageCaptionPair, load_image, validate
+    from hub_tools.synthesis import image_payload as ip
+    from hub_tools.synthesis.endpoint_client import EndpointPool
+    from hub_tools.synthesis.runner import save_image
+    from hub_tools.synthesis.served import image_data_url
+
+    cpus = sorted(os.sched_getaffinity(0))
+    pinned = len(cpus) >= 2
+    tmp = Path(tempfile.mkdtemp(prefix="bench_images_"))
+    port = free_port()
+    cmd = [sys.executable, __file__, "--trivial-server", str(port)]
+    proc = subprocess.Popen(cmd + (["--server-cpu", str(cpus[1])] if pinned else []))
+    rows = []
+    try:
+        if pinned:
+            os.sched_setaffinity(
+                0, {cpus[0]}
+            )  # the client (and the pool's event-loop thread, started below): one core
+        wait_port(port)
+        pool = EndpointPool([f"http://127.0.0.1:{port}/v1"], concurrency=32)
+        pool.post_many("/chat/completions", [_body("data:,")] * 64, max_new_tokens=512)  # warm connections
+        for size in (512, 1024):
+            paths = []
+            for k in range(8):
+                path = tmp / f"photo{size}_{k}.jpg"
+                path.write_bytes(make_photo(size, k))
+                paths.append(path)
+            kb = sum(p.stat().st_size for p in paths) / len(paths) / 1024
+            images = [load_image(str(p)) for p in paths]
+
+            def run(n: int, url_of) -> tuple[float, float]:
+                cpu0, t0 = time.process_time(), time.perf_counter()
+                for start in range(0, n, window):
+                    bodies = [_body(url_of(i)) for i in range(start, min(n, start + window))]
+                    replies = pool.post_many("/chat/completions", bodies, max_new_tokens=512)
+                    assert all(isinstance(r, dict) for r in replies), replies[:1]
+                return time.process_time() - cpu0, time.perf_counter() - t0
+
+            def before(i: int, images=images) -> str:
+                return image_data_url(images[i % len(images)])
+
+            def after(i: int, images=images, paths=paths) -> str:
+                image = ip.attach_source(images[i % len(images)], str(paths[i % len(paths)]))  # a fresh source
+                ip.prepare_payloads([image])
+                return ip.image_url_for(image)
+
+            for road, n, url_of in (
+                ("before: PNG of the pixels", before_requests, before),
+                ("after: own bytes", requests, after),
+            ):
+                cpu, wall = run(n, url_of)
+                rows.append(
+                    {
+                        "case": f"request, {size} px JPEG ({kb:.0f} kB)",
+                        "road": road,
+                        "requests": n,
+                        "client_cpu_ms_per_request": round(1000 * cpu / n, 3),
+                        "requests_per_s": round(n / wall, 1),
+                        "requests_per_cpu_s": round(n / cpu, 1),
+                        "pinned_one_core": pinned,
+                    }
+                )
+            # the synthesis reader: decode + save each record's image into RUN_DIR/images
+            run_dir = tmp / f"run{size}"
+            (run_dir / "images").mkdir(parents=True)
+
+            def old_save(
+                pair, run_dir=run_dir
+            ) -> None:  # save_image until issue 28: PNG of the pixels at PIL's default level
+                buf = io.BytesIO()
+                pair.image.save(buf, format="PNG")
+                (run_dir / "images" / f"{pair.id}.png").write_bytes(buf.getvalue())
+
+            readers = (
+                ("before: PNG re-encode (zlib level 6)", 8, False, old_save),
+                ("after: source bytes", 64, True, lambda pair, run_dir=run_dir: save_image(run_dir, pair)),
+                (
+                    "after, to convert: PNG (zlib level 1)",
+                    8,
+                    False,
+                    lambda pair, run_dir=run_dir: save_image(run_dir, pair),
+                ),
+            )
+            for road, n, attach, save in readers:
+                cpu0 = time.process_time()
+                for i in range(n):
+                    path = str(paths[i % len(paths)])
+                    pair = validate(ImageCaptionPair(f"p{i}", "a caption", path))
+                    if attach:
+                        ip.attach_source(pair.image, path)
+                    save(pair)
+                rows.append(
+                    {
+                        "case": f"reader per record, {size} px JPEG",
+                        "road": road,
+                        "records": n,
+                        "cpu_ms_per_record": round(1000 * (time.process_time() - cpu0) / n, 2),
+                    }
+                )
+        # a source that must be converted: an EXIF-rotated 1024 px JPEG, batches of 8 through the process pool
+        from PIL import Image
+
+        exif = Image.Exif()
+        exif[0x0112] = 6
+        rotated = tmp / "rotated.jpg"
+        Image.open(paths[0]).save(rotated, "JPEG", quality=90, exif=exif.tobytes())
+        image = load_image(str(rotated))
+        ip.prepare_payloads([ip.attach_source(image.copy(), str(rotated)) for _ in range(2)])  # start the workers
+        n = 32
+        cpu0, t0, child0 = time.process_time(), time.perf_counter(), _children_cpu(ip.conversion_pool())
+        for _ in range(n // 8):
+            batch = [ip.attach_source(image.copy(), str(rotated)) for _ in range(8)]
+            ip.prepare_payloads(batch)
+            pool.post_many("/chat/completions", [_body(ip.image_url_for(im)) for im in batch], max_new_tokens=512)
+        cpu, wall = time.process_time() - cpu0, time.perf_counter() - t0
+        workers = _children_cpu(ip.conversion_pool()) - child0
+        rows.append(
+            {
+                "case": "request, 1024 px EXIF-rotated JPEG (converted)",
+                "road": f"after: PNG in the pool ({ip.pool_workers()} workers)",
+                "requests": n,
+                "client_cpu_ms_per_request": round(1000 * cpu / n, 3),
+                "pool_cpu_ms_per_request": round(1000 * workers / n, 1),
+                "requests_per_s": round(n / wall, 1),
+            }
+        )
+        pool.close()
+        ip.close_pool()
+    finally:
+        proc.kill()
+        proc.wait()
+        if pinned:
+            os.sched_setaffinity(0, set(cpus))
+        shutil.rmtree(tmp, ignore_errors=True)
+    return rows
 
 
 def model_comparison(n_pairs: int, max_new_tokens: int) -> list[dict]:
@@ -172,15 +375,27 @@ def main() -> None:
     parser.add_argument("--concurrency", type=int, default=32)
     parser.add_argument("--pairs", type=int, default=8)
     parser.add_argument("--max-new-tokens", type=int, default=64)
-    parser.add_argument("--skip-model", action="store_true", help="only the client ceiling")
+    parser.add_argument("--skip-model", action="store_true", help="only the client ceiling (and the image case)")
+    parser.add_argument("--images-only", action="store_true", help="only the image case")
+    parser.add_argument("--image-requests", type=int, default=1000, help="requests per size, after (default 1000)")
+    parser.add_argument("--before-requests", type=int, default=24, help="requests per size, before (default 24)")
     parser.add_argument("--trivial-server", type=int, default=None, help=argparse.SUPPRESS)
+    parser.add_argument("--server-cpu", type=int, default=None, help=argparse.SUPPRESS)
     args = parser.parse_args()
     if args.trivial_server is not None:
+        if args.server_cpu is not None:
+            os.sched_setaffinity(0, {args.server_cpu})
         serve_trivial(args.trivial_server)
         return
     os.environ.setdefault("HF_HUB_OFFLINE", "1")
+    if args.images_only:
+        for row in image_case(args.image_requests, args.before_requests):
+            print(json.dumps(row), flush=True)
+        return
     result = {"client": client_ceiling(args.requests, args.replicas, args.concurrency)}
     print(json.dumps(result["client"]), flush=True)
+    for row in image_case(args.image_requests, args.before_requests):
+        print(json.dumps(row), flush=True)
     if not args.skip_model:
         result["model"] = model_comparison(args.pairs, args.max_new_tokens)
         for row in result["model"]:

@@ -46,7 +46,7 @@ def llamafactory_dataset_info(splits: list[str], prefix: str = "adamllm") -> dic
 def export_llamafactory(run_dir: str | os.PathLike, splits: dict[str, list[dict]]) -> Path:
     """Write ``RUN_DIR/compose/llamafactory/{<split>.json, dataset_info.json}``.
 
-    Image paths are written relative to that folder (``../../images/<id>.png``), which is where
+    Image paths are written relative to that folder (``../../images/<id>.<ext>``), which is where
     LLaMA-Factory looks by default (``media_dir`` defaults to ``dataset_dir``): train with
     ``dataset_dir: RUN_DIR/compose/llamafactory`` and ``dataset: adamllm_<split>``.
     """

@@ -49,7 +49,7 @@ def _with_image(messages: list[dict]) -> list[dict]:
 
 
 def image_path(synth_row: dict) -> str:
-    """The row's image path relative to RUN_DIR (``images/<id>.png``)."""
+    """The row's image path relative to RUN_DIR (``images/<id>.<ext>``; ``.png`` for rows without one)."""
     return synth_row.get("image") or f"images/{synth_row['id']}.png"
 
 

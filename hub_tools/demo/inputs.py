@@ -41,6 +41,7 @@ def check_image(path: str | os.PathLike | None, max_bytes: int = MAX_IMAGE_BYTES
     from PIL import Image, UnidentifiedImageError
 
     from hub_tools.data import BadInput, load_image
+    from hub_tools.synthesis.image_payload import attach_source
 
     if path is None or (isinstance(path, str) and not path.strip()):
         raise InputError("Please upload an image or pick one of the examples.")
@@ -71,7 +72,7 @@ def check_image(path: str | os.PathLike | None, max_bytes: int = MAX_IMAGE_BYTES
             f"The image is too large: {width}x{height} = {width * height:,} pixels; the limit is {max_pixels:,}."
         )
     try:
-        return load_image(path, max_pixels=max_pixels)
+        return attach_source(load_image(path, max_pixels=max_pixels), path)  # a served synthesizer gets its bytes
     except BadInput as err:
         raise InputError(f"The image cannot be used: {err.reason}.") from None
 

@@ -127,11 +127,13 @@ class ServedVLM:
         return prompt
 
     def request_body(self, image: Any, text: str, max_new_tokens: int) -> dict:
-        """The ``/chat/completions`` body of one question."""
-        from hub_tools.synthesis.served import VERBATIM_TEMPLATE, image_data_url
+        """The ``/chat/completions`` body of one question; the image as its source's own bytes where the server sees
+        the in-process pixels from them, else a PNG of its pixels as RGB (:mod:`hub_tools.synthesis.image_payload`)."""
+        from hub_tools.synthesis.image_payload import image_url_for
+        from hub_tools.synthesis.served import VERBATIM_TEMPLATE
 
         content = [
-            {"type": "image_url", "image_url": {"url": image_data_url(image.convert("RGB"))}},
+            {"type": "image_url", "image_url": {"url": image_url_for(image)}},
             {"type": "text", "text": self.prompt(text)},
         ]
         body: dict[str, Any] = {"model": self.model_id, "messages": [{"role": "user", "content": content}]}
@@ -159,6 +161,9 @@ class ServedVLM:
         """Greedy answers, in order, all in flight at once; a question the server refused is a
         :class:`RequestRejected` in its slot (the harness records the reason; :attr:`guard` stops a run of them); an
         answer about the endpoint raises before anything of the batch is written."""
+        from hub_tools.synthesis.image_payload import prepare_payloads
+
+        prepare_payloads(images)  # conversions, if any, at once in the process pool
         bodies = [self.request_body(im, t, max_new_tokens) for im, t in zip(images, texts)]
         replies = self.pool.post_many("/chat/completions", bodies, max_new_tokens=max_new_tokens)
         raise_endpoint_errors(replies)

@@ -300,15 +300,18 @@ class BenchmarkSplit:
         """Decode the image of item ``index`` as RGB; raises :class:`hub_tools.data.BadInput` if unusable.
 
         A path (a string, or an ``Image`` cell without bytes) follows the image-path policy inside the task
-        folder, or the Hub dataset's cache folder (:func:`hub_tools.data.resolve_image`).
+        folder, or the Hub dataset's cache folder (:func:`hub_tools.data.resolve_image`). The image carries its
+        source (:func:`hub_tools.synthesis.image_payload.attach_source`): a served model gets those bytes.
         """
         from hub_tools.data import BadInput, dataset_image_root, load_image, resolve_image
+        from hub_tools.synthesis.image_payload import attach_source
 
         value = self.dataset[index]["image"]
         if value is None:
             raise BadInput("row has no image")
         root = self.root if self.root is not None else dataset_image_root(self.task.repo)
-        return load_image(resolve_image(value, root))
+        value = resolve_image(value, root)
+        return attach_source(load_image(value), value)
 
     # -- scoring -------------------------------------------------------------------------------
     def compute(self, metric, items: list[Item], predictions: list[str]) -> dict:

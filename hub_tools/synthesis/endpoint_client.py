@@ -194,7 +194,9 @@ class EndpointPool:
 
             connector = aiohttp.TCPConnector(limit=self.size + 4, limit_per_host=0)
             timeout = aiohttp.ClientTimeout(total=None, sock_connect=CONNECT_TIMEOUT_S)
-            self._client = aiohttp.ClientSession(connector=connector, timeout=timeout)
+            from hub_tools.synthesis.image_payload import dumps_request  # images spliced in, not escaped
+
+            self._client = aiohttp.ClientSession(connector=connector, timeout=timeout, json_serialize=dumps_request)
             self._slots = asyncio.Semaphore(self.size)
 
     def _run(self, coro) -> Any:

@@ -247,22 +247,23 @@ def synthesized_row(pair: Any, image_rel: str, generation: str, turn_format: Any
 
 
 def save_image(run_dir: Path, pair: Any) -> str:
-    """Write ``images/<id>.png`` atomically; returns the path relative to RUN_DIR.
+    """Write ``images/<id>.<ext>`` atomically; returns the path relative to RUN_DIR.
 
-    An image that cannot be encoded raises :class:`~hub_tools.data.BadInput` (the record is rejected); a
-    failing write (disk full, permissions) raises as it is: that is the machine's fault, not the record's.
+    The source file's own bytes (``.jpg`` / ``.png`` / ``.webp``) where every reader decodes them to the pixels
+    the run saw, else a PNG of those pixels (:func:`hub_tools.synthesis.image_payload.saved_image`; ``pair.image``
+    carries its source when the producer attached one). An image that cannot be encoded raises
+    :class:`~hub_tools.data.BadInput` (the record is rejected); a failing write (disk full, permissions) raises as
+    it is: that is the machine's fault, not the record's.
     """
-    import io
-
     from hub_tools.data import BadInput
+    from hub_tools.synthesis.image_payload import saved_image
 
-    rel = f"images/{pair.id}.png"
-    buf = io.BytesIO()
     try:
-        pair.image.save(buf, format="PNG")
+        ext, data = saved_image(pair.image)
     except Exception as err:
         raise BadInput(f"image could not be encoded as PNG: {describe_exception(err)}") from None
-    write_bytes_atomic(run_dir / rel, buf.getvalue())
+    rel = f"images/{pair.id}{ext}"
+    write_bytes_atomic(run_dir / rel, data)
     return rel
 
 
@@ -317,6 +318,7 @@ def _producer(
 ):
     """Read, validate and save images of this rank's pending records; put them on ``out`` (None ends)."""
     from hub_tools.data import BadInput, ImageCaptionPair, Rejection, read_pairs, validate
+    from hub_tools.synthesis.image_payload import attach_source
 
     try:
         for n, rec in enumerate(read_pairs(cfg.pairs, check_images=False, **_read_kwargs(cfg))):
@@ -325,10 +327,13 @@ def _producer(
             if n % world != rank or rec.id in done:
                 continue
             if isinstance(rec, ImageCaptionPair):
+                source = rec.image
                 try:  # anything one record's image raises rejects that record (BadInput: validate's own reasons)
                     rec = validate(rec)
                 except Exception as err:
                     rec = Rejection(rec.id, f"image could not be decoded: {describe_exception(err)}", rec.source)
+                if isinstance(rec, ImageCaptionPair):  # its own bytes go to the images folder and to servers
+                    attach_source(rec.image, source)
             if isinstance(rec, ImageCaptionPair):
                 try:
                     image_rel = save_image(run_dir, rec)

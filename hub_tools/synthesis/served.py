@@ -4,7 +4,9 @@
 outputs under greedy decoding: the client loads the synthesizer's *processor* only (tokenizer, chat template,
 image token; no weights) and builds the exact prompt string the in-process engine tokenizes; each request carries
 it through a per-request chat template (:data:`VERBATIM_TEMPLATE`) that renders the user text verbatim, with the
-image as an ``image_url`` data URL (PNG, lossless). The server kinds and what they need (:data:`SERVER_KINDS`):
+image as an ``image_url`` data URL: the source's own bytes where every server decodes them to the in-process
+pixels, else a lossless PNG of those pixels (:mod:`hub_tools.synthesis.image_payload`). The server kinds and what
+they need (:data:`SERVER_KINDS`):
 
 - ``transformers`` (``transformers serve``): the template goes in ``chat_template_kwargs``, the decoding in a
   ``generation_config`` JSON (the model's own config, greedy, our stop tokens as ``eos_token_id`` so that the
@@ -82,7 +84,9 @@ def prepare_served_folder(source: str, out_dir: str) -> Path:
 
 
 def image_data_url(image: Any) -> str:
-    """A lossless ``data:image/png;base64,...`` URL of a PIL image."""
+    """A lossless ``data:image/png;base64,...`` URL of a PIL image's pixels (the road before images went as their
+    own bytes; kept for comparison: ``benchmarks/bench_endpoint.py``). Requests use
+    :func:`~hub_tools.synthesis.image_payload.image_url_for`."""
     buf = io.BytesIO()
     image.save(buf, format="PNG")
     return "data:image/png;base64," + base64.b64encode(buf.getvalue()).decode("ascii")
@@ -171,11 +175,14 @@ class ServedSynthesizer:
         return text
 
     def request_body(self, image: Any, caption: str, caption_prompt: str | None = None) -> dict:
-        """The ``/chat/completions`` body of one pair for this server kind."""
+        """The ``/chat/completions`` body of one pair for this server kind; the image (under the stages' image-size
+        contract) goes as its source's own bytes where a server sees the in-process pixels from them, else as a PNG of
+        the pixels (:mod:`hub_tools.synthesis.image_payload`)."""
         from hub_tools.data.image_size import apply
+        from hub_tools.synthesis.image_payload import image_url_for
 
         content = [
-            {"type": "image_url", "image_url": {"url": image_data_url(apply(image, self.image_size))}},
+            {"type": "image_url", "image_url": {"url": image_url_for(apply(image, self.image_size))}},
             {"type": "text", "text": self.prompt_string(caption, caption_prompt)},
         ]
         body: dict[str, Any] = {"model": self.model, "messages": [{"role": "user", "content": content}]}
@@ -226,11 +233,14 @@ class ServedSynthesizer:
         :class:`~hub_tools.synthesis.endpoint_client.RefusalGuard`); an answer about the endpoint
         (:class:`~hub_tools.synthesis.endpoint_client.EndpointError`) is raised: nothing of the batch is written.
         """
+        from hub_tools.data.image_size import apply
         from hub_tools.synthesis.engines import _item
+        from hub_tools.synthesis.image_payload import prepare_payloads
 
+        items = [(apply(im, self.image_size), caption, prompt) for im, caption, prompt in map(_item, batch)]
+        prepare_payloads([image for image, _, _ in items])  # conversions, if any, at once in the process pool
         bodies, out = [], []
-        for entry in batch:
-            image, caption, caption_prompt = _item(entry)
+        for image, caption, caption_prompt in items:
             bodies.append(self.request_body(image, caption, caption_prompt))
         replies = self.pool.post_many("/chat/completions", bodies, max_new_tokens=self.max_new_tokens)
         raise_endpoint_errors(replies)
