@@ -385,7 +385,7 @@ def test_the_endpoint_pool_sends_the_spliced_json():
         body = {"model": "m", "messages": [{"role": "user", "content": [part, {"type": "text", "text": 'a "q"'}]}]}
         url = f"http://127.0.0.1:{server.sockets[0].getsockname()[1]}/v1"
         with EndpointPool([url], concurrency=1) as pool:
-            assert pool.post_many("/chat/completions", [body]) == [json.loads(reply)]
+            assert pool.post_many("/chat/completions", [body], max_new_tokens=8) == [json.loads(reply)]
         assert received == [json.dumps(body).encode()]
     finally:
         server.close()

@@ -91,7 +91,7 @@ _IMAGE_SUFFIXES = {".tif", ".tiff", ".png", ".jpg", ".jpeg", ".bmp"}
 def _scene_reader(task_name: str, release: str) -> Callable:
     def read(root: str | os.PathLike):
         """A scene-classification release laid out as ``<class>/<image>`` folders (every image is a test row)."""
-        from hub_tools.evaluation.raw_readers import BenchRow, TaskSource
+        from hub_tools.evaluation.raw_common import BenchRow, TaskSource
         from hub_tools.publish.dataset import BuildError
 
         root = Path(root)
@@ -132,7 +132,7 @@ def read_nwpu_captions(root: str | os.PathLike):
     folder beside the JSON (``NWPU-RESISC45/`` or ``images/``). The layout is the public release's as we know it,
     not checked against a copy here.
     """
-    from hub_tools.evaluation.raw_readers import BenchRow, TaskSource, _find, _safe_join
+    from hub_tools.evaluation.raw_common import BenchRow, TaskSource, _find, _safe_join
     from hub_tools.publish.dataset import BuildError
 
     root = Path(root)

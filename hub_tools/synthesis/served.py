@@ -182,7 +182,10 @@ class ServedSynthesizer:
         from hub_tools.synthesis.image_payload import image_url_for
 
         content = [
-            {"type": "image_url", "image_url": {"url": image_url_for(apply(image, self.image_size))}},
+            {
+                "type": "image_url",
+                "image_url": {"url": image_url_for(apply(image, getattr(self, "image_size", None)))},
+            },
             {"type": "text", "text": self.prompt_string(caption, caption_prompt)},
         ]
         body: dict[str, Any] = {"model": self.model, "messages": [{"role": "user", "content": content}]}
@@ -237,7 +240,10 @@ class ServedSynthesizer:
         from hub_tools.synthesis.engines import _item
         from hub_tools.synthesis.image_payload import prepare_payloads
 
-        items = [(apply(im, self.image_size), caption, prompt) for im, caption, prompt in map(_item, batch)]
+        items = [
+            (apply(im, getattr(self, "image_size", None)), caption, prompt)
+            for im, caption, prompt in map(_item, batch)
+        ]
         prepare_payloads([image for image, _, _ in items])  # conversions, if any, at once in the process pool
         bodies, out = [], []
         for image, caption, caption_prompt in items:
