@@ -353,14 +353,41 @@ def _stamped(path: Path, want: dict) -> bool:
     return stamp.is_file() and json.loads(stamp.read_text()) == want
 
 
+def _check_replaceable(path: Path) -> None:
+    """Refuse (``OutputRefused``, one line) to replace ``path`` unless it is a tiny model this project built: its
+    ``tiny.json`` stamp (the ownership marker of a tiny model folder) names it. Never through a link."""
+    from hub_tools.ownership import PICK_ANOTHER, OutputRefused
+
+    if os.path.islink(path):
+        raise OutputRefused(
+            f"{path} is a symbolic link; adamllm tiny-models never replaces through one: {PICK_ANOTHER}"
+        )
+    if not os.path.lexists(path):
+        return
+    try:
+        stamp = json.loads((path / "tiny.json").read_text()) if not (path / "tiny.json").is_symlink() else None
+    except (OSError, ValueError):
+        stamp = None
+    if not (isinstance(stamp, dict) and stamp.get("name") == path.name and "version" in stamp):
+        raise OutputRefused(
+            f"{path} exists and is not a tiny model adamllm built (no tiny.json stamp naming it); "
+            f"adamllm tiny-models replaces only its own models: {PICK_ANOTHER}"
+        )
+
+
 def _install(source_builder: Callable[[Path], object], path: Path, want: dict) -> None:
-    """Build into a temporary sibling folder, stamp it, then move it into ``path`` (an interrupted build is redone)."""
+    """Build into a temporary sibling folder, stamp it, then move it into ``path`` (an interrupted build is redone).
+
+    An existing ``path`` is replaced only when it is a tiny model built here (:func:`_check_replaceable`, checked
+    before building)."""
+    _check_replaceable(path)
     tmp = path.parent / f".{path.name}.building-{os.getpid()}"
     if tmp.exists():
         shutil.rmtree(tmp)
     source_builder(tmp)
     (tmp / "tiny.json").write_text(json.dumps(want))
-    if path.exists():
+    if os.path.lexists(path):
+        _check_replaceable(path)
         shutil.rmtree(path)
     tmp.rename(path)
 

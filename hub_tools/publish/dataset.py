@@ -254,7 +254,7 @@ def _build_visual_instructions(
         if not isinstance(stats.get(key), int):
             raise BuildError(f"stats.json has no integer {key!r}")
     prepare_output(output, overwrite)
-    tmp = output / ".adamllm-build"
+    tmp = output / BUILD_TMP
     shutil.rmtree(tmp, ignore_errors=True)
     features = row_features()
     writers: dict[tuple[str, str], ShardedParquetWriter] = {}
@@ -397,14 +397,9 @@ def _build_visual_instructions(
         shutil.rmtree(tmp, ignore_errors=True)
         raise
 
-    # move into place
-    final_shards: dict[str, list[Path]] = {}
-    for config in CONFIGS:
-        target = output / config
-        shutil.rmtree(target, ignore_errors=True)
-        if (tmp / config).exists():
-            os.replace(tmp / config, target)
-        final_shards[config] = [target / p.name for p in shards.get(config, [])]
+    # move into place: the earlier build's outputs (those its marker lists) go only now, the new build being whole
+    replace_outputs(output, DATASET_WRITER, tmp)
+    final_shards = {config: [output / config / p.name for p in shards.get(config, [])] for config in CONFIGS}
     shutil.rmtree(tmp, ignore_errors=True)
 
     result = BuildResult(output=output, rows=rows, shards=final_shards, task_types=dict(task_words.most_common()))
@@ -428,24 +423,68 @@ def _build_visual_instructions(
     return result
 
 
-def prepare_output(output: Path, overwrite: bool) -> None:
-    """Create ``output``, refusing a file or (without ``overwrite``) a non-empty folder with :class:`BuildError`.
+DATASET_WRITER = "adamllm build-dataset"
+"""The writer a dataset folder's ownership marker records (:mod:`hub_tools.ownership`)."""
+BUILD_TMP = ".adamllm-build"
+"""The build's temp folder inside ``--output`` (listed by the marker, removed after every build)."""
 
-    A symbolic link where the build writes (its temp folder, a config folder, ``README.md``) is refused
-    (:class:`~hub_tools.rundir.RunDirRefused`): nothing is written through a link the build did not create.
+
+def _legacy_build(output: Path) -> list[str] | None:
+    """The names of a folder a build of an older version wrote (no marker): nothing but ``README.md``, the temp
+    folder and folders holding parquet shards, at least one of those; ``None`` for anything else."""
+    names, shards = [], 0
+    for path in sorted(output.iterdir()):
+        if path.is_symlink():
+            return None
+        if path.name in ("README.md", BUILD_TMP):
+            names.append(path.name)
+        elif path.is_dir() and any(p.suffix == ".parquet" for p in path.iterdir()):
+            names.append(path.name)
+            shards += 1
+        else:
+            return None
+    return names if shards else None
+
+
+def prepare_output(
+    output: Path, overwrite: bool, writer: str = DATASET_WRITER, entries: tuple[str, ...] = CONFIGS
+) -> None:
+    """Check and claim ``output`` for ``writer``'s build (``entries``: the folders it writes besides ``README.md``).
+
+    Refused in one line (:class:`~hub_tools.ownership.OutputRefused`): a symbolic link, a file, a non-empty folder
+    without the project's ownership marker (e.g. a git repository), one another command wrote, and, without
+    ``overwrite``, one an earlier build wrote. A symbolic link where the build writes (its temp folder, a
+    config folder, ``README.md``) is refused too (:class:`~hub_tools.rundir.RunDirRefused`). Then the folder
+    is created and its marker lists what the build writes; nothing is removed here (:func:`replace_outputs`).
     """
+    from hub_tools.ownership import claim, prepare_folder, read_owner, refuse_link
     from hub_tools.rundir import refuse_links
 
-    refuse_links([output / name for name in (".adamllm-build", "README.md", *CONFIGS)])
-    if output.exists() and not output.is_dir():
-        raise BuildError(f"output {str(output)!r} exists and is not a folder")
-    if output.is_dir():
-        existing = [p.name for p in output.iterdir() if p.name != ".adamllm-build"]
-        if existing and not overwrite:
-            raise BuildError(
-                f"output folder {str(output)!r} is not empty ({', '.join(sorted(existing)[:5])}); use --overwrite"
-            )
-    output.mkdir(parents=True, exist_ok=True)
+    refuse_link(output, writer)
+    refuse_links([output / name for name in (BUILD_TMP, "README.md", *entries)])
+    if output.is_dir() and read_owner(output) is None:
+        legacy = _legacy_build(output)
+        if legacy is not None:  # an older build's folder: mark what it holds as the build's
+            claim(output, writer, legacy)
+    prepare_folder(output, writer, overwrite=overwrite)
+    claim(output, writer, (BUILD_TMP, "README.md", *entries))
+
+
+def replace_outputs(output: Path, writer: str, built: Path) -> None:
+    """Move each folder of ``built`` (the finished temp build) into ``output`` in place of the last build's.
+
+    Every output of the earlier build that the marker lists is removed first, by name, never through a link
+    (:func:`hub_tools.ownership.remove_owned`); the user's other files, if any, are left alone.
+    """
+    from hub_tools.ownership import claim, read_owner, remove_owned
+
+    owner = read_owner(output)
+    earlier = [n for n in (owner.entries if owner else ()) if n not in (BUILD_TMP, "README.md")]
+    names = sorted(p.name for p in built.iterdir()) if built.is_dir() else []
+    claim(output, writer, names)
+    remove_owned(output, writer, [*earlier, *names])
+    for name in names:
+        os.replace(built / name, output / name)
 
 
 def _check_counts(stats: dict, synth: Counter, rows: dict[str, int], per_split: dict[str, Counter]) -> None:

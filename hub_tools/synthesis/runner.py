@@ -152,15 +152,13 @@ def check_input(run_dir: Path, cfg: SynthesisConfig, manifest: dict, log: bool =
 
 
 def clear_run_dir(run_dir: Path) -> None:
-    """Remove every stage output of ``run_dir`` (``--overwrite``); other files in the folder are left alone."""
-    import shutil
+    """Remove every stage output of ``run_dir`` (``--overwrite``); other files in the folder are left alone.
 
-    for name in RUN_OUTPUTS:
-        path = run_dir / name
-        if path.is_dir():
-            shutil.rmtree(path)
-        elif path.exists():
-            path.unlink()
+    The one ownership policy (:func:`hub_tools.ownership.clear_run_outputs`): only in a run directory (its
+    ``manifest.json``), only :data:`RUN_OUTPUTS` by name, never through a symbolic link."""
+    from hub_tools.ownership import clear_run_outputs
+
+    clear_run_outputs(run_dir, RUN_OUTPUTS, command="adamllm synthesize --overwrite")
 
 
 class _Dist:
@@ -331,10 +329,14 @@ def _producer(
 
 
 def preflight(cfg: SynthesisConfig, engine: Any = None) -> None:
-    """Fail before RUN_DIR is created or written when the pairs source cannot be read or (no ready-made
-    ``engine``) the synthesizer cannot be found (:mod:`hub_tools.preflight`): nothing is left behind."""
+    """Fail before RUN_DIR is created or written when RUN_DIR is not the project's (a symbolic link, a file, a
+    non-empty folder without a run's ``manifest.json``: :func:`hub_tools.ownership.prepare_run_dir`), the pairs
+    source cannot be read or (no ready-made ``engine``) the synthesizer cannot be found (:mod:`hub_tools.preflight`):
+    nothing is left behind."""
+    from hub_tools.ownership import prepare_run_dir
     from hub_tools.preflight import check_model, check_pairs
 
+    prepare_run_dir(cfg.output, "adamllm synthesize")  # a link, a file, or a folder that is not a run dir
     kwargs = {k: v for k, v in _read_kwargs(cfg).items() if k != "limit"}
     check_pairs(cfg.pairs, **kwargs)
     if engine is None and not getattr(cfg, "endpoint", None):  # a served model's name is not a folder or repo
