@@ -332,3 +332,29 @@ def start_folder(
         remove_owned(folder, writer, command=f"{writer} --overwrite")
     claim(folder, writer, entries)
     return folder
+
+
+TRAIN_WRITER = "adamllm train"
+_TRAIN_EVIDENCE = "adamllm_stage.json"  # hub_tools.training.sft.STAGE_MARKER: a finished stage of an older version
+
+
+def prepare_train_folder(folder: str | os.PathLike) -> Path:
+    """Before ``adamllm train`` writes its ``output_dir`` (weights, ``README.md`` card, checkpoints): refuse a link,
+    a file, or a non-empty folder that no training run wrote (one line, :class:`OutputRefused`); mark it as the
+    training's. A folder an older version trained into (a stage record or ``checkpoint-*`` folders, nothing
+    else foreign) is recognised. Training never removes anything; it resumes and rewrites its own files."""
+    folder = Path(folder)
+    if _check_folder(folder, TRAIN_WRITER):
+        owner, names = read_owner(folder), _names(folder)
+        if owner is None and names:
+            older = (folder / _TRAIN_EVIDENCE).is_file() or any(
+                n.startswith("checkpoint-") and (folder / n).is_dir() for n in names
+            )
+            if not older:
+                raise not_ours(folder, names, TRAIN_WRITER)
+        elif owner is not None and owner.writer != TRAIN_WRITER:
+            raise OutputRefused(
+                f"{folder} holds the output of `{owner.writer}`, not of `{TRAIN_WRITER}`; {PICK_ANOTHER}"
+            )
+    claim(folder, TRAIN_WRITER, ())
+    return folder

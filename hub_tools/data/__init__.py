@@ -159,8 +159,11 @@ def resolve_image_path(path: str, image_root: str | os.PathLike) -> Path:
     path = _check_path_text(path)
     if os.path.isabs(path) or path.startswith(("~", "\\")) or _DRIVE.match(path):
         raise BadInput(f"image path {path!r} is absolute; paths must be relative to the image folder")
-    root = Path(image_root).resolve()
-    full = (root / path).resolve()
+    try:
+        root = Path(image_root).resolve()
+        full = (root / path).resolve()
+    except (OSError, RuntimeError) as err:  # a link swapped or removed while it is resolved (EINVAL), a loop
+        raise BadInput(f"image path {path!r} could not be resolved (it changed while being checked?): {err}") from None
     if full != root and root not in full.parents:
         raise BadInput(f"image path {path!r} escapes the image folder {str(root)!r}")
     return full
@@ -203,6 +206,51 @@ def dataset_image_root(name_or_path: str) -> Path:
     return Path(HF_HUB_CACHE) / ("datasets--" + name_or_path.replace("/", "--"))
 
 
+def _open_image_file(path: Path) -> io.BufferedReader:
+    """Open ``path`` once and check what was opened (not the name): a regular, non-empty file, reached without a
+    symbolic link when ``path`` was a link-free absolute path (what the readers' image-path policy resolves
+    every data path to). A file swapped for a link, removed, or replaced by something else between the check and
+    here is :class:`BadInput` for its record, never a crash and never read."""
+    import stat
+
+    if path.is_dir():
+        raise BadInput(f"image path {str(path)!r} is a directory, not an image file")
+    try:
+        fd = os.open(path, os.O_RDONLY | os.O_NONBLOCK | getattr(os, "O_CLOEXEC", 0))
+    except FileNotFoundError:
+        raise BadInput(f"image file not found: {str(path)!r}") from None
+    except OSError as err:
+        raise BadInput(f"image file could not be opened: {str(path)!r}: {err.strerror or err}") from None
+    try:
+        info = os.fstat(fd)
+        if stat.S_ISDIR(info.st_mode):
+            raise BadInput(f"image path {str(path)!r} is a directory, not an image file")
+        if not stat.S_ISREG(info.st_mode):
+            raise BadInput(f"image path {str(path)!r} is not a regular file")
+        if info.st_size == 0:
+            raise BadInput(f"image is a zero-byte file: {str(path)!r}")
+        _check_opened_path(path, fd)
+        return os.fdopen(fd, "rb")
+    except BaseException:
+        os.close(fd)
+        raise
+
+
+def _check_opened_path(path: Path, fd: int) -> None:
+    """Where the readers resolved ``path`` (absolute, no ``..``, no link), the file opened must be the one at that
+    very path: a component swapped for a symbolic link since then shows in the descriptor's real path (Linux)."""
+    text = str(path)
+    proc = f"/proc/self/fd/{fd}"
+    if not os.path.isabs(text) or os.path.normpath(text) != text or not os.path.exists(proc):
+        return
+    try:
+        opened = os.readlink(proc)
+    except OSError:
+        return
+    if opened != text:
+        raise BadInput(f"image path {text!r} changed after it was checked (it now leads to {opened!r}); not read")
+
+
 def load_image(image: Any, max_pixels: int = MAX_IMAGE_PIXELS):
     """Open and fully decode ``image`` (path, bytes, PIL image or ``{"bytes", "path"}`` with bytes) as RGB.
 
@@ -230,19 +278,21 @@ def load_image(image: Any, max_pixels: int = MAX_IMAGE_PIXELS):
             fp = io.BytesIO(image)
             name = "<bytes>"
         else:
-            path = Path(image)
-            if path.is_dir():
-                raise BadInput(f"image path {str(path)!r} is a directory, not an image file")
-            if not path.is_file():
-                raise BadInput(f"image file not found: {str(path)!r}")
-            if path.stat().st_size == 0:
-                raise BadInput(f"image is a zero-byte file: {str(path)!r}")
-            fp = path
-            name = str(path)
-        try:
-            img = Image.open(fp)
-        except Exception as err:  # PIL raises several types for unreadable files
-            raise BadInput(f"unreadable image {name!r}: {type(err).__name__}: {err}") from None
+            fp = _open_image_file(Path(image))  # the file checked is the file decoded (one descriptor)
+            name = str(image)
+        with fp:  # closed once decoded: PIL does not close a file object it was given
+            try:
+                img = Image.open(fp)
+            except Exception as err:  # PIL raises several types for unreadable files
+                raise BadInput(f"unreadable image {name!r}: {type(err).__name__}: {err}") from None
+            _decode(img, max_pixels)
+        return to_rgb(img)
+    _decode(img, max_pixels)
+    return to_rgb(img)
+
+
+def _decode(img, max_pixels: int) -> None:
+    """Check the size of an opened image against ``max_pixels`` and decode it (:class:`BadInput` otherwise)."""
     width, height = img.size
     if width <= 0 or height <= 0:
         raise BadInput(f"image has no pixels ({width}x{height})")
@@ -254,7 +304,6 @@ def load_image(image: Any, max_pixels: int = MAX_IMAGE_PIXELS):
         img.load()
     except Exception as err:
         raise BadInput(f"truncated or corrupt image: {type(err).__name__}: {err}") from None
-    return to_rgb(img)
 
 
 def to_rgb(img):
