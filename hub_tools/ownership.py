@@ -150,18 +150,20 @@ def prepare_folder(
     overwrite: bool = False,
     resume: bool = False,
     reports: Iterable[str] = (),
+    ignore: Iterable[str] = (),
 ) -> Owner | None:
     """The check before ``writer`` (e.g. ``"adamllm build-dataset"``) writes ``folder``; touches nothing.
 
     Returns ``None`` for a missing or empty folder, the :class:`Owner` for a folder ``writer`` wrote before.
     Raises :class:`OutputRefused` (one line) for a link, a file, a non-empty folder without the marker, a
     folder another command wrote, and, without ``overwrite``, a folder of ``writer``'s holding one of
-    ``reports`` or (unless ``resume``: the command continues an earlier run there) anything at all.
+    ``reports`` or (unless ``resume``: the command continues an earlier run there) anything at all. ``ignore``:
+    names that do not make a folder non-empty (a build's own temp folder left by a crash).
     """
     folder = Path(folder)
     if not _check_folder(folder, writer):
         return None
-    names = _names(folder)
+    names = _names(folder, ignore)
     if not names:
         return None
     owner = read_owner(folder)
@@ -182,6 +184,15 @@ def prepare_folder(
                 f"--overwrite to replace it, or {PICK_ANOTHER}"
             )
     return owner
+
+
+def release(folder: str | os.PathLike) -> None:
+    """Undo :func:`claim` on a folder a failed command had found missing or empty: remove the marker, so a failure
+    leaves no file behind (the folder itself stays)."""
+    folder = Path(folder)
+    marker = folder / MARKER
+    if os.path.lexists(marker) and not os.path.islink(folder):
+        marker.unlink()
 
 
 def claim(folder: str | os.PathLike, writer: str, entries: Iterable[str]) -> Path:

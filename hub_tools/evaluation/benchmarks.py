@@ -72,6 +72,7 @@ def build_benchmark(
 ) -> BenchmarkResult:
     """Write each task's test split as ``OUTPUT/<Config>/test-*.parquet`` (+ ``vocabulary.json``) and a card."""
     from hub_tools.defaults import progress_bar
+    from hub_tools.ownership import release
     from hub_tools.publish.dataset import BUILD_TMP, prepare_output, replace_outputs
 
     if not tasks:
@@ -79,7 +80,7 @@ def build_benchmark(
     if limit is not None and limit < 1:
         raise BuildError(f"--limit must be positive, got {limit}")
     output = Path(output)
-    prepare_output(output, overwrite, BENCHMARK_WRITER, tuple(task.name for task in tasks))
+    fresh = prepare_output(output, overwrite, BENCHMARK_WRITER, tuple(task.name for task in tasks))
     tmp = output / BUILD_TMP
     shutil.rmtree(tmp, ignore_errors=True)
     result = BenchmarkResult(output)
@@ -121,6 +122,8 @@ def build_benchmark(
             info += dataset_info_yaml(features, {task.name: {SPLIT: result.shards[task.name]}})
     except BaseException:
         shutil.rmtree(tmp, ignore_errors=True)
+        if fresh:
+            release(output)
         raise
     replace_outputs(output, BENCHMARK_WRITER, tmp)  # the earlier build's outputs go only now, by name
     for task in tasks:

@@ -20,6 +20,7 @@ from pathlib import Path
 from typing import Any
 
 from hub_tools.defaults import CAPTION_PROMPT
+from hub_tools.ownership import OutputRefused, release
 from hub_tools.publish.cards import (
     CAPTION_CONFIG,
     CONFIGS,
@@ -37,6 +38,11 @@ SPLIT_NAME = re.compile(r"\w+(\.\w+)*")
 
 class BuildError(RuntimeError):
     """The run directory cannot be turned into a dataset; the message names the file, row or count."""
+
+
+class OutputRefusedBuild(BuildError, OutputRefused):
+    """``--output`` is not the build's to write (:mod:`hub_tools.ownership`): both a :class:`BuildError` and an
+    :class:`~hub_tools.ownership.OutputRefused`; ``str(err)`` is the one line."""
 
 
 @dataclass
@@ -253,7 +259,7 @@ def _build_visual_instructions(
     for key in ("pairs_in", "kept", "caption_only", "rejected"):
         if not isinstance(stats.get(key), int):
             raise BuildError(f"stats.json has no integer {key!r}")
-    prepare_output(output, overwrite)
+    fresh = prepare_output(output, overwrite)
     tmp = output / BUILD_TMP
     shutil.rmtree(tmp, ignore_errors=True)
     features = row_features()
@@ -395,6 +401,8 @@ def _build_visual_instructions(
         for w in writers.values():
             w.abort()
         shutil.rmtree(tmp, ignore_errors=True)
+        if fresh:
+            release(output)
         raise
 
     # move into place: the earlier build's outputs (those its marker lists) go only now, the new build being whole
@@ -448,7 +456,7 @@ def _legacy_build(output: Path) -> list[str] | None:
 
 def prepare_output(
     output: Path, overwrite: bool, writer: str = DATASET_WRITER, entries: tuple[str, ...] = CONFIGS
-) -> None:
+) -> bool:
     """Check and claim ``output`` for ``writer``'s build (``entries``: the folders it writes besides ``README.md``).
 
     Refused in one line (:class:`~hub_tools.ownership.OutputRefused`): a symbolic link, a file, a non-empty folder
@@ -456,18 +464,24 @@ def prepare_output(
     ``overwrite``, one an earlier build wrote. A symbolic link where the build writes (its temp folder, a
     config folder, ``README.md``) is refused too (:class:`~hub_tools.rundir.RunDirRefused`). Then the folder
     is created and its marker lists what the build writes; nothing is removed here (:func:`replace_outputs`).
+    Returns whether the folder was new or empty (a failed build then takes its marker back:
+    :func:`hub_tools.ownership.release`).
     """
     from hub_tools.ownership import claim, prepare_folder, read_owner, refuse_link
     from hub_tools.rundir import refuse_links
 
-    refuse_link(output, writer)
+    try:
+        refuse_link(output, writer)
+        if output.is_dir() and read_owner(output) is None:
+            legacy = _legacy_build(output)
+            if legacy is not None:  # an older build's folder: mark what it holds as the build's
+                claim(output, writer, legacy)
+        fresh = prepare_folder(output, writer, overwrite=overwrite, ignore=(BUILD_TMP,)) is None
+    except OutputRefused as err:
+        raise OutputRefusedBuild(str(err)) from None
     refuse_links([output / name for name in (BUILD_TMP, "README.md", *entries)])
-    if output.is_dir() and read_owner(output) is None:
-        legacy = _legacy_build(output)
-        if legacy is not None:  # an older build's folder: mark what it holds as the build's
-            claim(output, writer, legacy)
-    prepare_folder(output, writer, overwrite=overwrite)
     claim(output, writer, (BUILD_TMP, "README.md", *entries))
+    return fresh
 
 
 def replace_outputs(output: Path, writer: str, built: Path) -> None:
