@@ -369,3 +369,15 @@ def prepare_train_folder(folder: str | os.PathLike) -> Path:
             )
     claim(folder, TRAIN_WRITER, ())
     return folder
+
+
+def check_stage_run_dir(run_dir: str | os.PathLike, command: str, removing: bool = False) -> None:
+    """Before a later stage (``filter``, ``compose``) locks and writes ``run_dir``: refuse a link, a folder whose
+    ``manifest.json`` is not a run's (the stage would rewrite it), and, when the stage is to remove earlier
+    outputs (``removing``: ``--overwrite``), a folder without a run's ``manifest.json``. Touches nothing."""
+    run_dir = Path(run_dir)
+    refuse_link(run_dir, command)
+    if not run_dir.is_dir() or run_dir_owner(run_dir) is not None:
+        return
+    if removing or os.path.lexists(run_dir / "manifest.json"):
+        raise not_ours(run_dir, _run_dir_names(run_dir), command)

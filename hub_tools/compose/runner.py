@@ -133,9 +133,9 @@ def compose_run(
     Returns ``{"splits": {name: n_rows}, "stats": stats, "files": [paths]}``. Holds
     :func:`~hub_tools.rundir.lock_run_dir` throughout (:class:`~hub_tools.rundir.RunDirBusy` if another process has it).
     """
-    from hub_tools.ownership import refuse_link
+    from hub_tools.ownership import check_stage_run_dir
 
-    refuse_link(run_dir, "adamllm compose")  # a RUN_DIR that is a symbolic link is never followed
+    check_stage_run_dir(run_dir, "adamllm compose")  # a link, or a folder that is not a run dir: refused, untouched
     with lock_run_dir(run_dir, "adamllm compose", create=False):
         return _compose_run(Path(run_dir), mode, synthetic_only, seed, export, cue_rule, keep_captions_without_task)
 

@@ -206,7 +206,7 @@ EVALUATION_WRITER = "adamllm evaluate"
 
 def _legacy_evaluation(out: Path) -> bool:
     """An evaluation folder written before ownership markers: nothing but :data:`EVALUATION_OUTPUTS` (no link),
-    and a ``run.json`` holding an evaluation's settings."""
+    and a ``run.json`` holding an evaluation's settings (a JSON object naming the model)."""
     from hub_tools.ownership import MARKER
 
     try:
@@ -216,7 +216,7 @@ def _legacy_evaluation(out: Path) -> bool:
         held = json.loads((out / "run.json").read_text(encoding="utf-8"))
     except (OSError, ValueError):
         return False
-    return isinstance(held, dict) and {"model", "max_new_tokens", "min_pixels", "max_pixels"} <= set(held)
+    return isinstance(held, dict) and isinstance(held.get("model"), str)
 
 
 def prepare_evaluation_folder(out: Path, overwrite: bool = False) -> None:

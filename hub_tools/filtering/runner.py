@@ -56,9 +56,11 @@ def filter_run(
     (``overwrite`` removes them first), and :class:`~hub_tools.rundir.RunDirBusy` if another process holds
     ``run_dir`` (the whole run holds :func:`~hub_tools.rundir.lock_run_dir`).
     """
-    from hub_tools.ownership import refuse_link
+    from hub_tools.ownership import check_stage_run_dir
 
-    refuse_link(run_dir, "adamllm filter")  # a RUN_DIR that is a symbolic link is never followed
+    check_stage_run_dir(
+        run_dir, "adamllm filter", removing=overwrite
+    )  # a link, or a folder that is not a run dir: refused, untouched
     with lock_run_dir(run_dir, "adamllm filter", create=False):
         return _filter_run(Path(run_dir), checker, batch_size, all_triplets, progress, overwrite)
 

@@ -350,7 +350,12 @@ BUILDERS = {"qwen2_vl": build_tiny_qwen2_vl, "llava_next": build_tiny_llava_next
 
 def _stamped(path: Path, want: dict) -> bool:
     stamp = path / "tiny.json"
-    return stamp.is_file() and json.loads(stamp.read_text()) == want
+    if os.path.islink(path) or os.path.islink(stamp) or not stamp.is_file():
+        return False
+    try:
+        return json.loads(stamp.read_text()) == want
+    except ValueError:
+        return False
 
 
 def _check_replaceable(path: Path) -> None:
@@ -400,12 +405,15 @@ def build_tiny_models(out_dir: str | Path, seed: int = 0, force: bool = False) -
     come on top from :func:`hub_tools.miniature.tiny_tuned.build_all_tiny_models` (``adamllm tiny-models``).
     """
     out_dir = Path(out_dir)
+    wants = {name: {"version": TINY_FORMAT_VERSION, "seed": seed, "name": name} for name in BUILDERS}
+    todo = [name for name in BUILDERS if force or not _stamped(out_dir / name, wants[name])]
+    for name in todo:  # every folder to replace is checked before anything is built or removed
+        _check_replaceable(out_dir / name)
     out_dir.mkdir(parents=True, exist_ok=True)
     paths = {}
     for name, builder in BUILDERS.items():
         path = out_dir / name
-        want = {"version": TINY_FORMAT_VERSION, "seed": seed, "name": name}
-        if force or not _stamped(path, want):
-            _install(lambda tmp, builder=builder: builder(tmp, seed=seed), path, want)
+        if name in todo:
+            _install(lambda tmp, builder=builder: builder(tmp, seed=seed), path, wants[name])
         paths[name] = path
     return paths
