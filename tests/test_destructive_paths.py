@@ -544,3 +544,15 @@ def test_a_2gb_caption_is_rejected_in_bounded_memory(tmp_path):
     reason = result["records"][1][1]
     assert "record too large" in reason and "64 MiB" in reason and str(result["cap"]) in reason
     assert result["peak_kib"] < 300 * 1024, result
+
+
+def test_the_demo_removes_only_its_own_upload_folder(home, monkeypatch):
+    """``adamllm demo`` removes, when it stops, the upload folder it made inside ``GRADIO_TEMP_DIR``: nothing else."""
+    from hub_tools.demo import upload_folder
+
+    monkeypatch.setenv("GRADIO_TEMP_DIR", str(home))
+    before = snapshot(home)
+    with upload_folder() as folder:
+        assert folder.parent == home and folder.name.startswith("adamllm-demo-uploads-")
+        (folder / "upload.png").write_bytes(b"an upload")
+    assert snapshot(home) == before
