@@ -167,7 +167,7 @@ def test_overwrite_in_a_run_dir_removes_only_the_stage_outputs(run_dir, pairs_fi
     """In-process: --overwrite of a real run dir keeps the user's file in it and starts over."""
     import shutil
 
-    from hub_tools.ownership import OutputRefused, clear_run_outputs
+    from hub_tools.rundir.ownership import OutputRefused, clear_run_outputs
     from hub_tools.synthesis.runner import synthesize
 
     run = tmp_path / "run"
@@ -193,7 +193,7 @@ def test_filter_and_compose_remove_nothing_outside_a_run_dir(tmp_path, run_dir):
 
     from hub_tools.compose import compose_run
     from hub_tools.filtering import filter_run, load_checker
-    from hub_tools.ownership import OutputRefused
+    from hub_tools.rundir.ownership import OutputRefused
 
     user = tmp_path / "user"
     shutil.copytree(run_dir, user)
@@ -215,8 +215,8 @@ def test_build_dataset_overwrite_into_a_git_repo_is_refused(run_dir, git_repo):
 
 
 def test_build_dataset_overwrite_replaces_only_its_own_outputs(run_dir, tmp_path):
-    from hub_tools.ownership import read_owner
     from hub_tools.publish.dataset import build_visual_instructions
+    from hub_tools.rundir.ownership import read_owner
 
     out = tmp_path / "dataset"
     build_visual_instructions(run_dir, out, progress=False)
@@ -231,7 +231,7 @@ def test_build_dataset_overwrite_replaces_only_its_own_outputs(run_dir, tmp_path
 def test_build_benchmark_into_a_git_repo_is_refused(git_repo):
     from hub_tools.evaluation.benchmarks import build_benchmark
     from hub_tools.evaluation.raw_readers import TaskSource
-    from hub_tools.ownership import OutputRefused
+    from hub_tools.rundir.ownership import OutputRefused
 
     rows_read = []
     source = TaskSource("SLAKE", "medical", iter(rows_read), "raw", "prompt", "label")
@@ -277,7 +277,7 @@ def test_doctor_repair_refuses_a_folder_that_is_no_run_dir(home):
 
 def test_train_output_dir_that_is_a_user_folder_is_refused(tmp_path, home):
     """``adamllm train`` would write weights and a README.md card into output_dir."""
-    from hub_tools.ownership import OutputRefused, prepare_train_folder
+    from hub_tools.rundir.ownership import OutputRefused, prepare_train_folder
 
     before = snapshot(home)
     with pytest.raises(OutputRefused, match=PICK):
@@ -292,7 +292,7 @@ def test_train_output_dir_that_is_a_user_folder_is_refused(tmp_path, home):
 def earlier_evaluation(tmp_path) -> Path:
     """An evaluation folder as ``adamllm evaluate`` leaves it (marker, run.json, predictions, scores)."""
     from hub_tools.evaluation.harness import EVALUATION_OUTPUTS, EVALUATION_WRITER
-    from hub_tools.ownership import claim
+    from hub_tools.rundir.ownership import claim
 
     out = tmp_path / "eval"
     claim(out, EVALUATION_WRITER, EVALUATION_OUTPUTS)
@@ -321,7 +321,7 @@ def test_evaluate_overwrite_with_a_mistyped_benchmark_dir_keeps_the_predictions(
 
 def test_evaluate_overwrite_into_a_folder_it_did_not_write_is_refused(home, tmp_path):
     from hub_tools.evaluation.harness import prepare_evaluation_folder
-    from hub_tools.ownership import OutputRefused
+    from hub_tools.rundir.ownership import OutputRefused
 
     (home / "predictions").mkdir()
     (home / "predictions" / "mine.jsonl").write_text("{}\n")
@@ -334,7 +334,7 @@ def test_evaluate_overwrite_into_a_folder_it_did_not_write_is_refused(home, tmp_
 # -- 3. reports are outputs -------------------------------------------------------------------------------
 def test_ablate_refuses_an_earlier_report_before_any_work(tmp_path):
     from hub_tools.miniature.ablate import ABLATE_OUTPUTS, ABLATE_WRITER
-    from hub_tools.ownership import claim
+    from hub_tools.rundir.ownership import claim
 
     out = tmp_path / "ablate"
     claim(out, ABLATE_WRITER, ABLATE_OUTPUTS)
@@ -350,7 +350,7 @@ def test_ablate_refuses_an_earlier_report_before_any_work(tmp_path):
 
 def test_quickstart_refuses_an_earlier_report_and_a_user_folder(tmp_path, home):
     from hub_tools.miniature.quickstart import QUICKSTART_OUTPUTS, QUICKSTART_WRITER
-    from hub_tools.ownership import OutputRefused, claim
+    from hub_tools.rundir.ownership import OutputRefused, claim
 
     out = tmp_path / "qs"
     claim(out, QUICKSTART_WRITER, QUICKSTART_OUTPUTS)
@@ -371,7 +371,7 @@ def test_quickstart_refuses_an_earlier_report_and_a_user_folder(tmp_path, home):
 def test_ablate_overwrite_removes_only_what_the_marker_lists(tmp_path):
     """In-process: --overwrite removes the earlier run's listed outputs; the user's file in the folder stays."""
     from hub_tools.miniature.ablate import ABLATE_OUTPUTS, ABLATE_WRITER, prepare_ablations
-    from hub_tools.ownership import claim
+    from hub_tools.rundir.ownership import claim
 
     out = tmp_path / "ablate"
     claim(out, ABLATE_WRITER, ABLATE_OUTPUTS)

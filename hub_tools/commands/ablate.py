@@ -34,7 +34,7 @@ def run(args: argparse.Namespace) -> int:
     from hub_tools.cli import fail
     from hub_tools.defaults import set_progress
     from hub_tools.miniature.ablate import AblationConfig, prepare_ablations, run_ablations
-    from hub_tools.ownership import OutputRefused
+    from hub_tools.rundir.ownership import OutputRefused
 
     if args.seeds is not None and args.seeds < 1:
         return fail("ablate", f"--seeds must be at least 1, not {args.seeds}", code=2)

@@ -20,7 +20,7 @@ def run(args: argparse.Namespace) -> int:
     """Print the delta table (B - A, points) and save the chart."""
     from hub_tools.cli import fail
     from hub_tools.evaluation.report import compare, load_scores
-    from hub_tools.ownership import OutputRefused, prepare_file
+    from hub_tools.rundir.ownership import OutputRefused, prepare_file
 
     try:  # every input, then the output file: an existing chart is replaced only with --overwrite
         load_scores(args.dir_a)

@@ -50,7 +50,7 @@ def run(args: argparse.Namespace) -> int:
     if not Path(run_dir).is_dir():
         return fail("doctor", f"run directory not found: {run_dir!r}")
     if args.repair:  # it moves and unlinks: only in a run directory, never through a link
-        from hub_tools.ownership import OutputRefused, not_ours, refuse_link, run_dir_owner
+        from hub_tools.rundir.ownership import OutputRefused, not_ours, refuse_link, run_dir_owner
 
         try:
             refuse_link(run_dir, "adamllm doctor --repair")

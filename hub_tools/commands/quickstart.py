@@ -51,7 +51,7 @@ def run(args: argparse.Namespace) -> int:
     from hub_tools.cli import fail
     from hub_tools.defaults import set_progress
     from hub_tools.miniature.quickstart import QuickstartConfig, prepare_quickstart, run_quickstart
-    from hub_tools.ownership import OutputRefused
+    from hub_tools.rundir.ownership import OutputRefused
 
     set_progress(not args.no_progress, quiet_transformers=True)
     config = QuickstartConfig.small(args.seed) if args.small else QuickstartConfig(seed=args.seed)

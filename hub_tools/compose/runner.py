@@ -133,7 +133,7 @@ def compose_run(
     Returns ``{"splits": {name: n_rows}, "stats": stats, "files": [paths]}``. Holds
     :func:`~hub_tools.rundir.lock_run_dir` throughout (:class:`~hub_tools.rundir.RunDirBusy` if another process has it).
     """
-    from hub_tools.ownership import check_stage_run_dir
+    from hub_tools.rundir.ownership import check_stage_run_dir
 
     check_stage_run_dir(run_dir, "adamllm compose")  # a link, or a folder that is not a run dir: refused, untouched
     with lock_run_dir(run_dir, "adamllm compose", create=False):
@@ -144,10 +144,10 @@ def _replace_previous_output(compose_dir: Path, splits: set[str]) -> None:
     """A new compose replaces the last one: remove splits it will not write and the old LLaMA-Factory export.
 
     Replacing (or removing) an earlier compose happens only inside a run directory's own ``compose/`` (its ``manifest.json`` is the ownership marker:
-    :func:`hub_tools.ownership.run_dir_owner`); a symbolic link there is refused, never followed."""
+    :func:`hub_tools.rundir.ownership.run_dir_owner`); a symbolic link there is refused, never followed."""
     import shutil
 
-    from hub_tools.ownership import OutputRefused, not_ours, run_dir_owner
+    from hub_tools.rundir.ownership import OutputRefused, not_ours, run_dir_owner
 
     if not compose_dir.is_dir() or compose_dir.is_symlink():
         return

@@ -27,6 +27,7 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
+from hub_tools.data.image_file import open_image_file
 from hub_tools.data.json_stream import (  # noqa: F401  (public here)
     MAX_JSON_ELEMENT_CHARS,
     iter_json_array,
@@ -206,51 +207,6 @@ def dataset_image_root(name_or_path: str) -> Path:
     return Path(HF_HUB_CACHE) / ("datasets--" + name_or_path.replace("/", "--"))
 
 
-def _open_image_file(path: Path) -> io.BufferedReader:
-    """Open ``path`` once and check what was opened (not the name): a regular, non-empty file, reached without a
-    symbolic link when ``path`` was a link-free absolute path (what the readers' image-path policy resolves
-    every data path to). A file swapped for a link, removed, or replaced by something else between the check and
-    here is :class:`BadInput` for its record, never a crash and never read."""
-    import stat
-
-    if path.is_dir():
-        raise BadInput(f"image path {str(path)!r} is a directory, not an image file")
-    try:
-        fd = os.open(path, os.O_RDONLY | os.O_NONBLOCK | getattr(os, "O_CLOEXEC", 0))
-    except FileNotFoundError:
-        raise BadInput(f"image file not found: {str(path)!r}") from None
-    except OSError as err:
-        raise BadInput(f"image file could not be opened: {str(path)!r}: {err.strerror or err}") from None
-    try:
-        info = os.fstat(fd)
-        if stat.S_ISDIR(info.st_mode):
-            raise BadInput(f"image path {str(path)!r} is a directory, not an image file")
-        if not stat.S_ISREG(info.st_mode):
-            raise BadInput(f"image path {str(path)!r} is not a regular file")
-        if info.st_size == 0:
-            raise BadInput(f"image is a zero-byte file: {str(path)!r}")
-        _check_opened_path(path, fd)
-        return os.fdopen(fd, "rb")
-    except BaseException:
-        os.close(fd)
-        raise
-
-
-def _check_opened_path(path: Path, fd: int) -> None:
-    """Where the readers resolved ``path`` (absolute, no ``..``, no link), the file opened must be the one at that
-    very path: a component swapped for a symbolic link since then shows in the descriptor's real path (Linux)."""
-    text = str(path)
-    proc = f"/proc/self/fd/{fd}"
-    if not os.path.isabs(text) or os.path.normpath(text) != text or not os.path.exists(proc):
-        return
-    try:
-        opened = os.readlink(proc)
-    except OSError:
-        return
-    if opened != text:
-        raise BadInput(f"image path {text!r} changed after it was checked (it now leads to {opened!r}); not read")
-
-
 def load_image(image: Any, max_pixels: int = MAX_IMAGE_PIXELS):
     """Open and fully decode ``image`` (path, bytes, PIL image or ``{"bytes", "path"}`` with bytes) as RGB.
 
@@ -278,7 +234,7 @@ def load_image(image: Any, max_pixels: int = MAX_IMAGE_PIXELS):
             fp = io.BytesIO(image)
             name = "<bytes>"
         else:
-            fp = _open_image_file(Path(image))  # the file checked is the file decoded (one descriptor)
+            fp = open_image_file(Path(image))  # the file checked is the file decoded (one descriptor)
             name = str(image)
         with fp:  # closed once decoded: PIL does not close a file object it was given
             try:

@@ -55,7 +55,7 @@ class BenchmarkResult:
 
 
 BENCHMARK_WRITER = "adamllm build-benchmark"
-"""The writer a benchmark folder's ownership marker records (:mod:`hub_tools.ownership`)."""
+"""The writer a benchmark folder's ownership marker records (:mod:`hub_tools.rundir.ownership`)."""
 
 
 def build_benchmark(
@@ -72,8 +72,8 @@ def build_benchmark(
 ) -> BenchmarkResult:
     """Write each task's test split as ``OUTPUT/<Config>/test-*.parquet`` (+ ``vocabulary.json``) and a card."""
     from hub_tools.defaults import progress_bar
-    from hub_tools.ownership import release
     from hub_tools.publish.dataset import BUILD_TMP, prepare_output, replace_outputs
+    from hub_tools.rundir.ownership import release
 
     if not tasks:
         raise BuildError("no benchmark given; pass at least one raw release folder")

@@ -201,13 +201,13 @@ class ChatVLM:
 EVALUATION_OUTPUTS = ("run.json", "scores.json", "scores.md", "predictions")
 """What an evaluation writes into its output folder (``overwrite`` removes these and nothing else)."""
 EVALUATION_WRITER = "adamllm evaluate"
-"""The writer an evaluation folder's ownership marker records (:mod:`hub_tools.ownership`)."""
+"""The writer an evaluation folder's ownership marker records (:mod:`hub_tools.rundir.ownership`)."""
 
 
 def _legacy_evaluation(out: Path) -> bool:
     """An evaluation folder written before ownership markers: nothing but :data:`EVALUATION_OUTPUTS` (no link),
     and a ``run.json`` holding an evaluation's settings (a JSON object naming the model)."""
-    from hub_tools.ownership import MARKER
+    from hub_tools.rundir.ownership import MARKER
 
     try:
         names = {p.name for p in out.iterdir()} - {MARKER}
@@ -220,11 +220,11 @@ def _legacy_evaluation(out: Path) -> bool:
 
 
 def prepare_evaluation_folder(out: Path, overwrite: bool = False) -> None:
-    """Check ``out`` before anything is written (:func:`hub_tools.ownership.prepare_folder`): a missing or empty
+    """Check ``out`` before anything is written (:func:`hub_tools.rundir.ownership.prepare_folder`): a missing or empty
     folder, or one an earlier ``adamllm evaluate`` wrote (resumed, or with ``overwrite`` started over); anything
-    else is refused in one line (:class:`~hub_tools.ownership.OutputRefused`). Removes nothing (a folder an older
+    else is refused in one line (:class:`~hub_tools.rundir.ownership.OutputRefused`). Removes nothing (a folder an older
     version wrote, holding nothing but evaluation outputs, gets its marker here)."""
-    from hub_tools.ownership import claim, prepare_folder, read_owner, refuse_link
+    from hub_tools.rundir.ownership import claim, prepare_folder, read_owner, refuse_link
 
     refuse_link(out, EVALUATION_WRITER)
     if out.is_dir() and read_owner(out) is None and _legacy_evaluation(out):
@@ -237,11 +237,11 @@ def _check_run(out: Path, settings: dict, overwrite: bool = False) -> None:
 
     A run made with other settings is refused with the one settings-mismatch line (:func:`settings_mismatch`,
     exit 2 in the CLI); ``overwrite`` first removes the earlier run's outputs (:data:`EVALUATION_OUTPUTS`, only
-    those the folder's ownership marker lists, never through a link: :func:`hub_tools.ownership.remove_owned`).
+    those the folder's ownership marker lists, never through a link: :func:`hub_tools.rundir.ownership.remove_owned`).
     Call :func:`prepare_evaluation_folder` first, and check every input before: this is where removal happens.
     """
     from hub_tools.errors import settings_mismatch
-    from hub_tools.ownership import claim, remove_owned
+    from hub_tools.rundir.ownership import claim, remove_owned
 
     path = out / "run.json"
     if overwrite:

@@ -56,7 +56,7 @@ def filter_run(
     (``overwrite`` removes them first), and :class:`~hub_tools.rundir.RunDirBusy` if another process holds
     ``run_dir`` (the whole run holds :func:`~hub_tools.rundir.lock_run_dir`).
     """
-    from hub_tools.ownership import check_stage_run_dir
+    from hub_tools.rundir.ownership import check_stage_run_dir
 
     check_stage_run_dir(
         run_dir, "adamllm filter", removing=overwrite
@@ -76,7 +76,7 @@ def _filter_run(
     if any(p.name.endswith(".partial") for p in shard_files(synth_dir)):
         raise ValueError(f"synthesis in {str(run_dir)!r} is unfinished (.partial shards); resume it first")
     if overwrite and os.path.lexists(filter_dir):  # only in a run dir (its manifest), by name, never via a link
-        from hub_tools.ownership import clear_run_outputs
+        from hub_tools.rundir.ownership import clear_run_outputs
 
         clear_run_outputs(run_dir, ("filter",), command="adamllm filter --overwrite")
     recover_partials(filter_dir)  # an interrupted filter run: keep its complete rows, drop a torn tail

@@ -312,9 +312,9 @@ ABLATE_REPORTS = ("ABLATIONS.md", "ablations.json")
 
 def prepare_ablations(output: str | Path, overwrite: bool = False) -> Path:
     """Before any work: refuse an ``output`` that is not ``adamllm ablate``'s, or holds a finished run's report
-    without ``overwrite`` (one line, :class:`~hub_tools.ownership.OutputRefused`); with ``overwrite`` remove the
+    without ``overwrite`` (one line, :class:`~hub_tools.rundir.ownership.OutputRefused`); with ``overwrite`` remove the
     earlier run's outputs (only those its marker lists). An interrupted run's folder is resumed."""
-    from hub_tools.ownership import start_folder
+    from hub_tools.rundir.ownership import start_folder
 
     return start_folder(
         output, ABLATE_WRITER, ABLATE_OUTPUTS, overwrite=overwrite, reports=ABLATE_REPORTS, legacy=True

@@ -131,9 +131,9 @@ QUICKSTART_REPORTS = ("REPORT.md", "report.json")
 
 def prepare_quickstart(output: str | Path, overwrite: bool = False) -> Path:
     """Before any work: refuse an ``output`` that is not the quickstart's, or holds a finished run's report without
-    ``overwrite`` (one line, :class:`~hub_tools.ownership.OutputRefused`); with ``overwrite`` remove the earlier
+    ``overwrite`` (one line, :class:`~hub_tools.rundir.ownership.OutputRefused`); with ``overwrite`` remove the earlier
     run's outputs (only those its marker lists). An interrupted run's folder is resumed."""
-    from hub_tools.ownership import start_folder
+    from hub_tools.rundir.ownership import start_folder
 
     return start_folder(
         output, QUICKSTART_WRITER, QUICKSTART_OUTPUTS, overwrite=overwrite, reports=QUICKSTART_REPORTS, legacy=True

@@ -188,7 +188,7 @@ def write_sample_pairs(out_dir: str | Path, seed: int = 0, fmt: str = "sharegpt"
     ``fmt="sharegpt"`` writes ``image_caption_pairs.json`` (LLaMA-Factory ShareGPT layout, images in
     ``images/``); ``fmt="imagefolder"`` writes images + ``metadata.jsonl`` and returns the folder.
     """
-    from hub_tools.ownership import claim, prepare_folder
+    from hub_tools.rundir.ownership import claim, prepare_folder
 
     out_dir = Path(out_dir)
     records = list(sample_records(seed))

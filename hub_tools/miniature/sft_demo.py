@@ -23,7 +23,7 @@ def write_demo_rows(out_dir: str | os.PathLike, num_rows: int = 16, seed: int = 
     import json
     import random
 
-    from hub_tools.ownership import claim, prepare_folder
+    from hub_tools.rundir.ownership import claim, prepare_folder
 
     out = Path(out_dir)
     # new, empty, or demo rows written before (rewritten); anything else is refused in one line (OutputRefused)

@@ -361,7 +361,7 @@ def _stamped(path: Path, want: dict) -> bool:
 def _check_replaceable(path: Path) -> None:
     """Refuse (``OutputRefused``, one line) to replace ``path`` unless it is a tiny model this project built: its
     ``tiny.json`` stamp (the ownership marker of a tiny model folder) names it. Never through a link."""
-    from hub_tools.ownership import PICK_ANOTHER, OutputRefused
+    from hub_tools.rundir.ownership import PICK_ANOTHER, OutputRefused
 
     if os.path.islink(path):
         raise OutputRefused(

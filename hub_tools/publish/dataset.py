@@ -20,7 +20,6 @@ from pathlib import Path
 from typing import Any
 
 from hub_tools.defaults import CAPTION_PROMPT
-from hub_tools.ownership import OutputRefused, release
 from hub_tools.publish.cards import (
     CAPTION_CONFIG,
     CONFIGS,
@@ -30,6 +29,7 @@ from hub_tools.publish.cards import (
 )
 from hub_tools.publish.parquet import DEFAULT_MAX_SHARD_BYTES, ShardedParquetWriter, dataset_info_yaml, image_cell
 from hub_tools.rundir import read_json, shard_files
+from hub_tools.rundir.ownership import OutputRefused, release
 from hub_tools.synthesis.parse import leading_word
 
 KINDS = ("caption+task", "caption_only", "task")
@@ -41,8 +41,8 @@ class BuildError(RuntimeError):
 
 
 class OutputRefusedBuild(BuildError, OutputRefused):
-    """``--output`` is not the build's to write (:mod:`hub_tools.ownership`): both a :class:`BuildError` and an
-    :class:`~hub_tools.ownership.OutputRefused`; ``str(err)`` is the one line."""
+    """``--output`` is not the build's to write (:mod:`hub_tools.rundir.ownership`): both a :class:`BuildError` and an
+    :class:`~hub_tools.rundir.ownership.OutputRefused`; ``str(err)`` is the one line."""
 
 
 @dataclass
@@ -432,7 +432,7 @@ def _build_visual_instructions(
 
 
 DATASET_WRITER = "adamllm build-dataset"
-"""The writer a dataset folder's ownership marker records (:mod:`hub_tools.ownership`)."""
+"""The writer a dataset folder's ownership marker records (:mod:`hub_tools.rundir.ownership`)."""
 BUILD_TMP = ".adamllm-build"
 """The build's temp folder inside ``--output`` (listed by the marker, removed after every build)."""
 
@@ -459,16 +459,16 @@ def prepare_output(
 ) -> bool:
     """Check and claim ``output`` for ``writer``'s build (``entries``: the folders it writes besides ``README.md``).
 
-    Refused in one line (:class:`~hub_tools.ownership.OutputRefused`): a symbolic link, a file, a non-empty folder
+    Refused in one line (:class:`~hub_tools.rundir.ownership.OutputRefused`): a symbolic link, a file, a non-empty folder
     without the project's ownership marker (e.g. a git repository), one another command wrote, and, without
     ``overwrite``, one an earlier build wrote. A symbolic link where the build writes (its temp folder, a
     config folder, ``README.md``) is refused too (:class:`~hub_tools.rundir.RunDirRefused`). Then the folder
     is created and its marker lists what the build writes; nothing is removed here (:func:`replace_outputs`).
     Returns whether the folder was new or empty (a failed build then takes its marker back:
-    :func:`hub_tools.ownership.release`).
+    :func:`hub_tools.rundir.ownership.release`).
     """
-    from hub_tools.ownership import claim, prepare_folder, read_owner, refuse_link
     from hub_tools.rundir import refuse_links
+    from hub_tools.rundir.ownership import claim, prepare_folder, read_owner, refuse_link
 
     try:
         refuse_link(output, writer)
@@ -488,9 +488,9 @@ def replace_outputs(output: Path, writer: str, built: Path) -> None:
     """Move each folder of ``built`` (the finished temp build) into ``output`` in place of the last build's.
 
     Every output of the earlier build that the marker lists is removed first, by name, never through a link
-    (:func:`hub_tools.ownership.remove_owned`); the user's other files, if any, are left alone.
+    (:func:`hub_tools.rundir.ownership.remove_owned`); the user's other files, if any, are left alone.
     """
-    from hub_tools.ownership import claim, read_owner, remove_owned
+    from hub_tools.rundir.ownership import claim, read_owner, remove_owned
 
     owner = read_owner(output)
     earlier = [n for n in (owner.entries if owner else ()) if n not in (BUILD_TMP, "README.md")]

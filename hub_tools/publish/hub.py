@@ -46,7 +46,7 @@ SPACE_UPLOAD = {"delete_patterns": None, "ignore_patterns": ["*__pycache__*", "*
 """Space folders (metric Spaces): byte-code caches stay local."""
 NEVER_UPLOAD = ["training_args.bin", "*/training_args.bin", ".adamllm-owner.json", "*/.adamllm-owner.json"]
 """Added to every upload's ignore patterns: the pickled trainer arguments may hold a ``hub_token``; the ownership
-marker (:data:`hub_tools.ownership.MARKER`) only means something in the local folder."""
+marker (:data:`hub_tools.rundir.ownership.MARKER`) only means something in the local folder."""
 
 
 def _with_never_upload(patterns: list[str] | None) -> list[str]:

@@ -154,9 +154,9 @@ def check_input(run_dir: Path, cfg: SynthesisConfig, manifest: dict, log: bool =
 def clear_run_dir(run_dir: Path) -> None:
     """Remove every stage output of ``run_dir`` (``--overwrite``); other files in the folder are left alone.
 
-    The one ownership policy (:func:`hub_tools.ownership.clear_run_outputs`): only in a run directory (its
+    The one ownership policy (:func:`hub_tools.rundir.ownership.clear_run_outputs`): only in a run directory (its
     ``manifest.json``), only :data:`RUN_OUTPUTS` by name, never through a symbolic link."""
-    from hub_tools.ownership import clear_run_outputs
+    from hub_tools.rundir.ownership import clear_run_outputs
 
     clear_run_outputs(run_dir, RUN_OUTPUTS, command="adamllm synthesize --overwrite")
 
@@ -330,11 +330,11 @@ def _producer(
 
 def preflight(cfg: SynthesisConfig, engine: Any = None) -> None:
     """Fail before RUN_DIR is created or written when RUN_DIR is not the project's (a symbolic link, a file, a
-    non-empty folder without a run's ``manifest.json``: :func:`hub_tools.ownership.prepare_run_dir`), the pairs
+    non-empty folder without a run's ``manifest.json``: :func:`hub_tools.rundir.ownership.prepare_run_dir`), the pairs
     source cannot be read or (no ready-made ``engine``) the synthesizer cannot be found (:mod:`hub_tools.preflight`):
     nothing is left behind."""
-    from hub_tools.ownership import prepare_run_dir
     from hub_tools.preflight import check_model, check_pairs
+    from hub_tools.rundir.ownership import prepare_run_dir
 
     prepare_run_dir(cfg.output, "adamllm synthesize")  # a link, a file, or a folder that is not a run dir
     kwargs = {k: v for k, v in _read_kwargs(cfg).items() if k != "limit"}

@@ -288,13 +288,13 @@ def write_benchmark(out: Path, cfg: WorldConfig) -> dict:
 
 WORLD_WRITER = "adamllm world"
 WORLD_OUTPUTS = ("seed", "images", "benchmark", "pairs.json", "heldout_pairs.json", "world.json")
-"""What a world writes into its folder (listed by its ownership marker, :mod:`hub_tools.ownership`)."""
+"""What a world writes into its folder (listed by its ownership marker, :mod:`hub_tools.rundir.ownership`)."""
 
 
 def _claim_world(out: Path) -> Path:
     """Check ``out`` (new, empty, or a world: its files are rewritten, byte-identical for the same config) and
     mark it as the world's; a folder that is not a world's is refused in one line (``OutputRefused``)."""
-    from hub_tools.ownership import claim, prepare_folder, read_owner, refuse_link
+    from hub_tools.rundir.ownership import claim, prepare_folder, read_owner, refuse_link
 
     refuse_link(out, WORLD_WRITER)
     if out.is_dir() and read_owner(out) is None and (out / "world.json").is_file():
