@@ -58,9 +58,8 @@ def filter_run(
     """
     from hub_tools.rundir.ownership import check_stage_run_dir
 
-    check_stage_run_dir(
-        run_dir, "adamllm filter", removing=overwrite
-    )  # a link, or a folder that is not a run dir: refused, untouched
+    # a link, or a folder that is not a run dir: refused before the lock, untouched
+    check_stage_run_dir(run_dir, "adamllm filter", removing=overwrite)
     with lock_run_dir(run_dir, "adamllm filter", create=False):
         return _filter_run(Path(run_dir), checker, batch_size, all_triplets, progress, overwrite)
 
