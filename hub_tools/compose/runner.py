@@ -147,7 +147,7 @@ def _replace_previous_output(compose_dir: Path, splits: set[str]) -> None:
     :func:`hub_tools.rundir.ownership.run_dir_owner`); a symbolic link there is refused, never followed."""
     import shutil
 
-    from hub_tools.rundir.ownership import OutputRefused, not_ours, run_dir_owner
+    from hub_tools.rundir.ownership import RUN_MARKER, OutputRefused, not_ours, run_dir_owner
 
     if not compose_dir.is_dir() or compose_dir.is_symlink():
         return
@@ -158,7 +158,7 @@ def _replace_previous_output(compose_dir: Path, splits: set[str]) -> None:
     export = compose_dir / "llamafactory"
     run_dir = compose_dir.parent
     if run_dir_owner(run_dir) is None:
-        raise not_ours(run_dir, sorted(p.name for p in run_dir.iterdir()), "adamllm compose")
+        raise not_ours(run_dir, sorted(p.name for p in run_dir.iterdir()), "adamllm compose", RUN_MARKER)
     for path in [*stale, export]:
         if path.is_symlink():
             raise OutputRefused(f"{path} is a symbolic link; `adamllm compose` never removes through one")

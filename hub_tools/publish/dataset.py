@@ -470,6 +470,7 @@ def prepare_output(
     from hub_tools.rundir import refuse_links
     from hub_tools.rundir.ownership import claim, prepare_folder, read_owner, refuse_link
 
+    refuse_links([output / name for name in (BUILD_TMP, "README.md", *entries)])  # a planted link: named first
     try:
         refuse_link(output, writer)
         if output.is_dir() and read_owner(output) is None:
@@ -479,7 +480,6 @@ def prepare_output(
         fresh = prepare_folder(output, writer, overwrite=overwrite, ignore=(BUILD_TMP,)) is None
     except OutputRefused as err:
         raise OutputRefusedBuild(str(err)) from None
-    refuse_links([output / name for name in (BUILD_TMP, "README.md", *entries)])
     claim(output, writer, (BUILD_TMP, "README.md", *entries))
     return fresh
 

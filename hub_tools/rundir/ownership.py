@@ -25,7 +25,7 @@ from collections.abc import Iterable
 from dataclasses import dataclass
 from pathlib import Path
 
-from hub_tools.rundir.trust import RUN_OUTPUTS, RunDirRefused, open_no_follow, owned_entry
+from hub_tools.rundir.trust import RUN_OUTPUTS, RunDirRefused, link_refusal, open_no_follow, owned_entry
 
 MARKER = ".adamllm-owner.json"
 """The ownership marker a command writes into each folder it creates (never uploaded to the Hub)."""
@@ -127,10 +127,14 @@ def refuse_link(folder: str | os.PathLike, command: str) -> None:
         )
 
 
-def not_ours(folder: str | os.PathLike, names: list[str], command: str) -> OutputRefused:
+RUN_MARKER = "run manifest.json"
+"""How the one-line refusals name a run directory's marker."""
+
+
+def not_ours(folder: str | os.PathLike, names: list[str], command: str, marker: str = MARKER) -> OutputRefused:
     """The one line for a non-empty folder without the project's marker: what is there, and what to do."""
     return OutputRefused(
-        f"{folder} is not empty ({describe_names(names)}) and was not written by adamllm (no {MARKER}); "
+        f"{folder} is not empty ({describe_names(names)}) and was not written by adamllm (no {marker}); "
         f"`{command}` writes only into its own folders: {PICK_ANOTHER}"
     )
 
@@ -262,6 +266,12 @@ def remove_owned(
 
 
 # -- run directories ------------------------------------------------------------------------------------
+def _refuse_planted_manifest(run_dir: Path) -> None:
+    """A symbolic link at ``manifest.json`` is a planted link (the one-line link refusal), not a missing marker."""
+    if os.path.islink(run_dir / "manifest.json"):
+        raise link_refusal(run_dir / "manifest.json", run_dir)
+
+
 def _run_dir_names(run_dir: Path) -> list[str]:
     return [name for name in _names(run_dir) if not (owned_entry(name) and name not in RUN_OUTPUTS)]
 
@@ -272,12 +282,13 @@ def prepare_run_dir(run_dir: str | os.PathLike, command: str) -> Owner | None:
     run_dir = Path(run_dir)
     if not _check_folder(run_dir, command):
         return None
+    _refuse_planted_manifest(run_dir)
     owner = run_dir_owner(run_dir)
     if owner is not None:
         return owner
     names = _run_dir_names(run_dir)
     if names:
-        raise not_ours(run_dir, names, command)
+        raise not_ours(run_dir, names, command, RUN_MARKER)
     return None
 
 
@@ -292,12 +303,13 @@ def clear_run_outputs(run_dir: str | os.PathLike, names: Iterable[str] = RUN_OUT
     if not _check_folder(run_dir, command):
         return []
     names = [n for n in names if n in RUN_OUTPUTS]
+    _refuse_planted_manifest(run_dir)
     owner = run_dir_owner(run_dir)
     if owner is None:
         there = _run_dir_names(run_dir)
         if not there:
             return []
-        raise not_ours(run_dir, there, command)
+        raise not_ours(run_dir, there, command, RUN_MARKER)
     return _remove(run_dir, owner, names, command)
 
 
@@ -377,7 +389,10 @@ def check_stage_run_dir(run_dir: str | os.PathLike, command: str, removing: bool
     outputs (``removing``: ``--overwrite``), a folder without a run's ``manifest.json``. Touches nothing."""
     run_dir = Path(run_dir)
     refuse_link(run_dir, command)
-    if not run_dir.is_dir() or run_dir_owner(run_dir) is not None:
+    if not run_dir.is_dir():
+        return
+    _refuse_planted_manifest(run_dir)
+    if run_dir_owner(run_dir) is not None:
         return
     if removing or os.path.lexists(run_dir / "manifest.json"):
-        raise not_ours(run_dir, _run_dir_names(run_dir), command)
+        raise not_ours(run_dir, _run_dir_names(run_dir), command, RUN_MARKER)
