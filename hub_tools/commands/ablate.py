@@ -25,6 +25,11 @@ def register(subparsers, name: str, help: str) -> None:
         action="store_true",
         help="skip the synthesizer-inputs block (one synthesizer tuned per input variant; the costliest block)",
     )
+    p.add_argument(
+        "--overwrite",
+        action="store_true",
+        help="start over in an --output holding an earlier run's report: remove that run's outputs first",
+    )
     p.add_argument("--no-progress", action="store_true", help="hide the progress bars of the stages")
     p.set_defaults(func=run)
 
@@ -33,15 +38,20 @@ def run(args: argparse.Namespace) -> int:
     """Run the ablations and print where the report is."""
     from hub_tools.cli import fail
     from hub_tools.defaults import set_progress
-    from hub_tools.miniature.ablate import AblationConfig, run_ablations
+    from hub_tools.miniature.ablate import AblationConfig, prepare_ablations, run_ablations
+    from hub_tools.rundir.ownership import OutputRefused
 
     if args.seeds is not None and args.seeds < 1:
         return fail("ablate", f"--seeds must be at least 1, not {args.seeds}", code=2)
+    try:  # before any work: an earlier report is not replaced without --overwrite
+        prepare_ablations(args.output, overwrite=args.overwrite)
+    except OutputRefused as err:
+        return fail("ablate", err)
     set_progress(not args.no_progress, quiet_transformers=True)
     config = AblationConfig.small() if args.small else AblationConfig()
     if args.seeds is not None:
         config.seeds = args.seeds
     if args.no_synthesizer_inputs:
         config.synthesizer_inputs = False
-    run_ablations(args.output, config)
+    run_ablations(args.output, config)  # its outputs were removed above when --overwrite was given
     return 0

@@ -18,17 +18,24 @@ def register(subparsers, name: str, help: str) -> None:
         default=None,
         help="compare only this domain's tasks (default: every task either run has)",
     )
+    p.add_argument("--overwrite", action="store_true", help="replace an existing --output file (refused without)")
     p.set_defaults(func=run)
 
 
 def run(args: argparse.Namespace) -> int:
     """Print the delta table (B - A, points) and save the chart."""
     from hub_tools.cli import fail
-    from hub_tools.evaluation.report import compare
+    from hub_tools.evaluation.report import compare, load_scores
+    from hub_tools.rundir.ownership import OutputRefused, prepare_file
 
-    try:
+    try:  # every input, then the output file: an existing chart is replaced only with --overwrite
+        load_scores(args.dir_a)
+        load_scores(args.dir_b)
+        prepare_file(args.output, "adamllm compare", overwrite=args.overwrite)
         labels = tuple(args.labels) if args.labels else None
         compare(args.dir_a, args.dir_b, args.output, labels=labels, domain=args.domain)
     except FileNotFoundError as err:  # a run folder without scores.json: a missing input
+        return fail("compare", err)
+    except OutputRefused as err:
         return fail("compare", err)
     return 0

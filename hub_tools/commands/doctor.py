@@ -49,6 +49,17 @@ def run(args: argparse.Namespace) -> int:
     run_dir = args.run_dir
     if not Path(run_dir).is_dir():
         return fail("doctor", f"run directory not found: {run_dir!r}")
+    if args.repair:  # it moves and unlinks: only in a run directory, never through a link
+        from hub_tools.rundir.ownership import RUN_MARKER, OutputRefused, not_ours, refuse_link, run_dir_owner
+
+        try:
+            refuse_link(run_dir, "adamllm doctor --repair")
+            synthesis = Path(run_dir) / "synthesis"
+            if run_dir_owner(run_dir) is None and not (synthesis.is_dir() and not synthesis.is_symlink()):
+                there = sorted(p.name for p in Path(run_dir).iterdir())
+                raise not_ours(run_dir, there or ["nothing"], "adamllm doctor --repair", RUN_MARKER)
+        except OutputRefused as err:
+            return fail("doctor", err)
     lock_file = Path(run_dir) / LOCK_NAME
     if lock_file.is_symlink() and args.repair:  # before locking: the lock is never taken through a link
         target = os.readlink(lock_file)

@@ -140,6 +140,12 @@ def run(args: argparse.Namespace) -> int:
         load = checker_factory(args)
     except ValueError as err:  # a bad --checker-prompt, before any model is loaded: a usage error
         return fail("filter", err, 2)
+    from hub_tools.rundir.ownership import OutputRefused, check_stage_run_dir
+
+    try:  # before the checker loads: a link or a folder that is no run dir is refused untouched
+        check_stage_run_dir(args.run_dir, "adamllm filter", removing=args.overwrite)
+    except OutputRefused as err:
+        return fail("filter", err)
     set_progress(not args.no_progress, quiet_transformers=args.checker != "lexical")
     from hub_tools.synthesis.endpoint_client import EndpointError
 

@@ -43,14 +43,21 @@ def register(subparsers, name: str, help: str) -> None:
         help="torch threads of the tiny synthesizer: a number, or 'auto' (default: the faster of 1 and all cores, "
         "re-measured while training; a fixed number keeps the load out of the arithmetic: counts round floats differently)",
     )
+    p.add_argument(
+        "--overwrite",
+        action="store_true",
+        help="start over in an --output holding an earlier run's report: remove that run's outputs first",
+    )
     p.add_argument("--no-progress", action="store_true", help="hide the progress bars of the stages")
     p.set_defaults(func=run)
 
 
 def run(args: argparse.Namespace) -> int:
     """Run the quickstart and print where the report is."""
+    from hub_tools.cli import fail
     from hub_tools.defaults import set_progress
-    from hub_tools.miniature.quickstart import QuickstartConfig, run_quickstart
+    from hub_tools.miniature.quickstart import QuickstartConfig, prepare_quickstart, run_quickstart
+    from hub_tools.rundir.ownership import OutputRefused
 
     set_progress(not args.no_progress, quiet_transformers=True)
     config = QuickstartConfig.small(args.seed) if args.small else QuickstartConfig(seed=args.seed)
@@ -65,5 +72,9 @@ def run(args: argparse.Namespace) -> int:
     for field, value in overrides.items():
         if value is not None:
             setattr(config, field, value)
-    run_quickstart(args.output, config)
+    try:  # every option checked, before any work: an earlier report is not replaced without --overwrite
+        prepare_quickstart(args.output, overwrite=args.overwrite)
+    except OutputRefused as err:
+        return fail("quickstart", err)
+    run_quickstart(args.output, config)  # its outputs were removed above when --overwrite was given
     return 0

@@ -78,6 +78,9 @@ def run(args: argparse.Namespace) -> int:
         from hub_tools.preflight import check_model
 
         check_model("model", model)  # a mistyped folder: one line naming the closest one, before any loading
+    from hub_tools.rundir.ownership import prepare_train_folder
+
+    prepare_train_folder(parsed[1].output_dir)  # a user's folder is never written into (OutputRefused: one line)
     summary = main(*parsed)
     print(f"trained {len(summary['stages'])} stage(s); model in {strip_credentials(summary['output_dir'])}")
     if summary.get("url"):

@@ -133,20 +133,38 @@ def compose_run(
     Returns ``{"splits": {name: n_rows}, "stats": stats, "files": [paths]}``. Holds
     :func:`~hub_tools.rundir.lock_run_dir` throughout (:class:`~hub_tools.rundir.RunDirBusy` if another process has it).
     """
+    from hub_tools.rundir.ownership import check_stage_run_dir
+
+    check_stage_run_dir(run_dir, "adamllm compose")  # a link, or a folder that is not a run dir: refused, untouched
     with lock_run_dir(run_dir, "adamllm compose", create=False):
         return _compose_run(Path(run_dir), mode, synthetic_only, seed, export, cue_rule, keep_captions_without_task)
 
 
 def _replace_previous_output(compose_dir: Path, splits: set[str]) -> None:
-    """A new compose replaces the last one: remove splits it will not write and the old LLaMA-Factory export."""
+    """A new compose replaces the last one: remove splits it will not write and the old LLaMA-Factory export.
+
+    Replacing (or removing) an earlier compose happens only inside a run directory's own ``compose/`` (its ``manifest.json`` is the ownership marker:
+    :func:`hub_tools.rundir.ownership.run_dir_owner`); a symbolic link there is refused, never followed."""
     import shutil
 
-    if not compose_dir.is_dir():
+    from hub_tools.rundir.ownership import RUN_MARKER, OutputRefused, not_ours, run_dir_owner
+
+    if not compose_dir.is_dir() or compose_dir.is_symlink():
         return
-    for path in compose_dir.glob("*.jsonl*"):
-        if path.name.split(".jsonl")[0] not in splits:
-            path.unlink()
-    shutil.rmtree(compose_dir / "llamafactory", ignore_errors=True)
+    there = sorted(compose_dir.iterdir())
+    if not there:
+        return
+    stale = [p for p in there if ".jsonl" in p.name and p.name.split(".jsonl")[0] not in splits]
+    export = compose_dir / "llamafactory"
+    run_dir = compose_dir.parent
+    if run_dir_owner(run_dir) is None:
+        raise not_ours(run_dir, sorted(p.name for p in run_dir.iterdir()), "adamllm compose", RUN_MARKER)
+    for path in [*stale, export]:
+        if path.is_symlink():
+            raise OutputRefused(f"{path} is a symbolic link; `adamllm compose` never removes through one")
+    for path in stale:
+        path.unlink()
+    shutil.rmtree(export, ignore_errors=True)
 
 
 def _compose_run(

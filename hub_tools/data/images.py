@@ -9,6 +9,7 @@ import re
 from pathlib import Path
 from typing import Any
 
+from hub_tools.data.image_file import open_image_file
 from hub_tools.data.pairs import ImageCaptionPair, Record, Rejection, check_text, json_kind, utf8_problem
 from hub_tools.errors import BadInput
 
@@ -49,8 +50,11 @@ def resolve_image_path(path: str, image_root: str | os.PathLike) -> Path:
     path = _check_path_text(path)
     if os.path.isabs(path) or path.startswith(("~", "\\")) or _DRIVE.match(path):
         raise BadInput(f"image path {path!r} is absolute; paths must be relative to the image folder")
-    root = Path(image_root).resolve()
-    full = (root / path).resolve()
+    try:
+        root = Path(image_root).resolve()
+        full = (root / path).resolve()
+    except (OSError, RuntimeError) as err:  # a link swapped or removed while it is resolved (EINVAL), a loop
+        raise BadInput(f"image path {path!r} could not be resolved (it changed while being checked?): {err}") from None
     if full != root and root not in full.parents:
         raise BadInput(f"image path {path!r} escapes the image folder {str(root)!r}")
     return full
@@ -120,19 +124,21 @@ def load_image(image: Any, max_pixels: int = MAX_IMAGE_PIXELS):
             fp = io.BytesIO(image)
             name = "<bytes>"
         else:
-            path = Path(image)
-            if path.is_dir():
-                raise BadInput(f"image path {str(path)!r} is a directory, not an image file")
-            if not path.is_file():
-                raise BadInput(f"image file not found: {str(path)!r}")
-            if path.stat().st_size == 0:
-                raise BadInput(f"image is a zero-byte file: {str(path)!r}")
-            fp = path
-            name = str(path)
-        try:
-            img = Image.open(fp)
-        except Exception as err:  # PIL raises several types for unreadable files
-            raise BadInput(f"unreadable image {name!r}: {type(err).__name__}: {err}") from None
+            fp = open_image_file(Path(image))  # the file checked is the file decoded (one descriptor)
+            name = str(image)
+        with fp:  # closed once decoded: PIL does not close a file object it was given
+            try:
+                img = Image.open(fp)
+            except Exception as err:  # PIL raises several types for unreadable files
+                raise BadInput(f"unreadable image {name!r}: {type(err).__name__}: {err}") from None
+            _decode(img, max_pixels)
+        return to_rgb(img)
+    _decode(img, max_pixels)
+    return to_rgb(img)
+
+
+def _decode(img, max_pixels: int) -> None:
+    """Check the size of an opened image against ``max_pixels`` and decode it (:class:`BadInput` otherwise)."""
     width, height = img.size
     if width <= 0 or height <= 0:
         raise BadInput(f"image has no pixels ({width}x{height})")
@@ -144,7 +150,6 @@ def load_image(image: Any, max_pixels: int = MAX_IMAGE_PIXELS):
         img.load()
     except Exception as err:
         raise BadInput(f"truncated or corrupt image: {type(err).__name__}: {err}") from None
-    return to_rgb(img)
 
 
 def to_rgb(img):

@@ -16,13 +16,28 @@ from typing import Any
 
 from hub_tools.errors import BadInput
 
-MAX_JSON_ELEMENT_CHARS = 1 << 26
-"""Longest JSON-array element read (64 Mi characters); bounds memory when a broken element never closes."""
+MAX_RECORD_BYTES = 1 << 26
+"""The largest single input record read (64 MiB): a longer JSONL line, or a JSON-array element longer than this many
+characters, is rejected on its own (its reason names the cap) and read past in bounded memory; the run goes on."""
+MAX_JSON_ELEMENT_CHARS = MAX_RECORD_BYTES
+"""Longest JSON-array element read (64 Mi characters, :data:`MAX_RECORD_BYTES`)."""
+_SKIP_CHUNK = 1 << 20
+_MAX_GROWTH = 1 << 22  # a long element's buffer grows by at most this many characters a read: bounded peaks
 _SEP = re.compile(r"[ \t\r\n,]*")
 _WS = re.compile(r"[ \t\r\n]*")
 _STRUCT = re.compile(r'["\[\]{},]')
 _STR_END = re.compile(r'["\\\n\r]')  # a raw newline cannot be inside a JSON string: an unclosed one ends there
 _BAD_BYTE = re.compile("[\udc80-\udcff]")  # bytes that do not decode as UTF-8, as errors="surrogateescape" reads them
+
+
+def too_large(what: str, size: int | None, cap: int, unit: str = "bytes") -> str:
+    """The rejection reason of a record over the cap (:data:`MAX_RECORD_BYTES`)."""
+    length = f" ({size} {unit})" if size is not None else ""
+    limit = f"MAX_RECORD_BYTES, {cap >> 20} MiB" if cap == MAX_RECORD_BYTES else f"{cap} {unit} here"
+    return (
+        f"record too large: {what} is longer than {cap} {unit}{length}, the cap on one input record "
+        f"({limit}); rejected without being read whole"
+    )
 
 
 def _bad_byte_reason(what: str, match: re.Match, start: int) -> str:
@@ -54,17 +69,19 @@ def iter_json_array_records(
     followed by a whole element ends the element): pretty-printed and one-element-per-line arrays resynchronise;
     in a one-line array the scan may land inside a later element, whose pieces are then rejected as malformed,
     or find no end (the file is refused as above); a record is never accepted from a misread.
+    An element longer than ``max_element_chars`` is one rejection (:func:`too_large`): the scan reads past it
+    keeping none of it, so memory stays bounded by the cap, whatever the element's size.
     """
     name = os.fspath(path)
     decoder = json.JSONDecoder()
     with open(path, encoding="utf-8-sig", errors="surrogateescape") as fh:
         buf, pos, eof = "", 0, False
 
-        def more() -> bool:  # append to buf (dropping what is before pos); sizes double so long elements stay linear
+        def more(least: int = chunk_size) -> bool:  # append to buf (dropping what is before pos); sizes grow
             nonlocal buf, pos, eof
             if eof:
                 return False
-            chunk = fh.read(max(chunk_size, len(buf) - pos))
+            chunk = fh.read(max(least, min(len(buf) - pos, _MAX_GROWTH)))
             if not chunk:
                 eof = True
                 return False
@@ -107,7 +124,9 @@ def iter_json_array_records(
                 after = _WS.match(buf, end).end()
                 if (after < len(buf) and buf[after] in ",]") or (after >= len(buf) and eof):
                     bad = _BAD_BYTE.search(buf, pos, end)
-                    if bad:
+                    if end - pos > max_element_chars:
+                        yield index, None, too_large(f"element {index}", end - pos, max_element_chars, "characters")
+                    elif bad:
                         yield index, None, _bad_byte_reason(f"element {index}", bad, pos)
                     else:
                         yield index, value, None
@@ -115,7 +134,7 @@ def iter_json_array_records(
                     pos = end
                     continue
             # slow path: find the element's extent (to the next top-level ',' or the closing ']'), then decode it
-            i, depth, in_str, stop = 0, 0, False, None
+            i, depth, in_str, stop, skipped = 0, 0, False, None, None
             while stop is None:
                 j = pos + i
                 if in_str:
@@ -157,16 +176,26 @@ def iter_json_array_records(
                         i = k + 1 - pos
                         continue
                     i = len(buf) - pos
-                if i > max_element_chars:
-                    raise BadInput(
-                        f"{name!r}: element {index} is longer than {max_element_chars} characters (or a bracket or "
-                        "string in it is never closed); the rest of the file is refused"
-                    )
-                if not more():
+                if skipped is None and i > max_element_chars:
+                    skipped = 0  # too large: read on to its end keeping none of it (the scan's state is kept)
+                if skipped is not None:
+                    pos, skipped, i = pos + i, skipped + i, 0
+                if not more(chunk_size if skipped is None else _SKIP_CHUNK):
+                    if skipped is not None:
+                        raise BadInput(
+                            f"{name!r}: element {index} is longer than {max_element_chars} characters and the file "
+                            "ends before it does (a bracket or string in it is never closed); the rest of the file "
+                            "is refused"
+                        )
                     raise BadInput(
                         f"{name!r}: element {index} is not valid JSON and the file ends before it does (truncated "
                         "file, or a bracket or string in it is never closed); the rest of the file is refused"
                     )
+            if skipped is not None:
+                yield index, None, too_large(f"element {index}", skipped + stop, max_element_chars, "characters")
+                index += 1
+                pos += stop
+                continue
             text = buf[pos : pos + stop]
             bad = _BAD_BYTE.search(text)
             if bad:
@@ -198,18 +227,47 @@ def iter_json_array(path: str | os.PathLike, chunk_size: int = 1 << 16) -> Itera
         yield index, value
 
 
-def iter_json_records(path: str | os.PathLike) -> Iterator[tuple[int, Any, str | None]]:
+def _jsonl_lines(fh, cap: int) -> Iterator[tuple[int, bytes | None, int]]:
+    """``(index, line, size)`` per line of a binary file; ``line`` is ``None`` for a line longer than ``cap`` bytes,
+    which is read past in chunks and never held (memory: ``cap`` plus a chunk, whatever the line's length)."""
+    index = 0
+    while True:
+        raw = fh.readline(cap + 1)
+        if not raw:
+            return
+        if len(raw) > cap and not raw.endswith(b"\n"):
+            size = len(raw)
+            del raw
+            while chunk := fh.readline(_SKIP_CHUNK):
+                size += len(chunk)
+                if chunk.endswith(b"\n"):
+                    break
+            yield index, None, size
+        else:
+            yield index, raw, len(raw)
+        index += 1
+
+
+def iter_json_records(
+    path: str | os.PathLike, max_record_bytes: int | None = None
+) -> Iterator[tuple[int, Any, str | None]]:
     """Yield ``(index, record, reason)`` from a .json array or a .jsonl file; a bad record gives a reason.
 
     A UTF-8 byte-order mark is skipped. A JSONL line that is not UTF-8 or not JSON is one rejection naming
-    its line number; a malformed array element names its index (:func:`iter_json_array_records`).
+    its line number; a malformed array element names its index (:func:`iter_json_array_records`). A record longer
+    than ``max_record_bytes`` (default :data:`MAX_RECORD_BYTES`) is one rejection naming the cap, read past in
+    bounded memory (a JSONL line in bytes, an array element in characters).
     """
     path = Path(path)
+    cap = MAX_RECORD_BYTES if max_record_bytes is None else max_record_bytes
     if path.suffix != ".jsonl":
-        yield from iter_json_array_records(path)
+        yield from iter_json_array_records(path, max_element_chars=cap)
         return
     with open(path, "rb") as fh:
-        for index, raw in enumerate(fh):
+        for index, raw, size in _jsonl_lines(fh, cap):
+            if raw is None:
+                yield index, None, too_large(f"line {index + 1}", size, cap)
+                continue
             if index == 0 and raw.startswith(codecs.BOM_UTF8):
                 raw = raw[len(codecs.BOM_UTF8) :]
             try:

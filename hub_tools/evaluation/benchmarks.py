@@ -54,6 +54,10 @@ class BenchmarkResult:
     card: Path | None = None
 
 
+BENCHMARK_WRITER = "adamllm build-benchmark"
+"""The writer a benchmark folder's ownership marker records (:mod:`hub_tools.rundir.ownership`)."""
+
+
 def build_benchmark(
     tasks: list[TaskSource],
     output: str | os.PathLike,
@@ -68,15 +72,16 @@ def build_benchmark(
 ) -> BenchmarkResult:
     """Write each task's test split as ``OUTPUT/<Config>/test-*.parquet`` (+ ``vocabulary.json``) and a card."""
     from hub_tools.defaults import progress_bar
-    from hub_tools.publish.dataset import prepare_output
+    from hub_tools.publish.dataset import BUILD_TMP, prepare_output, replace_outputs
+    from hub_tools.rundir.ownership import release
 
     if not tasks:
         raise BuildError("no benchmark given; pass at least one raw release folder")
     if limit is not None and limit < 1:
         raise BuildError(f"--limit must be positive, got {limit}")
     output = Path(output)
-    prepare_output(output, overwrite)
-    tmp = output / ".adamllm-build"
+    fresh = prepare_output(output, overwrite, BENCHMARK_WRITER, tuple(task.name for task in tasks))
+    tmp = output / BUILD_TMP
     shutil.rmtree(tmp, ignore_errors=True)
     result = BenchmarkResult(output)
     info = []
@@ -117,12 +122,12 @@ def build_benchmark(
             info += dataset_info_yaml(features, {task.name: {SPLIT: result.shards[task.name]}})
     except BaseException:
         shutil.rmtree(tmp, ignore_errors=True)
+        if fresh:
+            release(output)
         raise
+    replace_outputs(output, BENCHMARK_WRITER, tmp)  # the earlier build's outputs go only now, by name
     for task in tasks:
-        target = output / task.name
-        shutil.rmtree(target, ignore_errors=True)
-        os.replace(tmp / task.name, target)
-        result.shards[task.name] = [target / p.name for p in result.shards[task.name]]
+        result.shards[task.name] = [output / task.name / p.name for p in result.shards[task.name]]
     shutil.rmtree(tmp, ignore_errors=True)
     result.card = write_benchmark_card(output, tasks, result, info, domain=domain, repo_id=repo_id)
     return result

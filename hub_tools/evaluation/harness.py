@@ -200,26 +200,53 @@ class ChatVLM:
 # -- harness -------------------------------------------------------------------------------------
 EVALUATION_OUTPUTS = ("run.json", "scores.json", "scores.md", "predictions")
 """What an evaluation writes into its output folder (``overwrite`` removes these and nothing else)."""
+EVALUATION_WRITER = "adamllm evaluate"
+"""The writer an evaluation folder's ownership marker records (:mod:`hub_tools.rundir.ownership`)."""
+
+
+def _legacy_evaluation(out: Path) -> bool:
+    """An evaluation folder written before ownership markers: nothing but :data:`EVALUATION_OUTPUTS` (no link),
+    and a ``run.json`` holding an evaluation's settings (a JSON object naming the model)."""
+    from hub_tools.rundir.ownership import MARKER
+
+    try:
+        names = {p.name for p in out.iterdir()} - {MARKER}
+        if not names or not names <= set(EVALUATION_OUTPUTS) or any((out / n).is_symlink() for n in names):
+            return False
+        held = json.loads((out / "run.json").read_text(encoding="utf-8"))
+    except (OSError, ValueError):
+        return False
+    return isinstance(held, dict) and isinstance(held.get("model"), str)
+
+
+def prepare_evaluation_folder(out: Path, overwrite: bool = False) -> None:
+    """Check ``out`` before anything is written (:func:`hub_tools.rundir.ownership.prepare_folder`): a missing or empty
+    folder, or one an earlier ``adamllm evaluate`` wrote (resumed, or with ``overwrite`` started over); anything
+    else is refused in one line (:class:`~hub_tools.rundir.ownership.OutputRefused`). Removes nothing (a folder an older
+    version wrote, holding nothing but evaluation outputs, gets its marker here)."""
+    from hub_tools.rundir.ownership import claim, prepare_folder, read_owner, refuse_link
+
+    refuse_link(out, EVALUATION_WRITER)
+    if out.is_dir() and read_owner(out) is None and _legacy_evaluation(out):
+        claim(out, EVALUATION_WRITER, EVALUATION_OUTPUTS)  # an older run's folder: mark what it holds as ours
+    prepare_folder(out, EVALUATION_WRITER, overwrite=overwrite, resume=True)
 
 
 def _check_run(out: Path, settings: dict, overwrite: bool = False) -> None:
     """Record ``settings`` in ``out/run.json``, or check them against a run already there (resume).
 
     A run made with other settings is refused with the one settings-mismatch line (:func:`settings_mismatch`,
-    exit 2 in the CLI); ``overwrite`` first removes the earlier run's outputs (:data:`EVALUATION_OUTPUTS`).
+    exit 2 in the CLI); ``overwrite`` first removes the earlier run's outputs (:data:`EVALUATION_OUTPUTS`, only
+    those the folder's ownership marker lists, never through a link: :func:`hub_tools.rundir.ownership.remove_owned`).
+    Call :func:`prepare_evaluation_folder` first, and check every input before: this is where removal happens.
     """
-    import shutil
-
     from hub_tools.errors import settings_mismatch
+    from hub_tools.rundir.ownership import claim, remove_owned
 
     path = out / "run.json"
     if overwrite:
-        for name in EVALUATION_OUTPUTS:
-            target = out / name
-            if target.is_dir() and not target.is_symlink():
-                shutil.rmtree(target)
-            elif target.exists() or target.is_symlink():
-                target.unlink()
+        remove_owned(out, EVALUATION_WRITER, EVALUATION_OUTPUTS, command="adamllm evaluate --overwrite")
+    claim(out, EVALUATION_WRITER, EVALUATION_OUTPUTS)  # the marker first: nothing unlisted is ever written
     if path.is_file():
         previous = json.loads(path.read_text(encoding="utf-8"))
         diffs = {}
@@ -387,6 +414,14 @@ def evaluate_model(
     }
     if size_policy is not None:  # recorded only when set: runs written before the contract still resume
         settings.update(image_max_pixels=image_max_pixels, image_min_pixels=image_min_pixels)
+    # every input first (the folder, each task's benchmark split, its metric, an endpoint), then any removal
+    prepare_evaluation_folder(out, overwrite=overwrite)
+    splits = {task.name: load_split(task, benchmark_dir, limit) for task in task_list}
+    metrics: dict[str, Any] = {}
+    for task in task_list:
+        if task.metric not in metrics:
+            metrics[task.metric] = load_metric(task.metric)
+
     loaded: list[ChatVLM] = []
     if endpoints:  # probed before anything is written or removed: an endpoint mistake leaves the folder as it was
         from hub_tools.evaluation.served import ServedVLM
@@ -402,12 +437,6 @@ def evaluate_model(
                 **options,
             )
         )
-    try:
-        _check_run(out, settings, overwrite=overwrite)
-    except BaseException:
-        _close(loaded)
-        raise
-    (out / "predictions").mkdir(parents=True, exist_ok=True)
 
     def vlm_factory() -> ChatVLM:
         if not loaded:
@@ -421,17 +450,25 @@ def evaluate_model(
             batch_size, len(endpoints) * ((endpoint_options or {}).get("concurrency") or DEFAULT_CONCURRENCY)
         )
 
+    try:
+        if overwrite:  # every earlier prediction goes: first make sure the model (or its endpoint) answers at all
+            vlm_factory()
+        _check_run(out, settings, overwrite=overwrite)
+    except BaseException:
+        _close(loaded)
+        raise
+    (out / "predictions").mkdir(parents=True, exist_ok=True)
+
     scores_path = out / "scores.json"
     scores = json.loads(scores_path.read_text(encoding="utf-8")) if scores_path.is_file() else {}
     scores.setdefault("tasks", {})
     scores["model"] = settings["model"]
-    metrics: dict[str, Any] = {}
     try:
         for task in task_list:
-            split = load_split(task, benchmark_dir, limit)
+            split = splits[task.name]
             if metric_options is not None:
                 split.metric_options = dict(metric_options.get(task.metric, {}))
-            metric = metrics.get(task.metric) or metrics.setdefault(task.metric, load_metric(task.metric))
+            metric = metrics[task.metric]
             budget = max_new_tokens or task.max_new_tokens
             path = out / "predictions" / f"{task.name}.jsonl"
             started = time.time()

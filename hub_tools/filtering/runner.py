@@ -56,6 +56,10 @@ def filter_run(
     (``overwrite`` removes them first), and :class:`~hub_tools.rundir.RunDirBusy` if another process holds
     ``run_dir`` (the whole run holds :func:`~hub_tools.rundir.lock_run_dir`).
     """
+    from hub_tools.rundir.ownership import check_stage_run_dir
+
+    # a link, or a folder that is not a run dir: refused before the lock, untouched
+    check_stage_run_dir(run_dir, "adamllm filter", removing=overwrite)
     with lock_run_dir(run_dir, "adamllm filter", create=False):
         return _filter_run(Path(run_dir), checker, batch_size, all_triplets, progress, overwrite)
 
@@ -70,10 +74,10 @@ def _filter_run(
         raise FileNotFoundError(f"{str(run_dir)!r} has no synthesis/ folder; run `adamllm synthesize` first")
     if any(p.name.endswith(".partial") for p in shard_files(synth_dir)):
         raise ValueError(f"synthesis in {str(run_dir)!r} is unfinished (.partial shards); resume it first")
-    if overwrite and filter_dir.is_dir():
-        import shutil
+    if overwrite and os.path.lexists(filter_dir):  # only in a run dir (its manifest), by name, never via a link
+        from hub_tools.rundir.ownership import clear_run_outputs
 
-        shutil.rmtree(filter_dir)
+        clear_run_outputs(run_dir, ("filter",), command="adamllm filter --overwrite")
     recover_partials(filter_dir)  # an interrupted filter run: keep its complete rows, drop a torn tail
     decision = checker_decision(checker)
     done, checkers, decisions = set(), set(), set()

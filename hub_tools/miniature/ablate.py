@@ -294,8 +294,38 @@ def _sha(path: Path) -> str:
 # ---------------------------------------------------------------------------------------------
 # the run
 # ---------------------------------------------------------------------------------------------
-def run_ablations(output: str | Path, config: AblationConfig | None = None) -> dict:
-    """Run every stage (see the module doc) into ``output``; returns ``ablations.json``'s content."""
+ABLATE_WRITER = "adamllm ablate"
+ABLATE_OUTPUTS = (
+    "world",
+    "synthesizer",
+    "run",
+    "data",
+    "student",
+    "eval",
+    "ablations.png",
+    "ablations.json",
+    "ABLATIONS.md",
+)
+"""What ``adamllm ablate`` writes into its ``--output`` (its ownership marker lists these; ``--overwrite`` removes them)."""
+ABLATE_REPORTS = ("ABLATIONS.md", "ablations.json")
+
+
+def prepare_ablations(output: str | Path, overwrite: bool = False) -> Path:
+    """Before any work: refuse an ``output`` that is not ``adamllm ablate``'s, or holds a finished run's report
+    without ``overwrite`` (one line, :class:`~hub_tools.rundir.ownership.OutputRefused`); with ``overwrite`` remove the
+    earlier run's outputs (only those its marker lists). An interrupted run's folder is resumed."""
+    from hub_tools.rundir.ownership import start_folder
+
+    return start_folder(
+        output, ABLATE_WRITER, ABLATE_OUTPUTS, overwrite=overwrite, reports=ABLATE_REPORTS, legacy=True
+    )
+
+
+def run_ablations(output: str | Path, config: AblationConfig | None = None, overwrite: bool = False) -> dict:
+    """Run every stage (see the module doc) into ``output``; returns ``ablations.json``'s content.
+
+    A folder holding an earlier run's report is refused before any work unless ``overwrite``
+    (:func:`prepare_ablations`)."""
     from hub_tools.compose import ComposeOptions
     from hub_tools.filtering import load_checker
     from hub_tools.miniature import world as world_mod
@@ -308,8 +338,7 @@ def run_ablations(output: str | Path, config: AblationConfig | None = None) -> d
     cfg = config or AblationConfig()
     if cfg.seeds < 1:
         raise ValueError(f"--seeds must be at least 1, not {cfg.seeds}")
-    out = Path(output)
-    out.mkdir(parents=True, exist_ok=True)
+    out = prepare_ablations(output, overwrite)
     t0 = time.monotonic()
     timings: dict[str, float] = {}
 

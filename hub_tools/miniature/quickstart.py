@@ -119,11 +119,39 @@ def _done(started: float) -> None:
     print(f"    done in {time.monotonic() - started:.1f} s", flush=True)
 
 
-def run_quickstart(output: str | Path, config: QuickstartConfig | None = None) -> dict:
+QUICKSTART_WRITER = "adamllm quickstart"
+QUICKSTART_OUTPUTS = (
+    "world",
+    "synthesizer",
+    "run",
+    "dataset",
+    "student",
+    "eval",
+    "compare.png",
+    "report.json",
+    "REPORT.md",
+)
+"""What the quickstart writes into its ``--output`` (its ownership marker lists these; ``--overwrite`` removes them)."""
+QUICKSTART_REPORTS = ("REPORT.md", "report.json")
+
+
+def prepare_quickstart(output: str | Path, overwrite: bool = False) -> Path:
+    """Before any work: refuse an ``output`` that is not the quickstart's, or holds a finished run's report without
+    ``overwrite`` (one line, :class:`~hub_tools.rundir.ownership.OutputRefused`); with ``overwrite`` remove the earlier
+    run's outputs (only those its marker lists). An interrupted run's folder is resumed."""
+    from hub_tools.rundir.ownership import start_folder
+
+    return start_folder(
+        output, QUICKSTART_WRITER, QUICKSTART_OUTPUTS, overwrite=overwrite, reports=QUICKSTART_REPORTS, legacy=True
+    )
+
+
+def run_quickstart(output: str | Path, config: QuickstartConfig | None = None, overwrite: bool = False) -> dict:
     """Run every stage into ``output``; returns the report's numbers (also in ``output/report.json``).
 
-    Each stage reuses what an earlier run left in the same folder where its stage resumes (synthesis,
-    filter, compose, evaluation); the world and the models are rebuilt deterministically from the seed.
+    Each stage reuses what an interrupted run left in the same folder where its stage resumes (synthesis,
+    filter, compose, evaluation); the world and the models are rebuilt deterministically from the seed. A folder
+    holding a finished run's report is refused before any work unless ``overwrite`` (:func:`prepare_quickstart`).
     """
     from hub_tools.miniature import world as world_mod
     from hub_tools.miniature.synthesizer import (
@@ -133,8 +161,7 @@ def run_quickstart(output: str | Path, config: QuickstartConfig | None = None) -
     )
 
     cfg = config or QuickstartConfig()
-    out = Path(output)
-    out.mkdir(parents=True, exist_ok=True)
+    out = prepare_quickstart(output, overwrite)
     t0 = time.monotonic()
     timings: dict[str, float] = {}
 

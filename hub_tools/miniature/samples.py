@@ -179,17 +179,29 @@ def sample_records(seed: int = 0):
         yield f"food_{i:02d}_{name}.png", draw_sample_plate(rng, ingredients), caption, "food"
 
 
+SAMPLES_WRITER = "adamllm sample-data"
+
+
 def write_sample_pairs(out_dir: str | Path, seed: int = 0, fmt: str = "sharegpt") -> Path:
     """Write the sample pairs under ``out_dir``; return the pairs file.
 
     ``fmt="sharegpt"`` writes ``image_caption_pairs.json`` (LLaMA-Factory ShareGPT layout, images in
     ``images/``); ``fmt="imagefolder"`` writes images + ``metadata.jsonl`` and returns the folder.
     """
+    from hub_tools.rundir.ownership import claim, prepare_folder
+
     out_dir = Path(out_dir)
+    records = list(sample_records(seed))
+    names = (
+        ["images", "image_caption_pairs.json"] if fmt == "sharegpt" else [r[0] for r in records] + ["metadata.jsonl"]
+    )
+    # new, empty, or sample data written before (rewritten as it was); anything else is refused in one line
+    prepare_folder(out_dir, SAMPLES_WRITER, overwrite=True)
+    claim(out_dir, SAMPLES_WRITER, names)
     images = out_dir / "images" if fmt == "sharegpt" else out_dir
     images.mkdir(parents=True, exist_ok=True)
     rows = []
-    for file_name, img, caption, domain in sample_records(seed):
+    for file_name, img, caption, domain in records:
         img.save(images / file_name)
         rows.append((file_name, caption, domain))
     if fmt == "imagefolder":

@@ -10,6 +10,8 @@ from pathlib import Path
 
 from hub_tools.miniature.world.draw import DEMO_COLORS, DEMO_SHAPES, draw_demo_shape
 
+DEMO_ROWS_WRITER = "adamllm train --write-demo-data"
+
 
 def write_demo_rows(out_dir: str | os.PathLike, num_rows: int = 16, seed: int = 0, split: str = "train") -> Path:
     """Write ``num_rows`` small composed rows (TRL vision format) and their images; return the JSONL path.
@@ -21,7 +23,12 @@ def write_demo_rows(out_dir: str | os.PathLike, num_rows: int = 16, seed: int = 
     import json
     import random
 
+    from hub_tools.rundir.ownership import claim, prepare_folder
+
     out = Path(out_dir)
+    # new, empty, or demo rows written before (rewritten); anything else is refused in one line (OutputRefused)
+    prepare_folder(out, DEMO_ROWS_WRITER, overwrite=True)
+    claim(out, DEMO_ROWS_WRITER, ("images", f"{split}.jsonl"))
     (out / "images").mkdir(parents=True, exist_ok=True)
     rng = random.Random(seed)
     rows = []

@@ -427,17 +427,49 @@ BUILDERS = {
 
 def _stamped(path: Path, want: dict) -> bool:
     stamp = path / "tiny.json"
-    return stamp.is_file() and json.loads(stamp.read_text()) == want
+    if os.path.islink(path) or os.path.islink(stamp) or not stamp.is_file():
+        return False
+    try:
+        return json.loads(stamp.read_text()) == want
+    except ValueError:
+        return False
+
+
+def _check_replaceable(path: Path) -> None:
+    """Refuse (``OutputRefused``, one line) to replace ``path`` unless it is a tiny model this project built: its
+    ``tiny.json`` stamp (the ownership marker of a tiny model folder) names it. Never through a link."""
+    from hub_tools.rundir.ownership import PICK_ANOTHER, OutputRefused
+
+    if os.path.islink(path):
+        raise OutputRefused(
+            f"{path} is a symbolic link; adamllm tiny-models never replaces through one: {PICK_ANOTHER}"
+        )
+    if not os.path.lexists(path):
+        return
+    try:
+        stamp = json.loads((path / "tiny.json").read_text()) if not (path / "tiny.json").is_symlink() else None
+    except (OSError, ValueError):
+        stamp = None
+    if not (isinstance(stamp, dict) and stamp.get("name") == path.name and "version" in stamp):
+        raise OutputRefused(
+            f"{path} exists and is not a tiny model adamllm built (no tiny.json stamp naming it); "
+            f"adamllm tiny-models replaces only its own models: {PICK_ANOTHER}"
+        )
 
 
 def _install(source_builder: Callable[[Path], object], path: Path, want: dict) -> None:
-    """Build into a temporary sibling folder, stamp it, then move it into ``path`` (an interrupted build is redone)."""
+    """Build into a temporary sibling folder, stamp it, then move it into ``path`` (an interrupted build is redone).
+
+    An existing ``path`` is replaced only when it is a tiny model built here (:func:`_check_replaceable`, checked
+    before building)."""
+    _check_replaceable(path)
     tmp = path.parent / f".{path.name}.building-{os.getpid()}"
     if tmp.exists():
         shutil.rmtree(tmp)
     source_builder(tmp)
     (tmp / "tiny.json").write_text(json.dumps(want))
-    if path.exists():
+    if os.path.lexists(path):
+        _check_replaceable(path)
         shutil.rmtree(path)
     tmp.rename(path)
 
@@ -450,12 +482,15 @@ def build_tiny_models(out_dir: str | Path, seed: int = 0, force: bool = False) -
     synthesizer and checker come on top from :func:`hub_tools.miniature.tiny_tuned.build_all_tiny_models` (``adamllm tiny-models``).
     """
     out_dir = Path(out_dir)
+    wants = {name: {"version": TINY_FORMAT_VERSION, "seed": seed, "name": name} for name in BUILDERS}
+    todo = [name for name in BUILDERS if force or not _stamped(out_dir / name, wants[name])]
+    for name in todo:  # every folder to replace is checked before anything is built or removed
+        _check_replaceable(out_dir / name)
     out_dir.mkdir(parents=True, exist_ok=True)
     paths = {}
     for name, builder in BUILDERS.items():
         path = out_dir / name
-        want = {"version": TINY_FORMAT_VERSION, "seed": seed, "name": name}
-        if force or not _stamped(path, want):
-            _install(lambda tmp, builder=builder: builder(tmp, seed=seed), path, want)
+        if name in todo:
+            _install(lambda tmp, builder=builder: builder(tmp, seed=seed), path, wants[name])
         paths[name] = path
     return paths

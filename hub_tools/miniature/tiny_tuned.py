@@ -331,9 +331,14 @@ def build_all_tiny_models(
     ``log`` is told before a model is trained (e.g. ``print``).
     """
     from hub_tools.defaults import default_tiny_cache_dir
-    from hub_tools.miniature.tiny_models import _install, _stamped, build_tiny_models
+    from hub_tools.miniature.tiny_models import _check_replaceable, _install, _stamped, build_tiny_models
 
     out_dir = Path(out_dir)
+    if tuned:  # every folder to replace is checked before anything is built or removed
+        for name in ("synthesizer", "checker"):
+            want = {"version": TUNED_FORMAT_VERSION, "seed": seed, "name": name}
+            if force or not _stamped(out_dir / name, want):
+                _check_replaceable(out_dir / name)
     paths = build_tiny_models(out_dir, seed=seed, force=force)
     if not tuned:
         return paths

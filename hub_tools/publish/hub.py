@@ -44,8 +44,9 @@ MODEL_UPLOAD = {
 """Model folders: checkpoints, stage-1 weights, optimizer states and the pickled trainer arguments stay local."""
 SPACE_UPLOAD = {"delete_patterns": None, "ignore_patterns": ["*__pycache__*", "*.pyc", ".DS_Store"]}
 """Space folders (metric Spaces): byte-code caches stay local."""
-NEVER_UPLOAD = ["training_args.bin", "*/training_args.bin"]
-"""Added to every upload's ignore patterns: the pickled trainer arguments may hold a ``hub_token``."""
+NEVER_UPLOAD = ["training_args.bin", "*/training_args.bin", ".adamllm-owner.json", "*/.adamllm-owner.json"]
+"""Added to every upload's ignore patterns: the pickled trainer arguments may hold a ``hub_token``; the ownership
+marker (:data:`hub_tools.rundir.ownership.MARKER`) only means something in the local folder."""
 
 
 def _with_never_upload(patterns: list[str] | None) -> list[str]:

@@ -148,15 +148,13 @@ def check_input(run_dir: Path, cfg: SynthesisConfig, manifest: dict, log: bool =
 
 
 def clear_run_dir(run_dir: Path) -> None:
-    """Remove every stage output of ``run_dir`` (``--overwrite``); other files in the folder are left alone."""
-    import shutil
+    """Remove every stage output of ``run_dir`` (``--overwrite``); other files in the folder are left alone.
 
-    for name in RUN_OUTPUTS:
-        path = run_dir / name
-        if path.is_dir():
-            shutil.rmtree(path)
-        elif path.exists():
-            path.unlink()
+    The one ownership policy (:func:`hub_tools.rundir.ownership.clear_run_outputs`): only in a run directory (its
+    ``manifest.json``), only :data:`RUN_OUTPUTS` by name, never through a symbolic link."""
+    from hub_tools.rundir.ownership import clear_run_outputs
+
+    clear_run_outputs(run_dir, RUN_OUTPUTS, command="adamllm synthesize --overwrite")
 
 
 # ---------------------------------------------------------------------------------------------

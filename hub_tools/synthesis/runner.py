@@ -136,10 +136,14 @@ def _producer(
 
 
 def preflight(cfg: SynthesisConfig, engine: Any = None) -> None:
-    """Fail before RUN_DIR is created or written when the pairs source cannot be read or (no ready-made
-    ``engine``) the synthesizer cannot be found (:mod:`hub_tools.preflight`): nothing is left behind."""
+    """Fail before RUN_DIR is created or written when RUN_DIR is not the project's (a symbolic link, a file, a
+    non-empty folder without a run's ``manifest.json``: :func:`hub_tools.rundir.ownership.prepare_run_dir`), the pairs
+    source cannot be read or (no ready-made ``engine``) the synthesizer cannot be found (:mod:`hub_tools.preflight`):
+    nothing is left behind."""
     from hub_tools.preflight import check_model, check_pairs
+    from hub_tools.rundir.ownership import prepare_run_dir
 
+    prepare_run_dir(cfg.output, "adamllm synthesize")  # a link, a file, or a folder that is not a run dir
     kwargs = {k: v for k, v in _read_kwargs(cfg).items() if k != "limit"}
     check_pairs(cfg.pairs, **kwargs)
     if engine is None and not getattr(cfg, "endpoint", None):  # a served model's name is not a folder or repo

@@ -286,6 +286,26 @@ def write_benchmark(out: Path, cfg: WorldConfig) -> dict:
     return counts
 
 
+WORLD_WRITER = "adamllm world"
+WORLD_OUTPUTS = ("seed", "images", "benchmark", "pairs.json", "heldout_pairs.json", "world.json")
+"""What a world writes into its folder (listed by its ownership marker, :mod:`hub_tools.rundir.ownership`)."""
+
+
+def _claim_world(out: Path) -> Path:
+    """Check ``out`` (new, empty, or a world: its files are rewritten, byte-identical for the same config) and
+    mark it as the world's; a folder that is not a world's is refused in one line (``OutputRefused``)."""
+    from hub_tools.rundir.ownership import claim, prepare_folder, read_owner, refuse_link
+
+    refuse_link(out, WORLD_WRITER)
+    if out.is_dir() and read_owner(out) is None and (out / "world.json").is_file():
+        names = {p.name for p in out.iterdir()}
+        if names <= set(WORLD_OUTPUTS) and not any((out / n).is_symlink() for n in names):
+            claim(out, WORLD_WRITER, sorted(names))  # a world an older version wrote
+    prepare_folder(out, WORLD_WRITER, overwrite=True)
+    claim(out, WORLD_WRITER, WORLD_OUTPUTS)
+    return out
+
+
 def build_world(out_dir: str | Path, config: WorldConfig | None = None, **overrides: Any) -> Path:
     """Write the miniature world (see the module doc) to ``out_dir``; returns ``out_dir``.
 
@@ -301,8 +321,7 @@ def build_world(out_dir: str | Path, config: WorldConfig | None = None, **overri
         raise ValueError("seed_images, pairs and benchmark_per_task must be positive")
     if not 28 <= cfg.image_size <= 448:
         raise ValueError(f"image_size must be in [28, 448], not {cfg.image_size}")
-    out = Path(out_dir)
-    out.mkdir(parents=True, exist_ok=True)
+    out = _claim_world(Path(out_dir))
     heldout = set(choose_heldout(cfg.seed, max_kinds=cfg.max_ingredient_kinds))
     seed_counts = write_seed_sets(out / "seed", cfg, heldout)
     pair_counts = write_pairs(out, cfg, heldout)
