@@ -330,3 +330,26 @@ def test_the_docs_table_is_the_code_table():
     text = (REPO / "docs" / "served.md").read_text(encoding="utf-8")
     for answer, kind, action in ANSWER_TABLE:
         assert f"| {answer} | {kind} | {action} |" in text, answer
+
+
+def test_sigterm_mid_request_closes_the_session(good, sample_pairs, models, tmp_path):
+    """SIGTERM while requests are in flight: the run unwinds (exit 143), no record is marked and no "Unclosed"
+    warning is printed; Ctrl-C takes the same unwinding path (KeyboardInterrupt)."""
+    import signal
+
+    good.mode = "hang"
+    out = tmp_path / "run"
+    cmd = [sys.executable, "-m", "hub_tools", "synthesize", "--pairs", str(sample_pairs), "--output", str(out),
+           "--synthesizer", models["synthesizer"], "--endpoint", good.url, "--server", "vllm", "--no-progress"]  # fmt: skip
+    proc = subprocess.Popen(
+        cmd, cwd=REPO, env={**os.environ, "HF_HUB_OFFLINE": "1"}, stderr=subprocess.PIPE, text=True
+    )
+    deadline = time.monotonic() + 120
+    while good.seen == 0 and time.monotonic() < deadline and proc.poll() is None:
+        time.sleep(0.1)  # until the first request hangs on the server
+    assert good.seen > 0, proc.stderr.read() if proc.poll() is not None else "no request reached the server"
+    proc.send_signal(signal.SIGTERM)
+    _, err = proc.communicate(timeout=60)
+    assert proc.returncode == 143, err
+    assert "Unclosed" not in err and "Traceback" not in err, err
+    assert marked(out) == 0
