@@ -183,6 +183,28 @@ def _seed(seed: int) -> None:
     torch.manual_seed(seed)
 
 
+def _qwen_text_config(tokenizer, hidden_size: int, num_layers: int) -> dict:
+    """The tiny Qwen2-VL / Qwen2.5-VL language model: 4 heads, 2 KV heads, M-RoPE sections summing to half a head."""
+    ids = {t: tokenizer.convert_tokens_to_ids(t) for t in QWEN_SPECIAL_TOKENS}
+    heads = 4
+    head_dim = hidden_size // heads
+    third = head_dim // 2 // 3
+    mrope = [head_dim // 2 - 2 * third, third, third]
+    return {
+        "vocab_size": len(tokenizer),
+        "hidden_size": hidden_size,
+        "intermediate_size": hidden_size * 2,
+        "num_hidden_layers": num_layers,
+        "num_attention_heads": heads,
+        "num_key_value_heads": 2,
+        "max_position_embeddings": 4096,
+        "rope_parameters": {"rope_type": "default", "rope_theta": 10000.0, "mrope_section": mrope},
+        "bos_token_id": ids["<|endoftext|>"],
+        "eos_token_id": ids["<|im_end|>"],
+        "pad_token_id": ids["<|endoftext|>"],
+    }
+
+
 def build_tiny_qwen2_vl(out_dir: str | Path, seed: int = 0, hidden_size: int = 64, num_layers: int = 2) -> Path:
     """Save a tiny Qwen2-VL (``Qwen2VLForConditionalGeneration``) and its processor to ``out_dir``."""
     from transformers import (
@@ -196,24 +218,8 @@ def build_tiny_qwen2_vl(out_dir: str | Path, seed: int = 0, hidden_size: int = 6
     out_dir = Path(out_dir)
     tokenizer = _qwen_tokenizer()
     ids = {t: tokenizer.convert_tokens_to_ids(t) for t in QWEN_SPECIAL_TOKENS}
-    heads = 4
-    head_dim = hidden_size // heads
-    third = head_dim // 2 // 3
-    mrope = [head_dim // 2 - 2 * third, third, third]
     config = Qwen2VLConfig(
-        text_config={
-            "vocab_size": len(tokenizer),
-            "hidden_size": hidden_size,
-            "intermediate_size": hidden_size * 2,
-            "num_hidden_layers": num_layers,
-            "num_attention_heads": heads,
-            "num_key_value_heads": 2,
-            "max_position_embeddings": 4096,
-            "rope_parameters": {"rope_type": "default", "rope_theta": 10000.0, "mrope_section": mrope},
-            "bos_token_id": ids["<|endoftext|>"],
-            "eos_token_id": ids["<|im_end|>"],
-            "pad_token_id": ids["<|endoftext|>"],
-        },
+        text_config=_qwen_text_config(tokenizer, hidden_size, num_layers),
         vision_config={
             "depth": 2,
             "embed_dim": 32,
@@ -365,24 +371,8 @@ def build_tiny_qwen2_5_vl(out_dir: str | Path, seed: int = 0, hidden_size: int =
     out_dir = Path(out_dir)
     tokenizer = _qwen_tokenizer()
     ids = {t: tokenizer.convert_tokens_to_ids(t) for t in QWEN_SPECIAL_TOKENS}
-    heads = 4
-    head_dim = hidden_size // heads
-    third = head_dim // 2 // 3
-    mrope = [head_dim // 2 - 2 * third, third, third]
     config = Qwen2_5_VLConfig(
-        text_config={
-            "vocab_size": len(tokenizer),
-            "hidden_size": hidden_size,
-            "intermediate_size": hidden_size * 2,
-            "num_hidden_layers": num_layers,
-            "num_attention_heads": heads,
-            "num_key_value_heads": 2,
-            "max_position_embeddings": 4096,
-            "rope_parameters": {"rope_type": "default", "rope_theta": 10000.0, "mrope_section": mrope},
-            "bos_token_id": ids["<|endoftext|>"],
-            "eos_token_id": ids["<|im_end|>"],
-            "pad_token_id": ids["<|endoftext|>"],
-        },
+        text_config=_qwen_text_config(tokenizer, hidden_size, num_layers),
         vision_config={
             "depth": 2,
             "hidden_size": 32,
