@@ -111,8 +111,9 @@ def check_options(parser: argparse.ArgumentParser, argv: list[str]) -> None:
         if flag in known or len([o for o in known if o.startswith(flag)]) == 1:
             continue
         close = difflib.get_close_matches(flag, known, n=1, cutoff=0.6)
-        hint = f" (did you mean {close[0]}?)" if close else f" (see adamllm {command} --help)"
-        sub.error(f"unrecognized argument: {flag}{hint}")
+        # the flag alone, its value never (it may be a secret), and nothing after the flag that reads as its value
+        hint = f"did you mean {close[0]}?" if close else f"see: adamllm {command} --help"
+        sub.error(f"unrecognized argument {flag}; {hint}")
 
 
 def _debug() -> bool:

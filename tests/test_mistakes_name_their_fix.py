@@ -28,7 +28,7 @@ METRICS = ("medical_vqa", "multiple_choice", "multilabel", "rouge_l")
         (["synthesize", "--pairz", "p.json", "--output", "r"], "usage: adamllm synthesize", "did you mean --pairs?"),
         (["filter", "runs/x", "--chekcer", "m"], "usage: adamllm filter", "did you mean --checker?"),
         (["pipeline", "--pairs", "p.json", "--outptu", "r"], "usage: adamllm pipeline", "did you mean --output?"),
-        (["compose", "runs/x", "--zzz"], "usage: adamllm compose", "see adamllm compose --help"),
+        (["compose", "runs/x", "--zzz"], "usage: adamllm compose", "see: adamllm compose --help"),
     ],
 )
 def test_a_mistyped_flag_shows_the_subcommand_usage_and_the_closest_flag(argv, usage, hint, capsys):

@@ -112,7 +112,7 @@ def test_usage_errors_mask_the_values_they_quote(tmp_path):
     live, hub, shaped = _plain(), _plain(), _token()
     env = {"HF_TOKEN": live}
     cases = [
-        (["validate-pairs", tmp_path / "pairs.json", "--hub-token", hub], 2, "unrecognized arguments: --hub-token"),
+        (["validate-pairs", tmp_path / "pairs.json", "--hub-token", hub], 2, "unrecognized argument --hub-token;"),
         (["synthesize", "--pairs", "p.json", "--output", tmp_path / "r", "--batch-size", shaped], 2, "invalid int"),
         (["validate-pairs", tmp_path / live / "pairs.json"], 1, "adamllm validate-pairs: error:"),
     ]
@@ -124,7 +124,7 @@ def test_usage_errors_mask_the_values_they_quote(tmp_path):
         res = _adamllm(*argv, env=env, cwd=tmp_path)
         assert res.returncode == code and words in res.stderr, (argv, res.stderr[-2000:])
         assert not _leaks(res.stdout + res.stderr, [live, hub, shaped]), (argv, res.stderr[-2000:])
-        assert "<redacted>" in res.stderr
+        assert "<redacted>" in res.stderr or "unrecognized argument --" in res.stderr  # or the value is not quoted
 
 
 def test_logging_warnings_and_tracebacks_are_redacted_once_installed():

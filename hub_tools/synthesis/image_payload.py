@@ -273,6 +273,10 @@ def conversion_pool():
                 _pool = ProcessPoolExecutor(pool_workers(), mp_context=multiprocessing.get_context("spawn"))
             except (OSError, ImportError, NotImplementedError, ValueError):
                 _pool_failed = True
+            else:
+                import atexit
+
+                atexit.register(close_pool)  # shut down before the interpreter tears its modules down
         return _pool
 
 

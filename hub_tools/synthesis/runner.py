@@ -114,11 +114,15 @@ def _producer(
             if n % world != rank or rec.id in done:
                 continue
             if isinstance(rec, ImageCaptionPair):
+                rec, path = _read_source(rec)  # a path is read once: the bytes decoded are the bytes saved and sent
+            if isinstance(rec, ImageCaptionPair):
                 source = rec.image
                 try:  # anything one record's image raises rejects that record (BadInput: validate's own reasons)
                     rec = validate(rec)
                 except Exception as err:
                     rec = Rejection(rec.id, f"image could not be decoded: {describe_exception(err)}", rec.source)
+                if isinstance(rec, Rejection) and path is not None:  # name the file, not "<bytes>"
+                    rec.reason = rec.reason.replace("'<bytes>'", repr(path))
                 if isinstance(rec, ImageCaptionPair):  # its own bytes go to the images folder and to servers
                     attach_source(rec.image, source)
             if isinstance(rec, ImageCaptionPair):
@@ -133,6 +137,28 @@ def _producer(
         out.put(None)
     except BaseException as err:  # hand reader errors to the main thread
         out.put(("error", err, None))
+
+
+def _read_source(rec: Any) -> tuple[Any, str | None]:
+    """``(record, path)``: ``rec`` with a path image read into bytes through one checked descriptor
+    (:func:`hub_tools.data.image_file.open_image_file`), or its :class:`~hub_tools.data.Rejection`; ``path`` the file
+    read (``None`` for an image given as bytes). Decoding, saving and sending then use those bytes: a file swapped
+    after the check never reaches the run."""
+    from hub_tools.data import BadInput, ImageCaptionPair, Rejection
+    from hub_tools.data.image_file import open_image_file
+
+    if not isinstance(rec.image, (str, os.PathLike)):
+        return rec, None
+    path = Path(rec.image)
+    try:
+        with open_image_file(path) as fh:
+            data = fh.read()
+    except BadInput as err:
+        return Rejection(rec.id, err.reason, rec.source), str(path)
+    except OSError as err:  # the descriptor was checked: a read error is the file's, not the machine's
+        reason = f"image file could not be read: {str(path)!r}: {err.strerror or err}"
+        return Rejection(rec.id, reason, rec.source), str(path)
+    return ImageCaptionPair(rec.id, rec.caption, data, rec.caption_prompt, rec.source), str(path)
 
 
 def preflight(cfg: SynthesisConfig, engine: Any = None) -> None:
