@@ -231,7 +231,7 @@ def synthesized(stub, sample_pairs, models, tmp_path_factory) -> Path:
     return out
 
 
-@pytest.mark.parametrize("mode", ["401", "not-json", "400", "drip"])
+@pytest.mark.parametrize("mode", [*sorted(ENDPOINT_ANSWERS), "drip"])
 def test_filter_stops_marks_nothing_then_resumes(mode, good, synthesized, models, tmp_path):
     import shutil
 
@@ -265,7 +265,10 @@ def benchmark(tmp_path_factory) -> Path:
     return build_world(tmp_path_factory.mktemp("world"), seed_images=6, pairs=2, benchmark_per_task=4) / "benchmark"
 
 
-@pytest.mark.parametrize("mode", ["403", "wrong-object", "hang"])
+EVALUATE_STOPS = sorted(set(ENDPOINT_ANSWERS) - {"400", "huge"})  # 4 items: fewer refusals than a run of 8
+
+
+@pytest.mark.parametrize("mode", [*EVALUATE_STOPS, "hang"])
 def test_evaluate_stops_keeps_earlier_outputs_then_resumes(mode, good, benchmark, models, tmp_path):
     from hub_tools.evaluation.harness import evaluate_model
 
@@ -284,6 +287,20 @@ def test_evaluate_stops_keeps_earlier_outputs_then_resumes(mode, good, benchmark
     good.mode = "ok"
     scores = run()
     assert scores["tasks"]["SLAKE"]["num_items"] == len(predictions.read_text().splitlines()) > 0
+
+
+def test_evaluate_records_a_refusal_per_item(good, benchmark, models, tmp_path):
+    from hub_tools.evaluation.harness import evaluate_model
+
+    good.mode, good.refuse_first = "refuse-first", 2
+    evaluate_model(
+        models["llava_next"], tasks="SLAKE", output_dir=tmp_path / "eval", benchmark_dir=benchmark, max_new_tokens=8,
+        progress=False, endpoints=[good.url], endpoint_options={"server": "vllm", "concurrency": 1},
+    )  # fmt: skip
+    rows = [json.loads(x) for x in (tmp_path / "eval" / "predictions" / "SLAKE.jsonl").read_text().splitlines()]
+    errors = [r["error"] for r in rows if "error" in r]
+    assert len(rows) == 4 and errors == ["refused by the server: the server refused the request (HTTP 400): image "
+                                         "rejected: unsupported size"] * 2  # fmt: skip
 
 
 # -- the CLI: one subprocess per command ----------------------------------------------------------------------------
