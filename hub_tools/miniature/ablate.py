@@ -80,6 +80,8 @@ class AblationConfig:
     post_batch: int = 16
     patience: int = 2
     bootstrap: int = 1000
+    generated_items: int = 100
+    """Items per task whose greedy answers are scored with the released metrics (the secondary metric)."""
     gate_margin: float = 20.0
     gray_tolerance: float = 3.0
     allow_failed_gate: bool = False
@@ -108,6 +110,7 @@ class AblationConfig:
             lr_grid=(1e-3,),
             max_epochs=2,
             bootstrap=100,
+            generated_items=8,
             smoke_test=True,
             cached_synthesizer=True,
         )
@@ -316,6 +319,34 @@ def register_hyperparameters(general: Path, probe: list[dict], root: Path, dev, 
     }
 
 
+class ReleasedMetrics:
+    """The secondary metric: greedy answers scored with the released metric modules (SLAKE's, PMC-VQA's)."""
+
+    def __init__(self, harness_dir: Path, order: dict[str, list[str]], bench: dict[str, list[dict]], root: Path):
+        from hub_tools.evaluation.harness import load_metric
+        from hub_tools.evaluation.tasks import load_split, resolve_tasks
+
+        self.root = root
+        self.by_id = {i["id"]: i for items in bench.values() for i in items}
+        self.parts = []
+        for harness, ids in order.items():
+            task = resolve_tasks(harness)[0]
+            self.parts.append((load_split(task, harness_dir), load_metric(task.metric), ids))
+
+    def __call__(self, student) -> dict[str, float]:
+        """``{"TASK/generated": accuracy 0-100}`` of ``student`` (one metric call per released task)."""
+        scores: dict[str, float] = {}
+        for split, metric, ids in self.parts:
+            predictions = student.generate([self.by_id[i] for i in ids], self.root)
+            result = split.compute(metric, split.items, predictions)
+            if split.task.kind == "medical":
+                scores["closed/generated"] = round(100 * float(result["closed_accuracy"]), 1)
+                scores["open/generated"] = round(100 * float(result["open_recall"]), 1)
+            else:
+                scores["choice/generated"] = round(100 * float(result["accuracy"]), 1)
+        return scores
+
+
 def _write_json(path: Path, data: dict) -> None:
     path.write_text(json.dumps(data, indent=1, default=str) + "\n")
 
@@ -362,6 +393,7 @@ def run_ablations(output: str | Path, config: AblationConfig | None = None) -> d
     domain_pairs = aw.write_domain_pairs(aw_dir, cfg.domain_pairs, cfg.world_seed)
     bench = aw.write_benchmark(aw_dir, cfg.benchmark_per_task, cfg.world_seed)
     prior = aw.question_prior(general_train)
+    harness_order = aw.write_harness_benchmark(aw_dir / "harness", bench, cfg.generated_items)
     chances = {task: round(aw.chance(items), 1) for task, items in bench.items()}
     print(f"    benchmark items { ({t: len(v) for t, v in bench.items()}) }, chance {chances}", flush=True)
     _done(started, timings, "world")
@@ -494,6 +526,9 @@ def run_ablations(output: str | Path, config: AblationConfig | None = None) -> d
     eval_dir = out / "eval"
     eval_dir.mkdir(parents=True, exist_ok=True)
 
+    released = ReleasedMetrics(aw_dir / "harness", harness_order, bench, aw_dir)
+    generated: dict[str, list[dict]] = {}
+
     def evaluate(name: str, s: int, student) -> None:
         per_task = {}
         for task, items in bench.items():
@@ -501,17 +536,25 @@ def run_ablations(output: str | Path, config: AblationConfig | None = None) -> d
         hits[(name, s)] = per_task
         dev_acc, _ = student.accuracy(general_dev, aw_dir)
         retention.setdefault(name, []).append(round(dev_acc, 1))
-        _write_json(eval_dir / f"{name}-{s}.json", {"hits": per_task, "general_dev_accuracy": dev_acc})
+        generated.setdefault(name, []).append(released(student))
+        _write_json(
+            eval_dir / f"{name}-{s}.json",
+            {"hits": per_task, "general_dev_accuracy": dev_acc, "generated": generated[name][-1]},
+        )
 
     with torch_threads(student_threads):
         for s in range(cfg.seeds):
             if s >= n_general:  # the same general student: the same scores
                 hits[("general", s)] = hits[("general", s % n_general)]
+                generated["general"].append(generated["general"][s % n_general])
                 continue
             student = _student(generals[s])
             for task, items in bench.items():
                 hits.setdefault(("general", s), {})[task] = student.accuracy(items, aw_dir)[1]
-            _write_json(eval_dir / f"general-{s}.json", {"hits": hits[("general", s)]})
+            generated.setdefault("general", []).append(released(student))
+            _write_json(
+                eval_dir / f"general-{s}.json", {"hits": hits[("general", s)], "generated": generated["general"][-1]}
+            )
         for name in DATA_CONDITIONS:
             info = built["conditions"][name]
             rows = [json.loads(line) for line in (out / info["file"]).read_text().splitlines() if line.strip()]
@@ -550,6 +593,7 @@ def run_ablations(output: str | Path, config: AblationConfig | None = None) -> d
             for task in bench
         }
         block["summary"] = stats["conditions"][name]
+        block["generated"] = {key: [g[key] for g in generated[name]] for key in generated[name][0]}
         block["retention"] = {
             "general_dev_accuracy": round(sum(retention[name]) / len(retention[name]), 1),
             "per_seed": retention[name],

@@ -244,6 +244,29 @@ def direction_checks(result: dict) -> list[str]:
     return lines
 
 
+def generated_table(result: dict) -> list[str]:
+    """The secondary metric: greedy answers scored with the released metrics, mean over seeds (no interval)."""
+    conditions = result["conditions"]
+    keys = next((list(c["generated"]) for c in conditions.values() if c.get("generated")), [])
+    if not keys:
+        return []
+    n = result["config"].get("generated_items")
+    lines = [
+        "## Secondary metric: generated answers, scored with the released metrics",
+        "",
+        f"Greedy answers (at most 6 tokens) to the first {n} items of each task, scored by the released SLAKE",
+        "(closed: exact yes/no; open: recall) and PMC-VQA (option letter, seeded draw when none) metrics; mean over",
+        "seeds, no interval. The primary metric is the likelihood score above.",
+        "",
+        "| condition | " + " | ".join(keys) + " |",
+        "| --- | " + " | ".join("---:" for _ in keys) + " |",
+    ]
+    for name, c in conditions.items():
+        cells = " | ".join(f"{sum(c['generated'][k]) / len(c['generated'][k]):.1f}" for k in keys)
+        lines.append(f"| {name} | {cells} |")
+    return lines + [""]
+
+
 REAL_RUN = "adamllm ablate --output outputs/ablate"
 """The command of the real (default) run, printed by the smoke test."""
 

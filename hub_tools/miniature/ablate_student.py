@@ -189,6 +189,49 @@ class Student:
                 answers += [best[k][1] for k in range(len(chunk))]
         return answers
 
+    def generate(self, items: list[dict], root: Path, max_new_tokens: int = 6, batch_items: int = 32) -> list[str]:
+        """Greedy answers to ``items`` (the secondary metric's predictions), stopping at the end of turn."""
+        import torch
+
+        end = self.ids("<|im_end|>")[0]
+        answers = []
+        self.model.eval()
+        with torch.no_grad():
+            for start in range(0, len(items), batch_items):
+                chunk = items[start : start + batch_items]
+                prompts, pixels, grids = [], [], []
+                for item in chunk:
+                    pixel_values, grid, n_tokens = self.pixels(root / item["image"])
+                    prompts.append(self.prompt(item["question"], n_tokens))
+                    pixels.append(pixel_values)
+                    grids.append(grid)
+                outs: list[list[int]] = [[] for _ in chunk]
+                done = [False] * len(chunk)
+                for _ in range(max_new_tokens):
+                    seqs = [p + o for p, o in zip(prompts, outs)]
+                    width = max(map(len, seqs))
+                    ids = torch.tensor([[self.pad] * (width - len(q)) + q for q in seqs])  # left-padded
+                    mask = torch.tensor([[0] * (width - len(q)) + [1] * len(q) for q in seqs])
+                    logits = self.model(
+                        input_ids=ids,
+                        attention_mask=mask,
+                        mm_token_type_ids=(ids == self.image_token).long(),
+                        pixel_values=torch.cat(pixels),
+                        image_grid_thw=torch.stack(grids),
+                        logits_to_keep=1,
+                    ).logits[:, -1]
+                    for k, token in enumerate(logits.argmax(-1).tolist()):
+                        if done[k]:
+                            continue
+                        if token == end:
+                            done[k] = True
+                        else:
+                            outs[k].append(token)
+                    if all(done):
+                        break
+                answers += [self.tok.decode(o, skip_special_tokens=True).strip() for o in outs]
+        return answers
+
     def accuracy(self, items: list[dict], root: Path, gray: bool = False) -> tuple[float, list[int]]:
         """Accuracy (0-100) over ``items`` and the per-item 0/1 scores."""
         answers = self.score(items, root, gray=gray)

@@ -381,3 +381,41 @@ def write_benchmark(out: Path, per_task: int, seed: int) -> dict[str, list[dict]
 def chance(items: list[dict]) -> float:
     """Expected accuracy (0-100) of a uniform guess among each item's candidates."""
     return 100 * sum(1 / len(i["candidates"]) for i in items) / len(items)
+
+
+HARNESS_TASKS = {"closed": "SLAKE", "open": "SLAKE", "choice": "PMC-VQA"}
+"""The released metric each task's generated answers are scored with (the harness task whose metric it is)."""
+
+
+def write_harness_benchmark(out: Path, bench: dict[str, list[dict]], n: int) -> dict[str, list[str]]:
+    """The first ``n`` items of each task in the evaluation schema (``out/SLAKE``, ``out/PMC-VQA``).
+
+    ``closed`` and ``open`` go to a SLAKE-style folder (``answer_type`` CLOSED / OPEN, scored by the released
+    ``medical_vqa`` metric), ``choice`` to a PMC-VQA-style folder (options in ``A``-``D``, the ``multiple_choice``
+    metric). Returns the item ids in each folder's order: ``{harness task: [id]}``.
+    """
+    import shutil
+
+    order: dict[str, list[str]] = {}
+    rows: dict[str, list[dict]] = {}
+    for task, items in bench.items():
+        harness = HARNESS_TASKS[task]
+        folder = out / harness
+        (folder / "images").mkdir(parents=True, exist_ok=True)
+        for item in items[:n]:
+            rel = f"images/{item['id']}.png"
+            shutil.copyfile(out.parent / item["image"], folder / rel)
+            row = {"id": len(rows.get(harness, [])), "image": rel, "input": item["question"]}
+            if task == "choice":
+                options = item["question"].split("\n")[1:5]
+                row.update({"label": item["answer"], **{o[0]: o[3:] for o in options}})
+            else:
+                closed = task == "closed"
+                row.update({"label": item["answer"].lower() if closed else item["answer"],
+                            "answer_type": "CLOSED" if closed else "OPEN"})  # fmt: skip
+            rows.setdefault(harness, []).append(row)
+            order.setdefault(harness, []).append(item["id"])
+    for harness, task_rows in rows.items():
+        text = "".join(json.dumps(r, ensure_ascii=False) + "\n" for r in task_rows)
+        (out / harness / "test.jsonl").write_text(text, encoding="utf-8")
+    return order
