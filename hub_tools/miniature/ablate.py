@@ -297,7 +297,16 @@ def register_hyperparameters(general: Path, probe: list[dict], root: Path, dev, 
             curve.append({"epoch": epoch, "general_dev_accuracy": round(acc, 1)})
             return {"general_dev_accuracy": round(acc, 1)}
 
-        student.train(probe, root, lr=lr, seed=0, epochs=cfg.max_epochs, batch_size=cfg.post_batch, on_epoch=measure)
+        student.train(
+            probe,
+            root,
+            lr=lr,
+            seed=0,
+            epochs=cfg.max_epochs,
+            batch_size=cfg.post_batch,
+            on_epoch=measure,
+            tune_threads=cfg.threads == "auto",
+        )
         trials.append({"lr": lr, "curve": curve})
         print(f"    lr {lr:g}: general dev {[c['general_dev_accuracy'] for c in curve]}", flush=True)
     best = max(
@@ -379,7 +388,7 @@ def run_ablations(output: str | Path, config: AblationConfig | None = None) -> d
     out.mkdir(parents=True, exist_ok=True)
     t0 = time.monotonic()
     timings: dict[str, float] = {}
-    student_threads = 2 if cfg.threads == "auto" else int(cfg.threads)
+    student_threads = None if cfg.threads == "auto" else int(cfg.threads)  # auto: tuned while training
 
     started = _stage("[1/9] the worlds: the quickstart's (synthesizer data) and the ablation's")
     world_dir = world_mod.build_world(
@@ -472,7 +481,13 @@ def run_ablations(output: str | Path, config: AblationConfig | None = None) -> d
             student = _student(base)
             rows = [aw.item_row(i) for i in general_train]
             general_training[s] = student.train(
-                rows, aw_dir, lr=cfg.general_lr, seed=s, steps=cfg.general_steps, batch_size=cfg.general_batch
+                rows,
+                aw_dir,
+                lr=cfg.general_lr,
+                seed=s,
+                steps=cfg.general_steps,
+                batch_size=cfg.general_batch,
+                tune_threads=cfg.threads == "auto",
             )
             generals[s] = student.save(out / "student" / f"general-{s}")
             gate_per_seed.append({"seed": s, **measure_gate(student, general_dev, aw_dir, prior, cfg)})
@@ -573,6 +588,7 @@ def run_ablations(output: str | Path, config: AblationConfig | None = None) -> d
                             student.train(
                                 train_rows, data_dir, lr=registered["lr"], seed=s, epochs=registered["epochs"],
                                 batch_size=cfg.post_batch, heldout=held, patience=cfg.patience,
+                                tune_threads=cfg.threads == "auto",
                             )
                         )  # fmt: skip
                     conditions[name]["training"][s] = log

@@ -209,7 +209,7 @@ def score_table(result: dict) -> list[str]:
 def _gt(a, b) -> str:
     if a is None or b is None:
         return "cannot tell (a value is missing)"
-    return "holds" if a > b else "does not hold"
+    return "as the paper (a point value, no interval)" if a > b else "not as the paper (a point value, no interval)"
 
 
 def direction_checks(result: dict) -> list[str]:
@@ -237,7 +237,7 @@ def direction_checks(result: dict) -> list[str]:
                 "cannot tell"
                 if mine is None or not others
                 else _gt(mine, max(others)).replace(
-                    "does not hold", "does not hold (another variant is as high or higher)"
+                    "not as the paper", "not as the paper (another variant is as high or higher)"
                 )
             )
             lines.append(f"Image + caption + 10% blank is the best synthesizer input on {measure}: {verdict}.")
@@ -363,8 +363,9 @@ def write_report(path: Path, result: dict, chart_path: Path) -> Path:
     lines += [
         "",
         "Verdicts: *holds* / *the other way* only when the Holm-adjusted p is below 0.05; otherwise *cannot tell*",
-        '(never "does not hold"). Per-task differences are in `ablations.json` (`differences`).',
+        '(a difference this run cannot resolve is never read as "no"). Per-task differences: `ablations.json`.',
         "",
+        *generated_table(result),
         "## The consistency filter (lexical checker), tasks judged against the world's truth",
         "",
         "| tasks | count | agreement | accuracy | diversity | paper |",

@@ -268,14 +268,22 @@ class Student:
         patience: int = 2,
         warmup: float = 0.05,
         on_epoch=None,
+        tune_threads: bool = True,
     ) -> dict:
         """Train on ``rows`` for ``steps`` steps or ``epochs`` epochs; returns a summary.
 
         With ``heldout`` rows (and ``epochs``), their loss is measured after every epoch, the best epoch's
         weights are restored at the end and training stops after ``patience`` epochs without improvement.
         ``on_epoch(epoch)`` (if given) is called after every epoch (e.g. to measure the general dev split).
+        ``tune_threads``: keep picking the faster of 1 and all torch threads while training (two threads on two
+        busy cores are many times slower: :func:`hub_tools.miniature.threads.thread_tuner_callback`); the count
+        it last chose stays set for the scoring that follows.
         """
+        from types import SimpleNamespace
+
         import torch
+
+        from hub_tools.miniature.threads import thread_tuner_callback
 
         torch.manual_seed(seed)
         rng = random.Random(f"batches|{seed}")
@@ -290,7 +298,12 @@ class Student:
         step, epoch, losses, history = 0, 0, [], []
         best = (float("inf"), None, 0)
         order: list[int] = []
+        tuner = thread_tuner_callback() if tune_threads else None
+        tick = SimpleNamespace(global_step=0)
         while step < total:
+            tick.global_step = step
+            if tuner is not None:
+                tuner.on_step_begin(None, tick, None)
             self.model.train()
             if not order:
                 order = list(range(len(encoded)))
@@ -304,7 +317,11 @@ class Student:
             optimizer.step()
             optimizer.zero_grad(set_to_none=True)
             losses.append(loss.item())
+            if tuner is not None:
+                tuner.on_step_end(None, tick, None)
             step += 1
+            if steps is not None and step % 250 == 0:
+                print(f"      step {step}/{total}: loss {sum(losses[-50:]) / len(losses[-50:]):.3f}", flush=True)
             if steps is None and step % per_epoch == 0:
                 epoch += 1
                 order = []
@@ -333,6 +350,7 @@ class Student:
             "first_loss": round(losses[0], 4) if losses else None,
             "last_loss": round(sum(losses[-20:]) / len(losses[-20:]), 4) if losses else None,
             "history": history,
+            "thread_choices": [list(h) for h in tuner.history] if tuner is not None else [],
         }
 
 
