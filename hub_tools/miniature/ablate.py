@@ -254,10 +254,14 @@ def synthesizer_inputs(init: Path, world_dir: Path, out: Path, cfg: AblationConf
 # ---------------------------------------------------------------------------------------------
 # students, the gate, registration
 # ---------------------------------------------------------------------------------------------
+_SHARED: dict = {}
+"""The image and text caches of the current run's students (one tokenizer and image processor per run)."""
+
+
 def _student(path: Path):
     from hub_tools.miniature.ablate_student import Student
 
-    return Student(path)
+    return Student(path, _SHARED)
 
 
 def measure_gate(student, dev: list[dict], root: Path, prior: dict, cfg: AblationConfig) -> dict:
@@ -472,6 +476,7 @@ def run_ablations(output: str | Path, config: AblationConfig | None = None) -> d
     started = _stage(
         f"[5/9] general students ({min(cfg.general_students, cfg.seeds)}): {cfg.general_steps} steps on general rows; gate"
     )
+    _SHARED.clear()  # this run's students share one tokenizer and image processor
     base = build_student(out / "student" / "base", world_mod.world_corpus(world_dir) + _general_corpus(general_train),
                          seed=cfg.world_seed + 1)  # fmt: skip
     generals, gate_per_seed, general_training = {}, [], {}

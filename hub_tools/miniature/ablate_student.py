@@ -48,7 +48,9 @@ def build_student(out_dir: str | Path, corpus: list[str], seed: int = 1) -> Path
 class Student:
     """A student model in memory with its tokenizer and image processor; encodes rows and scores items."""
 
-    def __init__(self, path: str | Path):
+    def __init__(self, path: str | Path, shared: dict | None = None):
+        """Load the student in ``path``; ``shared`` (a dict kept by the caller) shares the image and text caches
+        between students of the same tokenizer and image processor (every student of one ablation run)."""
         import torch
         from transformers import AutoModelForImageTextToText, AutoProcessor
 
@@ -58,8 +60,9 @@ class Student:
         self.model = AutoModelForImageTextToText.from_pretrained(str(path), dtype=torch.float32)
         self.pad = self.tok.pad_token_id
         self.image_token = self.tok.convert_tokens_to_ids("<|image_pad|>")
-        self._pixels: dict[str, tuple] = {}
-        self._text: dict[str, list[int]] = {}
+        shared = {} if shared is None else shared
+        self._pixels: dict[str, tuple] = shared.setdefault("pixels", {})
+        self._text: dict[str, list[int]] = shared.setdefault("text", {})
 
     def save(self, out_dir: str | Path) -> Path:
         """Save the model and processor to ``out_dir``."""
