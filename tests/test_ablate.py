@@ -137,6 +137,7 @@ def test_ablate_exits_1_when_the_gate_fails(monkeypatch, tmp_path, capsys):
         return {"gate": {"passed": False}}
 
     monkeypatch.setattr(ablate, "run_ablations", fake_run)
+    monkeypatch.setattr("hub_tools.defaults.set_progress", lambda *a, **k: None)  # no global state left behind
     assert cli.main(["ablate", "--small", "--output", str(tmp_path / "a"), "--no-progress"]) == 1
     assert seen["allow"] is False
     assert "does not read images" in capsys.readouterr().err
