@@ -364,3 +364,31 @@ def split_heldout(rows: list[dict], seed: int, share: float = 0.1) -> tuple[list
     n = int(round(share * len(rows))) if len(rows) >= 10 else 0
     held = set(order[:n])
     return [r for i, r in enumerate(rows) if i not in held], [r for i, r in enumerate(rows) if i in held]
+
+
+class ReleasedMetrics:
+    """The secondary metric: greedy answers scored with the released metric modules (SLAKE's, PMC-VQA's)."""
+
+    def __init__(self, harness_dir: Path, order: dict[str, list[str]], bench: dict[str, list[dict]], root: Path):
+        from hub_tools.evaluation.harness import load_metric
+        from hub_tools.evaluation.tasks import load_split, resolve_tasks
+
+        self.root = root
+        self.by_id = {i["id"]: i for items in bench.values() for i in items}
+        self.parts = []
+        for harness, ids in order.items():
+            task = resolve_tasks(harness)[0]
+            self.parts.append((load_split(task, harness_dir), load_metric(task.metric), ids))
+
+    def __call__(self, student) -> dict[str, float]:
+        """``{"TASK/generated": accuracy 0-100}`` of ``student`` (one metric call per released task)."""
+        scores: dict[str, float] = {}
+        for split, metric, ids in self.parts:
+            predictions = student.generate([self.by_id[i] for i in ids], self.root)
+            result = split.compute(metric, split.items, predictions)
+            if split.task.kind == "medical":
+                scores["closed/generated"] = round(100 * float(result["closed_accuracy"]), 1)
+                scores["open/generated"] = round(100 * float(result["open_recall"]), 1)
+            else:
+                scores["choice/generated"] = round(100 * float(result["accuracy"]), 1)
+        return scores
