@@ -1,92 +1,114 @@
 """The paper's ablations in miniature: ``adamllm ablate`` / ``make ablate``.
 
 Reuses the quickstart's parts: the miniature world (:mod:`hub_tools.miniature.world`), its tuned tiny synthesizer
-(:func:`hub_tools.miniature.synthesizer.tune_tiny_synthesizer`), the pipeline with the lexical checker, the SFT
-recipe (:mod:`hub_tools.training.sft`) and the mini benchmark (:func:`hub_tools.evaluation.harness.evaluate_model`).
+(:func:`hub_tools.miniature.synthesizer.tune_tiny_synthesizer`) and the pipeline with the lexical checker; adds the
+ablation's own world (:mod:`hub_tools.miniature.ablate_world`: general shapes, domain pairs outside the benchmark's
+combinations, a balanced benchmark) and student (:mod:`hub_tools.miniature.ablate_student`: a tiny Qwen2-VL that
+reads images, one training loop, likelihood scoring). The synthesizer-inputs block lives in
+:mod:`hub_tools.miniature.ablate_synth` (re-exported here).
 
 Stages, under ``OUTPUT``:
 
-1. ``world/``                the world (seed 0, fixed before any result was seen).
+1. ``world/``, ``ablate_world/`` the quickstart's world (the synthesizer's seed data) and the ablation's world.
 2. ``synthesizer/main``      the quickstart's synthesizer (``--small``: the tiny cache's tuned one, no tuning).
 3. ``synthesizer/<variant>`` the synthesizer-inputs block: from one starting point (the text-pretrained init),
    one synthesizer per input variant, each tuned on the same reduced step budget, measured on the held-out pairs.
 4. ``run/``                  synthesize -> filter (lexical) on the domain pairs with the main synthesizer: one run dir
    whose tasks every data condition shares (:mod:`hub_tools.miniature.ablate_data`).
-5. ``student/general-S``     the general student of seed S: a tiny model trained on general (seed-set) tasks.
-6. ``student/<cond>-S``      each data condition post-trained from ``general-S`` with the same SFT recipe.
-7. ``eval/<cond>-S``         every model on the mini benchmark; bootstrap intervals over items and seeds.
-8. ``ABLATIONS.md`` and ``ablations.json`` (:mod:`hub_tools.miniature.ablate_report`).
+5. ``student/general-S``     the general student of seed S, trained on general rows only; the **feasibility gate**
+   (it must read images: dev accuracy >= question-only prior + 20, gray-image accuracy within 3 of the prior).
+6. registration            post-training lr and epochs chosen on the general dev split, written to
+   ``ablations.json`` before any condition is scored.
+7. ``student/<cond>-S``      each data condition post-trained from ``general-S`` (early stopping on 10% of its rows).
+8. ``eval/<cond>-S.json``     every model on the benchmark (likelihood scoring) and the general dev split.
+9. ``ABLATIONS.md`` and ``ablations.json`` (:mod:`hub_tools.miniature.ablate_report`): paired-bootstrap intervals,
+   Holm-corrected verdicts, the run's minimum detectable difference.
 """
 
 from __future__ import annotations
 
 import json
-import shutil
 import time
 from dataclasses import asdict, dataclass
 from pathlib import Path
 
 from hub_tools.miniature.ablate_data import DATA_CONDITIONS
-from hub_tools.miniature.quickstart import BENCHMARK_TASKS, QuickstartConfig
-
-SYNTHESIZER_VARIANTS = {
-    "untuned": None,
-    "image only": 0.0,
-    "caption only": 1.0,
-    "image + caption": 0.0,
-    "image + caption + 10% blank": 0.1,
-}
-"""Synthesizer input variants and the share of blank images in their tuning data (``None``: not tuned).
-
-*Caption only* is tuned and measured with every image blank; *image only* with the caption replaced by
-:data:`NO_CAPTION`."""
-NO_CAPTION = "An image."
+from hub_tools.miniature.ablate_student import ReleasedMetrics
+from hub_tools.miniature.ablate_synth import (  # noqa: F401 (re-exported)
+    NO_CAPTION,
+    SYNTHESIZER_VARIANTS,
+    _cached_synthesizer,
+    _tuned_before,
+    synthesizer_inputs,
+    tune_variant,
+)
+from hub_tools.miniature.quickstart import QuickstartConfig
 
 
 @dataclass
 class AblationConfig:
-    """Sizes of the ablation run; :meth:`small` is the test suite's (under two minutes)."""
+    """Sizes of the ablation run; :meth:`small` is the smoke test (the test suite runs it)."""
 
     seeds: int = 3
-    # the world and the main synthesizer are the quickstart's (its defaults, read from QuickstartConfig)
+    # the quickstart world and the main synthesizer are the quickstart's (its defaults, read from QuickstartConfig)
     world_seed: int = QuickstartConfig.seed
     seed_images: int = QuickstartConfig.seed_images
     pairs: int = QuickstartConfig.pairs
-    benchmark_per_task: int = QuickstartConfig.benchmark_per_task
     pretrain_steps: int = QuickstartConfig.pretrain_steps
     tune_steps: int = QuickstartConfig.tune_max_steps
-    variant_steps: int = 400
+    variant_steps: int = 200
     synthesizer_inputs: bool = True
     measure_pairs: int | None = QuickstartConfig.measure_pairs
     synth_max_new_tokens: int = QuickstartConfig.synth_max_new_tokens
-    general_rows: int = 1000
-    general_epochs: float = 3.0
-    sft_epochs: float = 8.0
-    sft_learning_rate: float = 1e-3
-    eval_max_new_tokens: int = 32
-    bootstrap: int = 200
+    # the ablation's world and students
+    domain_pairs: int = 200
+    benchmark_per_task: int = 300
+    general_rows: int = 3000
+    general_dev: int = 360
+    """General dev items written (a sixth are captions, not scored: 300 scored questions)."""
+    general_steps: int = 2000
+    general_students: int = 1
+    """Distinct general students (seed ``s`` post-trains from general student ``s % general_students``): one by
+    default, to fit the budget; every seed's post-training and scoring is then paired on it."""
+    general_lr: float = 2e-3
+    general_batch: int = 32
+    lr_grid: tuple[float, ...] = (5e-4, 1e-3, 2e-3)
+    max_epochs: int = 8
+    post_batch: int = 16
+    patience: int = 2
+    bootstrap: int = 1000
+    generated_items: int = 100
+    """Items per task whose greedy answers are scored with the released metrics (the secondary metric)."""
+    gate_margin: float = 20.0
+    gray_tolerance: float = 3.0
+    allow_failed_gate: bool = False
+    smoke_test: bool = False
     cached_synthesizer: bool = False
     """Use the tiny cache's tuned synthesizer as the main one (no tuning): the small run's shortcut."""
     threads: int | str = "auto"
 
     @classmethod
     def small(cls, seeds: int = 2) -> AblationConfig:
-        """A reduced run that exercises every condition and block (the test suite runs it)."""
+        """A smoke test that exercises every condition and block; it cannot speak to the paper."""
         return cls(
             seeds=seeds,
             seed_images=24,
             pairs=16,
-            benchmark_per_task=4,
             pretrain_steps=0,
             tune_steps=0,
             variant_steps=4,
             measure_pairs=2,
             synth_max_new_tokens=96,
-            general_rows=16,
-            general_epochs=1.0,
-            sft_epochs=1.0,
-            eval_max_new_tokens=6,
-            bootstrap=20,
+            domain_pairs=24,
+            benchmark_per_task=24,
+            general_rows=96,
+            general_dev=48,
+            general_steps=12,
+            lr_grid=(1e-3,),
+            max_epochs=2,
+            bootstrap=100,
+            generated_items=8,
+            smoke_test=True,
             cached_synthesizer=True,
         )
 
@@ -102,193 +124,88 @@ def _done(started: float, timings: dict, key: str) -> None:
 
 
 # ---------------------------------------------------------------------------------------------
-# synthesizers
+# students, the gate, registration
 # ---------------------------------------------------------------------------------------------
-def _cached_synthesizer() -> Path:
-    from hub_tools.defaults import default_tiny_cache_dir
-    from hub_tools.miniature.tiny_tuned import build_all_tiny_models
-
-    path = default_tiny_cache_dir() / "synthesizer"
-    if not (path / "config.json").is_file():
-        build_all_tiny_models(default_tiny_cache_dir())
-    return path
+_SHARED: dict = {}
+"""The image and text caches of the current run's students (one tokenizer and image processor per run)."""
 
 
-def _tuned_before(path: Path, cfg: AblationConfig) -> bool:
-    """Whether ``path`` holds a main synthesizer tuned with ``cfg``'s steps (an earlier run into the same folder)."""
-    summary = path / "synthesizer.json"
-    if not (summary.is_file() and (path / "model.safetensors").is_file()):
-        return False
-    tuned = json.loads(summary.read_text())
-    pre = tuned.get("text_pretraining") or {}
-    return tuned.get("steps") == cfg.tune_steps and pre.get("steps", 0) == cfg.pretrain_steps
+def _student(path: Path):
+    from hub_tools.miniature.ablate_student import Student
+
+    return Student(path, _SHARED)
 
 
-def _variant_seed_data(world_dir: Path, out: Path, variant: str, seed: int) -> Path:
-    from hub_tools.miniature.world import world_files
-    from hub_tools.training.seed_data import build_seed_data
+def measure_gate(student, dev: list[dict], root: Path, prior: dict, cfg: AblationConfig) -> dict:
+    """The feasibility gate's figures for one general student: dev accuracy, gray-image accuracy, the prior."""
+    from hub_tools.miniature.ablate_world import chance, prior_accuracy
 
-    files = world_files(world_dir)
-    seed_dir = out / "seed_data"
-    build_seed_data(
-        files["caption_set"],
-        files["precise_set"],
-        files["informative_set"],
-        seed_dir,
-        seed=seed,
-        image_folder=files["seed_images"],
-        blank_size=112,
-        blank_fraction=SYNTHESIZER_VARIANTS[variant],
-    )
-    if variant == "image only":
-        for split in ("train", "validation"):
-            path = seed_dir / f"{split}.jsonl"
-            rows = [json.loads(line) for line in path.read_text().splitlines() if line.strip()]
-            for row in rows:  # the caption turn's answer is the second message
-                row["messages"][1]["content"] = [{"type": "text", "text": NO_CAPTION}]
-            path.write_text("".join(json.dumps(r) + "\n" for r in rows))
-    return seed_dir
+    dev_acc, hits = student.accuracy(dev, root)
+    gray_acc, _ = student.accuracy(dev, root, gray=True)
+    prior_acc = prior_accuracy(prior, dev)
+    passed = dev_acc >= prior_acc + cfg.gate_margin and abs(gray_acc - prior_acc) <= cfg.gray_tolerance
+    return {
+        "passed": bool(passed),
+        "dev_accuracy": round(dev_acc, 1),
+        "question_only_prior": round(prior_acc, 1),
+        "gray_image_accuracy": round(gray_acc, 1),
+        "general_dev_chance": round(chance(dev), 1),
+        "items": len(dev),
+    }
 
 
-def tune_variant(init: Path, world_dir: Path, out: Path, variant: str, cfg: AblationConfig) -> Path:
-    """Tune the synthesizer ``init`` for ``cfg.variant_steps`` steps on the seed data of ``variant``."""
-    import torch
+def register_hyperparameters(general: Path, probe: list[dict], root: Path, dev, dev_root, cfg, timings) -> dict:
+    """Choose the post-training lr and epochs on the general dev split (never on the benchmark).
 
-    from hub_tools.miniature.synthesizer import TINY_TRAINING
-    from hub_tools.miniature.threads import torch_threads
-    from hub_tools.training import synthesizer as recipe
+    From the seed-0 general student, one post-training per lr of ``cfg.lr_grid`` on ``probe`` (fresh general
+    rows, as many as the method's domain rows: no domain data, no benchmark) for ``cfg.max_epochs`` epochs; the
+    general dev accuracy is measured after every epoch. Registered: the (lr, epochs) with the highest general dev
+    accuracy (ties: the larger lr, then more epochs: the most room to learn the domain). Early stopping on each
+    condition's own held-out 10% then picks the epoch within that cap.
+    """
+    trials = []
+    for lr in cfg.lr_grid:
+        student = _student(general)
+        curve = []
 
-    seed_dir = _variant_seed_data(world_dir, out, variant, cfg.world_seed)
-    torch.manual_seed(cfg.world_seed)
-    settings = {**TINY_TRAINING, "seed": cfg.world_seed, "max_steps": cfg.variant_steps, "logging_steps": 50}
-    settings["warmup_steps"] = min(settings["warmup_steps"], max(1, cfg.variant_steps // 10))
-    with torch_threads(None if cfg.threads == "auto" else cfg.threads):
-        args = recipe.sft_config(out / "synthesizer", **settings)
-        return recipe.train(init, seed_dir, out / "synthesizer", args=args, prompt_format="chat", cache_rows=True)
+        def measure(epoch, student=student, curve=curve):
+            acc, _ = student.accuracy(dev, dev_root)
+            curve.append({"epoch": epoch, "general_dev_accuracy": round(acc, 1)})
+            return {"general_dev_accuracy": round(acc, 1)}
 
-
-def _measure_records(records: list[dict], variant: str, blank_rel: str) -> list[dict]:
-    """The held-out pairs as the variant sees them: blank images for *caption only*, no caption for *image only*."""
-    out = []
-    for record in records:
-        record = json.loads(json.dumps(record))
-        if variant == "caption only":
-            record["images"] = [blank_rel]
-        if variant == "image only":
-            record["messages"][-1]["content"] = NO_CAPTION
-        out.append(record)
-    return out
-
-
-def synthesizer_inputs(init: Path, world_dir: Path, out: Path, cfg: AblationConfig) -> dict:
-    """The synthesizer-inputs block: per variant, diversity and accuracy (0-100) of its tasks on held-out pairs."""
-    from PIL import Image
-
-    from hub_tools.miniature.ablate_data import diversity
-    from hub_tools.miniature.synthesizer import measure_synthesizer
-    from hub_tools.miniature.world import load_pairs, world_files
-
-    heldout_file = world_files(world_dir)["heldout_pairs"]
-    records = load_pairs(heldout_file)[: cfg.measure_pairs or None]
-    blank_rel = "images/ablate_blank.png"
-    Image.new("RGB", (112, 112), (255, 255, 255)).save(world_dir / blank_rel)
-    results = {}
-    for variant in SYNTHESIZER_VARIANTS:
-        started = time.monotonic()
-        slug = variant.replace(" + ", "+").replace("% ", "pct-").replace(" ", "-")
-        model = (
-            init if SYNTHESIZER_VARIANTS[variant] is None else tune_variant(init, world_dir, out / slug, variant, cfg)
+        student.train(
+            probe,
+            root,
+            lr=lr,
+            seed=0,
+            epochs=cfg.max_epochs,
+            batch_size=cfg.post_batch,
+            on_epoch=measure,
+            tune_threads=cfg.threads == "auto",
         )
-        measured = measure_synthesizer(
-            model,
-            _measure_records(records, variant, blank_rel),
-            image_root=heldout_file.parent,
-            max_new_tokens=cfg.synth_max_new_tokens,
-            samples=0,
-            threads=cfg.threads,
-        )
-        types = [kind for kind, n in measured["by_question_type"].items() for _ in range(n.get("triplets", 0))]
-        stats = {
-            "diversity": diversity(types),
-            "accuracy": round(100 * measured["triplet_grounded_share"], 1) if types else None,
-            "tasks": len(types),
-        }
-        results[variant] = {
-            "diversity": stats["diversity"],
-            "accuracy": stats["accuracy"],
-            "triplets": stats["tasks"],
-            "pairs": measured["pairs"],
-            "pairs_with_triplet": measured.get("with_triplet", 0),
-            "tuning_steps": 0 if SYNTHESIZER_VARIANTS[variant] is None else cfg.variant_steps,
-            "seconds": round(time.monotonic() - started, 1),
-        }
-        print(f"    {variant}: {results[variant]}", flush=True)
-    return results
-
-
-# ---------------------------------------------------------------------------------------------
-# students
-# ---------------------------------------------------------------------------------------------
-def train_student(
-    start: Path, rows_file: Path, out: Path, seed: int, epochs: float, cfg: AblationConfig, stages="one"
-):
-    """The quickstart's SFT recipe from ``start`` on ``rows_file`` (a JSONL under ``DATA/compose/``); returns ``out``."""
-    from trl import ModelConfig
-
-    from hub_tools.training.arguments import ScriptArguments, SFTConfig
-    from hub_tools.training.sft import main as sft_main
-
-    script_args = ScriptArguments(
-        dataset_dir=str(rows_file), dataset_split="train", domain="miniature world", stages=stages
+        trials.append({"lr": lr, "curve": curve})
+        print(f"    lr {lr:g}: general dev {[c['general_dev_accuracy'] for c in curve]}", flush=True)
+    best = max(
+        ((t["lr"], c["epoch"], c["general_dev_accuracy"]) for t in trials for c in t["curve"]),
+        key=lambda x: (x[2], x[0], x[1]),
     )
-    training_args = SFTConfig(
-        output_dir=str(out),
-        use_cpu=True,
-        bf16=False,
-        learning_rate=cfg.sft_learning_rate,
-        lr_scheduler_type="cosine",
-        warmup_steps=0.1,
-        weight_decay=0.1,
-        num_train_epochs=epochs,
-        per_device_train_batch_size=8,
-        logging_steps=10,
-        save_strategy="no",
-        report_to="none",
-        seed=seed,
-        dataloader_num_workers=0,
-    )
-    sft_main(script_args, training_args, ModelConfig(model_name_or_path=str(start), dtype="float32"))
-    return out
+    return {
+        "lr": best[0],
+        "epochs": best[1],
+        "chosen_on": "general-dev",
+        "general_dev_accuracy_at_choice": best[2],
+        "rule": "highest general-dev accuracy after post-training the seed-0 general student on fresh general rows "
+        "(as many as the method's domain rows); ties: larger lr, then more epochs; early stopping on each "
+        "condition's own held-out 10% of rows (loss) within the registered epochs",
+        "probe_rows": len(probe),
+        "trials": trials,
+        "batch_size": cfg.post_batch,
+        "patience": cfg.patience,
+    }
 
 
-def evaluate_student(model: Path, out: Path, benchmark: Path, cfg: AblationConfig) -> dict:
-    """Scores (0-100) of ``model`` on the mini benchmark: ``{"TASK/METRIC": value}`` (primary metrics)."""
-    from hub_tools.evaluation.harness import evaluate_model
-
-    scores = evaluate_model(
-        str(model),
-        tasks=BENCHMARK_TASKS,
-        output_dir=out,
-        benchmark_dir=benchmark,
-        max_new_tokens=cfg.eval_max_new_tokens,
-        batch_size=16,
-        device="cpu",
-        dtype="float32",
-        min_pixels=None,
-        max_pixels=None,
-        progress=False,
-    )
-    flat = {}
-    for task, entry in scores["tasks"].items():
-        for metric in entry["primary"]:
-            flat[f"{task}/{metric}"] = round(100 * float(entry["results"][metric]), 2)
-    return flat
-
-
-def _sha(path: Path) -> str:
-    import hashlib
-
-    return hashlib.sha256(path.read_bytes()).hexdigest()
+def _write_json(path: Path, data: dict) -> None:
+    path.write_text(json.dumps(data, indent=1, default=str) + "\n")
 
 
 # ---------------------------------------------------------------------------------------------
@@ -297,6 +214,7 @@ def _sha(path: Path) -> str:
 ABLATE_WRITER = "adamllm ablate"
 ABLATE_OUTPUTS = (
     "world",
+    "ablate_world",
     "synthesizer",
     "run",
     "data",
@@ -325,13 +243,18 @@ def run_ablations(output: str | Path, config: AblationConfig | None = None, over
     """Run every stage (see the module doc) into ``output``; returns ``ablations.json``'s content.
 
     A folder holding an earlier run's report is refused before any work unless ``overwrite``
-    (:func:`prepare_ablations`)."""
+    (:func:`prepare_ablations`). When the gate fails and ``config.allow_failed_gate`` is off, stops after the gate:
+    the report then holds the gate's figures only, and ``result["gate"]["passed"]`` is False (``adamllm ablate``
+    exits 1)."""
     from hub_tools.compose import ComposeOptions
     from hub_tools.filtering import load_checker
+    from hub_tools.miniature import ablate_world as aw
     from hub_tools.miniature import world as world_mod
-    from hub_tools.miniature.ablate_data import build_conditions, general_rows
+    from hub_tools.miniature.ablate_data import build_conditions
     from hub_tools.miniature.ablate_report import bootstrap_scores, write_report
+    from hub_tools.miniature.ablate_student import build_student, split_heldout
     from hub_tools.miniature.synthesizer import build_tiny_synthesizer, tune_tiny_synthesizer
+    from hub_tools.miniature.threads import torch_threads
     from hub_tools.pipeline import format_summary, run_pipeline
     from hub_tools.synthesis.runner import SynthesisConfig
 
@@ -341,19 +264,26 @@ def run_ablations(output: str | Path, config: AblationConfig | None = None, over
     out = prepare_ablations(output, overwrite)
     t0 = time.monotonic()
     timings: dict[str, float] = {}
+    student_threads = None if cfg.threads == "auto" else int(cfg.threads)  # auto: tuned while training
 
-    started = _stage("[1/8] the miniature world")
+    started = _stage("[1/9] the worlds: the quickstart's (synthesizer data) and the ablation's")
     world_dir = world_mod.build_world(
-        out / "world",
-        seed=cfg.world_seed,
-        seed_images=cfg.seed_images,
-        pairs=cfg.pairs,
-        benchmark_per_task=cfg.benchmark_per_task,
+        out / "world", seed=cfg.world_seed, seed_images=cfg.seed_images, pairs=cfg.pairs, benchmark_per_task=1
     )
-    files = world_mod.world_files(world_dir)
+    aw_dir = out / "ablate_world"
+    aw_dir.mkdir(parents=True, exist_ok=True)
+    general_train = aw.write_general(aw_dir, cfg.general_rows, cfg.world_seed, "train")
+    general_dev = [i for i in aw.write_general(aw_dir, cfg.general_dev, cfg.world_seed, "dev") if i["candidates"]]
+    general_probe = aw.write_general(aw_dir, cfg.domain_pairs, cfg.world_seed, "probe")
+    domain_pairs = aw.write_domain_pairs(aw_dir, cfg.domain_pairs, cfg.world_seed)
+    bench = aw.write_benchmark(aw_dir, cfg.benchmark_per_task, cfg.world_seed)
+    prior = aw.question_prior(general_train)
+    harness_order = aw.write_harness_benchmark(aw_dir / "harness", bench, cfg.generated_items)
+    chances = {task: round(aw.chance(items), 1) for task, items in bench.items()}
+    print(f"    benchmark items { ({t: len(v) for t, v in bench.items()}) }, chance {chances}", flush=True)
     _done(started, timings, "world")
 
-    started = _stage("[2/8] the main synthesizer (the quickstart's)")
+    started = _stage("[2/9] the main synthesizer (the quickstart's)")
     init = out / "synthesizer" / "main" / "init"
     if cfg.cached_synthesizer:
         main_synth = _cached_synthesizer()
@@ -376,16 +306,16 @@ def run_ablations(output: str | Path, config: AblationConfig | None = None, over
 
     inputs: dict = {}
     if cfg.synthesizer_inputs:
-        started = _stage(f"[3/8] synthesizer inputs: one synthesizer per variant, {cfg.variant_steps} steps each")
+        started = _stage(f"[3/9] synthesizer inputs: one synthesizer per variant, {cfg.variant_steps} steps each")
         inputs = synthesizer_inputs(init, world_dir, out / "synthesizer", cfg)
         _done(started, timings, "synthesizer_inputs")
     else:
-        print("\n=== [3/8] synthesizer inputs: skipped (--no-synthesizer-inputs) ===")
+        print("\n=== [3/9] synthesizer inputs: skipped (--no-synthesizer-inputs) ===")
 
-    started = _stage("[4/8] synthesize -> filter (lexical) on the domain pairs; the data conditions")
+    started = _stage("[4/9] synthesize -> filter (lexical) on the domain pairs; the data conditions")
     run_dir = out / "run"
     synthesis = SynthesisConfig(
-        pairs=str(files["pairs"]),
+        pairs=str(domain_pairs),
         output=str(run_dir),
         synthesizer=str(main_synth),
         max_new_tokens=cfg.synth_max_new_tokens,
@@ -395,81 +325,186 @@ def run_ablations(output: str | Path, config: AblationConfig | None = None, over
     summary = run_pipeline(synthesis, lambda: load_checker("lexical"), compose=ComposeOptions(seed=cfg.world_seed))
     print(format_summary(summary))
     data_dir = out / "data"
-    built = build_conditions(run_dir, world_dir, data_dir, seed=cfg.world_seed)
+    general_pool = [aw.item_row(i) for i in general_train]
+    built = build_conditions(run_dir, domain_pairs, data_dir, general_pool, aw_dir, seed=cfg.world_seed)
     for name, c in built["conditions"].items():
         print(f"    {name}: {c['rows']} rows {c['kinds']}")
     _done(started, timings, "pipeline_and_data")
 
-    started = _stage(f"[5/8] general students ({cfg.seeds} seeds): {cfg.general_rows} seed-set tasks each")
-    base = build_tiny_synthesizer(out / "student" / "base", world_mod.world_corpus(world_dir), seed=cfg.world_seed + 1)
-    generals = {}
-    general_data = {}
-    for s in range(cfg.seeds):
-        rows_file = data_dir / "compose" / f"general-{s}.jsonl"
-        rows = general_rows(world_dir, data_dir, cfg.general_rows, s)
-        rows_file.write_text("".join(json.dumps(r) + "\n" for r in rows))
-        general_data[s] = {"file": str(rows_file.relative_to(out)), "rows": len(rows), "sha256": _sha(rows_file)}
-        generals[s] = train_student(base, rows_file, out / "student" / f"general-{s}", s, cfg.general_epochs, cfg)
-    _done(started, timings, "general_students")
-
-    started = _stage(f"[6/8] post-training: {len(DATA_CONDITIONS)} conditions x {cfg.seeds} seeds")
-    models: dict[str, dict[int, Path]] = {"general": dict(generals)}
-    conditions: dict[str, dict] = {
-        "general": {"data": {"rows": 0, "general_data": general_data}, "trained": False},
-    }
-    for name in DATA_CONDITIONS:
-        info = built["conditions"][name]
-        conditions[name] = {"data": info, "trained": info["rows"] > 0}
-        models[name] = {}
-        kinds = info["kinds"]
-        stages = "two" if name == "two-stage" else "one"
-        if stages == "two" and not (kinds.get("caption_only") and kinds.get("task")):
-            conditions[name]["trained"] = False
-        for s in range(cfg.seeds):
-            if not conditions[name]["trained"]:
-                models[name][s] = generals[s]  # nothing to train on: the model stays the general one
-                continue
-            target = out / "student" / f"{name}-{s}"
-            print(f"    {name}, seed {s}", flush=True)
-            models[name][s] = train_student(
-                generals[s], data_dir / "compose" / f"{name}.jsonl", target, s, cfg.sft_epochs, cfg, stages
-            )
-            shutil.rmtree(target / "stage1", ignore_errors=True)
-    _done(started, timings, "post_training")
-
-    started = _stage("[7/8] evaluate every model on the mini benchmark")
-    for name, by_seed in models.items():
-        per_metric: dict[str, list[float]] = {}
-        for s, model in by_seed.items():
-            flat = evaluate_student(model, out / "eval" / f"{name}-{s}", files["benchmark"], cfg)
-            for key, value in flat.items():
-                per_metric.setdefault(key, []).append(value)
-        conditions[name]["scores"] = per_metric
-        print(f"    {name}: {json.dumps(per_metric)}", flush=True)
-    intervals = bootstrap_scores(out / "eval", files["benchmark"], list(models), cfg.seeds, cfg.bootstrap)
-    for name, block in intervals["conditions"].items():
-        conditions[name]["summary"] = block
-    _done(started, timings, "evaluate")
-
-    started = _stage("[8/8] ABLATIONS.md and ablations.json")
-    result = {
-        "conditions": conditions,
+    result: dict = {
+        "smoke_test": cfg.smoke_test,
+        "config": asdict(cfg),
         "filter": built["filter"],
         "synthesizer_inputs": inputs,
         "task_sources": built["task_sources"],
-        "differences": intervals["differences"],
         "pipeline": {k: v for k, v in summary.items() if isinstance(v, (int, float, str, dict))},
-        "config": asdict(cfg),
-        "general_student": (
-            f"the tiny student (the quickstart's architecture, seed {cfg.world_seed + 1}) trained for "
-            f"{cfg.general_epochs:g} epochs on {cfg.general_rows} general tasks of the world (seed-set questions "
-            "with precise or informative answers, drawn per seed) before any domain data"
-        ),
+        "benchmark": {
+            task: {"items": len(items), "format": aw.TASK_FORMATS[task], "chance": chances[task]}
+            for task, items in bench.items()
+        },
         "timings_s": timings,
     }
+
+    started = _stage(
+        f"[5/9] general students ({min(cfg.general_students, cfg.seeds)}): {cfg.general_steps} steps on general rows; gate"
+    )
+    _SHARED.clear()  # this run's students share one tokenizer and image processor
+    base = build_student(out / "student" / "base", world_mod.world_corpus(world_dir) + _general_corpus(general_train),
+                         seed=cfg.world_seed + 1)  # fmt: skip
+    generals, gate_per_seed, general_training = {}, [], {}
+    n_general = max(1, min(cfg.general_students, cfg.seeds))
+    with torch_threads(student_threads):
+        for s in range(n_general):
+            student = _student(base)
+            rows = [aw.item_row(i) for i in general_train]
+            general_training[s] = student.train(
+                rows,
+                aw_dir,
+                lr=cfg.general_lr,
+                seed=s,
+                steps=cfg.general_steps,
+                batch_size=cfg.general_batch,
+                tune_threads=cfg.threads == "auto",
+            )
+            generals[s] = student.save(out / "student" / f"general-{s}")
+            gate_per_seed.append({"seed": s, **measure_gate(student, general_dev, aw_dir, prior, cfg)})
+            print(f"    general-{s}: {gate_per_seed[-1]} ({general_training[s]['seconds']} s)", flush=True)
+        for s in range(n_general, cfg.seeds):
+            generals[s] = generals[s % n_general]
+    gate = {
+        "passed": all(g["passed"] for g in gate_per_seed),
+        "dev_accuracy": round(sum(g["dev_accuracy"] for g in gate_per_seed) / n_general, 1),
+        "question_only_prior": gate_per_seed[0]["question_only_prior"],
+        "gray_image_accuracy": round(sum(g["gray_image_accuracy"] for g in gate_per_seed) / n_general, 1),
+        "chance": {"general-dev": gate_per_seed[0]["general_dev_chance"], **chances},
+        "required": {"over_prior": cfg.gate_margin, "gray_within": cfg.gray_tolerance},
+        "per_seed": gate_per_seed,
+        "dev_items": len(general_dev),
+    }
+    result["gate"] = gate
+    result["general_student"] = (
+        f"{n_general} general student{'s' if n_general > 1 else ''} (seed s post-trains from general student "
+        f"s mod {n_general}): the ablation's tiny student (Qwen2-VL text side hidden 64 x 2 layers, vision tower embed 64 x 2 blocks, "
+        f"64 image tokens; seed {cfg.world_seed + 1}) trained for {cfg.general_steps} steps (batch "
+        f"{cfg.general_batch}, lr {cfg.general_lr:g}) on {cfg.general_rows} general rows (coloured shapes: "
+        "colours, counts, yes/no, A-D letters, captions; no domain word) before any domain data"
+    )
+    result["general_training"] = general_training
+    _done(started, timings, "general_students")
+    if not gate["passed"] and not cfg.allow_failed_gate:
+        timings["total"] = round(time.monotonic() - t0, 1)
+        _write_json(out / "ablations.json", result)
+        write_report(out / "ABLATIONS.md", result, out / "ablations.png")
+        print("\nthe feasibility gate failed: the general student does not read images; stopped before the "
+              f"comparisons (--allow-failed-gate writes them anyway): {out / 'ABLATIONS.md'}")  # fmt: skip
+        return result
+
+    started = _stage("[6/9] registration: post-training lr and epochs chosen on the general dev split")
+    n_probe = built["conditions"]["single-stage"]["rows"] or len(general_probe)
+    probe = [aw.item_row(i) for i in general_probe[:n_probe]]
+    with torch_threads(student_threads):
+        registered = register_hyperparameters(generals[0], probe, aw_dir, general_dev, aw_dir, cfg, timings)
+    result["registered"] = registered
+    _write_json(out / "ablations.json", result)  # registered before any condition is scored
+    print(f"    registered: lr {registered['lr']:g}, epochs {registered['epochs']} (written to ablations.json)")
+    _done(started, timings, "registration")
+
+    started = _stage(f"[7/9] post-training: {len(DATA_CONDITIONS)} conditions x {cfg.seeds} seeds")
+    conditions: dict[str, dict] = {"general": {"data": {"rows": 0}, "trained": False, "training": {}}}
+    hits: dict[tuple[str, int], dict[str, list[int]]] = {}
+    retention: dict[str, list[float]] = {
+        "general": [gate_per_seed[s % n_general]["dev_accuracy"] for s in range(cfg.seeds)]
+    }
+    eval_dir = out / "eval"
+    eval_dir.mkdir(parents=True, exist_ok=True)
+
+    released = ReleasedMetrics(aw_dir / "harness", harness_order, bench, aw_dir)
+    generated: dict[str, list[dict]] = {}
+
+    def evaluate(name: str, s: int, student) -> None:
+        per_task = {}
+        for task, items in bench.items():
+            _, per_task[task] = student.accuracy(items, aw_dir)
+        hits[(name, s)] = per_task
+        dev_acc, _ = student.accuracy(general_dev, aw_dir)
+        retention.setdefault(name, []).append(round(dev_acc, 1))
+        generated.setdefault(name, []).append(released(student))
+        _write_json(
+            eval_dir / f"{name}-{s}.json",
+            {"hits": per_task, "general_dev_accuracy": dev_acc, "generated": generated[name][-1]},
+        )
+
+    with torch_threads(student_threads):
+        for s in range(cfg.seeds):
+            if s >= n_general:  # the same general student: the same scores
+                hits[("general", s)] = hits[("general", s % n_general)]
+                generated["general"].append(generated["general"][s % n_general])
+                continue
+            student = _student(generals[s])
+            for task, items in bench.items():
+                hits.setdefault(("general", s), {})[task] = student.accuracy(items, aw_dir)[1]
+            generated.setdefault("general", []).append(released(student))
+            _write_json(
+                eval_dir / f"general-{s}.json", {"hits": hits[("general", s)], "generated": generated["general"][-1]}
+            )
+        for name in DATA_CONDITIONS:
+            info = built["conditions"][name]
+            rows = [json.loads(line) for line in (out / info["file"]).read_text().splitlines() if line.strip()]
+            stages = [rows]
+            if name == "two-stage":
+                stages = [[r for r in rows if r["kind"] == "caption_only"], [r for r in rows if r["kind"] == "task"]]
+            trained = all(stages) and bool(rows)
+            conditions[name] = {"data": info, "trained": trained, "training": {}}
+            for s in range(cfg.seeds):
+                student = _student(generals[s])
+                if trained:
+                    log = []
+                    for k, stage_rows in enumerate(stages):
+                        train_rows, held = split_heldout(stage_rows, seed=s * 100 + k)
+                        log.append(
+                            student.train(
+                                train_rows, data_dir, lr=registered["lr"], seed=s, epochs=registered["epochs"],
+                                batch_size=cfg.post_batch, heldout=held, patience=cfg.patience,
+                                tune_threads=cfg.threads == "auto",
+                            )
+                        )  # fmt: skip
+                    conditions[name]["training"][s] = log
+                evaluate(name, s, student)
+                print(f"    {name}, seed {s}: retention {retention[name][-1]}, "
+                      f"epochs {[x['best_epoch'] for x in conditions[name]['training'].get(s, [])]}", flush=True)  # fmt: skip
+    _done(started, timings, "post_training_and_scoring")
+
+    started = _stage("[8/9] statistics: paired bootstrap over items and seeds, Holm correction, power")
+    names = ["general", *DATA_CONDITIONS]
+    stats = bootstrap_scores(hits, names, cfg.seeds, cfg.bootstrap)
+    for name in names:
+        block = conditions[name]
+        block["scores"] = {
+            f"{task}/accuracy": [
+                round(100 * sum(hits[(name, s)][task]) / len(bench[task]), 2) for s in range(cfg.seeds)
+            ]
+            for task in bench
+        }
+        block["summary"] = stats["conditions"][name]
+        block["generated"] = {key: [g[key] for g in generated[name]] for key in generated[name][0]}
+        block["retention"] = {
+            "general_dev_accuracy": round(sum(retention[name]) / len(retention[name]), 1),
+            "per_seed": retention[name],
+        }
+    result["conditions"] = conditions
+    result["differences"] = stats["differences"]
+    result["power"] = {**stats["power"], "seeds": cfg.seeds, "items": {t: len(v) for t, v in bench.items()}}
+    _done(started, timings, "statistics")
+
+    started = _stage("[9/9] ABLATIONS.md and ablations.json")
     _done(started, timings, "report")
     timings["total"] = round(time.monotonic() - t0, 1)
-    (out / "ablations.json").write_text(json.dumps(result, indent=1, default=str) + "\n")
+    _write_json(out / "ablations.json", result)
     write_report(out / "ABLATIONS.md", result, out / "ablations.png")
     print(f"\nablations finished in {timings['total'] / 60:.1f} min: {out / 'ABLATIONS.md'}")
     return result
+
+
+def _general_corpus(items: list[dict]) -> list[str]:
+    """The general rows' texts (for the student's tokenizer)."""
+    return [i["question"] for i in items[:600]] + [i["answer"] for i in items[:600]]

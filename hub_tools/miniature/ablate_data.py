@@ -13,7 +13,8 @@ as released):
 - ``rule-based``: caption turn + one task written by rules from the caption text alone (never the image).
 - ``no-filter-precise`` / ``no-filter-informative``: caption turn + the first triplet of every pair, unfiltered,
   answered with its precise / informative answer only.
-- ``seed-only``: general (seed-set) tasks, as many rows as ``single-stage`` has; no domain data.
+- ``seed-only``: general tasks (the general student's kind of rows: shapes, no domain word), as many rows as
+  ``single-stage`` has; no domain data.
 - ``seed+captions``: those seed rows plus the caption-only rows.
 """
 
@@ -165,44 +166,37 @@ def task_block(judged: list[dict]) -> dict:
 # ---------------------------------------------------------------------------------------------
 # building the conditions
 # ---------------------------------------------------------------------------------------------
-def _seed_rows(world_dir: Path, data_dir: Path) -> list[dict]:
-    """Every seed-set task (precise and informative answers) as a one-turn row, images copied to the data folder."""
-    from hub_tools.miniature.world import world_files
-
-    files = world_files(world_dir)
-    rows = []
-    for key in ("precise_set", "informative_set"):
-        for index, entry in enumerate(json.loads(files[key].read_text(encoding="utf-8"))):
-            name = Path(entry["image"]).name
-            target = data_dir / "images" / "seed" / name
-            if not target.is_file():
-                target.parent.mkdir(parents=True, exist_ok=True)
-                shutil.copyfile(files["seed_images"] / name, target)
-            question = entry["conversations"][0]["value"].replace("<image>\n", "")
-            answer = entry["conversations"][1]["value"]
-            rows.append(_row(f"seed-{key[:4]}-{index}", "task", f"images/seed/{name}", _turns(question, answer), None))
+def _general_rows(pool: list[dict], root: Path, data_dir: Path, n: int, seed: int) -> list[dict]:
+    """``n`` general rows drawn from ``pool`` with ``seed`` (images copied under ``data_dir``): no domain word."""
+    rows = [json.loads(json.dumps(r)) for r in pool]
+    random.Random(f"seed-only-{seed}").shuffle(rows)
+    rows = rows[:n]
+    for row in rows:
+        rel = row["images"][0]
+        target = data_dir / rel
+        if not target.is_file():
+            target.parent.mkdir(parents=True, exist_ok=True)
+            shutil.copyfile(root / rel, target)
     return rows
 
 
-def general_rows(world_dir: Path, data_dir: Path, n: int, seed: int) -> list[dict]:
-    """``n`` seed-set task rows drawn with ``seed``: the general training data of the starting model."""
-    rows = _seed_rows(world_dir, data_dir)
-    random.Random(f"general-{seed}").shuffle(rows)
-    return rows[:n]
-
-
-def build_conditions(run_dir: Path, world_dir: Path, data_dir: Path, seed: int = 0) -> dict:
+def build_conditions(
+    run_dir: Path, pairs_file: Path, data_dir: Path, general_pool: list[dict], general_root: Path, seed: int = 0
+) -> dict:
     """Write every data condition's rows to ``data_dir/compose/<name>.jsonl``; return the per-task judgements too.
+
+    ``pairs_file``: the domain pairs the run synthesized from (their ``params`` judge the tasks);
+    ``general_pool``: general rows (images relative to ``general_root``) that ``seed-only`` draws from.
 
     Returns ``{"conditions": {name: {"file", "rows", "kinds", "sha256"}}, "filter": {"with", "without", "checker"},
     "task_sources": {"synthesizer", "rule-based"}}``.
     """
     from hub_tools.compose.rules import example_rng
     from hub_tools.compose.runner import caption_turns, compose_rows
-    from hub_tools.miniature.world import load_pairs, world_files
+    from hub_tools.miniature.world import load_pairs
     from hub_tools.rundir.accounting import collect_outcomes
 
-    pairs = load_pairs(world_files(world_dir)["pairs"])
+    pairs = load_pairs(pairs_file)
     outcomes, _ = collect_outcomes(run_dir)
     # the pairs the method's data holds (kept, or caption only); pairs without a triplet are dropped, as released
     used = [out for out in outcomes if out.status in ("kept", "caption_only")]
@@ -248,8 +242,7 @@ def build_conditions(run_dir: Path, world_dir: Path, data_dir: Path, seed: int =
         else:
             rows["rule-based"].append(_row(pid, "caption_only", image, caption_turns(row), 0))
     n_seed = len(rows["single-stage"])
-    seed_pool = _seed_rows(world_dir, data_dir)
-    random.Random(f"seed-only-{seed}").shuffle(seed_pool)
+    seed_pool = _general_rows(general_pool, general_root, data_dir, n_seed, seed)
     rows["seed-only"] = seed_pool[:n_seed]
     rows["seed+captions"] = seed_pool[:n_seed] + rows["seed+captions"]
     conditions = {}

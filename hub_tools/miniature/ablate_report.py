@@ -1,9 +1,11 @@
 """The ablation run's statistics and report: bootstrap intervals, noise calls, ``ABLATIONS.md`` and its chart.
 
+Scores are likelihood-scored accuracies (0-100) on the ablation's benchmark (:mod:`hub_tools.miniature.ablate_world`).
 Intervals are 95% percentile bootstraps over items *and* seeds: each resample draws the seeds with replacement and
-the benchmark items with replacement, recomputes every metric with the benchmark's own metric module for every
-drawn seed, and averages over the drawn seeds. Differences between two conditions are bootstrapped on the same
-resamples (paired); a difference whose interval holds 0 is *inside the noise*.
+every task's items with replacement and averages over the drawn seeds. Differences between two conditions are
+bootstrapped on the same resamples (paired); the paper's comparisons on the average score are one family, Holm
+corrected: a difference is called (``holds`` / ``the other way``) only when its adjusted p is below 0.05, and
+reads ``cannot tell`` otherwise.
 """
 
 from __future__ import annotations
@@ -41,76 +43,65 @@ COMPARISONS = [
 """Fixed before any result: (a, b, the paper's finding, the sign of a - b the paper found)."""
 
 
-def item_scores(eval_dir: Path, benchmark_dir: Path, names: list[str], seeds: int) -> dict:
-    """Per-item scores from the stored predictions: ``{task: (metric key per item, {(name, seed): scores})}``.
-
-    Scored one item at a time with the benchmark's own metric (:meth:`BenchmarkSplit.item_score`, whose
-    multiple-choice fallback draw is seeded by the item, not its position), so resampled items keep their
-    scores; every primary metric of these tasks is a mean of per-item scores (SLAKE's two over its closed and
-    open items).
-    """
-    import numpy as np
-
-    from hub_tools.evaluation.harness import load_metric, read_predictions
-    from hub_tools.evaluation.tasks import load_split, resolve_tasks
-    from hub_tools.miniature.quickstart import BENCHMARK_TASKS
-
-    out = {}
-    for task in resolve_tasks(BENCHMARK_TASKS):
-        split, metric = load_split(task, benchmark_dir), load_metric(task.metric)
-        if task.kind == "medical":
-            keys = [
-                "closed_accuracy" if item.metric_args["answer_types"].upper() == "CLOSED" else "open_recall"
-                for item in split.items
-            ]
-        else:
-            keys = [task.primary[0]] * len(split.items)
-        scores = {}
-        for name in names:
-            for s in range(seeds):
-                records = read_predictions(eval_dir / f"{name}-{s}" / "predictions" / f"{task.name}.jsonl")
-                scores[(name, s)] = np.array(
-                    [split.item_score(metric, item, records[item.id]["prediction"])["score"] for item in split.items]
-                )
-        out[task.name] = (np.array(keys), scores)
-    return out
+ALPHA = 0.05
+POWER = 0.8
 
 
-def _values(items: dict, name: str, seeds: list[int], idx: dict | None) -> dict:
-    """Every metric (0-100) and their ``average``, averaged over ``seeds`` (repeats allowed) on items ``idx``."""
+def _values(hits: dict, name: str, seeds: list[int], idx: dict | None) -> dict:
+    """Accuracy (0-100) per task and their ``average``, averaged over ``seeds`` (repeats allowed) on items ``idx``."""
     import numpy as np
 
     total: dict[str, float] = {}
-    for task, (keys, scores) in items.items():
-        pick = idx[task] if idx is not None else np.arange(len(keys))
-        for key in sorted(set(keys.tolist())):
-            chosen = pick[keys[pick] == key]
-            if not len(chosen):
-                total[f"{task}/{key}"] = float("nan")
-                continue
-            total[f"{task}/{key}"] = float(np.mean([100 * scores[(name, s)][chosen].mean() for s in seeds]))
-    total["average"] = float(np.nanmean(list(total.values())))
+    for task in hits[(name, 0)]:
+        per_seed = []
+        for s in seeds:
+            row = hits[(name, s)][task]
+            per_seed.append(100 * (row[idx[task]] if idx is not None else row).mean())
+        total[f"{task}/accuracy"] = float(np.mean(per_seed))
+    total["average"] = float(np.mean(list(total.values())))
     return total
 
 
-def bootstrap_scores(eval_dir: Path, benchmark_dir: Path, names: list[str], seeds: int, resamples: int) -> dict:
-    """Means, 95% intervals and paired differences of every metric and of their average, per condition.
+def holm(p_values: list[float]) -> list[float]:
+    """Holm-adjusted p-values (step-down), in the input order."""
+    order = sorted(range(len(p_values)), key=lambda i: p_values[i])
+    m, adjusted, running = len(p_values), [0.0] * len(p_values), 0.0
+    for rank, i in enumerate(order):
+        running = max(running, min(1.0, (m - rank) * p_values[i]))
+        adjusted[i] = running
+    return adjusted
 
-    Reads ``eval_dir/<name>-<seed>/predictions/<task>.jsonl``. Returns ``{"conditions": {name: {key: {"mean",
-    "low", "high"}}}, "differences": [{"a", "b", "key", "mean", "low", "high", "inside_noise", ...}]}``; ``key``
-    is ``TASK/METRIC`` or ``average``.
+
+def verdict(p_holm: float, mean: float, sign: int) -> str:
+    """``holds`` / ``the other way`` when the Holm-adjusted p is below :data:`ALPHA`, else ``cannot tell``."""
+    if p_holm >= ALPHA:
+        return "cannot tell"
+    return "holds" if (mean > 0) == (sign > 0) else "the other way"
+
+
+def bootstrap_scores(hits: dict, names: list[str], seeds: int, resamples: int) -> dict:
+    """Means, 95% intervals, paired differences with Holm-corrected verdicts, and the run's power.
+
+    ``hits[(name, seed)][task]``: per-item 0/1 scores (the same items for every model). Each resample draws the
+    seeds with replacement and every task's items with replacement; differences are taken on the same resamples
+    (paired). The paper's comparisons on the average score form one family: their two-sided bootstrap p-values
+    are Holm-adjusted and a difference is called only when the adjusted p is below 0.05. The minimum detectable
+    difference is ``(z(1 - alpha / 2m) + z(power)) x`` the median bootstrap standard error of those differences.
     """
+    from statistics import NormalDist
+
     import numpy as np
 
-    items = item_scores(eval_dir, benchmark_dir, names, seeds)
+    arrays = {key: {t: np.asarray(v, dtype=float) for t, v in per.items()} for key, per in hits.items()}
     rng = np.random.default_rng(0)
-    full = {name: _values(items, name, list(range(seeds)), None) for name in names}
+    full = {name: _values(arrays, name, list(range(seeds)), None) for name in names}
     samples: dict[str, dict[str, list[float]]] = {name: {} for name in names}
+    sizes = {t: len(v) for t, v in arrays[(names[0], 0)].items()}
     for _ in range(resamples):
         drawn = rng.integers(0, seeds, size=seeds).tolist()
-        idx = {task: rng.integers(0, len(keys), size=len(keys)) for task, (keys, _) in items.items()}
+        idx = {task: rng.integers(0, n, size=n) for task, n in sizes.items()}
         for name in names:
-            for key, value in _values(items, name, drawn, idx).items():
+            for key, value in _values(arrays, name, drawn, idx).items():
                 samples[name].setdefault(key, []).append(value)
 
     def interval(values) -> tuple[float, float]:
@@ -123,28 +114,46 @@ def bootstrap_scores(eval_dir: Path, benchmark_dir: Path, names: list[str], seed
         for key, mean in full[name].items():
             low, high = interval(samples[name][key])
             conditions[name][key] = {"mean": round(mean, 1), "low": low, "high": high}
-    differences = []
+    differences, family = [], []
     for a, b, finding, sign in COMPARISONS:
         if a not in names or b not in names:
             continue
         for key in full[a]:
-            low, high = interval(np.array(samples[a][key]) - np.array(samples[b][key]))
+            diffs = np.array(samples[a][key]) - np.array(samples[b][key])
+            low, high = interval(diffs)
             mean = full[a][key] - full[b][key]
-            inside = bool(low <= 0 <= high)
-            differences.append(
-                {
-                    "a": a,
-                    "b": b,
-                    "key": key,
-                    "mean": round(mean, 1),
-                    "low": low,
-                    "high": high,
-                    "inside_noise": inside,
-                    "paper": finding,
-                    "paper_direction_holds": (not inside) and (mean > 0) == (sign > 0),
-                }
-            )
-    return {"conditions": conditions, "differences": differences}
+            p = min(1.0, 2 * min(float(np.mean(diffs <= 0)), float(np.mean(diffs >= 0))))
+            entry = {
+                "a": a, "b": b, "key": key, "mean": round(mean, 1), "low": low, "high": high,
+                "se": round(float(np.std(diffs)), 2), "p_value": round(max(p, 1 / resamples), 4),
+                "paper": finding, "sign": sign,
+            }  # fmt: skip
+            differences.append(entry)
+            if key == "average":
+                family.append(entry)
+    for entry, adjusted in zip(family, holm([e["p_value"] for e in family])):
+        entry["p_holm"] = round(adjusted, 4)
+    for entry in differences:
+        p_used = entry.get("p_holm", entry["p_value"])
+        entry["verdict"] = verdict(p_used, entry["mean"], entry["sign"])
+        entry["inside_noise"] = entry["verdict"] == "cannot tell"
+        entry["paper_direction_holds"] = {"holds": True, "the other way": False}.get(entry["verdict"])
+    m = max(1, len(family))
+    z = NormalDist().inv_cdf(1 - ALPHA / (2 * m)) + NormalDist().inv_cdf(POWER)
+    ses = sorted(e["se"] for e in family)
+    se = ses[len(ses) // 2] if ses else float("nan")
+    if not se > 0 and names:  # no spread between paired conditions: bound it by one condition's spread, unpaired
+        se = float(np.std(samples[names[0]]["average"])) * 2**0.5
+    power = {
+        "min_detectable_difference": round(z * se, 1),
+        "se_of_a_difference": round(se, 2),
+        "alpha": ALPHA,
+        "power": POWER,
+        "comparisons": m,
+        "rule": "(z(1 - alpha/2m) + z(power)) x median paired-bootstrap SE of the average-score differences "
+        "(Holm's first step; seeds and items resampled)",
+    }
+    return {"conditions": conditions, "differences": differences, "power": power}
 
 
 # ---------------------------------------------------------------------------------------------
@@ -200,7 +209,7 @@ def score_table(result: dict) -> list[str]:
 def _gt(a, b) -> str:
     if a is None or b is None:
         return "cannot tell (a value is missing)"
-    return "holds" if a > b else "does not hold"
+    return "as the paper (a point value, no interval)" if a > b else "not as the paper (a point value, no interval)"
 
 
 def direction_checks(result: dict) -> list[str]:
@@ -228,24 +237,110 @@ def direction_checks(result: dict) -> list[str]:
                 "cannot tell"
                 if mine is None or not others
                 else _gt(mine, max(others)).replace(
-                    "does not hold", "does not hold (another variant is as high or higher)"
+                    "not as the paper", "not as the paper (another variant is as high or higher)"
                 )
             )
             lines.append(f"Image + caption + 10% blank is the best synthesizer input on {measure}: {verdict}.")
     return lines
 
 
+def generated_table(result: dict) -> list[str]:
+    """The secondary metric: greedy answers scored with the released metrics, mean over seeds (no interval)."""
+    conditions = result["conditions"]
+    keys = next((list(c["generated"]) for c in conditions.values() if c.get("generated")), [])
+    if not keys:
+        return []
+    n = result["config"].get("generated_items")
+    lines = [
+        "## Secondary metric: generated answers, scored with the released metrics",
+        "",
+        f"Greedy answers (at most 6 tokens) to the first {n} items of each task, scored by the released SLAKE",
+        "(closed: exact yes/no; open: recall) and PMC-VQA (option letter, seeded draw when none) metrics; mean over",
+        "seeds, no interval. The primary metric is the likelihood score above.",
+        "",
+        "| condition | " + " | ".join(keys) + " |",
+        "| --- | " + " | ".join("---:" for _ in keys) + " |",
+    ]
+    for name, c in conditions.items():
+        cells = " | ".join(f"{sum(c['generated'][k]) / len(c['generated'][k]):.1f}" for k in keys)
+        lines.append(f"| {name} | {cells} |")
+    return lines + [""]
+
+
+REAL_RUN = "adamllm ablate --output outputs/ablate"
+"""The command of the real (default) run, printed by the smoke test."""
+
+
+def head_lines(result: dict) -> list[str]:
+    """The report's first lines: smoke-test label, the gate's figures, retention, and the run's power."""
+    gate = result["gate"]
+    lines = ["# The paper's ablations in miniature", ""]
+    if result.get("smoke_test"):
+        lines = [
+            "# SMOKE TEST (`--small`): the paper's ablations in miniature, a run that cannot speak to the paper",
+            "",
+            "**This smoke test cannot speak to the paper.** Its sizes only exercise every stage",
+            f"(a few steps, a few dozen items); its numbers are not findings. The real run: `{REAL_RUN}`",
+            "(about 30 minutes on 2 cores; see `adamllm ablate --help`).",
+            "",
+        ]
+    chance = ", ".join(f"{k} {v:.1f}" for k, v in gate["chance"].items())
+    need = gate["question_only_prior"] + gate["required"]["over_prior"]
+    per_seed = ", ".join(f"{g['dev_accuracy']:.1f}/{g['gray_image_accuracy']:.1f}" for g in gate["per_seed"])
+    if not gate["passed"]:
+        lines += [
+            "**The feasibility gate FAILED: the general student does not read images, so the comparisons below "
+            "cannot speak** (they measure question priors, not the method)."
+            + ("" if result.get("conditions") else " The run stopped here (`--allow-failed-gate` writes them)."),
+            "",
+        ]
+    lines += [
+        f"- **Gate ({'passed' if gate['passed'] else 'failed'})**: general dev accuracy {gate['dev_accuracy']:.1f} "
+        f"(needs >= {need:.1f}: the question-only prior {gate['question_only_prior']:.1f} + "
+        f"{gate['required']['over_prior']:g}); with gray images {gate['gray_image_accuracy']:.1f} (needs within "
+        f"{gate['required']['gray_within']:g} of the prior); chance: {chance}. "
+        f"Per seed (dev/gray): {per_seed}."
+    ]
+    if result.get("registered"):
+        reg = result["registered"]
+        lines.append(
+            f"- **Registered before scoring** (chosen on the general dev split): post-training lr {reg['lr']:g}, "
+            f"at most {reg['epochs']} epochs, early stopping on 10% of each condition's own rows."
+        )
+    if result.get("conditions"):
+        kept = ", ".join(
+            f"{n} {c['retention']['general_dev_accuracy']:.1f}"
+            for n, c in result["conditions"].items()
+            if c.get("retention")
+        )
+        lines.append(f"- **General-dev retention** (accuracy on the general dev split after post-training): {kept}.")
+    if result.get("power"):
+        pw = result["power"]
+        items = ", ".join(f"{k} {v}" for k, v in pw["items"].items())
+        lines.append(
+            f"- **Power**: the smallest difference in the average score this run can detect is "
+            f"**{pw['min_detectable_difference']:.1f} points** (80% power, alpha 0.05 Holm-corrected over "
+            f"{pw['comparisons']} comparisons; paired SE {pw['se_of_a_difference']:.2f} from its own {pw['seeds']} "
+            f'seeds and items: {items}). Smaller true differences read "cannot tell".'
+        )
+    return lines + [""]
+
+
 def write_report(path: Path, result: dict, chart_path: Path) -> Path:
-    """Write ``ABLATIONS.md``: tables in the paper's shape, the chart, and what agrees with the paper's direction."""
+    """Write ``ABLATIONS.md``: the gate and power first, tables in the paper's shape, the chart, the verdicts."""
     cfg = result["config"]
+    lines = head_lines(result)
+    if not result.get("conditions"):
+        path.write_text("\n".join(lines) + "\n", encoding="utf-8")
+        return path
     filt, checker = result["filter"], result["filter"]["checker"]
     drawn = chart(result, chart_path)
-    lines = [
-        "# The paper's ablations in miniature",
-        "",
-        f"Seeds per condition: {cfg['seeds']}. Scores are 0-100 on the mini benchmark, mean over seeds with a",
-        "95% bootstrap interval over items and seeds in brackets. The models are tiny and trained for minutes",
-        "on a procedurally drawn world: what follows is what this run measured, not the paper's results.",
+    lines += [
+        f"Seeds per condition: {cfg['seeds']} (paired: every condition starts from the same general student of each",
+        "seed). Scores are likelihood-scored accuracies (0-100) on the ablation's benchmark (held-out combinations",
+        "of the domain's facts), mean over seeds with a 95% bootstrap interval over items and seeds in brackets. The",
+        "models are tiny and trained for minutes on a procedurally drawn world: what follows is what this run",
+        "measured, not the paper's results.",
         f"The starting (general) student: {result['general_student']}.",
         "",
         "## Conditions (the paper's component and pipeline tables)",
@@ -253,24 +348,24 @@ def write_report(path: Path, result: dict, chart_path: Path) -> Path:
         *score_table(result),
         "",
         *([f"![average score per condition]({drawn.name})", ""] if drawn else []),
-        "## Differences against the paper's direction (paired bootstrap, average score)",
+        "## Differences against the paper's direction (paired bootstrap, average score, Holm-corrected)",
         "",
-        "| a - b | difference [95% interval] | inside the noise | the paper | paper's direction holds |",
-        "| --- | ---: | --- | --- | --- |",
+        "| a - b | difference [95% interval] | p (Holm) | the paper | verdict |",
+        "| --- | ---: | ---: | --- | --- |",
     ]
     for d in result["differences"]:
         if d["key"] != "average":
             continue
         lines.append(
-            f"| {d['a']} - {d['b']} | {d['mean']:+.1f} [{d['low']:+.1f}, {d['high']:+.1f}] | "
-            f"{'yes' if d['inside_noise'] else 'no'} | {d['paper']} | {'yes' if d['paper_direction_holds'] else 'no'} |"
+            f"| {d['a']} - {d['b']} | {d['mean']:+.1f} [{d['low']:+.1f}, {d['high']:+.1f}] | {d['p_holm']:.3f} | "
+            f"{d['paper']} | {d['verdict']} |"
         )
-    inside = [f"{d['a']} vs {d['b']}" for d in result["differences"] if d["key"] == "average" and d["inside_noise"]]
     lines += [
         "",
-        "Inside the noise (the interval of the difference holds 0): " + (", ".join(inside) or "none") + ".",
-        "Per-metric differences are in `ablations.json` (`differences`).",
+        "Verdicts: *holds* / *the other way* only when the Holm-adjusted p is below 0.05; otherwise *cannot tell*",
+        '(a difference this run cannot resolve is never read as "no"). Per-task differences: `ablations.json`.',
         "",
+        *generated_table(result),
         "## The consistency filter (lexical checker), tasks judged against the world's truth",
         "",
         "| tasks | count | agreement | accuracy | diversity | paper |",
