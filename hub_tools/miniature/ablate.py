@@ -29,9 +29,10 @@ from __future__ import annotations
 
 import json
 import time
-from dataclasses import asdict, dataclass
+from dataclasses import asdict
 from pathlib import Path
 
+from hub_tools.miniature.ablate_config import AblationConfig  # noqa: F401 (re-exported)
 from hub_tools.miniature.ablate_data import DATA_CONDITIONS
 from hub_tools.miniature.ablate_student import ReleasedMetrics
 from hub_tools.miniature.ablate_synth import (  # noqa: F401 (re-exported)
@@ -42,75 +43,6 @@ from hub_tools.miniature.ablate_synth import (  # noqa: F401 (re-exported)
     synthesizer_inputs,
     tune_variant,
 )
-from hub_tools.miniature.quickstart import QuickstartConfig
-
-
-@dataclass
-class AblationConfig:
-    """Sizes of the ablation run; :meth:`small` is the smoke test (the test suite runs it)."""
-
-    seeds: int = 3
-    # the quickstart world and the main synthesizer are the quickstart's (its defaults, read from QuickstartConfig)
-    world_seed: int = QuickstartConfig.seed
-    seed_images: int = QuickstartConfig.seed_images
-    pairs: int = QuickstartConfig.pairs
-    pretrain_steps: int = QuickstartConfig.pretrain_steps
-    tune_steps: int = QuickstartConfig.tune_max_steps
-    variant_steps: int = 200
-    synthesizer_inputs: bool = True
-    measure_pairs: int | None = QuickstartConfig.measure_pairs
-    synth_max_new_tokens: int = QuickstartConfig.synth_max_new_tokens
-    # the ablation's world and students
-    domain_pairs: int = 200
-    benchmark_per_task: int = 300
-    general_rows: int = 3000
-    general_dev: int = 360
-    """General dev items written (a sixth are captions, not scored: 300 scored questions)."""
-    general_steps: int = 2000
-    general_students: int = 1
-    """Distinct general students (seed ``s`` post-trains from general student ``s % general_students``): one by
-    default, to fit the budget; every seed's post-training and scoring is then paired on it."""
-    general_lr: float = 2e-3
-    general_batch: int = 32
-    lr_grid: tuple[float, ...] = (5e-4, 1e-3, 2e-3)
-    max_epochs: int = 8
-    post_batch: int = 16
-    patience: int = 2
-    bootstrap: int = 1000
-    generated_items: int = 100
-    """Items per task whose greedy answers are scored with the released metrics (the secondary metric)."""
-    gate_margin: float = 20.0
-    gray_tolerance: float = 3.0
-    allow_failed_gate: bool = False
-    smoke_test: bool = False
-    cached_synthesizer: bool = False
-    """Use the tiny cache's tuned synthesizer as the main one (no tuning): the small run's shortcut."""
-    threads: int | str = "auto"
-
-    @classmethod
-    def small(cls, seeds: int = 2) -> AblationConfig:
-        """A smoke test that exercises every condition and block; it cannot speak to the paper."""
-        return cls(
-            seeds=seeds,
-            seed_images=24,
-            pairs=16,
-            pretrain_steps=0,
-            tune_steps=0,
-            variant_steps=4,
-            measure_pairs=2,
-            synth_max_new_tokens=96,
-            domain_pairs=24,
-            benchmark_per_task=24,
-            general_rows=96,
-            general_dev=48,
-            general_steps=12,
-            lr_grid=(1e-3,),
-            max_epochs=2,
-            bootstrap=100,
-            generated_items=8,
-            smoke_test=True,
-            cached_synthesizer=True,
-        )
 
 
 def _stage(title: str) -> float:

@@ -13,7 +13,7 @@ from pathlib import Path
 from typing import TYPE_CHECKING
 
 if TYPE_CHECKING:
-    from hub_tools.miniature.ablate import AblationConfig
+    from hub_tools.miniature.ablate_config import AblationConfig
 
 SYNTHESIZER_VARIANTS = {
     "untuned": None,
