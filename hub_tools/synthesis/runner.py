@@ -335,10 +335,11 @@ def _run(cfg, engine, dist, run_dir: Path, stage_dir: Path, entry: dict, manifes
                     bar.update(1)
                     continue
                 row = None
-                if error is None and foreign(text):
+                token = foreign(text) if error is None else None
+                if token:
                     error = (
-                        f"the generation holds the special token {foreign(text)!r} outside the format's turn "
-                        "markers; rejected before parsing"
+                        f"the generation holds the special token {token!r} outside the format's turn markers; "
+                        "rejected before parsing"
                     )
                 if error is None:
                     try:
