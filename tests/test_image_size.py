@@ -91,3 +91,22 @@ def test_one_picture_one_size_in_synthesis_training_and_evaluation(tiny_models, 
     run = json.loads((tmp_path / "eval" / "run.json").read_text())
     assert run["image_max_pixels"] == RELEASE_CAP
     assert sizes == {"synthesis": [EXPECTED], "sft": [EXPECTED], "evaluation": [EXPECTED]}
+
+
+@pytest.mark.parametrize("command", ["synthesize", "pipeline"])
+def test_synthesize_and_pipeline_take_the_image_size_contract_from_the_command_line(command, tmp_path, capsys):
+    """``--image-max-pixels`` / ``--image-min-pixels`` reach the synthesis config (hence the engines and the
+    manifest); a floor above the cap is a usage error before any work (exit 2, one line)."""
+    from hub_tools.cli import build_parser, main
+    from hub_tools.commands.synthesize import synthesis_config
+
+    argv = [command, "--pairs", str(tmp_path / "pairs.json"), "--output", str(tmp_path / "run")]
+    args = build_parser().parse_args([*argv, "--image-max-pixels", str(RELEASE_CAP), "--image-min-pixels", "1024"])
+    config = synthesis_config(args)
+    assert (config.image_max_pixels, config.image_min_pixels) == (RELEASE_CAP, 1024)
+    assert synthesis_config(build_parser().parse_args(argv)).image_max_pixels is None  # default: as given
+
+    assert main([*argv, "--image-max-pixels", "1000", "--image-min-pixels", "2000", "--no-progress"]) == 2
+    err = capsys.readouterr().err.strip().splitlines()
+    assert len(err) == 1 and "larger than image_max_pixels" in err[0], err
+    assert not (tmp_path / "run").exists()

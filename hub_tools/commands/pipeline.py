@@ -38,9 +38,10 @@ def pipeline_kwargs(args: argparse.Namespace) -> dict:
     from hub_tools.commands.filter import checker_factory
     from hub_tools.commands.synthesize import synthesis_config
 
+    synthesis = synthesis_config(args)  # usage errors (run dir, image sizes) before the checker is looked for
     checker = checker_factory(args, prefix="checker-")  # a bad --checker-prompt fails here, before synthesis
     return {
-        "synthesis": synthesis_config(args),
+        "synthesis": synthesis,
         "checker": checker,
         "checker_batch_size": args.checker_batch_size,
         "all_triplets": args.all_triplets,

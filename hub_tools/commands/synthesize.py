@@ -98,6 +98,17 @@ def add_arguments(p: argparse.ArgumentParser, endpoint_flag: str = "--endpoint")
         "then a one-token greedy step with argmax and stop checks inside, CUDA-graph compiled on GPU; eager "
         "elsewhere, same tokens), or auto: compiled on CUDA, generate otherwise (default: %(default)s)",
     )
+    p.add_argument(
+        "--image-max-pixels",
+        type=int,
+        default=None,
+        help="shrink images with more pixels than this (an area, LLaMA-Factory's rule: the SFT recipes' "
+        "image_max_pixels, evaluate's --image-max-pixels) before the synthesizer sees them, in-process or served; "
+        "default: as given, as the released synthesizer was run",
+    )
+    p.add_argument(
+        "--image-min-pixels", type=int, default=None, help="enlarge images with fewer pixels than this (an area)"
+    )
     p.add_argument("--window", type=int, default=None, help="pairs sorted by length together (default: 4 x batch)")
     p.add_argument(
         "--overwrite",
@@ -121,6 +132,7 @@ def synthesis_config(args: argparse.Namespace):
     """The typed :class:`~hub_tools.synthesis.runner.SynthesisConfig` of parsed synthesize options."""
     from dataclasses import fields
 
+    from hub_tools.data.image_size import image_size
     from hub_tools.synthesis.runner import SynthesisConfig
 
     given = [value for value in (args.output, getattr(args, "run_dir", None)) if value]  # --output or RUN_DIR
@@ -129,7 +141,9 @@ def synthesis_config(args: argparse.Namespace):
     args.output = given[0]
     values = {f.name: getattr(args, f.name) for f in fields(SynthesisConfig) if hasattr(args, f.name)}
     values["endpoint"] = getattr(args, "endpoint", None) or getattr(args, "synthesizer_endpoint", None)
-    return SynthesisConfig(**values)
+    config = SynthesisConfig(**values)
+    image_size(config.image_max_pixels, config.image_min_pixels)  # a bad pair is a usage error, before any work
+    return config
 
 
 def run(args: argparse.Namespace) -> int:
