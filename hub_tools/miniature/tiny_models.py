@@ -477,10 +477,13 @@ def build_tiny_models(out_dir: str | Path, seed: int = 0, force: bool = False) -
     for name in todo:  # every folder to replace is checked before anything is built or removed
         _check_replaceable(out_dir / name)
     out_dir.mkdir(parents=True, exist_ok=True)
-    paths = {}
-    for name, builder in BUILDERS.items():
-        path = out_dir / name
-        if name in todo:
-            _install(lambda tmp, builder=builder: builder(tmp, seed=seed), path, wants[name])
-        paths[name] = path
+    paths = {name: out_dir / name for name in BUILDERS}
+    if not todo:
+        return paths
+    from filelock import FileLock  # huggingface_hub's own dependency
+
+    with FileLock(out_dir / ".tiny-models.lock"):  # two processes at once: the second waits, then reuses
+        for name, builder in BUILDERS.items():
+            if force and name in todo or not _stamped(paths[name], wants[name]):
+                _install(lambda tmp, builder=builder: builder(tmp, seed=seed), paths[name], wants[name])
     return paths
