@@ -23,8 +23,8 @@ install: $(STAMP)
 quickstart: install
 	$(VENV)/bin/adamllm quickstart --output outputs/quickstart $(if $(OVERWRITE),--overwrite)
 
-# The paper's ablations in miniature (docs/ablations.md): SEEDS=3 by default; about 25 minutes from nothing measured on
-# the 2-core development box at load 2-3 (benchmarks/RESULTS.md). A second run into the same folder needs OVERWRITE=1.
+# The paper's ablations in miniature (docs/ablations.md): SEEDS=3 by default; 23 minutes from nothing measured on
+# the 2-core development box at load 1.3-2 (benchmarks/RESULTS.md). A second run into the same folder needs OVERWRITE=1.
 SEEDS ?= 3
 ablate: install
 	$(VENV)/bin/adamllm ablate --output outputs/ablate --seeds $(SEEDS) $(if $(OVERWRITE),--overwrite)

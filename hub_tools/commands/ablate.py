@@ -19,9 +19,9 @@ def register(subparsers, name: str, help: str) -> None:
         "--small",
         action="store_true",
         help="a smoke test that touches every stage and cannot speak to the paper (its report says so first; "
-        "113 s measured for --small --seeds 2 on the 2-core development box at load average 2-3, 40 s when quiet). The default run "
-        "(3 seeds, 942 benchmark items) took about 25 minutes there from nothing (430 s main synthesizer + 1,088 s "
-        "the rest, load 2-3) and could detect a 6.4-point difference (docs/ablations.md)",
+        "113 s measured for --small --seeds 2 on the 2-core development box at load average 2-3, 40 s when "
+        "quiet). The default run (3 seeds, 2,438 benchmark items) took 22.9 minutes there from nothing (load 1.3-2) "
+        "and could detect a 3.1-point difference (docs/ablations.md)",
     )
     p.add_argument(
         "--allow-failed-gate",
