@@ -40,8 +40,11 @@ chromium:
 	  esac; \
 	fi
 
+# Two pytest workers (pytest-xdist), a test file per worker: on a 2-core box many tests wait on a subprocess, a
+# server or a sleep, so two workers keep both cores busy. TEST_WORKERS=0 runs the suite in one process.
+TEST_WORKERS ?= 2
 test: install chromium
-	$(PY) -m pytest tests -q --durations=15
+	$(PY) -m pytest tests -q --durations=15 $(if $(filter 0,$(TEST_WORKERS)),,-n $(TEST_WORKERS) --dist loadfile)
 
 test-fast: install
 	$(PY) -m pytest tests -q -m "not slow"
