@@ -17,6 +17,14 @@ def register(subparsers, name: str, help: str) -> None:
         "313 s at load 5-7: benchmarks/RESULTS.md)",
     )
     p.add_argument(
+        "--domain",
+        choices=("biomed+food", "remote-sensing"),
+        default="biomed+food",
+        help="the miniature world's domain: scans and plates (biomed+food, the default) or remote-sensing (aerial "
+        "scenes: land use, object counts and sides; the student is scored on the CLRS, FloodNet and NWPU-Captions "
+        "tasks of a miniature benchmark)",
+    )
+    p.add_argument(
         "--pretrain-steps", type=int, default=None, help="text-pretraining steps of the tiny synthesizer (0: none)"
     )
     p.add_argument(
@@ -60,7 +68,10 @@ def run(args: argparse.Namespace) -> int:
     from hub_tools.rundir.ownership import OutputRefused
 
     set_progress(not args.no_progress, quiet_transformers=True)
-    config = QuickstartConfig.small(args.seed) if args.small else QuickstartConfig(seed=args.seed)
+    if args.small:
+        config = QuickstartConfig.small(args.seed, args.domain)
+    else:
+        config = QuickstartConfig(seed=args.seed, domain=args.domain)
     if args.budget_minutes is not None:
         config = config.scaled(args.budget_minutes)
     overrides = {

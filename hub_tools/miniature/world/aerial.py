@@ -19,8 +19,17 @@ import random
 from pathlib import Path
 
 from hub_tools.filtering.lexical import NUMBER_WORDS
-from hub_tools.miniature.world.params import AERIAL_OBJECTS, LAND_USES, SIDES, Aerial, _rng, sample_aerial
-from hub_tools.miniature.world.text import QA, _cue_end, _num
+from hub_tools.miniature.world.draw import draw, png_bytes
+from hub_tools.miniature.world.params import (
+    AERIAL_OBJECTS,
+    LAND_USES,
+    SIDES,
+    Aerial,
+    _rng,
+    params_to_dict,
+    sample_aerial,
+)
+from hub_tools.miniature.world.phrasing import QA, _cue_end, _num
 
 AERIAL_TASK_NAMES = {"scene": "CLRS", "vqa": "FloodNet", "caption": "NWPU-Captions"}
 """Which harness task folder each part of the aerial benchmark fills (see ``hub_tools.evaluation.tasks``)."""
@@ -182,9 +191,6 @@ def write_aerial_benchmark(out: Path, cfg) -> dict:
     ``label``, ..., ``params`` as a JSON string) and ``images/``.
     """
     from hub_tools.evaluation import remote_sensing as RS
-    from hub_tools.miniature.world.draw import draw
-    from hub_tools.miniature.world.files import _write_json, _write_png
-    from hub_tools.miniature.world.params import params_to_dict
 
     names = {**AERIAL_TASK_NAMES, **{k: v for k, v in cfg.task_names.items() if k in AERIAL_TASK_NAMES}}
     classes = list(LAND_USES)
@@ -208,13 +214,14 @@ def write_aerial_benchmark(out: Path, cfg) -> dict:
                 params = sample_aerial(rng)
                 row = {"input": RS.CAPTION_PROMPT, "label": aerial_caption(params, rng)}
             rel = f"images/{task.lower()}_{index:04d}.png"
-            _write_png(folder / rel, draw(params, rng, cfg.image_size))
+            (folder / "images").mkdir(parents=True, exist_ok=True)
+            (folder / rel).write_bytes(png_bytes(draw(params, rng, cfg.image_size)))
             rows.append(
                 {"id": f"{task}-{index:04d}", "image": rel, **row, "params": json.dumps(params_to_dict(params))}
             )
         folder.mkdir(parents=True, exist_ok=True)
         (folder / "test.jsonl").write_text("".join(json.dumps(r) + "\n" for r in rows), encoding="utf-8")
         if key == "scene":
-            _write_json(folder / "vocabulary.json", classes)
+            (folder / "vocabulary.json").write_text(json.dumps(classes, indent=1) + "\n", encoding="utf-8")
         counts[task] = len(rows)
     return counts

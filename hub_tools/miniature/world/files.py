@@ -29,6 +29,7 @@ from pathlib import Path
 from typing import Any
 
 from hub_tools.defaults import CAPTION_PROMPT, WORLD_BENCHMARK_PER_TASK, WORLD_PAIRS, WORLD_SEED_IMAGES
+from hub_tools.miniature.world.aerial import AERIAL_TASK_NAMES, write_aerial_benchmark
 from hub_tools.miniature.world.draw import draw, png_bytes
 from hub_tools.miniature.world.params import (
     COLORS,
@@ -270,8 +271,6 @@ def write_benchmark(out: Path, cfg: WorldConfig) -> dict:
     ``image`` (a path in the folder), ``input``, ``label``, ..., ``params`` as a JSON string) and ``images/``.
     """
     if cfg.domain == REMOTE_SENSING:
-        from hub_tools.miniature.world.aerial import write_aerial_benchmark
-
         return write_aerial_benchmark(out, cfg)
     names = {**DEFAULT_TASK_NAMES, **cfg.task_names}
     unknown = set(names) - set(DEFAULT_TASK_NAMES)
@@ -353,8 +352,6 @@ def build_world(out_dir: str | Path, config: WorldConfig | None = None, **overri
         raise ValueError(f"unknown world domain {cfg.domain!r}; expected one of {list(WORLD_DOMAINS)}")
     aerial = cfg.domain == REMOTE_SENSING
     if aerial and cfg.task_names == DEFAULT_TASK_NAMES:
-        from hub_tools.miniature.world.aerial import AERIAL_TASK_NAMES
-
         cfg.task_names = dict(AERIAL_TASK_NAMES)
     out = _claim_world(Path(out_dir))
     if aerial:

@@ -8,9 +8,9 @@ the grounding checks (:mod:`hub_tools.miniature.world.grounding`) rely on both.
 from __future__ import annotations
 
 import random
-from dataclasses import dataclass
 
 from hub_tools.filtering.lexical import NUMBER_WORDS
+from hub_tools.miniature.world.aerial import aerial_caption, aerial_listing, aerial_questions
 from hub_tools.miniature.world.params import (
     DEFAULT_DOMAIN,
     INGREDIENTS,
@@ -27,15 +27,12 @@ from hub_tools.miniature.world.params import (
     all_combos,
     sample_params,
 )
+from hub_tools.miniature.world.phrasing import QA, _cue_end, _num
 
 
 # ---------------------------------------------------------------------------------------------
 # captions
 # ---------------------------------------------------------------------------------------------
-def _num(rng: random.Random, n: int) -> str:
-    return NUMBER_WORDS[n] if rng.random() < 0.6 else str(n)
-
-
 def _noun(name: str, n: int) -> str:
     ing = INGREDIENTS[name]
     return ing.name if n == 1 and name != "cheese" else ("cheese cube" if n == 1 else ing.plural)
@@ -94,8 +91,6 @@ def scan_caption(params: Scan, rng: random.Random) -> str:
 def caption(params: Params, rng: random.Random) -> str:
     """A caption of ``params`` in one of several phrasings."""
     if isinstance(params, Aerial):
-        from hub_tools.miniature.world.aerial import aerial_caption
-
         return aerial_caption(params, rng)
     return food_caption(params, rng) if isinstance(params, Food) else scan_caption(params, rng)
 
@@ -107,8 +102,6 @@ def listing(params: Params, rng: random.Random) -> str:
     with a name — what answering "How many eggs ...?" from a caption takes.
     """
     if isinstance(params, Aerial):
-        from hub_tools.miniature.world.aerial import aerial_listing
-
         return aerial_listing(params, rng)
     if isinstance(params, Food):
         items = list(params.items)
@@ -164,20 +157,6 @@ def caption_paraphrases(
 # ---------------------------------------------------------------------------------------------
 # questions with precise and informative answers
 # ---------------------------------------------------------------------------------------------
-@dataclass
-class QA:
-    """A question about an image with its precise and informative answers and its task type."""
-
-    task: str
-    question: str
-    precise: str
-    informative: str
-
-
-def _cue_end(rng: random.Random, value: str) -> str:
-    return rng.choice([f" So the answer is {value}.", f" Therefore, the answer is {value}.", f" Thus it is {value}."])
-
-
 def food_questions(p: Food, rng: random.Random) -> list[QA]:
     """Every question type about a plate, with answers (informative styles vary by ``rng``)."""
     qas = []
@@ -370,7 +349,5 @@ def scan_questions(p: Scan, rng: random.Random) -> list[QA]:
 def questions(params: Params, rng: random.Random) -> list[QA]:
     """All question types about ``params``."""
     if isinstance(params, Aerial):
-        from hub_tools.miniature.world.aerial import aerial_questions
-
         return aerial_questions(params, rng)
     return food_questions(params, rng) if isinstance(params, Food) else scan_questions(params, rng)
