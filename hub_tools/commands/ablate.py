@@ -24,6 +24,13 @@ def register(subparsers, name: str, help: str) -> None:
         "the rest, load 2-3) and could detect a 6.4-point difference (docs/ablations.md)",
     )
     p.add_argument(
+        "--domain",
+        choices=("biomed+food", "remote-sensing"),
+        default="biomed+food",
+        help="the domain: scans and plates (biomed+food, the default, the published run) or remote-sensing (aerial "
+        "scenes: land use, object counts and sides; not yet published as a default run, docs/ablations.md)",
+    )
+    p.add_argument(
         "--allow-failed-gate",
         action="store_true",
         help="write the comparison tables even when the feasibility gate fails (the general student does not read "
@@ -57,7 +64,7 @@ def run(args: argparse.Namespace) -> int:
     except OutputRefused as err:
         return fail("ablate", err)
     set_progress(not args.no_progress, quiet_transformers=True)
-    config = AblationConfig.small() if args.small else AblationConfig()
+    config = AblationConfig.small(domain=args.domain) if args.small else AblationConfig(domain=args.domain)
     if args.seeds is not None:
         config.seeds = args.seeds
     if args.no_synthesizer_inputs:
