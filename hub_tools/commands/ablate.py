@@ -8,6 +8,8 @@ import sys
 
 def register(subparsers, name: str, help: str) -> None:
     """Add the ``ablate`` subcommand."""
+    from hub_tools.miniature.world.params import DEFAULT_DOMAIN, WORLD_DOMAINS
+
     p = subparsers.add_parser(
         name,
         help=help,
@@ -25,8 +27,8 @@ def register(subparsers, name: str, help: str) -> None:
     )
     p.add_argument(
         "--domain",
-        choices=("biomed+food", "remote-sensing"),
-        default="biomed+food",
+        choices=WORLD_DOMAINS,
+        default=DEFAULT_DOMAIN,
         help="the domain: scans and plates (biomed+food, the default, the published run) or remote-sensing (aerial "
         "scenes: land use, object counts and sides; not yet published as a default run, docs/ablations.md)",
     )

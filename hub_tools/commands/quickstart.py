@@ -7,6 +7,8 @@ import argparse
 
 def register(subparsers, name: str, help: str) -> None:
     """Add the ``quickstart`` subcommand."""
+    from hub_tools.miniature.world.params import DEFAULT_DOMAIN, WORLD_DOMAINS
+
     p = subparsers.add_parser(name, help=help, description=help + " Writes OUTPUT/REPORT.md.")
     p.add_argument("--output", default="outputs/quickstart", help="folder for every artifact and the report")
     p.add_argument("--seed", type=int, default=0, help="seed of the world, the models and every draw (default: 0)")
@@ -18,8 +20,8 @@ def register(subparsers, name: str, help: str) -> None:
     )
     p.add_argument(
         "--domain",
-        choices=("biomed+food", "remote-sensing"),
-        default="biomed+food",
+        choices=WORLD_DOMAINS,
+        default=DEFAULT_DOMAIN,
         help="the miniature world's domain: scans and plates (biomed+food, the default) or remote-sensing (aerial "
         "scenes: land use, object counts and sides; the student is scored on the CLRS, FloodNet and NWPU-Captions "
         "tasks of a miniature benchmark)",

@@ -36,6 +36,7 @@ from hub_tools.miniature.quickstart_report import (  # noqa: F401  (re-exported:
     benchmark_tasks,
     write_report,
 )
+from hub_tools.miniature.world.params import DEFAULT_DOMAIN
 
 
 @dataclass
@@ -54,7 +55,7 @@ class QuickstartConfig:
     sft_epochs: float = 20.0
     sft_learning_rate: float = 1e-3
     eval_max_new_tokens: int = 32
-    domain: str = "biomed+food"
+    domain: str = DEFAULT_DOMAIN
     """The world's domain: ``biomed+food`` (scans and plates) or ``remote-sensing`` (aerial scenes, evaluated on the
     CLRS / FloodNet / NWPU-Captions tasks)."""
     threads: int | str = "auto"
@@ -97,7 +98,7 @@ class QuickstartConfig:
         )
 
     @classmethod
-    def small(cls, seed: int = 0, domain: str = "biomed+food") -> QuickstartConfig:
+    def small(cls, seed: int = 0, domain: str = DEFAULT_DOMAIN) -> QuickstartConfig:
         """A reduced run (under a minute) that exercises every stage: the slow test uses it.
 
         Enough steps that the synthesizer writes a few complete triplets (with 12 steps and 48 new tokens

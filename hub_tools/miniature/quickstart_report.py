@@ -110,8 +110,10 @@ def write_report(path: Path, report: dict, tasks: list[dict], generations: list[
     syn = report["synthesizer"]
     stats = report["stats"]
     verdicts = stats.get("verdicts", {})
+    from hub_tools.miniature.world import DEFAULT_DOMAIN
+
     domain_lines = []
-    if report.get("domain") not in (None, "biomed+food"):
+    if report.get("domain") not in (None, DEFAULT_DOMAIN):
         domain_lines = [
             f"Domain: **{report['domain']}** (the miniature world's aerial scenes; benchmark tasks "
             f"{', '.join(report.get('benchmark_tasks', []))}).",
