@@ -57,12 +57,12 @@ def aerial_caption(p: Aerial, rng: random.Random) -> str:
     counted = f"{_num(rng, p.count)} {_noun(p.obj, p.count)}"
     style = rng.randrange(4)
     if style == 0:
-        return f"An aerial view of {use.name} with {counted} on the {p.side} side of the image."
+        return f"An aerial view of {_an(use.name)} area with {counted} on the {p.side} side of the image."
     if style == 1:
         return f"Satellite image of {use.look} ({use.name}); there {_be(p.count)} {counted} in the {p.side} half."
     if style == 2:
         return f"Top-down image of {_an(use.name)} area. {counted.capitalize()} can be seen on the {p.side} side."
-    return f"{use.name.capitalize()} seen from above, with {counted} on the {p.side}."
+    return f"A {use.name} scene seen from above, with {counted} on the {p.side}."
 
 
 def aerial_listing(p: Aerial, rng: random.Random) -> str:
