@@ -6,15 +6,16 @@ from __future__ import annotations
 import json
 from pathlib import Path
 
+from hub_tools.miniature.world.aerial import AERIAL_TASK_NAMES
+from hub_tools.miniature.world.params import DEFAULT_DOMAIN, REMOTE_SENSING
+
 BENCHMARK_TASKS = ["SLAKE", "PMC-VQA", "FoodSeg103"]
-REMOTE_SENSING_TASKS = ["CLRS", "FloodNet", "NWPU-Captions"]
-"""The harness tasks the remote-sensing world's benchmark fills (:mod:`hub_tools.miniature.world.aerial`)."""
+REMOTE_SENSING_TASKS = list(AERIAL_TASK_NAMES.values())
+"""The harness tasks the remote-sensing world's benchmark fills (CLRS, FloodNet, NWPU-Captions)."""
 
 
 def benchmark_tasks(domain: str | None) -> list[str]:
     """The harness tasks of the miniature benchmark of ``domain`` (``remote-sensing`` or the default world's)."""
-    from hub_tools.miniature.world import REMOTE_SENSING
-
     return list(REMOTE_SENSING_TASKS if domain == REMOTE_SENSING else BENCHMARK_TASKS)
 
 
@@ -110,8 +111,6 @@ def write_report(path: Path, report: dict, tasks: list[dict], generations: list[
     syn = report["synthesizer"]
     stats = report["stats"]
     verdicts = stats.get("verdicts", {})
-    from hub_tools.miniature.world import DEFAULT_DOMAIN
-
     domain_lines = []
     if report.get("domain") not in (None, DEFAULT_DOMAIN):
         domain_lines = [
