@@ -19,8 +19,15 @@ def generated(tmp_path_factory):
     return general, pairs
 
 
-def test_domain_words_are_in_domain_captions_and_never_in_general_rows(generated):
+@pytest.fixture(scope="module")
+def aerial_pairs(tmp_path_factory):
+    out = tmp_path_factory.mktemp("ablate_world_aerial")
+    return json.loads(AW.write_domain_pairs(out, 60, 0, domain="remote-sensing").read_text())
+
+
+def test_domain_words_are_in_domain_captions_and_never_in_general_rows(generated, aerial_pairs):
     general, pairs = generated
+    pairs = pairs + aerial_pairs  # both domains: plates and scans, aerial scenes
     for item in general:
         row = AW.item_row(item)
         texts = [p["text"] for m in row["messages"] for p in m["content"] if p.get("type") == "text"]
@@ -30,6 +37,7 @@ def test_domain_words_are_in_domain_captions_and_never_in_general_rows(generated
         assert AW.domain_word_hits(pair["messages"][1]["content"]), pair["messages"][1]["content"]
     # and the checker of the words would see them: a general-looking text with a domain word is caught
     assert AW.domain_word_hits("Three red tomatoes.") == ["tomatoes"]
+    assert AW.domain_word_hits("Two red buildings on farmland.") == ["farmland", "buildings"]
 
 
 def test_general_rows_cover_every_answer_format_of_the_benchmark(generated):
@@ -43,11 +51,15 @@ def test_general_rows_cover_every_answer_format_of_the_benchmark(generated):
     assert {"caption", "color", "count", "yesno", "mc_color", "mc_count"} == set(kinds)
 
 
-def test_benchmark_is_balanced_per_question_string_and_drawn_from_heldout_combinations(generated):
-    _, pairs = generated
-    items = AW.benchmark_items(200, 0)
-    combos = AW.benchmark_combos(0)
-    held = set(combos["scan"] + combos["food"])
+@pytest.mark.parametrize("domain", ["biomed+food", "remote-sensing"])
+def test_benchmark_is_balanced_per_question_string_and_drawn_from_heldout_combinations(
+    generated, aerial_pairs, domain
+):
+    aerial = domain == "remote-sensing"
+    pairs = aerial_pairs if aerial else generated[1]
+    items = AW.benchmark_items(200, 0, domain)
+    combos = AW.benchmark_combos(0, domain)
+    held = set(sum(combos.values(), []))
     assert set(items) == set(AW.TASKS)
     for task, task_items in items.items():
         assert len(task_items) >= 200, task
@@ -70,5 +82,9 @@ def test_benchmark_is_balanced_per_question_string_and_drawn_from_heldout_combin
     assert not [p for p in pairs if W.params_from_dict(p["params"]).combo() in held]
     # but every modality, organ and ingredient is seen in the domain
     seen = " ".join(p["messages"][1]["content"] for p in pairs)
-    for word in (*W.MODALITIES, *W.ORGANS):
+    words = [*W.LAND_USES, *(o.plural for o in W.AERIAL_OBJECTS.values())] if aerial else [*W.MODALITIES, *W.ORGANS]
+    for word in words:
         assert word in seen, word
+    if aerial:  # every land use and object is asked about, each in a combination the domain never shows
+        asked = {W.params_from_dict(i["params"]).combo() for task in items.values() for i in task}
+        assert asked == held and {c.split(":")[1].split("+")[0] for c in held} == set(W.LAND_USES)

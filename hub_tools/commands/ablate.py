@@ -8,6 +8,8 @@ import sys
 
 def register(subparsers, name: str, help: str) -> None:
     """Add the ``ablate`` subcommand."""
+    from hub_tools.miniature.world.params import DEFAULT_DOMAIN, WORLD_DOMAINS
+
     p = subparsers.add_parser(
         name,
         help=help,
@@ -22,6 +24,13 @@ def register(subparsers, name: str, help: str) -> None:
         "113 s measured for --small --seeds 2 on the 2-core development box at load average 2-3, 40 s when "
         "quiet). The default run (3 seeds, 2,438 benchmark items) took 22.9 minutes there from nothing (load 1.3-2) "
         "and could detect a 3.1-point difference (docs/ablations.md)",
+    )
+    p.add_argument(
+        "--domain",
+        choices=WORLD_DOMAINS,
+        default=DEFAULT_DOMAIN,
+        help="the domain: scans and plates (biomed+food, the default, the published run) or remote-sensing (aerial "
+        "scenes: land use, object counts and sides; not yet published as a default run, docs/ablations.md)",
     )
     p.add_argument(
         "--allow-failed-gate",
@@ -57,7 +66,7 @@ def run(args: argparse.Namespace) -> int:
     except OutputRefused as err:
         return fail("ablate", err)
     set_progress(not args.no_progress, quiet_transformers=True)
-    config = AblationConfig.small() if args.small else AblationConfig()
+    config = AblationConfig.small(domain=args.domain) if args.small else AblationConfig(domain=args.domain)
     if args.seeds is not None:
         config.seeds = args.seeds
     if args.no_synthesizer_inputs:

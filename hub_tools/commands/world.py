@@ -9,6 +9,7 @@ def register(subparsers, name: str, help: str) -> None:
     """Add the ``world`` subcommand."""
     from hub_tools.cli import add_output_argument
     from hub_tools.defaults import WORLD_BENCHMARK_PER_TASK, WORLD_PAIRS, WORLD_SEED_IMAGES
+    from hub_tools.miniature.world.params import DEFAULT_DOMAIN, WORLD_DOMAINS
 
     p = subparsers.add_parser(
         name, help=help, description=help + " Deterministic: the same seed gives the same files."
@@ -28,6 +29,13 @@ def register(subparsers, name: str, help: str) -> None:
         default=None,
         help=f"rows per benchmark task (default: {WORLD_BENCHMARK_PER_TASK})",
     )
+    p.add_argument(
+        "--domain",
+        choices=WORLD_DOMAINS,
+        default=DEFAULT_DOMAIN,
+        help="scans and plates (biomed+food, the default) or aerial scenes (remote-sensing: land use, object counts "
+        "and sides; benchmark tasks CLRS, FloodNet, NWPU-Captions)",
+    )
     p.set_defaults(func=run)
 
 
@@ -37,5 +45,6 @@ def run(args: argparse.Namespace) -> int:
     from hub_tools.miniature.world import build_world
 
     sizes = {"seed_images": args.seed_images, "pairs": args.pairs, "benchmark_per_task": args.benchmark_per_task}
-    print(build_world(output_dir(args), seed=args.seed, **{k: v for k, v in sizes.items() if v is not None}))
+    sizes = {k: v for k, v in sizes.items() if v is not None}
+    print(build_world(output_dir(args), seed=args.seed, domain=args.domain, **sizes))
     return 0

@@ -200,15 +200,20 @@ def run_ablations(output: str | Path, config: AblationConfig | None = None, over
 
     started = _stage("[1/9] the worlds: the quickstart's (synthesizer data) and the ablation's")
     world_dir = world_mod.build_world(
-        out / "world", seed=cfg.world_seed, seed_images=cfg.seed_images, pairs=cfg.pairs, benchmark_per_task=1
+        out / "world",
+        seed=cfg.world_seed,
+        seed_images=cfg.seed_images,
+        pairs=cfg.pairs,
+        benchmark_per_task=1,
+        domain=cfg.domain,
     )
     aw_dir = out / "ablate_world"
     aw_dir.mkdir(parents=True, exist_ok=True)
     general_train = aw.write_general(aw_dir, cfg.general_rows, cfg.world_seed, "train")
     general_dev = [i for i in aw.write_general(aw_dir, cfg.general_dev, cfg.world_seed, "dev") if i["candidates"]]
     general_probe = aw.write_general(aw_dir, cfg.domain_pairs, cfg.world_seed, "probe")
-    domain_pairs = aw.write_domain_pairs(aw_dir, cfg.domain_pairs, cfg.world_seed)
-    bench = aw.write_benchmark(aw_dir, cfg.benchmark_per_task, cfg.world_seed)
+    domain_pairs = aw.write_domain_pairs(aw_dir, cfg.domain_pairs, cfg.world_seed, domain=cfg.domain)
+    bench = aw.write_benchmark(aw_dir, cfg.benchmark_per_task, cfg.world_seed, domain=cfg.domain)
     prior = aw.question_prior(general_train)
     harness_order = aw.write_harness_benchmark(aw_dir / "harness", bench, cfg.generated_items)
     chances = {task: round(aw.chance(items), 1) for task, items in bench.items()}
@@ -263,9 +268,13 @@ def run_ablations(output: str | Path, config: AblationConfig | None = None, over
         print(f"    {name}: {c['rows']} rows {c['kinds']}")
     _done(started, timings, "pipeline_and_data")
 
+    config = asdict(cfg)
+    if cfg.domain == world_mod.DEFAULT_DOMAIN:  # the default run's ablations.json as before the setting existed
+        config.pop("domain")
     result: dict = {
         "smoke_test": cfg.smoke_test,
-        "config": asdict(cfg),
+        **({"domain": cfg.domain} if cfg.domain != world_mod.DEFAULT_DOMAIN else {}),
+        "config": config,
         "filter": built["filter"],
         "synthesizer_inputs": inputs,
         "task_sources": built["task_sources"],

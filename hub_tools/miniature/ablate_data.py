@@ -70,8 +70,9 @@ def rule_tasks(caption: str) -> list[tuple[str, str]]:
     """Tasks a fixed rule writes from the caption text alone: ``[(question, answer)]``.
 
     A count before an ingredient (``"three tomatoes"``) gives *How many ... are on the plate?*; an organ or a
-    modality named in the caption gives *Which organ ...?* / *What imaging modality ...?*. The image is
-    never looked at, so a task is as true as the caption and as narrow as the rules.
+    modality named in the caption gives *Which organ ...?* / *What imaging modality ...?* (aerial captions:
+    :func:`_aerial_rule_tasks`). The image is never looked at, so a task is as true as the caption and as narrow as
+    the rules.
     """
     from hub_tools.miniature.world import _INGREDIENT_FORMS, _MODALITY_FORMS, _ORGAN_FORMS, INGREDIENTS, _mentions
     from hub_tools.miniature.world.grounding import _numbers
@@ -84,6 +85,7 @@ def rule_tasks(caption: str) -> list[tuple[str, str]]:
             if found:
                 name = _INGREDIENT_FORMS[form]
                 tasks.append((f"How many {INGREDIENTS[name].plural} are on the plate?", str(found[0])))
+    tasks += _aerial_rule_tasks(low)
     organs, modalities = _mentions(caption, _ORGAN_FORMS), _mentions(caption, _MODALITY_FORMS)
     if organs:
         tasks.append(("Which organ is shown in the image?", organs[0]))
@@ -95,6 +97,25 @@ def rule_tasks(caption: str) -> list[tuple[str, str]]:
             seen.add(task[0])
             unique.append(task)
     return unique
+
+
+def _aerial_rule_tasks(low: str) -> list[tuple[str, str]]:
+    """The aerial scenes' rules (``"three buildings"``: *How many buildings are there?*; a land use named: *What kind
+    of land ...?*); nothing for a plate's or a scan's caption, which names no aerial word."""
+    from hub_tools.miniature.ablate_aerial import LANDUSE_QUESTION
+    from hub_tools.miniature.world import AERIAL_OBJECTS, _mentions
+    from hub_tools.miniature.world.grounding import _LAND_USE_FORMS, _OBJECT_FORMS, _numbers
+
+    tasks = []
+    for form in sorted(_OBJECT_FORMS, key=len, reverse=True):
+        for m in re.finditer(r"\b(\w+) " + re.escape(form) + r"\b", low):
+            found = _numbers(m.group(1))
+            if found:
+                tasks.append((f"How many {AERIAL_OBJECTS[_OBJECT_FORMS[form]].plural} are there?", str(found[0])))
+    uses = _mentions(low, _LAND_USE_FORMS)
+    if uses:
+        tasks.append((LANDUSE_QUESTION, uses[0]))
+    return tasks
 
 
 # ---------------------------------------------------------------------------------------------

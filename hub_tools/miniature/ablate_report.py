@@ -284,6 +284,12 @@ def head_lines(result: dict) -> list[str]:
             "(about 30 minutes on 2 cores; see `adamllm ablate --help`).",
             "",
         ]
+    if result.get("domain"):
+        lines += [
+            f"Domain: **{result['domain']}** (aerial scenes: the synthesizer's world, the domain pairs and the "
+            "benchmark); the paper's columns below are its biomed / food figures, shown for direction only.",
+            "",
+        ]
     chance = ", ".join(f"{k} {v:.1f}" for k, v in gate["chance"].items())
     need = gate["question_only_prior"] + gate["required"]["over_prior"]
     per_seed = ", ".join(f"{g['dev_accuracy']:.1f}/{g['gray_image_accuracy']:.1f}" for g in gate["per_seed"])

@@ -29,6 +29,13 @@ import re
 from pathlib import Path
 
 from hub_tools.defaults import CAPTION_PROMPT
+from hub_tools.miniature.ablate_aerial import (
+    AERIAL_DOMAIN_WORDS,
+    aerial_benchmark_combos,
+    aerial_params_for,
+    aerial_strings,
+)
+from hub_tools.miniature.world.params import DEFAULT_DOMAIN, REMOTE_SENSING
 
 GENERAL_COLORS = {
     "red": (210, 40, 40),
@@ -53,8 +60,9 @@ DOMAIN_WORDS = (
     "egg", "eggs", "plate", "dish", "meal", "food", "ingredient", "ingredients",
     "brain", "lungs", "lung", "kidneys", "kidney", "organ", "CT", "MRI", "X-ray", "radiograph", "tomography",
     "magnetic", "scan", "lesion", "axial",
-)  # fmt: skip
-"""The domain's attribute words: they appear in domain captions and never in a general row (a test asserts it)."""
+) + AERIAL_DOMAIN_WORDS  # fmt: skip
+"""The domain's attribute words (both domains: scans and plates, and aerial scenes): they appear in domain captions and
+never in a general row (a test asserts it)."""
 
 
 def domain_word_hits(text: str) -> list[str]:
@@ -204,12 +212,15 @@ def prior_accuracy(prior: dict[str, str], items: list[dict]) -> float:
 # ---------------------------------------------------------------------------------------------
 # the domain: held-out combinations, pairs, benchmark
 # ---------------------------------------------------------------------------------------------
-def benchmark_combos(seed: int) -> dict[str, list]:
+def benchmark_combos(seed: int, domain: str = DEFAULT_DOMAIN) -> dict[str, list]:
     """The combinations only the benchmark shows: three (modality, organ) pairs, and ingredient sets covering all.
 
     Each modality and each organ is in exactly one held-out scan pair (so the domain shows it with the two
-    others); the held-out ingredient sets (two or three kinds) together hold every ingredient.
+    others); the held-out ingredient sets (two or three kinds) together hold every ingredient. ``domain``
+    ``remote-sensing``: ``{"aerial": [(land use, object) pairs]}`` (:func:`~hub_tools.miniature.ablate_aerial.aerial_benchmark_combos`).
     """
+    if domain == REMOTE_SENSING:
+        return {"aerial": aerial_benchmark_combos(seed)}
     from hub_tools.miniature.world import INGREDIENTS, MODALITIES, ORGANS
 
     rng = random.Random(f"ablate-combos|{seed}")
@@ -226,20 +237,24 @@ def benchmark_combos(seed: int) -> dict[str, list]:
     return {"scan": scans, "food": food}
 
 
-def write_domain_pairs(out: Path, n: int, seed: int, food_share: float = 0.5) -> Path:
+def write_domain_pairs(out: Path, n: int, seed: int, food_share: float = 0.5, domain: str = DEFAULT_DOMAIN) -> Path:
     """``n`` domain image-caption pairs (the quickstart world's drawing and captions) outside the benchmark's combos.
 
     Written as ``out/pairs.json`` in the world's pairs layout (``id``, ``images``, ``messages``, ``params``,
-    ``heldout`` False) with images under ``out/images/pairs/``; returns the file.
+    ``heldout`` False) with images under ``out/images/pairs/``; returns the file. ``domain`` ``remote-sensing``:
+    aerial scenes.
     """
     from hub_tools.miniature.world import caption, draw, params_to_dict, png_bytes, sample_params
 
-    held = set(sum(benchmark_combos(seed).values(), []))
+    held = set(sum(benchmark_combos(seed, domain).values(), []))
     pairs = []
     (out / "images" / "pairs").mkdir(parents=True, exist_ok=True)
     for index in range(n):
         rng = random.Random(f"ablate-pair|{seed}|{index}")
-        kind = "food" if rng.random() < food_share else "scan"
+        if domain == REMOTE_SENSING:
+            kind = "aerial"
+        else:
+            kind = "food" if rng.random() < food_share else "scan"
         params = sample_params(rng, kind, held, want_heldout=False)
         rel = f"images/pairs/ablate_pair_{index:05d}.png"
         (out / rel).write_bytes(png_bytes(draw(params, rng, 112)))
@@ -325,14 +340,15 @@ def _params_for(what: str, answer: str, combos: dict, rng: random.Random):
     return _food_with(rng, combos["food"], name, None, int(answer))
 
 
-def benchmark_items(per_task: int, seed: int) -> dict[str, list[dict]]:
+def benchmark_items(per_task: int, seed: int, domain: str = DEFAULT_DOMAIN) -> dict[str, list[dict]]:
     """Every benchmark item's text and parameters (no images): ``{task: [item]}``; see :func:`write_benchmark`."""
     from hub_tools.miniature.world import params_to_dict
 
-    combos = benchmark_combos(seed)
+    combos = benchmark_combos(seed, domain)
+    aerial = domain == REMOTE_SENSING
     out = {}
     for task in TASKS:
-        strings = _strings(task)
+        strings = aerial_strings(task, YES_NO, COUNTS) if aerial else _strings(task)
         items = []
         for s_index, (stem, answers, what) in enumerate(strings):
             step = len(answers) if task != "choice" else math.lcm(len(answers), 4)
@@ -340,7 +356,10 @@ def benchmark_items(per_task: int, seed: int) -> dict[str, list[dict]]:
             for j in range(k):
                 rng = random.Random(f"ablate-bench|{seed}|{task}|{s_index}|{j}")
                 answer = answers[j % len(answers)]
-                params = _params_for(what, answer, combos, rng)
+                if aerial:
+                    params = aerial_params_for(what, answer, combos["aerial"], rng)
+                else:
+                    params = _params_for(what, answer, combos, rng)
                 if task == "choice":
                     pool = tuple(answers) + _DISTRACTORS.get(what, ())
                     letter = j % 4
@@ -358,15 +377,16 @@ def benchmark_items(per_task: int, seed: int) -> dict[str, list[dict]]:
     return out
 
 
-def write_benchmark(out: Path, per_task: int, seed: int) -> dict[str, list[dict]]:
+def write_benchmark(out: Path, per_task: int, seed: int, domain: str = DEFAULT_DOMAIN) -> dict[str, list[dict]]:
     """Write the benchmark (``out/benchmark.json``, images under ``out/images/bench/``); returns ``{task: items}``.
 
     Per task at least ``per_task`` items; every question string gets ``k`` items, ``k`` a multiple of its
-    answer count (and, for ``choice``, of 4 so that each letter is the answer equally often).
+    answer count (and, for ``choice``, of 4 so that each letter is the answer equally often). ``domain``
+    ``remote-sensing``: aerial scenes (:mod:`hub_tools.miniature.ablate_aerial`).
     """
     from hub_tools.miniature.world import draw, params_from_dict, png_bytes
 
-    items = benchmark_items(per_task, seed)
+    items = benchmark_items(per_task, seed, domain)
     (out / "images" / "bench").mkdir(parents=True, exist_ok=True)
     for task_items in items.values():
         for item in task_items:

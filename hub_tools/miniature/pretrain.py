@@ -194,7 +194,7 @@ def pretrain_world_paraphrases(
     """
     import json
 
-    from hub_tools.miniature.world import caption_paraphrases
+    from hub_tools.miniature.world import DEFAULT_DOMAIN, caption_paraphrases
 
     meta_path = Path(world_dir) / "world.json"
     if not meta_path.is_file():
@@ -206,6 +206,7 @@ def pretrain_world_paraphrases(
         meta["heldout_combinations"],
         food_share=meta["config"]["food_share"],
         max_kinds=meta["config"]["max_ingredient_kinds"],
+        domain=meta["config"].get("domain", DEFAULT_DOMAIN),
     )
     summary = pretrain_on_paraphrases(
         model_dir, pairs, max_steps=steps, seed=seed, threads=threads, length_groups=length_groups

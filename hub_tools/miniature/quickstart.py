@@ -3,7 +3,8 @@
 Stages (each prints a header; outputs under ``OUTPUT``):
 
 1. ``world/``        a procedurally drawn miniature world (:mod:`hub_tools.miniature.world`): domain pairs,
-                     seed sets in the three raw layouts, and a small benchmark in the evaluation schema.
+                     seed sets in the three raw layouts, and a small benchmark in the evaluation schema
+                     (``domain="remote-sensing"``: aerial scenes, scored on CLRS / FloodNet / NWPU-Captions).
 2. ``synthesizer/``  tune a tiny Qwen2-VL synthesizer on the seed set (:mod:`hub_tools.miniature.synthesizer`).
 3. measure it on held-out pairs (parameter combinations absent from the seed set): share of pairs with a
    strict triplet and with a grounded one (true of the image, checked against the world's parameters).
@@ -27,12 +28,15 @@ from pathlib import Path
 from hub_tools.miniature.quickstart_report import (  # noqa: F401  (re-exported: ablate, the tests)
     BENCHMARK_TASKS,
     FULL_RUN_MINUTES,
+    REMOTE_SENSING_TASKS,
     _budget_lines,
     _sample_tasks,
     _sft_steps,
     _stage_rows,
+    benchmark_tasks,
     write_report,
 )
+from hub_tools.miniature.world.params import DEFAULT_DOMAIN
 
 
 @dataclass
@@ -51,6 +55,9 @@ class QuickstartConfig:
     sft_epochs: float = 20.0
     sft_learning_rate: float = 1e-3
     eval_max_new_tokens: int = 32
+    domain: str = DEFAULT_DOMAIN
+    """The world's domain: ``biomed+food`` (scans and plates) or ``remote-sensing`` (aerial scenes, evaluated on the
+    CLRS / FloodNet / NWPU-Captions tasks)."""
     threads: int | str = "auto"
     """Torch threads of the tiny synthesizer: ``"auto"`` picks the faster of 1 and all cores while training
     (thread counts round floats differently, ~1e-8 in a step's gradients; a fixed count takes the load out
@@ -91,7 +98,7 @@ class QuickstartConfig:
         )
 
     @classmethod
-    def small(cls, seed: int = 0) -> QuickstartConfig:
+    def small(cls, seed: int = 0, domain: str = DEFAULT_DOMAIN) -> QuickstartConfig:
         """A reduced run (under a minute) that exercises every stage: the slow test uses it.
 
         Enough steps that the synthesizer writes a few complete triplets (with 12 steps and 48 new tokens
@@ -107,6 +114,7 @@ class QuickstartConfig:
             synth_max_new_tokens=128,
             sft_epochs=1.0,
             eval_max_new_tokens=8,
+            domain=domain,
         )
 
 
@@ -173,7 +181,10 @@ def run_quickstart(output: str | Path, config: QuickstartConfig | None = None, o
         seed_images=cfg.seed_images,
         pairs=cfg.pairs,
         benchmark_per_task=cfg.benchmark_per_task,
+        domain=cfg.domain,
     )
+    tasks = benchmark_tasks(cfg.domain)
+    remote = cfg.domain == world_mod.REMOTE_SENSING
     files = world_mod.world_files(world_dir)
     world_meta = json.loads((world_dir / "world.json").read_text())
     print(f"    seed sets {world_meta['seed']}, pairs {world_meta['pairs']}, benchmark {world_meta['benchmark']}")
@@ -254,7 +265,10 @@ def run_quickstart(output: str | Path, config: QuickstartConfig | None = None, o
 
     dataset_dir = out / "dataset"
     built = build_visual_instructions(
-        run_dir, dataset_dir, overwrite=True, pretty_name="adamllm-hub quickstart (miniature world)"
+        run_dir,
+        dataset_dir,
+        overwrite=True,
+        pretty_name="adamllm-hub quickstart (miniature " + ("remote-sensing world)" if remote else "world)"),
     )
     print("\n".join(f"    {line}" for line in built.summary_lines()))
     timings["dataset"] = time.monotonic() - started
@@ -278,7 +292,7 @@ def run_quickstart(output: str | Path, config: QuickstartConfig | None = None, o
         dataset_name=str(dataset_dir),
         dataset_config=dataset_config,
         dataset_split="train",
-        domain="miniature world",
+        domain="miniature remote-sensing world" if remote else "miniature world",
     )
     training_args = SFTConfig(
         output_dir=str(tuned),
@@ -310,7 +324,7 @@ def run_quickstart(output: str | Path, config: QuickstartConfig | None = None, o
     for name, model in (("base", base), ("tuned", tuned)):
         scores[name] = evaluate_model(
             str(model),
-            tasks=BENCHMARK_TASKS,
+            tasks=tasks,
             output_dir=out / "eval" / name,
             benchmark_dir=files["benchmark"],
             max_new_tokens=cfg.eval_max_new_tokens,
@@ -329,6 +343,8 @@ def run_quickstart(output: str | Path, config: QuickstartConfig | None = None, o
     started = _stage(8, "write REPORT.md")
     stats = json.loads((run_dir / "stats.json").read_text())
     report = {
+        "domain": cfg.domain,
+        "benchmark_tasks": tasks,
         "config": asdict(cfg),
         "world": world_meta,
         "synthesizer": {k: v for k, v in measured.items() if k != "samples"},

@@ -6,7 +6,19 @@ from __future__ import annotations
 import json
 from pathlib import Path
 
+from hub_tools.miniature.world.aerial import AERIAL_TASK_NAMES
+from hub_tools.miniature.world.params import DEFAULT_DOMAIN, REMOTE_SENSING
+
 BENCHMARK_TASKS = ["SLAKE", "PMC-VQA", "FoodSeg103"]
+REMOTE_SENSING_TASKS = list(AERIAL_TASK_NAMES.values())
+"""The harness tasks the remote-sensing world's benchmark fills (CLRS, FloodNet, NWPU-Captions)."""
+
+
+def benchmark_tasks(domain: str | None) -> list[str]:
+    """The harness tasks of the miniature benchmark of ``domain`` (``remote-sensing`` or the default world's)."""
+    return list(REMOTE_SENSING_TASKS if domain == REMOTE_SENSING else BENCHMARK_TASKS)
+
+
 FULL_RUN_MINUTES = 10.0
 """What the default run is sized for: 10 minutes on a 2-core box half as fast as the development box."""
 
@@ -20,7 +32,7 @@ def _stage_rows(timings: dict, total: float, cfg, tuning: dict, measured: dict, 
     """One row per stage (the synthesizer's split into text pretraining, seed-set tuning and the rest)."""
     pre = tuning.get("text_pretraining") or {}
     pre_s, tune_s = pre.get("seconds") or 0.0, tuning.get("seconds") or 0.0
-    items = cfg.benchmark_per_task * len(BENCHMARK_TASKS) * len(scores)
+    items = cfg.benchmark_per_task * len(benchmark_tasks(getattr(cfg, "domain", None))) * len(scores)
     rows = [
         {"stage": "world", "seconds": timings["world"], "steps": None},
         {"stage": "synthesizer: text pretraining", "seconds": pre_s, "steps": pre.get("steps", 0)},
@@ -99,9 +111,17 @@ def write_report(path: Path, report: dict, tasks: list[dict], generations: list[
     syn = report["synthesizer"]
     stats = report["stats"]
     verdicts = stats.get("verdicts", {})
+    domain_lines = []
+    if report.get("domain") not in (None, DEFAULT_DOMAIN):
+        domain_lines = [
+            f"Domain: **{report['domain']}** (the miniature world's aerial scenes; benchmark tasks "
+            f"{', '.join(report.get('benchmark_tasks', []))}).",
+            "",
+        ]
     lines = [
         "# adamllm-hub quickstart report",
         "",
+        *domain_lines,
         "The whole method in miniature on CPU, offline, with tiny models trained from scratch for minutes.",
         "Numbers are as measured in this run; they show the machinery working end to end and prove nothing",
         "about the paper's results.",

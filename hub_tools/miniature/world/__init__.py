@@ -3,7 +3,9 @@
 Two kinds of image, drawn by our own code from a seed (no external assets): **food plates** (one to three kinds
 of ingredient, one to four pieces each, every ingredient with a fixed colour and shape) and **scans** (CT, MRI or
 X-ray of the brain, the lungs or the kidneys, with no lesion or one small or large lesion on the left or right
-side *of the image*). Every image has a parameter record, captions and questions written from it, and
+side *of the image*). A world built with ``domain="remote-sensing"`` draws **aerial scenes** instead
+(:mod:`~hub_tools.miniature.world.aerial`: a land use, one to four objects of one kind, on the left or right).
+Every image has a parameter record, captions and questions written from it, and
 :func:`check_triplet` decides whether a synthesized triplet is true of the image.
 
 Rooms: :mod:`~hub_tools.miniature.world.params` (parameters, sampling, held-out combinations),
@@ -16,7 +18,7 @@ from __future__ import annotations
 
 from hub_tools.defaults import CAPTION_PROMPT
 from hub_tools.filtering.lexical import NUMBER_WORDS
-from hub_tools.miniature.world.draw import draw, draw_food, draw_scan, png_bytes
+from hub_tools.miniature.world.draw import draw, draw_aerial, draw_food, draw_scan, png_bytes
 from hub_tools.miniature.world.files import (
     ALLAVA_IMAGE_PREFIX,
     DEFAULT_TASK_NAMES,
@@ -44,24 +46,33 @@ from hub_tools.miniature.world.grounding import (
     parse_question,
 )
 from hub_tools.miniature.world.params import (
+    AERIAL_OBJECTS,
     COLORS,
+    DEFAULT_DOMAIN,
     INGREDIENTS,
+    LAND_USES,
     MODALITIES,
     MODALITY_LONG,
     MODALITY_WORDS,
     ORGANS,
+    REMOTE_SENSING,
     SIDES,
     SIZES,
+    WORLD_DOMAINS,
+    Aerial,
     Food,
     Ingredient,
     Item,
     Params,
     Scan,
+    aerial_combos,
     all_combos,
     as_params,
+    choose_aerial_heldout,
     choose_heldout,
     params_from_dict,
     params_to_dict,
+    sample_aerial,
     sample_food,
     sample_params,
     sample_scan,
@@ -79,6 +90,16 @@ from hub_tools.miniature.world.text import (
 )
 
 __all__ = [
+    "AERIAL_OBJECTS",
+    "DEFAULT_DOMAIN",
+    "LAND_USES",
+    "REMOTE_SENSING",
+    "WORLD_DOMAINS",
+    "Aerial",
+    "aerial_combos",
+    "choose_aerial_heldout",
+    "draw_aerial",
+    "sample_aerial",
     "ALLAVA_IMAGE_PREFIX",
     "CAPTION_PROMPT",
     "COLORS",

@@ -1,4 +1,5 @@
-"""The one procedural drawer of the miniature: world plates and scans, the bundled sample pairs, the SFT demo shapes.
+"""The one procedural drawer of the miniature: world plates, scans and aerial scenes, the bundled sample pairs, the SFT
+demo shapes.
 
 Pixels are part of the contract: the world's files, the bundled example PNGs (``spaces/synthesizer/examples/``) and
 the tests depend on every drawing call and every ``rng`` draw staying in its order.
@@ -10,7 +11,7 @@ import io
 import math
 import random
 
-from hub_tools.miniature.world.params import INGREDIENTS, Food, Params, Scan
+from hub_tools.miniature.world.params import AERIAL_OBJECTS, INGREDIENTS, LAND_USES, Aerial, Food, Params, Scan
 
 
 # ---------------------------------------------------------------------------------------------
@@ -117,8 +118,61 @@ def draw_scan(params: Scan, rng: random.Random, size: int = 112):
     return img
 
 
+def draw_aerial(params: Aerial, rng: random.Random, size: int = 112):
+    """Draw an aerial scene: the land use's ground and pattern, then its objects in cells of one half of the image."""
+    from PIL import Image, ImageDraw
+
+    s = size / 112
+    use = LAND_USES[params.land_use]
+    img = Image.new("RGB", (size, size), _jitter(rng, use.rgb, 8))
+    d = ImageDraw.Draw(img)
+    if use.pattern == "stripes":  # fields: alternating green and brown bands
+        band = max(3, int(14 * s))
+        for k, y in enumerate(range(0, size, band)):
+            fill = _jitter(rng, (150, 110, 60) if k % 2 else (110, 160, 65), 8)
+            d.rectangle([0, y, size, y + band - 1], fill=fill)
+    elif use.pattern == "crowns":  # tree crowns
+        for _ in range(int(90 * s * s)):
+            x, y, r = rng.uniform(0, size), rng.uniform(0, size), rng.uniform(3, 6) * s
+            d.ellipse([x - r, y - r, x + r, y + r], fill=_jitter(rng, (25, 75, 30), 10))
+    elif use.pattern == "dunes":
+        for _ in range(8):
+            x, y, w = rng.uniform(-10, size), rng.uniform(0, size), rng.uniform(20, 40) * s
+            d.arc([x, y, x + w, y + w * 0.5], 200, 340, fill=_jitter(rng, (190, 160, 100), 6), width=max(1, int(s)))
+    elif use.pattern == "waves":
+        for _ in range(14):
+            x, y, w = rng.uniform(-10, size), rng.uniform(0, size), rng.uniform(8, 18) * s
+            d.arc([x, y, x + w, y + w * 0.4], 200, 340, fill=_jitter(rng, (110, 160, 220), 8), width=max(1, int(s)))
+    else:  # grid of streets
+        step = max(6, int(28 * s))
+        for v in range(step // 2, size, step):
+            d.line([(v, 0), (v, size)], fill=(95, 95, 95), width=max(2, int(3 * s)))
+            d.line([(0, v), (size, v)], fill=(95, 95, 95), width=max(2, int(3 * s)))
+    obj = AERIAL_OBJECTS[params.obj]
+    half = 0 if params.side == "left" else size / 2
+    cell = size / 4  # a 2 x 4 grid inside the half
+    cells = rng.sample([(gx, gy) for gx in range(2) for gy in range(4)], params.count)
+    for gx, gy in cells:
+        x = half + (gx + 0.5) * cell + rng.uniform(-2, 2) * s
+        y = (gy + 0.5) * cell + rng.uniform(-2, 2) * s
+        q = 8 * s
+        color = _jitter(rng, obj.rgb, 8)
+        edge = tuple(max(0, v - 90) for v in color)
+        if obj.draw == "square":
+            d.rectangle([x - q, y - q, x + q, y + q], fill=color, outline=edge)
+        elif obj.draw == "circle":
+            d.ellipse([x - q, y - q, x + q, y + q], fill=color, outline=(120, 120, 120), width=max(1, int(2 * s)))
+        else:  # plane: fuselage, wings, tail
+            d.rectangle([x - q * 0.25, y - q, x + q * 0.25, y + q], fill=color)
+            d.rectangle([x - q, y - q * 0.25, x + q, y + q * 0.15], fill=color)
+            d.rectangle([x - q * 0.5, y + q * 0.65, x + q * 0.5, y + q * 0.85], fill=color)
+    return img
+
+
 def draw(params: Params, rng: random.Random, size: int = 112):
     """Draw ``params`` as a ``size`` x ``size`` RGB image."""
+    if isinstance(params, Aerial):
+        return draw_aerial(params, rng, size)
     return draw_food(params, rng, size) if isinstance(params, Food) else draw_scan(params, rng, size)
 
 

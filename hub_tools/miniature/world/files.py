@@ -29,16 +29,21 @@ from pathlib import Path
 from typing import Any
 
 from hub_tools.defaults import CAPTION_PROMPT, WORLD_BENCHMARK_PER_TASK, WORLD_PAIRS, WORLD_SEED_IMAGES
+from hub_tools.miniature.world.aerial import AERIAL_TASK_NAMES, write_aerial_benchmark
 from hub_tools.miniature.world.draw import draw, png_bytes
 from hub_tools.miniature.world.params import (
     COLORS,
+    DEFAULT_DOMAIN,
     INGREDIENTS,
     MODALITIES,
     ORGANS,
+    REMOTE_SENSING,
+    WORLD_DOMAINS,
     Food,
     Params,
     _kind_for,
     _rng,
+    choose_aerial_heldout,
     choose_heldout,
     params_to_dict,
     sample_food,
@@ -46,6 +51,16 @@ from hub_tools.miniature.world.params import (
     sample_scan,
 )
 from hub_tools.miniature.world.text import QA, caption, questions, scan_questions
+
+AERIAL_SEED_WEIGHTS = {
+    "landuse": 2,
+    "obj_count": 2,
+    "obj_presence": 2,
+    "obj_side": 2,
+    "obj_side_check": 1,
+    "obj_kind": 1,
+}
+"""How often each aerial question type (:mod:`~hub_tools.miniature.world.aerial`) is drawn for the seed set."""
 
 WORLD_FORMAT_VERSION = "1"
 
@@ -65,6 +80,9 @@ class WorldConfig:
     asked under both hints (question types weighted by :data:`SEED_QUESTION_WEIGHTS`). ``pairs`` domain
     pairs, ``heldout_fraction`` of them from held-out combinations; ``benchmark_per_task`` rows per
     benchmark task; square images of ``image_size`` pixels; ``food_share`` of the images are plates.
+    ``domain`` ``remote-sensing`` draws aerial scenes only (:mod:`~hub_tools.miniature.world.aerial`: its own
+    held-out (land use, object) pairs and benchmark tasks); the default world never draws one, and its files do
+    not name the setting (they stay byte-identical to a world written before it existed).
     """
 
     seed: int = 0
@@ -78,6 +96,7 @@ class WorldConfig:
     max_ingredient_kinds: int = 3
     questions_per_image: list[int] = field(default_factory=lambda: [1, 1, 1, 1, 2])
     task_names: dict[str, str] = field(default_factory=lambda: dict(DEFAULT_TASK_NAMES))
+    domain: str = DEFAULT_DOMAIN
 
 
 def _write_json(path: Path, value: Any) -> None:
@@ -93,6 +112,7 @@ def _write_png(path: Path, img) -> None:
 SEED_QUESTION_WEIGHTS = {
     "count": 2, "presence": 2, "color": 2, "ingredients": 1, "total": 1,
     "lesion": 2, "side": 2, "size": 2, "side_check": 1, "organ": 2, "modality": 2,
+    **AERIAL_SEED_WEIGHTS,
 }  # fmt: skip
 """How often each question type is drawn for the seed set (the synthesizer learns this mix)."""
 
@@ -112,6 +132,11 @@ def _task_name(params: Params, task: str) -> str:
     return f"world_{params.kind}+{task}"
 
 
+def _world_kind(rng: random.Random, cfg: WorldConfig) -> str:
+    """The kind of the next image: ``aerial`` in the remote-sensing world (no draw), else food or scan."""
+    return "aerial" if cfg.domain == REMOTE_SENSING else _kind_for(rng, cfg.food_share)
+
+
 def write_seed_sets(out: Path, cfg: WorldConfig, heldout: set[str]) -> dict:
     """Write the three seed sets (and their images) under ``out``; returns counts."""
     captions, precise, informative = [], [], []
@@ -119,7 +144,7 @@ def write_seed_sets(out: Path, cfg: WorldConfig, heldout: set[str]) -> dict:
     missing_kinds = ["informative", "precise", "both"]
     for index in range(n_full + n_partial):
         rng = _rng(cfg.seed, "seed-image", index)
-        kind = _kind_for(rng, cfg.food_share)
+        kind = _world_kind(rng, cfg)
         params = sample_params(rng, kind, heldout, want_heldout=False, max_kinds=cfg.max_ingredient_kinds)
         file = f"world_{kind}_{index:05d}.png"
         _write_png(out / SEED_IMAGE_DIR / file, draw(params, rng, cfg.image_size))
@@ -180,7 +205,7 @@ def write_pairs(out: Path, cfg: WorldConfig, heldout: set[str]) -> dict:
     n_heldout = round(cfg.pairs * cfg.heldout_fraction)
     for index in range(cfg.pairs):
         rng = _rng(cfg.seed, "pair", index)
-        kind = _kind_for(rng, cfg.food_share)
+        kind = _world_kind(rng, cfg)
         is_heldout = index < n_heldout
         params = sample_params(rng, kind, heldout, want_heldout=is_heldout, max_kinds=cfg.max_ingredient_kinds)
         rel = f"images/pairs/world_pair_{index:05d}.png"
@@ -245,6 +270,8 @@ def write_benchmark(out: Path, cfg: WorldConfig) -> dict:
     ``FoodSeg103``; the ingredient list, with ``vocabulary.json``). Each holds ``test.jsonl`` (``id``,
     ``image`` (a path in the folder), ``input``, ``label``, ..., ``params`` as a JSON string) and ``images/``.
     """
+    if cfg.domain == REMOTE_SENSING:
+        return write_aerial_benchmark(out, cfg)
     names = {**DEFAULT_TASK_NAMES, **cfg.task_names}
     unknown = set(names) - set(DEFAULT_TASK_NAMES)
     if unknown:
@@ -321,16 +348,27 @@ def build_world(out_dir: str | Path, config: WorldConfig | None = None, **overri
         raise ValueError("seed_images, pairs and benchmark_per_task must be positive")
     if not 28 <= cfg.image_size <= 448:
         raise ValueError(f"image_size must be in [28, 448], not {cfg.image_size}")
+    if cfg.domain not in WORLD_DOMAINS:
+        raise ValueError(f"unknown world domain {cfg.domain!r}; expected one of {list(WORLD_DOMAINS)}")
+    aerial = cfg.domain == REMOTE_SENSING
+    if aerial and cfg.task_names == DEFAULT_TASK_NAMES:
+        cfg.task_names = dict(AERIAL_TASK_NAMES)
     out = _claim_world(Path(out_dir))
-    heldout = set(choose_heldout(cfg.seed, max_kinds=cfg.max_ingredient_kinds))
+    if aerial:
+        heldout = set(choose_aerial_heldout(cfg.seed))
+    else:
+        heldout = set(choose_heldout(cfg.seed, max_kinds=cfg.max_ingredient_kinds))
     seed_counts = write_seed_sets(out / "seed", cfg, heldout)
     pair_counts = write_pairs(out, cfg, heldout)
     bench_counts = write_benchmark(out / "benchmark", cfg)
+    config = asdict(cfg)
+    if not aerial:  # the default world's world.json stays as it was before the setting existed
+        config.pop("domain")
     _write_json(
         out / "world.json",
         {
             "format_version": WORLD_FORMAT_VERSION,
-            "config": asdict(cfg),
+            "config": config,
             "heldout_combinations": sorted(heldout),
             "seed": seed_counts,
             "pairs": pair_counts,

@@ -10,7 +10,17 @@ import re
 from typing import Any
 
 from hub_tools.filtering.lexical import NUMBER_WORDS
-from hub_tools.miniature.world.params import COLORS, INGREDIENTS, SIDES, Food, Params, as_params
+from hub_tools.miniature.world.params import (
+    AERIAL_OBJECTS,
+    COLORS,
+    INGREDIENTS,
+    LAND_USES,
+    SIDES,
+    Aerial,
+    Food,
+    Params,
+    as_params,
+)
 
 _WORD_NUM = {w: i for i, w in enumerate(NUMBER_WORDS)}
 _NUM_RE = re.compile(r"\b(" + "|".join(NUMBER_WORDS) + r"|\d+)\b", re.IGNORECASE)
@@ -39,19 +49,50 @@ _SIZE_FORMS = {"small": "small", "large": "large", "big": "large", "tiny": "smal
 _ORGAN_FORMS = {"brain": "brain", "lungs": "lungs", "lung": "lungs", "kidneys": "kidneys", "kidney": "kidneys"}
 _MODALITY_FORMS = {"ct": "CT", "mri": "MRI", "x-ray": "X-ray", "xray": "X-ray", "radiograph": "X-ray"}
 _YESNO = {"yes": "yes", "no": "no"}
+_LAND_USE_FORMS = {u: u for u in LAND_USES} | {"farm land": "farmland", "farmlands": "farmland"}
+_OBJECT_FORMS = {f: o.name for o in AERIAL_OBJECTS.values() for f in (o.name, o.plural)}
+_OBJECT_FORMS |= {"plane": "airplane", "planes": "airplane", "storage tank": "tank", "storage tanks": "tank"}
+
+
+def _parse_aerial(q: str, params: Aerial) -> tuple[str, Any] | None:
+    """:func:`parse_question` for an aerial scene (``q`` lower-cased, ending in ``?``)."""
+    if _mentions(q, _INGREDIENT_FORMS) or _mentions(q, _ORGAN_FORMS) or "lesion" in q:
+        return None
+    objs = _mentions(q, _OBJECT_FORMS)
+    sides = _mentions(q, _SIDE_FORMS)
+    if len(objs) > 1 or (len(set(sides)) > 1 and "left or" not in q):
+        return None
+    here = bool(objs) and objs[0] == params.obj
+    if q.startswith("how many"):
+        return ("number", params.count if here else 0) if objs else None
+    if q.startswith(("is there", "are there")) and objs:
+        return "yesno", "yes" if here else "no"
+    if objs and ("which side" in q or "left or" in q or q.startswith("where")):
+        return ("side", params.side) if here else None
+    if q.startswith(("are the", "is the")) and objs and len(sides) == 1:
+        return ("yesno", "yes" if sides[0] == params.side else "no") if here else None
+    if objs:
+        return None
+    if "object" in q:
+        return "object", params.obj
+    if any(w in q for w in ("land", "area", "scene")):
+        return "landuse", params.land_use
+    return None
 
 
 def parse_question(question: str, params: Params) -> tuple[str, Any] | None:
     """What ``question`` asks and its true answer for ``params``: ``(answer type, truth)``; ``None`` if unknown.
 
     Answer types: ``yesno`` (truth ``"yes"``/``"no"``), ``number`` (int), ``color``, ``side``, ``size``,
-    ``organ``, ``modality`` (a canonical word) and ``set`` (a frozenset of ingredient names). A
+    ``organ``, ``modality``, ``landuse``, ``object`` (a canonical word) and ``set`` (a frozenset of ingredient names). A
     question about something the image does not hold (the colour of absent eggs, the side of a
     lesion in a normal scan) has no true answer and also gives ``None``.
     """
     q = question.strip().lower()
     if not q.endswith("?"):
         return None
+    if isinstance(params, Aerial):
+        return _parse_aerial(q, params)
     ings = _mentions(q, _INGREDIENT_FORMS)
     if isinstance(params, Food):
         if q.startswith("how many"):
@@ -94,6 +135,8 @@ _FORMS = {
     "organ": _ORGAN_FORMS,
     "modality": _MODALITY_FORMS,
     "yesno": _YESNO,
+    "landuse": _LAND_USE_FORMS,
+    "object": _OBJECT_FORMS,
 }
 
 

@@ -1,7 +1,8 @@
-"""The world's parameter model: ingredients, plates (:class:`Food`) and scans (:class:`Scan`), sampling, held-out keys.
+"""The world's parameter model: ingredients, plates (:class:`Food`), scans (:class:`Scan`) and, in the
+remote-sensing world only, aerial scenes (:class:`Aerial`); sampling, held-out keys.
 
 Every image of the world is drawn from one parameter record; held-out keys (ingredient sets, (modality, organ)
-pairs) only remove combinations from the seed set, never a single value.
+pairs, (land use, object) pairs) only remove combinations from the seed set, never a single value.
 """
 
 from __future__ import annotations
@@ -47,6 +48,54 @@ SIZES = ("small", "large")
 COLORS = sorted({i.color for i in INGREDIENTS.values()})
 MODALITY_WORDS = {"CT": "CT", "MRI": "MRI", "X-ray": "X-ray"}
 MODALITY_LONG = {"CT": "computed tomography", "MRI": "magnetic resonance", "X-ray": "radiograph"}
+
+DEFAULT_DOMAIN = "biomed+food"
+"""The default world: scans and plates (biomedicine and food)."""
+REMOTE_SENSING = "remote-sensing"
+"""The aerial world: aerial scenes only (land use, objects, their count and side)."""
+WORLD_DOMAINS = (DEFAULT_DOMAIN, REMOTE_SENSING)
+
+
+@dataclass(frozen=True)
+class LandUse:
+    """A land-use class of the aerial world: its name, its ground colour and the pattern drawn over it."""
+
+    name: str
+    color: str
+    rgb: tuple[int, int, int]
+    pattern: str  # stripes | crowns | dunes | waves | grid
+    look: str  # a few words on what it looks like, for captions
+
+
+@dataclass(frozen=True)
+class AerialObject:
+    """A countable object of the aerial world: name, plural, colour word and how it is drawn."""
+
+    name: str
+    plural: str
+    color: str
+    rgb: tuple[int, int, int]
+    draw: str  # square | circle | plane
+
+
+LAND_USES: dict[str, LandUse] = {
+    u.name: u
+    for u in (
+        LandUse("farmland", "green and brown", (120, 150, 70), "stripes", "striped fields"),
+        LandUse("forest", "dark green", (35, 90, 40), "crowns", "dense tree crowns"),
+        LandUse("desert", "sandy yellow", (220, 195, 130), "dunes", "bare sand with dunes"),
+        LandUse("water", "blue", (40, 90, 170), "waves", "open water with ripples"),
+        LandUse("residential", "grey", (165, 165, 160), "grid", "a grid of streets"),
+    )
+}
+AERIAL_OBJECTS: dict[str, AerialObject] = {
+    o.name: o
+    for o in (
+        AerialObject("building", "buildings", "red", (200, 45, 40), "square"),
+        AerialObject("tank", "tanks", "white", (248, 248, 248), "circle"),
+        AerialObject("airplane", "airplanes", "yellow", (245, 215, 40), "plane"),
+    )
+}
 
 
 @dataclass
@@ -97,13 +146,31 @@ class Scan:
         return f"scan:{self.modality}+{self.organ}"
 
 
-Params = Food | Scan
+@dataclass
+class Aerial:
+    """The parameters of an aerial scene: its land use, and ``count`` objects of one kind on one ``side`` of the image."""
+
+    land_use: str
+    obj: str
+    count: int
+    side: str
+    kind: str = "aerial"
+
+    def combo(self) -> str:
+        """The held-out key: land use and object."""
+        return f"aerial:{self.land_use}+{self.obj}"
+
+
+Params = Food | Scan | Aerial
 
 
 def params_to_dict(params: Params) -> dict:
     """The JSON record of ``params`` (stored with every image)."""
     if isinstance(params, Food):
         return {"kind": "food", "items": [asdict(i) for i in params.items]}
+    if isinstance(params, Aerial):
+        return {"kind": "aerial", "land_use": params.land_use, "obj": params.obj, "count": params.count,
+                "side": params.side}  # fmt: skip
     return {
         "kind": "scan",
         "modality": params.modality,
@@ -127,12 +194,19 @@ def params_from_dict(record: dict) -> Params:
         if scan.modality not in MODALITIES or scan.organ not in ORGANS:
             raise ValueError(f"scan record has unknown modality or organ: {record!r}")
         return scan
+    if kind == "aerial":
+        aerial = Aerial(record["land_use"], record["obj"], int(record["count"]), record["side"])
+        if aerial.land_use not in LAND_USES or aerial.obj not in AERIAL_OBJECTS or aerial.side not in SIDES:
+            raise ValueError(f"aerial record has unknown land use, object or side: {record!r}")
+        if not 1 <= aerial.count <= 4:
+            raise ValueError(f"aerial record's count must be 1-4: {record!r}")
+        return aerial
     raise ValueError(f"not a world parameter record: {record!r}")
 
 
 def as_params(value: Params | dict) -> Params:
     """Accept a parameter object or its dict record."""
-    return value if isinstance(value, (Food, Scan)) else params_from_dict(value)
+    return value if isinstance(value, (Food, Scan, Aerial)) else params_from_dict(value)
 
 
 # ---------------------------------------------------------------------------------------------
@@ -190,12 +264,53 @@ def sample_scan(rng: random.Random, combo: str | None = None) -> Scan:
 
 def sample_params(rng: random.Random, kind: str, heldout: set[str], want_heldout: bool, max_kinds: int = 3) -> Params:
     """Sample parameters of ``kind`` whose combination is (``want_heldout``) or is not in ``heldout``."""
+    if kind == "aerial":
+        return _sample_aerial_params(rng, heldout, want_heldout)
     if want_heldout:
         keys = sorted(k for k in heldout if k.startswith(kind + ":"))
         combo = rng.choice(keys)
         return sample_food(rng, combo) if kind == "food" else sample_scan(rng, combo)
     while True:
         params = sample_food(rng, max_kinds=max_kinds) if kind == "food" else sample_scan(rng)
+        if params.combo() not in heldout:
+            return params
+
+
+# ---------------------------------------------------------------------------------------------
+# aerial scenes (the remote-sensing world only)
+# ---------------------------------------------------------------------------------------------
+def aerial_combos() -> list[str]:
+    """Every (land use, object) held-out key of the aerial world."""
+    return [f"aerial:{u}+{o}" for u in LAND_USES for o in AERIAL_OBJECTS]
+
+
+def choose_aerial_heldout(seed: int, n: int = 3) -> list[str]:
+    """``n`` held-out (land use, object) pairs, no two sharing a land use or an object.
+
+    So every land use is still seen with at least two objects in the seed set, and every object with four land uses.
+    """
+    if not 0 <= n <= min(len(LAND_USES), len(AERIAL_OBJECTS)):
+        raise ValueError(f"n must be in [0, {min(len(LAND_USES), len(AERIAL_OBJECTS))}]")
+    rng = random.Random(f"aerial-heldout-{seed}")
+    uses = rng.sample(sorted(LAND_USES), n)
+    objs = rng.sample(sorted(AERIAL_OBJECTS), n)
+    return sorted(f"aerial:{u}+{o}" for u, o in zip(uses, objs))
+
+
+def sample_aerial(rng: random.Random, combo: str | None = None) -> Aerial:
+    """A random aerial scene: 1-4 objects of one kind on the left or right; ``combo`` fixes land use and object."""
+    if combo is None:
+        land_use, obj = rng.choice(sorted(LAND_USES)), rng.choice(sorted(AERIAL_OBJECTS))
+    else:
+        land_use, obj = combo.split(":", 1)[1].split("+")
+    return Aerial(land_use, obj, rng.randint(1, 4), rng.choice(SIDES))
+
+
+def _sample_aerial_params(rng: random.Random, heldout: set[str], want_heldout: bool) -> Aerial:
+    if want_heldout:
+        return sample_aerial(rng, rng.choice(sorted(k for k in heldout if k.startswith("aerial:"))))
+    while True:
+        params = sample_aerial(rng)
         if params.combo() not in heldout:
             return params
 

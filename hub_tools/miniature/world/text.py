@@ -8,30 +8,31 @@ the grounding checks (:mod:`hub_tools.miniature.world.grounding`) rely on both.
 from __future__ import annotations
 
 import random
-from dataclasses import dataclass
 
 from hub_tools.filtering.lexical import NUMBER_WORDS
+from hub_tools.miniature.world.aerial import aerial_caption, aerial_listing, aerial_questions
 from hub_tools.miniature.world.params import (
+    DEFAULT_DOMAIN,
     INGREDIENTS,
     MODALITY_LONG,
+    REMOTE_SENSING,
+    Aerial,
     Food,
     Ingredient,
     Params,
     Scan,
     _kind_for,
     _rng,
+    aerial_combos,
     all_combos,
     sample_params,
 )
+from hub_tools.miniature.world.phrasing import QA, _cue_end, _num
 
 
 # ---------------------------------------------------------------------------------------------
 # captions
 # ---------------------------------------------------------------------------------------------
-def _num(rng: random.Random, n: int) -> str:
-    return NUMBER_WORDS[n] if rng.random() < 0.6 else str(n)
-
-
 def _noun(name: str, n: int) -> str:
     ing = INGREDIENTS[name]
     return ing.name if n == 1 and name != "cheese" else ("cheese cube" if n == 1 else ing.plural)
@@ -89,6 +90,8 @@ def scan_caption(params: Scan, rng: random.Random) -> str:
 
 def caption(params: Params, rng: random.Random) -> str:
     """A caption of ``params`` in one of several phrasings."""
+    if isinstance(params, Aerial):
+        return aerial_caption(params, rng)
     return food_caption(params, rng) if isinstance(params, Food) else scan_caption(params, rng)
 
 
@@ -98,6 +101,8 @@ def listing(params: Params, rng: random.Random) -> str:
     The name comes before its value, so writing one from a caption means finding the value that goes
     with a name — what answering "How many eggs ...?" from a caption takes.
     """
+    if isinstance(params, Aerial):
+        return aerial_listing(params, rng)
     if isinstance(params, Food):
         items = list(params.items)
         rng.shuffle(items)
@@ -109,7 +114,12 @@ def listing(params: Params, rng: random.Random) -> str:
 
 
 def caption_paraphrases(
-    seed: int, n: int, heldout: set[str] | list[str], food_share: float = 0.5, max_kinds: int = 3
+    seed: int,
+    n: int,
+    heldout: set[str] | list[str],
+    food_share: float = 0.5,
+    max_kinds: int = 3,
+    domain: str = DEFAULT_DOMAIN,
 ) -> list[tuple[str, str]]:
     """``n`` pairs of texts about the same image parameters: a caption, then a rewrite of it.
 
@@ -117,17 +127,20 @@ def caption_paraphrases(
     ingredients in a shuffled order), so counts, names and sides must be carried over into another
     order or wording. Parameters come from combinations outside ``heldout``, so text pretraining on
     these pairs (:mod:`hub_tools.miniature.pretrain`) sees nothing of the held-out pairs. Deterministic in
-    ``seed``; drawn independently of the seed set's images.
+    ``seed``; drawn independently of the seed set's images. ``domain`` ``remote-sensing``: aerial scenes only.
     """
     heldout = set(heldout)
-    combos = all_combos(max_kinds)
-    for kind, share in (("food", food_share), ("scan", 1 - food_share)):
+    aerial = domain == REMOTE_SENSING
+    combos = {**all_combos(max_kinds), "aerial": aerial_combos()}
+    shares = (("aerial", 1.0),) if aerial else (("food", food_share), ("scan", 1 - food_share))
+    for kind, share in shares:
         if share > 0 and heldout.issuperset(combos[kind]):
             raise ValueError(f"every {kind} combination is held out: no {kind} paraphrase can be drawn")
     pairs = []
     for index in range(n):
         rng = _rng(seed, "paraphrase", index)
-        params = sample_params(rng, _kind_for(rng, food_share), heldout, want_heldout=False, max_kinds=max_kinds)
+        kind = "aerial" if aerial else _kind_for(rng, food_share)
+        params = sample_params(rng, kind, heldout, want_heldout=False, max_kinds=max_kinds)
         first = caption(params, rng)
         if rng.random() < 0.5:
             second = listing(params, rng)
@@ -144,20 +157,6 @@ def caption_paraphrases(
 # ---------------------------------------------------------------------------------------------
 # questions with precise and informative answers
 # ---------------------------------------------------------------------------------------------
-@dataclass
-class QA:
-    """A question about an image with its precise and informative answers and its task type."""
-
-    task: str
-    question: str
-    precise: str
-    informative: str
-
-
-def _cue_end(rng: random.Random, value: str) -> str:
-    return rng.choice([f" So the answer is {value}.", f" Therefore, the answer is {value}.", f" Thus it is {value}."])
-
-
 def food_questions(p: Food, rng: random.Random) -> list[QA]:
     """Every question type about a plate, with answers (informative styles vary by ``rng``)."""
     qas = []
@@ -349,4 +348,6 @@ def scan_questions(p: Scan, rng: random.Random) -> list[QA]:
 
 def questions(params: Params, rng: random.Random) -> list[QA]:
     """All question types about ``params``."""
+    if isinstance(params, Aerial):
+        return aerial_questions(params, rng)
     return food_questions(params, rng) if isinstance(params, Food) else scan_questions(params, rng)
