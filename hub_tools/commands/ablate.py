@@ -22,7 +22,7 @@ def register(subparsers, name: str, help: str) -> None:
         action="store_true",
         help="a smoke test that touches every stage and cannot speak to the paper (its report says so first; "
         "113 s measured for --small --seeds 2 on the 2-core development box at load average 2-3, 40 s when "
-        "quiet). The default run (3 seeds, 2,438 benchmark items) took 22.9 minutes there from nothing (load 1.3-2) "
+        "quiet; its general student trains a few steps, so the gate is reported but does not stop it). The default run (3 seeds, 2,438 benchmark items) took 22.9 minutes there from nothing (load 1.3-2) "
         "and could detect a 3.1-point difference (docs/ablations.md)",
     )
     p.add_argument(
@@ -71,14 +71,20 @@ def run(args: argparse.Namespace) -> int:
         config.seeds = args.seeds
     if args.no_synthesizer_inputs:
         config.synthesizer_inputs = False
-    config.allow_failed_gate = args.allow_failed_gate
+    # a smoke test's general student (a few steps) is not expected to pass the gate: it reports it and goes on
+    config.allow_failed_gate = args.allow_failed_gate or args.small
     result = run_ablations(args.output, config)  # its outputs were removed above when --overwrite was given
     if not result["gate"]["passed"]:
+        if args.small:
+            written = "; the smoke test wrote the tables anyway (it checks the stages, not the method)"
+        elif args.allow_failed_gate:
+            written = "; the tables were written anyway (--allow-failed-gate)"
+        else:
+            written = ""
         print(
             "adamllm ablate: the feasibility gate failed: the general student does not read images, so the "
-            f"comparisons cannot speak (figures in {args.output}/ABLATIONS.md)"
-            + ("; the tables were written anyway (--allow-failed-gate)" if args.allow_failed_gate else ""),
+            f"comparisons cannot speak (figures in {args.output}/ABLATIONS.md){written}",
             file=sys.stderr,
         )
-        return 0 if args.allow_failed_gate else 1
+        return 0 if config.allow_failed_gate else 1
     return 0
