@@ -53,21 +53,9 @@ def _tuned_before(path: Path, cfg: AblationConfig) -> bool:
 
 
 def _variant_seed_data(world_dir: Path, out: Path, variant: str, seed: int) -> Path:
-    from hub_tools.miniature.world import world_files
-    from hub_tools.training.seed_data import build_seed_data
+    from hub_tools.miniature.synthesizer import world_seed_data
 
-    files = world_files(world_dir)
-    seed_dir = out / "seed_data"
-    build_seed_data(
-        files["caption_set"],
-        files["precise_set"],
-        files["informative_set"],
-        seed_dir,
-        seed=seed,
-        image_folder=files["seed_images"],
-        blank_size=112,
-        blank_fraction=SYNTHESIZER_VARIANTS[variant],
-    )
+    seed_dir = world_seed_data(world_dir, out / "seed_data", seed, blank_fraction=SYNTHESIZER_VARIANTS[variant])
     if variant == "image only":
         for split in ("train", "validation"):
             path = seed_dir / f"{split}.jsonl"

@@ -117,6 +117,26 @@ TINY_TRAINING = {
 """Training settings of the quickstart's tiny synthesizer (recipes/synthesizer/tiny_cpu.yaml mirrors them)."""
 
 
+def world_seed_data(world_dir: Path, seed_dir: Path, seed: int, **options) -> Path:
+    """The world's three seed sets joined into synthesizer training rows in ``seed_dir`` (112 px blank images);
+    ``options`` go to :func:`hub_tools.training.seed_data.build_seed_data` (e.g. ``blank_fraction``)."""
+    from hub_tools.miniature.world import world_files
+    from hub_tools.training.seed_data import build_seed_data
+
+    files = world_files(world_dir)
+    build_seed_data(
+        files["caption_set"],
+        files["precise_set"],
+        files["informative_set"],
+        seed_dir,
+        seed=seed,
+        image_folder=files["seed_images"],
+        blank_size=112,
+        **options,
+    )
+    return seed_dir
+
+
 def tune_tiny_synthesizer(
     world_dir: str | os.PathLike,
     out_dir: str | os.PathLike,
@@ -144,20 +164,10 @@ def tune_tiny_synthesizer(
     """
     import torch
 
-    from hub_tools.miniature.world import world_corpus, world_files
+    from hub_tools.miniature.world import world_corpus
 
     out = Path(out_dir)
-    files = world_files(world_dir)
-    seed_dir = out / "seed_data"
-    recipe.build_seed_data(
-        files["caption_set"],
-        files["precise_set"],
-        files["informative_set"],
-        seed_dir,
-        seed=seed,
-        image_folder=files["seed_images"],
-        blank_size=112,
-    )
+    seed_dir = world_seed_data(world_dir, out / "seed_data", seed)
     init = build_tiny_synthesizer(out / "init", world_corpus(world_dir), seed=seed, **(model or {}))
     pretrained = None
     if pretrain_steps > 0:
