@@ -311,7 +311,7 @@ def head_lines(result: dict) -> list[str]:
         reg = result["registered"]
         lines.append(
             f"- **Registered before scoring** (chosen on the general dev split): post-training lr {reg['lr']:g}, "
-            f"at most {reg['epochs']} epochs, early stopping on 10% of each condition's own rows."
+            f"at most {reg['epochs']} epoch{'s' if reg['epochs'] != 1 else ''}, early stopping on 10% of each condition's own rows."
         )
     if result.get("conditions"):
         kept = ", ".join(
