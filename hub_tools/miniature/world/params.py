@@ -264,14 +264,16 @@ def sample_scan(rng: random.Random, combo: str | None = None) -> Scan:
 
 def sample_params(rng: random.Random, kind: str, heldout: set[str], want_heldout: bool, max_kinds: int = 3) -> Params:
     """Sample parameters of ``kind`` whose combination is (``want_heldout``) or is not in ``heldout``."""
-    if kind == "aerial":
-        return _sample_aerial_params(rng, heldout, want_heldout)
+
+    def draw(combo: str | None = None) -> Params:
+        if kind == "food":
+            return sample_food(rng, combo, max_kinds=max_kinds)
+        return (sample_aerial if kind == "aerial" else sample_scan)(rng, combo)
+
     if want_heldout:
-        keys = sorted(k for k in heldout if k.startswith(kind + ":"))
-        combo = rng.choice(keys)
-        return sample_food(rng, combo) if kind == "food" else sample_scan(rng, combo)
+        return draw(rng.choice(sorted(k for k in heldout if k.startswith(kind + ":"))))
     while True:
-        params = sample_food(rng, max_kinds=max_kinds) if kind == "food" else sample_scan(rng)
+        params = draw()
         if params.combo() not in heldout:
             return params
 
@@ -304,15 +306,6 @@ def sample_aerial(rng: random.Random, combo: str | None = None) -> Aerial:
     else:
         land_use, obj = combo.split(":", 1)[1].split("+")
     return Aerial(land_use, obj, rng.randint(1, 4), rng.choice(SIDES))
-
-
-def _sample_aerial_params(rng: random.Random, heldout: set[str], want_heldout: bool) -> Aerial:
-    if want_heldout:
-        return sample_aerial(rng, rng.choice(sorted(k for k in heldout if k.startswith("aerial:"))))
-    while True:
-        params = sample_aerial(rng)
-        if params.combo() not in heldout:
-            return params
 
 
 def _rng(seed: int, *parts: Any) -> random.Random:
