@@ -268,13 +268,10 @@ def run_ablations(output: str | Path, config: AblationConfig | None = None, over
         print(f"    {name}: {c['rows']} rows {c['kinds']}")
     _done(started, timings, "pipeline_and_data")
 
-    config = asdict(cfg)
-    if cfg.domain == world_mod.DEFAULT_DOMAIN:  # the default run's ablations.json as before the setting existed
-        config.pop("domain")
     result: dict = {
         "smoke_test": cfg.smoke_test,
-        **({"domain": cfg.domain} if cfg.domain != world_mod.DEFAULT_DOMAIN else {}),
-        "config": config,
+        "domain": cfg.domain,
+        "config": asdict(cfg),
         "filter": built["filter"],
         "synthesizer_inputs": inputs,
         "task_sources": built["task_sources"],

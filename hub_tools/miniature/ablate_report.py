@@ -13,6 +13,8 @@ from __future__ import annotations
 import json
 from pathlib import Path
 
+from hub_tools.miniature.world.params import DEFAULT_DOMAIN
+
 PAPER_SCORES = {
     "single-stage": "58.3 / 42.0",
     "two-stage": "55.6 (biomed)",
@@ -281,10 +283,10 @@ def head_lines(result: dict) -> list[str]:
             "",
             "**This smoke test cannot speak to the paper.** Its sizes only exercise every stage",
             f"(a few steps, a few dozen items); its numbers are not findings. The real run: `{REAL_RUN}`",
-            "(about 30 minutes on 2 cores; see `adamllm ablate --help`).",
+            "(about 23 minutes on 2 cores; see `adamllm ablate --help`).",
             "",
         ]
-    if result.get("domain"):
+    if result.get("domain") not in (None, DEFAULT_DOMAIN):
         lines += [
             f"Domain: **{result['domain']}** (aerial scenes: the synthesizer's world, the domain pairs and the "
             "benchmark); the paper's columns below are its biomed / food figures, shown for direction only.",
