@@ -108,3 +108,20 @@ def test_the_benchmark_loads_in_the_harness_and_its_labels_are_true(aerial_world
                 continue
             kind, truth = W.parse_question(row["input"].split("\n")[0], params)
             assert W.answer_is_true(kind, truth, row["label"], precise=True), row
+
+
+def test_task_diversity_is_counted_over_each_worlds_own_question_types():
+    """An even spread over every answer type the aerial world's questions have is full diversity there, as an even
+    spread over the scans-and-plates types is in the default world (each world is scored on its own scale)."""
+    from hub_tools.miniature.ablate_data import QUESTION_TYPES, diversity, judge_task
+
+    aerial = W.Aerial("forest", "building", 3, "left")
+    asked = {
+        judge_task(q, "There are three buildings on the left.", "three", aerial)["type"]
+        for q in ("How many buildings are there?", "Are there any tanks?", "On which side are the buildings?",
+                  "What kind of object is shown?", "What kind of land is this?")
+    }  # fmt: skip
+    assert asked == set(QUESTION_TYPES["remote-sensing"])
+    assert diversity(sorted(asked), "remote-sensing") == 100.0
+    assert diversity(list(QUESTION_TYPES["biomed+food"])) == 100.0
+    assert diversity(["number", "number"], "remote-sensing") == 0.0

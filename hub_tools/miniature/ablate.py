@@ -263,7 +263,9 @@ def run_ablations(output: str | Path, config: AblationConfig | None = None, over
     print(format_summary(summary))
     data_dir = out / "data"
     general_pool = [aw.item_row(i) for i in general_train]
-    built = build_conditions(run_dir, domain_pairs, data_dir, general_pool, aw_dir, seed=cfg.world_seed)
+    built = build_conditions(
+        run_dir, domain_pairs, data_dir, general_pool, aw_dir, seed=cfg.world_seed, domain=cfg.domain
+    )
     for name, c in built["conditions"].items():
         print(f"    {name}: {c['rows']} rows {c['kinds']}")
     _done(started, timings, "pipeline_and_data")

@@ -29,6 +29,8 @@ import shutil
 from collections import Counter
 from pathlib import Path
 
+from hub_tools.miniature.world.params import DEFAULT_DOMAIN, REMOTE_SENSING
+
 DATA_CONDITIONS = (
     "single-stage",
     "two-stage",
@@ -41,8 +43,12 @@ DATA_CONDITIONS = (
     "seed+captions",
 )
 """The post-training conditions (``general``, the starting model, is evaluated without post-training)."""
-QUESTION_TYPES = ("number", "yesno", "color", "set", "side", "size", "organ", "modality")
-"""The answer types of :func:`hub_tools.miniature.world.parse_question`: task diversity is counted over them."""
+QUESTION_TYPES = {
+    DEFAULT_DOMAIN: ("number", "yesno", "color", "set", "side", "size", "organ", "modality"),
+    REMOTE_SENSING: ("number", "yesno", "side", "object", "landuse"),
+}
+"""The answer types :func:`hub_tools.miniature.world.parse_question` gives each world's questions: task diversity is
+counted over its own world's."""
 
 
 def _turns(user: str, assistant: str) -> list[dict]:
@@ -157,8 +163,9 @@ def judge_task(question: str, informative: str, precise: str, params) -> dict:
     }
 
 
-def diversity(types: list[str]) -> float:
-    """Task diversity (0-100): the entropy of the question types, over the log of :data:`QUESTION_TYPES`' count.
+def diversity(types: list[str], domain: str = DEFAULT_DOMAIN) -> float:
+    """Task diversity (0-100): the entropy of the question types, over the log of the count of ``domain``'s
+    :data:`QUESTION_TYPES`.
 
     ``unknown`` questions count as one more type (they are questions all the same); 100 means all world
     question types in equal shares.
@@ -168,11 +175,11 @@ def diversity(types: list[str]) -> float:
     if not n:
         return 0.0
     entropy = -sum(c / n * math.log(c / n) for c in counts.values())
-    return round(100 * entropy / math.log(len(QUESTION_TYPES)), 1)
+    return round(100 * entropy / math.log(len(QUESTION_TYPES[domain])), 1)
 
 
-def task_block(judged: list[dict]) -> dict:
-    """Accuracy, agreement and diversity (0-100) of judged tasks, with their counts."""
+def task_block(judged: list[dict], domain: str = DEFAULT_DOMAIN) -> dict:
+    """Accuracy, agreement and diversity (0-100, over ``domain``'s question types) of judged tasks, with their counts."""
     n = len(judged)
     agreeable = [j for j in judged if j["agree"] is not None]
     return {
@@ -180,7 +187,7 @@ def task_block(judged: list[dict]) -> dict:
         "accuracy": round(100 * sum(j["grounded"] for j in judged) / n, 1) if n else None,
         "agreement": round(100 * sum(j["agree"] for j in agreeable) / len(agreeable), 1) if agreeable else None,
         "judgeable": len(agreeable),
-        "diversity": diversity([j["type"] for j in judged]),
+        "diversity": diversity([j["type"] for j in judged], domain),
     }
 
 
@@ -202,7 +209,13 @@ def _general_rows(pool: list[dict], root: Path, data_dir: Path, n: int, seed: in
 
 
 def build_conditions(
-    run_dir: Path, pairs_file: Path, data_dir: Path, general_pool: list[dict], general_root: Path, seed: int = 0
+    run_dir: Path,
+    pairs_file: Path,
+    data_dir: Path,
+    general_pool: list[dict],
+    general_root: Path,
+    seed: int = 0,
+    domain: str = DEFAULT_DOMAIN,
 ) -> dict:
     """Write every data condition's rows to ``data_dir/compose/<name>.jsonl``; return the per-task judgements too.
 
@@ -289,6 +302,10 @@ def build_conditions(
     }
     return {
         "conditions": conditions,
-        "filter": {"with": task_block(kept_judged), "without": task_block(all_judged), "checker": checker},
-        "task_sources": {"synthesizer": task_block(all_judged), "rule-based": task_block(rule_judged)},
+        "filter": {
+            "with": task_block(kept_judged, domain),
+            "without": task_block(all_judged, domain),
+            "checker": checker,
+        },
+        "task_sources": {"synthesizer": task_block(all_judged, domain), "rule-based": task_block(rule_judged, domain)},
     }

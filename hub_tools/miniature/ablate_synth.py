@@ -125,7 +125,7 @@ def synthesizer_inputs(init: Path, world_dir: Path, out: Path, cfg: AblationConf
         )
         types = [kind for kind, n in measured["by_question_type"].items() for _ in range(n.get("triplets", 0))]
         stats = {
-            "diversity": diversity(types),
+            "diversity": diversity(types, cfg.domain),
             "accuracy": round(100 * measured["triplet_grounded_share"], 1) if types else None,
             "tasks": len(types),
         }
