@@ -244,7 +244,8 @@ def write_domain_pairs(out: Path, n: int, seed: int, food_share: float = 0.5, do
     ``heldout`` False) with images under ``out/images/pairs/``; returns the file. ``domain`` ``remote-sensing``:
     aerial scenes.
     """
-    from hub_tools.miniature.world import caption, draw, params_to_dict, png_bytes, sample_params
+    from hub_tools.miniature.world import draw, png_bytes, sample_params
+    from hub_tools.miniature.world.files import pair_record
 
     held = set(sum(benchmark_combos(seed, domain).values(), []))
     pairs = []
@@ -258,18 +259,7 @@ def write_domain_pairs(out: Path, n: int, seed: int, food_share: float = 0.5, do
         params = sample_params(rng, kind, held, want_heldout=False)
         rel = f"images/pairs/ablate_pair_{index:05d}.png"
         (out / rel).write_bytes(png_bytes(draw(params, rng, 112)))
-        pairs.append(
-            {
-                "id": f"ablate_pair_{index:05d}",
-                "images": [rel],
-                "messages": [
-                    {"role": "user", "content": f"<image>\n{CAPTION_PROMPT}"},
-                    {"role": "assistant", "content": caption(params, rng)},
-                ],
-                "params": params_to_dict(params),
-                "heldout": False,
-            }
-        )
+        pairs.append(pair_record(f"ablate_pair_{index:05d}", rel, params, rng, heldout=False))
     path = out / "pairs.json"
     path.write_text(json.dumps(pairs, indent=1, ensure_ascii=False) + "\n", encoding="utf-8")
     return path

@@ -199,6 +199,21 @@ _CAPTION_INSTRUCTIONS = [
 ]
 
 
+def pair_record(pair_id: str, rel: str, params: Params, rng: random.Random, heldout: bool) -> dict:
+    """One domain pair in the world's pairs layout: its image ``rel``, the caption prompt, a caption of ``params``
+    (phrased by ``rng``), the parameter record and whether its combination is held out."""
+    return {
+        "id": pair_id,
+        "images": [rel],
+        "messages": [
+            {"role": "user", "content": f"<image>\n{CAPTION_PROMPT}"},
+            {"role": "assistant", "content": caption(params, rng)},
+        ],
+        "params": params_to_dict(params),
+        "heldout": heldout,
+    }
+
+
 def write_pairs(out: Path, cfg: WorldConfig, heldout: set[str]) -> dict:
     """Write the domain pairs (ShareGPT JSON with params) and the held-out subset; returns counts."""
     pairs = []
@@ -210,18 +225,7 @@ def write_pairs(out: Path, cfg: WorldConfig, heldout: set[str]) -> dict:
         params = sample_params(rng, kind, heldout, want_heldout=is_heldout, max_kinds=cfg.max_ingredient_kinds)
         rel = f"images/pairs/world_pair_{index:05d}.png"
         _write_png(out / rel, draw(params, rng, cfg.image_size))
-        pairs.append(
-            {
-                "id": f"world_pair_{index:05d}",
-                "images": [rel],
-                "messages": [
-                    {"role": "user", "content": f"<image>\n{CAPTION_PROMPT}"},
-                    {"role": "assistant", "content": caption(params, rng)},
-                ],
-                "params": params_to_dict(params),
-                "heldout": is_heldout,
-            }
-        )
+        pairs.append(pair_record(f"world_pair_{index:05d}", rel, params, rng, is_heldout))
     order = list(range(len(pairs)))
     _rng(cfg.seed, "pair-order").shuffle(order)
     pairs = [pairs[i] for i in order]
