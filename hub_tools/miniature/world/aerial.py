@@ -14,22 +14,20 @@ scene classification (``CLRS``, with ``vocabulary.json``), FloodNet-style VQA (y
 
 from __future__ import annotations
 
-import json
 import random
 from pathlib import Path
 
 from hub_tools.filtering.lexical import NUMBER_WORDS
-from hub_tools.miniature.world.draw import draw, png_bytes
 from hub_tools.miniature.world.params import (
     AERIAL_OBJECTS,
     LAND_USES,
     SIDES,
     Aerial,
     _rng,
-    params_to_dict,
     sample_aerial,
 )
 from hub_tools.miniature.world.phrasing import QA, _cue_end, _num
+from hub_tools.miniature.world.task_folder import bench_row, write_task_folder
 
 AERIAL_TASK_NAMES = {"scene": "CLRS", "vqa": "FloodNet", "caption": "NWPU-Captions"}
 """Which harness task folder each part of the aerial benchmark fills (see ``hub_tools.evaluation.tasks``)."""
@@ -213,15 +211,6 @@ def write_aerial_benchmark(out: Path, cfg) -> dict:
             else:
                 params = sample_aerial(rng)
                 row = {"input": RS.CAPTION_PROMPT, "label": aerial_caption(params, rng)}
-            rel = f"images/{task.lower()}_{index:04d}.png"
-            (folder / "images").mkdir(parents=True, exist_ok=True)
-            (folder / rel).write_bytes(png_bytes(draw(params, rng, cfg.image_size)))
-            rows.append(
-                {"id": f"{task}-{index:04d}", "image": rel, **row, "params": json.dumps(params_to_dict(params))}
-            )
-        folder.mkdir(parents=True, exist_ok=True)
-        (folder / "test.jsonl").write_text("".join(json.dumps(r) + "\n" for r in rows), encoding="utf-8")
-        if key == "scene":
-            (folder / "vocabulary.json").write_text(json.dumps(classes, indent=1) + "\n", encoding="utf-8")
-        counts[task] = len(rows)
+            rows.append(bench_row(folder, task, index, params, rng, cfg.image_size, row))
+        counts[task] = write_task_folder(folder, rows, classes if key == "scene" else None)
     return counts

@@ -50,6 +50,7 @@ from hub_tools.miniature.world.params import (
     sample_params,
     sample_scan,
 )
+from hub_tools.miniature.world.task_folder import bench_row, write_task_folder
 from hub_tools.miniature.world.text import QA, caption, questions, scan_questions
 
 AERIAL_SEED_WEIGHTS = {
@@ -303,17 +304,8 @@ def write_benchmark(out: Path, cfg: WorldConfig) -> dict:
             else:
                 params = sample_food(rng, max_kinds=cfg.max_ingredient_kinds)
                 row = {"input": _ML_INSTRUCTION, "label": sorted(params.names())}
-            rel = f"images/{task.lower()}_{index:04d}.png"
-            _write_png(folder / rel, draw(params, rng, cfg.image_size))
-            rows.append(
-                {"id": f"{task}-{index:04d}", "image": rel, **row, "params": json.dumps(params_to_dict(params))}
-            )
-        lines = "".join(json.dumps(r, ensure_ascii=False) + "\n" for r in rows)
-        folder.mkdir(parents=True, exist_ok=True)
-        (folder / "test.jsonl").write_text(lines, encoding="utf-8")
-        if key == "multilabel":
-            _write_json(folder / "vocabulary.json", sorted(INGREDIENTS))
-        counts[task] = len(rows)
+            rows.append(bench_row(folder, task, index, params, rng, cfg.image_size, row))
+        counts[task] = write_task_folder(folder, rows, sorted(INGREDIENTS) if key == "multilabel" else None)
     return counts
 
 
